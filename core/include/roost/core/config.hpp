@@ -1,0 +1,119 @@
+// Configuration: one file, roost.conf. See docs/configuration.md for the
+// format and every setting with its default.
+//
+// Parsing is pure: it reads text and yields a Config or an error naming the
+// file and line. Every setting has a default, applied through the same parser
+// as the file's values, so the documented default is the real one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roost/core/net_address.hpp"
+
+namespace roost {
+
+enum class LogLevel { debug, info, warning, error };
+enum class TlsMode { none, starttls, implicit };
+
+struct ListenerConfig {
+  std::string name;     // the section's label: [listener NAME]
+  std::string service;  // which protocol service answers (imap, pop3, lmtp, ...)
+  ListenAddress address;
+  TlsMode tls = TlsMode::none;
+  bool proxy_protocol = false;
+  std::uint32_t socket_mode = 0660;  // UNIX sockets only
+};
+
+struct Config {
+  std::filesystem::path file;  // where it was read from; relative paths resolve against its folder
+
+  std::filesystem::path data_dir;
+  std::filesystem::path run_dir;
+
+  struct Log {
+    LogLevel level = LogLevel::info;
+    bool syslog = false;
+  } log;
+
+  struct Runtime {
+    unsigned io_threads = 0;  // 0: one per core
+    unsigned blocking_threads = 4;
+    unsigned auth_threads = 2;
+    std::chrono::milliseconds shutdown_timeout{};
+  } runtime;
+
+  struct Limits {
+    unsigned max_connections = 0;
+    unsigned max_connections_per_ip = 0;
+    std::size_t max_line_length = 0;
+    std::size_t max_output_buffer = 0;
+    std::chrono::milliseconds login_timeout{};
+    std::chrono::milliseconds idle_timeout{};
+  } limits;
+
+  struct Tls {
+    std::filesystem::path certificate;
+    std::filesystem::path key;
+    std::string min_version;  // "1.2" or "1.3"
+    std::string ciphers;      // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
+  } tls;
+
+  struct Auth {
+    std::filesystem::path user_db;
+    std::vector<std::string> mechanisms;
+    bool allow_plaintext_loopback = false;
+    unsigned max_concurrent_per_ip = 0;
+    std::chrono::milliseconds timeout{};
+    std::chrono::milliseconds failure_delay{};
+    std::chrono::milliseconds failure_delay_max{};
+    std::chrono::milliseconds failure_window{};
+  } auth;
+
+  struct Proxy {
+    std::vector<Cidr> trusted_networks;
+    std::chrono::milliseconds header_timeout{};
+  } proxy;
+
+  struct Metrics {
+    std::optional<ListenAddress> listen;  // empty setting: no metrics listener
+  } metrics;
+
+  struct Admin {
+    std::filesystem::path socket;
+  } admin;
+
+  std::vector<ListenerConfig> listeners;
+};
+
+struct ConfigError {
+  std::string message;  // "FILE:LINE: what is wrong"
+};
+
+// Parses configuration text. `origin` names the file in error messages and
+// anchors relative paths.
+std::expected<Config, ConfigError> parse_config(std::string_view text,
+                                                const std::filesystem::path& origin);
+
+// Reads and parses a file.
+std::expected<Config, ConfigError> load_config(const std::filesystem::path& file);
+
+// One documented setting, for docs/configuration.md and its test.
+struct SettingInfo {
+  std::string_view section;  // "" for top level, "listener" for [listener NAME]
+  std::string_view key;
+  std::string_view default_value;
+  std::string_view description;
+};
+std::vector<SettingInfo> config_reference();
+
+std::string_view to_string(LogLevel level);
+std::string_view to_string(TlsMode mode);
+
+}  // namespace roost

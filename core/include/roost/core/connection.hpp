@@ -1,0 +1,145 @@
+// One client connection: a TCP or UNIX stream socket, plain or TLS, with line
+// and exact-length reads under deadlines and an ordered output queue.
+//
+// Memory while idle is the design constraint (DESIGN.md, LIBRARY-FACTS §5):
+// an idle connection waits for readability with no read buffer allocated, and
+// TLS drives OpenSSL directly on the socket (SSL_set_fd) with
+// SSL_MODE_RELEASE_BUFFERS, so neither our buffers nor OpenSSL's record
+// buffers are held between commands.
+//
+// A Connection belongs to one io_context thread: every member function must
+// be called on its executor. request_stop() from elsewhere goes through
+// post_stop().
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roost/core/net_address.hpp"
+#include "roost/core/proxy_protocol.hpp"
+
+struct ssl_st;
+struct ssl_ctx_st;
+
+namespace roost {
+
+namespace asio = boost::asio;
+
+enum class ReadStatus {
+  ok,
+  closed,    // the peer closed the connection
+  timeout,   // the deadline passed
+  too_long,  // a line exceeded its limit; the rest of it was discarded
+  stopped,   // the server is shutting down or the session was kicked
+  error,     // a socket or TLS error
+};
+
+std::string_view to_string(ReadStatus status);
+
+struct Peer {
+  std::optional<IpAddress> ip;  // absent for UNIX socket clients
+  std::uint16_t port = 0;
+  bool is_unix = false;
+
+  bool is_loopback() const { return is_unix || (ip && ip->is_loopback()); }
+  std::string to_string() const;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Socket = asio::generic::stream_protocol::socket;
+  using Duration = std::chrono::milliseconds;
+
+  Connection(Socket socket, Peer peer);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+  const Peer& peer() const { return peer_; }
+  void set_peer(Peer peer) { peer_ = std::move(peer); }
+
+  // Reads one line, without its line ending (CRLF or bare LF). A line
+  // longer than `max` is consumed up to its end and answered too_long.
+  asio::awaitable<ReadStatus> read_line(std::string& line, std::size_t max, Duration timeout);
+
+  // Reads exactly n bytes (a literal, a BDAT chunk), appended to `out`.
+  asio::awaitable<ReadStatus> read_exact(std::string& out, std::size_t n, Duration timeout);
+
+  // Input received but not yet consumed by a read.
+  std::size_t buffered_input() const { return in_end_ - in_begin_; }
+  // Drops buffered input; returns how many bytes were dropped. STARTTLS uses
+  // it so that plaintext pipelined after the command is never executed.
+  std::size_t discard_buffered_input();
+
+  // Queues bytes for the client. Returns false, queuing nothing, when the
+  // queue would grow past the output limit: the client is not reading.
+  bool send(std::string_view bytes);
+  // Writes everything queued. False if the connection failed or the write
+  // deadline passed.
+  asio::awaitable<bool> flush(Duration timeout);
+  void set_output_limit(std::size_t bytes) { output_limit_ = bytes; }
+
+  // Reads a PROXY protocol header consuming exactly its bytes.
+  asio::awaitable<std::expected<proxy_protocol::Header, std::string>> read_proxy_header(
+      Duration timeout);
+
+  // Server-side TLS handshake on this socket (implicit TLS or STARTTLS).
+  asio::awaitable<std::expected<void, std::string>> start_tls(ssl_ctx_st* context,
+                                                              Duration timeout);
+  bool tls_active() const { return ssl_ != nullptr; }
+  std::string tls_description() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384"
+  unsigned tls_cipher_bits() const;
+  // RFC 9266 tls-exporter channel binding data (32 bytes).
+  std::optional<std::vector<std::uint8_t>> tls_exporter() const;
+
+  // Sends TLS close_notify if needed and closes the socket.
+  asio::awaitable<void> close(Duration timeout);
+
+  // Wakes any pending read with `stopped`; later reads return `stopped` too.
+  void request_stop();
+  bool stop_requested() const { return stop_requested_; }
+  // Thread-safe: posts request_stop() to the connection's executor.
+  static void post_stop(const std::weak_ptr<Connection>& connection);
+
+  std::uint64_t bytes_in() const { return bytes_in_; }
+  std::uint64_t bytes_out() const { return bytes_out_; }
+
+ private:
+  enum class Wait { read, write };
+  asio::awaitable<ReadStatus> wait(Wait what, Duration timeout);
+  asio::awaitable<ReadStatus> fill(Duration timeout);
+  void release_input_if_empty();
+  int fd();
+
+  Socket socket_;
+  asio::steady_timer timer_;
+  Peer peer_;
+  ssl_st* ssl_ = nullptr;
+
+  // Input buffer, allocated only while bytes are in it or being read.
+  std::unique_ptr<char[]> in_;
+  std::size_t in_capacity_ = 0;
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+
+  std::string out_;
+  std::size_t output_limit_ = 1 << 20;
+
+  bool stop_requested_ = false;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+};
+
+}  // namespace roost

@@ -1,0 +1,528 @@
+#include "roost/core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace roost {
+namespace {
+
+using Apply = std::function<std::expected<void, std::string>(Config&, std::string_view)>;
+using ApplyListener =
+    std::function<std::expected<void, std::string>(ListenerConfig&, std::string_view)>;
+
+struct Setting {
+  SettingInfo info;
+  Apply apply;
+};
+
+struct ListenerSetting {
+  SettingInfo info;
+  ApplyListener apply;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> split_words(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (true) {
+    s = trim(s);
+    while (!s.empty() && s.front() == ',') s = trim(s.substr(1));
+    if (s.empty()) break;
+    auto end = s.find_first_of(" \t,");
+    out.push_back(s.substr(0, end));
+    if (end == std::string_view::npos) break;
+    s.remove_prefix(end);
+  }
+  return out;
+}
+
+std::expected<std::uint64_t, std::string> parse_uint(std::string_view v) {
+  std::uint64_t out = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc{} || end != v.data() + v.size()) {
+    return std::unexpected("expected a whole number, got '" + std::string(v) + "'");
+  }
+  return out;
+}
+
+std::expected<bool, std::string> parse_bool(std::string_view v) {
+  if (v == "true" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "no" || v == "off") return false;
+  return std::unexpected("expected true or false, got '" + std::string(v) + "'");
+}
+
+// "250ms", "30s", "5m", "2h", "1d"; a bare number is seconds.
+std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view v) {
+  auto unit_at = v.find_first_not_of("0123456789");
+  auto number = parse_uint(v.substr(0, unit_at));
+  auto unit = unit_at == std::string_view::npos ? std::string_view("s") : v.substr(unit_at);
+  std::uint64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m") scale = 60'000;
+  else if (unit == "h") scale = 3'600'000;
+  else if (unit == "d") scale = 86'400'000;
+  if (!number || scale == 0) {
+    return std::unexpected("expected a duration such as 500ms, 30s, 5m or 1h, got '" +
+                           std::string(v) + "'");
+  }
+  return std::chrono::milliseconds(*number * scale);
+}
+
+// "4096", "64K", "10M", "1G" (binary multiples; KiB/MiB/GiB also accepted).
+std::expected<std::size_t, std::string> parse_size(std::string_view v) {
+  auto unit_at = v.find_first_not_of("0123456789");
+  auto number = parse_uint(v.substr(0, unit_at));
+  auto unit = unit_at == std::string_view::npos ? std::string_view("") : v.substr(unit_at);
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "KiB") scale = 1ull << 10;
+  else if (unit == "M" || unit == "MiB") scale = 1ull << 20;
+  else if (unit == "G" || unit == "GiB") scale = 1ull << 30;
+  if (!number || scale == 0) {
+    return std::unexpected("expected a size such as 65536, 64K, 10M or 1G, got '" +
+                           std::string(v) + "'");
+  }
+  return *number * scale;
+}
+
+template <class T>
+Apply set_uint(T Config::*group, unsigned T::*field, unsigned min, unsigned max) {
+  return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
+    auto n = parse_uint(v);
+    if (!n) return std::unexpected(n.error());
+    if (*n < min || *n > max) {
+      return std::unexpected("expected a number from " + std::to_string(min) + " to " +
+                             std::to_string(max) + ", got '" + std::string(v) + "'");
+    }
+    (c.*group).*field = static_cast<unsigned>(*n);
+    return {};
+  };
+}
+
+template <class T>
+Apply set_duration(T Config::*group, std::chrono::milliseconds T::*field) {
+  return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
+    auto d = parse_duration(v);
+    if (!d) return std::unexpected(d.error());
+    (c.*group).*field = *d;
+    return {};
+  };
+}
+
+template <class T>
+Apply set_size(T Config::*group, std::size_t T::*field, std::size_t min) {
+  return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
+    auto s = parse_size(v);
+    if (!s) return std::unexpected(s.error());
+    if (*s < min) {
+      return std::unexpected("must be at least " + std::to_string(min) + " bytes");
+    }
+    (c.*group).*field = *s;
+    return {};
+  };
+}
+
+template <class T>
+Apply set_bool(T Config::*group, bool T::*field) {
+  return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
+    auto b = parse_bool(v);
+    if (!b) return std::unexpected(b.error());
+    (c.*group).*field = *b;
+    return {};
+  };
+}
+
+// Paths are kept as written; resolve_paths() anchors relative ones afterwards.
+template <class T>
+Apply set_path(T Config::*group, std::filesystem::path T::*field) {
+  return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
+    (c.*group).*field = std::filesystem::path(std::string(v));
+    return {};
+  };
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = {
+      {{"", "data_dir", "/var/lib/roost",
+        "Mail, indexes and the user database live below this folder."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v.empty()) return std::unexpected("must not be empty");
+         c.data_dir = std::string(v);
+         return {};
+       }},
+      {{"", "run_dir", "/run/roost", "Runtime files: the admin socket and the pid file."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v.empty()) return std::unexpected("must not be empty");
+         c.run_dir = std::string(v);
+         return {};
+       }},
+
+      {{"log", "level", "info", "Least severe level written: debug, info, warning or error."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v == "debug") c.log.level = LogLevel::debug;
+         else if (v == "info") c.log.level = LogLevel::info;
+         else if (v == "warning") c.log.level = LogLevel::warning;
+         else if (v == "error") c.log.level = LogLevel::error;
+         else return std::unexpected("expected debug, info, warning or error, got '" +
+                                     std::string(v) + "'");
+         return {};
+       }},
+      {{"log", "syslog", "false", "Also send every line to syslog (facility mail)."},
+       set_bool(&Config::log, &Config::Log::syslog)},
+
+      {{"runtime", "io_threads", "0",
+        "Threads running network I/O, each with its own event loop; 0 means one per core."},
+       set_uint(&Config::runtime, &Config::Runtime::io_threads, 0, 256)},
+      {{"runtime", "blocking_threads", "4",
+        "Threads for work that may block: fsync, index writes, large file reads."},
+       set_uint(&Config::runtime, &Config::Runtime::blocking_threads, 1, 256)},
+      {{"runtime", "auth_threads", "2",
+        "Threads for SASL and password hashing, kept apart so logins cannot starve mail."},
+       set_uint(&Config::runtime, &Config::Runtime::auth_threads, 1, 64)},
+      {{"runtime", "shutdown_timeout", "10s",
+        "On SIGTERM, how long in-flight commands may run before connections are closed."},
+       set_duration(&Config::runtime, &Config::Runtime::shutdown_timeout)},
+
+      {{"limits", "max_connections", "20000", "Connections open at once, all services together."},
+       set_uint(&Config::limits, &Config::Limits::max_connections, 1, 10'000'000)},
+      {{"limits", "max_connections_per_ip", "50",
+        "Connections open at once from one client address (after PROXY protocol)."},
+       set_uint(&Config::limits, &Config::Limits::max_connections_per_ip, 1, 10'000'000)},
+      {{"limits", "max_line_length", "64K",
+        "Longest protocol line a client may send; longer lines get a protocol error."},
+       set_size(&Config::limits, &Config::Limits::max_line_length, 512)},
+      {{"limits", "max_output_buffer", "1M",
+        "Reply bytes buffered for a client that is not reading before it is disconnected."},
+       set_size(&Config::limits, &Config::Limits::max_output_buffer, 4096)},
+      {{"limits", "login_timeout", "60s", "Time allowed to a connection before it logs in."},
+       set_duration(&Config::limits, &Config::Limits::login_timeout)},
+      {{"limits", "idle_timeout", "30m",
+        "Time a logged-in connection may stay silent (IMAP IDLE renews it)."},
+       set_duration(&Config::limits, &Config::Limits::idle_timeout)},
+
+      {{"tls", "certificate", "", "PEM certificate chain; required by any TLS listener."},
+       set_path(&Config::tls, &Config::Tls::certificate)},
+      {{"tls", "key", "", "PEM private key for the certificate."},
+       set_path(&Config::tls, &Config::Tls::key)},
+      {{"tls", "min_version", "1.2", "Oldest TLS version accepted: 1.2 or 1.3."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v != "1.2" && v != "1.3") {
+           return std::unexpected("expected 1.2 or 1.3, got '" + std::string(v) + "'");
+         }
+         c.tls.min_version = std::string(v);
+         return {};
+       }},
+      {{"tls", "ciphers", "", "OpenSSL cipher list for TLS 1.2; empty keeps OpenSSL's default."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.tls.ciphers = std::string(v);
+         return {};
+       }},
+
+      {{"auth", "user_db", "users",
+        "The user database (an LMDB folder); relative to data_dir."},
+       set_path(&Config::auth, &Config::Auth::user_db)},
+      {{"auth", "mechanisms", "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1",
+        "SASL mechanisms offered; SCRAM ones get -PLUS variants under TLS."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         static constexpr std::string_view known[] = {"PLAIN", "LOGIN", "SCRAM-SHA-256",
+                                                      "SCRAM-SHA-1"};
+         c.auth.mechanisms.clear();
+         for (auto word : split_words(v)) {
+           std::string upper(word);
+           std::ranges::transform(upper, upper.begin(), [](unsigned char ch) {
+             return static_cast<char>(std::toupper(ch));
+           });
+           if (std::ranges::find(known, upper) == std::end(known)) {
+             return std::unexpected("unsupported mechanism '" + std::string(word) +
+                                    "' (supported: PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1)");
+           }
+           c.auth.mechanisms.push_back(upper);
+         }
+         if (c.auth.mechanisms.empty()) return std::unexpected("name at least one mechanism");
+         return {};
+       }},
+      {{"auth", "allow_plaintext_loopback", "false",
+        "Allow PLAIN, LOGIN and USER/PASS without TLS when the client is on loopback."},
+       set_bool(&Config::auth, &Config::Auth::allow_plaintext_loopback)},
+      {{"auth", "max_concurrent_per_ip", "4",
+        "Authentications in progress at once from one client address."},
+       set_uint(&Config::auth, &Config::Auth::max_concurrent_per_ip, 1, 10'000)},
+      {{"auth", "timeout", "60s", "Time allowed for one whole SASL exchange."},
+       set_duration(&Config::auth, &Config::Auth::timeout)},
+      {{"auth", "failure_delay", "500ms",
+        "Delay before answering a failed login; doubles with each recent failure."},
+       set_duration(&Config::auth, &Config::Auth::failure_delay)},
+      {{"auth", "failure_delay_max", "15s", "The longest delay a failed login gets."},
+       set_duration(&Config::auth, &Config::Auth::failure_delay_max)},
+      {{"auth", "failure_window", "15m",
+        "How long a failure counts toward the delay of an address or user."},
+       set_duration(&Config::auth, &Config::Auth::failure_window)},
+
+      {{"proxy_protocol", "trusted_networks", "",
+        "Networks (CIDR, space separated) allowed to send a PROXY protocol header."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.proxy.trusted_networks.clear();
+         for (auto word : split_words(v)) {
+           auto cidr = Cidr::parse(word);
+           if (!cidr) return std::unexpected(cidr.error());
+           c.proxy.trusted_networks.push_back(*cidr);
+         }
+         return {};
+       }},
+      {{"proxy_protocol", "header_timeout", "5s", "Time allowed for the PROXY header to arrive."},
+       set_duration(&Config::proxy, &Config::Proxy::header_timeout)},
+
+      {{"metrics", "listen", "",
+        "HTTP listener for Prometheus metrics, such as 127.0.0.1:9100; empty disables it."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v.empty()) {
+           c.metrics.listen.reset();
+           return {};
+         }
+         auto address = ListenAddress::parse(v);
+         if (!address) return std::unexpected(address.error());
+         c.metrics.listen = *address;
+         return {};
+       }},
+
+      {{"admin", "socket", "admin.sock",
+        "UNIX socket for roostctl's live commands; relative to run_dir."},
+       set_path(&Config::admin, &Config::Admin::socket)},
+  };
+  return table;
+}
+
+const std::vector<ListenerSetting>& listener_settings() {
+  static const std::vector<ListenerSetting> table = {
+      {{"listener", "service", "(required)", "The protocol served: imap, pop3 or lmtp."},
+       [](ListenerConfig& l, std::string_view v) -> std::expected<void, std::string> {
+         if (v.empty()) return std::unexpected("must not be empty");
+         l.service = std::string(v);
+         return {};
+       }},
+      {{"listener", "address", "(required)",
+        "Where to listen: 127.0.0.1:143, [::1]:143, *:143 or unix:/path."},
+       [](ListenerConfig& l, std::string_view v) -> std::expected<void, std::string> {
+         auto address = ListenAddress::parse(v);
+         if (!address) return std::unexpected(address.error());
+         l.address = *address;
+         return {};
+       }},
+      {{"listener", "tls", "none",
+        "none, starttls (plaintext with an upgrade command) or implicit (TLS from the first byte)."},
+       [](ListenerConfig& l, std::string_view v) -> std::expected<void, std::string> {
+         if (v == "none") l.tls = TlsMode::none;
+         else if (v == "starttls") l.tls = TlsMode::starttls;
+         else if (v == "implicit") l.tls = TlsMode::implicit;
+         else return std::unexpected("expected none, starttls or implicit, got '" +
+                                     std::string(v) + "'");
+         return {};
+       }},
+      {{"listener", "proxy_protocol", "false",
+        "Expect a HAProxy PROXY v1 or v2 header from trusted networks before anything else."},
+       [](ListenerConfig& l, std::string_view v) -> std::expected<void, std::string> {
+         auto b = parse_bool(v);
+         if (!b) return std::unexpected(b.error());
+         l.proxy_protocol = *b;
+         return {};
+       }},
+      {{"listener", "socket_mode", "0660", "Permissions of a UNIX socket, in octal."},
+       [](ListenerConfig& l, std::string_view v) -> std::expected<void, std::string> {
+         unsigned mode = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mode, 8);
+         if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || mode > 0777) {
+           return std::unexpected("expected an octal mode such as 0660, got '" + std::string(v) +
+                                  "'");
+         }
+         l.socket_mode = mode;
+         return {};
+       }},
+  };
+  return table;
+}
+
+std::filesystem::path anchor(const std::filesystem::path& base, const std::filesystem::path& p) {
+  if (p.empty() || p.is_absolute()) return p;
+  return base / p;
+}
+
+}  // namespace
+
+std::expected<Config, ConfigError> parse_config(std::string_view text,
+                                                const std::filesystem::path& origin) {
+  Config config;
+  config.file = origin;
+  for (const auto& s : settings()) {
+    auto applied = s.apply(config, s.info.default_value);
+    if (!applied) {
+      return std::unexpected(ConfigError{"built-in default for '" + std::string(s.info.key) +
+                                         "': " + applied.error()});
+    }
+  }
+
+  const std::string file_name = origin.string();
+  auto error = [&](std::size_t line, const std::string& what) {
+    return std::unexpected(ConfigError{file_name + ":" + std::to_string(line) + ": " + what});
+  };
+
+  std::string section;
+  ListenerConfig* listener = nullptr;
+  std::vector<std::pair<std::string, std::size_t>> seen;  // "section.key" and its line
+  std::vector<std::size_t> listener_lines;
+
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto eol = text.find('\n', pos);
+    auto raw = text.substr(pos, eol == std::string_view::npos ? text.size() - pos : eol - pos);
+    pos = eol == std::string_view::npos ? text.size() + 1 : eol + 1;
+    ++line_no;
+    auto line = trim(raw);
+    if (line.empty() || line.front() == '#') continue;
+
+    if (line.front() == '[') {
+      if (line.back() != ']') return error(line_no, "section header must end with ']'");
+      auto words = split_words(line.substr(1, line.size() - 2));
+      if (words.empty()) return error(line_no, "empty section name");
+      std::string name(words[0]);
+      if (name == "listener") {
+        if (words.size() != 2) return error(line_no, "expected [listener NAME]");
+        for (const auto& l : config.listeners) {
+          if (l.name == words[1]) {
+            return error(line_no, "listener '" + std::string(words[1]) + "' is defined twice");
+          }
+        }
+        config.listeners.push_back(ListenerConfig{.name = std::string(words[1])});
+        listener_lines.push_back(line_no);
+        listener = &config.listeners.back();
+        section = "listener " + std::string(words[1]);
+        continue;
+      }
+      if (words.size() != 1) return error(line_no, "unexpected words after [" + name + "]");
+      bool known = std::ranges::any_of(settings(), [&](const Setting& s) {
+        return !s.info.section.empty() && s.info.section == name;
+      });
+      if (!known) return error(line_no, "unknown section [" + name + "]");
+      section = name;
+      listener = nullptr;
+      continue;
+    }
+
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) return error(line_no, "expected 'key = value'");
+    auto key = trim(line.substr(0, eq));
+    auto value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (key.empty()) return error(line_no, "missing key before '='");
+
+    std::string full_key = section + "." + std::string(key);
+    for (const auto& [k, first_line] : seen) {
+      if (k == full_key) {
+        return error(line_no, "'" + std::string(key) + "' is set twice (first on line " +
+                                  std::to_string(first_line) + ")");
+      }
+    }
+    seen.emplace_back(full_key, line_no);
+
+    std::string where = section.empty() ? "at top level" : "in [" + section + "]";
+    if (listener != nullptr) {
+      auto it = std::ranges::find_if(listener_settings(),
+                                     [&](const ListenerSetting& s) { return s.info.key == key; });
+      if (it == listener_settings().end()) {
+        return error(line_no, "unknown key '" + std::string(key) + "' " + where);
+      }
+      if (auto applied = it->apply(*listener, value); !applied) {
+        return error(line_no, "bad value for '" + std::string(key) + "': " + applied.error());
+      }
+      continue;
+    }
+    auto it = std::ranges::find_if(settings(), [&](const Setting& s) {
+      return s.info.section == section && s.info.key == key;
+    });
+    if (it == settings().end()) {
+      return error(line_no, "unknown key '" + std::string(key) + "' " + where);
+    }
+    if (auto applied = it->apply(config, value); !applied) {
+      return error(line_no, "bad value for '" + std::string(key) + "': " + applied.error());
+    }
+  }
+
+  bool any_tls = false;
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& l = config.listeners[i];
+    if (l.service.empty()) {
+      return error(listener_lines[i], "listener '" + l.name + "' has no service");
+    }
+    if (l.address.port == 0 && l.address.kind == ListenAddress::Kind::tcp) {
+      return error(listener_lines[i], "listener '" + l.name + "' has no address");
+    }
+    any_tls = any_tls || l.tls != TlsMode::none;
+  }
+  if (any_tls && (config.tls.certificate.empty() || config.tls.key.empty())) {
+    return error(line_no, "a listener uses TLS but [tls] certificate or key is not set");
+  }
+  if (config.auth.failure_delay_max < config.auth.failure_delay) {
+    return error(line_no, "[auth] failure_delay_max is shorter than failure_delay");
+  }
+
+  auto base = origin.has_parent_path() ? origin.parent_path() : std::filesystem::path(".");
+  config.data_dir = anchor(base, config.data_dir);
+  config.run_dir = anchor(base, config.run_dir);
+  config.tls.certificate = anchor(base, config.tls.certificate);
+  config.tls.key = anchor(base, config.tls.key);
+  config.auth.user_db = anchor(config.data_dir, config.auth.user_db);
+  config.admin.socket = anchor(config.run_dir, config.admin.socket);
+  for (auto& l : config.listeners) {
+    if (l.address.kind == ListenAddress::Kind::unix_socket) {
+      l.address.path = anchor(config.run_dir, l.address.path).string();
+    }
+  }
+  return config;
+}
+
+std::expected<Config, ConfigError> load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::unexpected(ConfigError{file.string() + ": cannot open the file"});
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::unexpected(ConfigError{file.string() + ": cannot read the file"});
+  return parse_config(text.str(), std::filesystem::absolute(file));
+}
+
+std::vector<SettingInfo> config_reference() {
+  std::vector<SettingInfo> out;
+  for (const auto& s : settings()) out.push_back(s.info);
+  for (const auto& s : listener_settings()) out.push_back(s.info);
+  return out;
+}
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warning: return "warning";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
+std::string_view to_string(TlsMode mode) {
+  switch (mode) {
+    case TlsMode::none: return "none";
+    case TlsMode::starttls: return "starttls";
+    case TlsMode::implicit: return "implicit";
+  }
+  return "?";
+}
+
+}  // namespace roost

@@ -1,0 +1,373 @@
+#include "roost/core/connection.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "roost/core/tls.hpp"
+
+namespace roost {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 4096;
+}  // namespace
+
+std::string_view to_string(ReadStatus status) {
+  switch (status) {
+    case ReadStatus::ok: return "ok";
+    case ReadStatus::closed: return "closed";
+    case ReadStatus::timeout: return "timeout";
+    case ReadStatus::too_long: return "too_long";
+    case ReadStatus::stopped: return "stopped";
+    case ReadStatus::error: return "error";
+  }
+  return "?";
+}
+
+std::string Peer::to_string() const {
+  if (is_unix || !ip) return "unix";
+  if (ip->is_v4()) return ip->to_string() + ":" + std::to_string(port);
+  return "[" + ip->to_string() + "]:" + std::to_string(port);
+}
+
+Connection::Connection(Socket socket, Peer peer)
+    : socket_(std::move(socket)), timer_(socket_.get_executor()), peer_(std::move(peer)) {
+  // OpenSSL and our own reads use the descriptor directly; it must never block.
+  boost::system::error_code ec;
+  socket_.native_non_blocking(true, ec);
+}
+
+Connection::~Connection() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+}
+
+int Connection::fd() { return socket_.native_handle(); }
+
+void Connection::request_stop() {
+  stop_requested_ = true;
+  boost::system::error_code ec;
+  socket_.cancel(ec);
+  timer_.cancel();
+}
+
+void Connection::post_stop(const std::weak_ptr<Connection>& connection) {
+  if (auto c = connection.lock()) {
+    asio::post(c->executor(), [c] { c->request_stop(); });
+  }
+}
+
+asio::awaitable<ReadStatus> Connection::wait(Wait what, Duration timeout) {
+  if (stop_requested_) co_return ReadStatus::stopped;
+  timer_.expires_after(timeout);
+  auto type = what == Wait::read ? Socket::wait_read : Socket::wait_write;
+  auto result = co_await (socket_.async_wait(type, nothrow) || timer_.async_wait(nothrow));
+  if (stop_requested_) co_return ReadStatus::stopped;
+  if (result.index() == 1) co_return ReadStatus::timeout;
+  auto [ec] = std::get<0>(result);
+  if (ec) co_return ReadStatus::error;
+  co_return ReadStatus::ok;
+}
+
+void Connection::release_input_if_empty() {
+  if (in_begin_ == in_end_) {
+    in_.reset();
+    in_capacity_ = 0;
+    in_begin_ = in_end_ = 0;
+  }
+}
+
+// Appends at least one byte to the input buffer, or reports why not.
+asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
+  for (;;) {
+    if (stop_requested_) co_return ReadStatus::stopped;
+    bool tls_has_data = ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
+    if (!tls_has_data) {
+      // Wait with no buffer allocated: this is where idle sessions sit.
+      auto waited = co_await wait(Wait::read, timeout);
+      if (waited != ReadStatus::ok) co_return waited;
+    }
+    if (in_capacity_ - in_end_ < read_chunk) {
+      std::size_t used = in_end_ - in_begin_;
+      std::size_t capacity = std::max(read_chunk, (used + read_chunk) * 2);
+      auto bigger = std::make_unique<char[]>(capacity);
+      if (used > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, used);
+      in_ = std::move(bigger);
+      in_capacity_ = capacity;
+      in_begin_ = 0;
+      in_end_ = used;
+    }
+    char* dest = in_.get() + in_end_;
+    std::size_t room = in_capacity_ - in_end_;
+    if (ssl_ == nullptr) {
+      ssize_t n = ::recv(fd(), dest, room, MSG_DONTWAIT);
+      if (n > 0) {
+        in_end_ += static_cast<std::size_t>(n);
+        bytes_in_ += static_cast<std::size_t>(n);
+        co_return ReadStatus::ok;
+      }
+      if (n == 0) co_return ReadStatus::closed;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      co_return ReadStatus::error;
+    }
+    std::size_t got = 0;
+    ERR_clear_error();
+    int rc = SSL_read_ex(ssl_, dest, room, &got);
+    if (rc == 1) {
+      in_end_ += got;
+      bytes_in_ += got;
+      co_return ReadStatus::ok;
+    }
+    switch (SSL_get_error(ssl_, rc)) {
+      case SSL_ERROR_WANT_READ:
+        continue;
+      case SSL_ERROR_WANT_WRITE: {
+        auto waited = co_await wait(Wait::write, timeout);
+        if (waited != ReadStatus::ok) co_return waited;
+        continue;
+      }
+      case SSL_ERROR_ZERO_RETURN:
+        co_return ReadStatus::closed;
+      case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        co_return got == 0 && errno == 0 ? ReadStatus::closed : ReadStatus::error;
+      default:
+        ERR_clear_error();
+        co_return ReadStatus::error;
+    }
+  }
+}
+
+asio::awaitable<ReadStatus> Connection::read_line(std::string& line, std::size_t max,
+                                                  Duration timeout) {
+  line.clear();
+  bool overflow = false;
+  std::size_t scanned = 0;  // bytes of the buffer already searched for LF
+  for (;;) {
+    const char* begin = in_.get() + in_begin_;
+    std::size_t have = in_end_ - in_begin_;
+    const void* lf = have > scanned ? std::memchr(begin + scanned, '\n', have - scanned) : nullptr;
+    if (lf != nullptr) {
+      std::size_t len = static_cast<const char*>(lf) - begin;
+      in_begin_ += len + 1;
+      if (!overflow) {
+        std::size_t content = len > 0 && begin[len - 1] == '\r' ? len - 1 : len;
+        line.assign(begin, content);
+      }
+      release_input_if_empty();
+      co_return overflow ? ReadStatus::too_long : ReadStatus::ok;
+    }
+    if (have > max + 1) {
+      // Too long: drop what we have and keep discarding up to the next LF so
+      // that the stream stays in step.
+      overflow = true;
+      in_begin_ = in_end_;
+      release_input_if_empty();
+      scanned = 0;
+    } else {
+      scanned = have;
+    }
+    auto status = co_await fill(timeout);
+    if (status != ReadStatus::ok) co_return status;
+  }
+}
+
+asio::awaitable<ReadStatus> Connection::read_exact(std::string& out, std::size_t n,
+                                                   Duration timeout) {
+  while (n > 0) {
+    std::size_t have = in_end_ - in_begin_;
+    if (have > 0) {
+      std::size_t take = std::min(have, n);
+      out.append(in_.get() + in_begin_, take);
+      in_begin_ += take;
+      n -= take;
+      release_input_if_empty();
+      continue;
+    }
+    auto status = co_await fill(timeout);
+    if (status != ReadStatus::ok) co_return status;
+  }
+  co_return ReadStatus::ok;
+}
+
+std::size_t Connection::discard_buffered_input() {
+  std::size_t dropped = in_end_ - in_begin_;
+  in_begin_ = in_end_;
+  release_input_if_empty();
+  return dropped;
+}
+
+bool Connection::send(std::string_view bytes) {
+  if (out_.size() + bytes.size() > output_limit_) return false;
+  out_.append(bytes);
+  return true;
+}
+
+asio::awaitable<bool> Connection::flush(Duration timeout) {
+  std::size_t done = 0;
+  bool ok = true;
+  while (done < out_.size()) {
+    const char* data = out_.data() + done;
+    std::size_t left = out_.size() - done;
+    if (ssl_ == nullptr) {
+      ssize_t n = ::send(fd(), data, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        // A stop request must not cut a reply short; only the deadline can.
+        timer_.expires_after(timeout);
+        auto r = co_await (socket_.async_wait(Socket::wait_write, nothrow) ||
+                           timer_.async_wait(nothrow));
+        if (r.index() == 1 && !stop_requested_) {
+          ok = false;
+          break;
+        }
+        continue;
+      }
+      ok = false;
+      break;
+    }
+    std::size_t written = 0;
+    ERR_clear_error();
+    int rc = SSL_write_ex(ssl_, data, left, &written);
+    if (rc == 1) {
+      done += written;
+      continue;
+    }
+    int err = SSL_get_error(ssl_, rc);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+      timer_.expires_after(timeout);
+      auto type = err == SSL_ERROR_WANT_WRITE ? Socket::wait_write : Socket::wait_read;
+      auto r = co_await (socket_.async_wait(type, nothrow) || timer_.async_wait(nothrow));
+      if (r.index() == 1 && !stop_requested_) {
+        ok = false;
+        break;
+      }
+      continue;
+    }
+    ERR_clear_error();
+    ok = false;
+    break;
+  }
+  bytes_out_ += done;
+  out_.erase(0, done);
+  if (out_.empty() && out_.capacity() > 4096) std::string().swap(out_);
+  co_return ok;
+}
+
+asio::awaitable<std::expected<proxy_protocol::Header, std::string>>
+Connection::read_proxy_header(Duration timeout) {
+  // Peek, so that bytes after the header (a TLS ClientHello, a command) stay
+  // in the socket; consume only what the parser says is header.
+  std::vector<std::uint8_t> header;
+  std::vector<std::uint8_t> peeked(proxy_protocol::max_header);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+    if (left <= Duration::zero()) co_return std::unexpected("PROXY header timed out");
+    auto waited = co_await wait(Wait::read, left);
+    if (waited != ReadStatus::ok) {
+      co_return std::unexpected("no PROXY header (" + std::string(to_string(waited)) + ")");
+    }
+    ssize_t n = ::recv(fd(), peeked.data(), proxy_protocol::max_header - header.size(),
+                       MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) co_return std::unexpected("connection closed before the PROXY header");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      co_return std::unexpected(std::string("recv: ") + std::strerror(errno));
+    }
+    std::vector<std::uint8_t> candidate = header;
+    candidate.insert(candidate.end(), peeked.begin(), peeked.begin() + n);
+    auto parsed = proxy_protocol::parse(candidate);
+    if (parsed.status == proxy_protocol::Status::invalid) co_return std::unexpected(parsed.error);
+    // Complete: take exactly the header's remaining bytes. Need more: every
+    // byte seen so far is header, take them all and wait for the rest.
+    std::size_t take = parsed.status == proxy_protocol::Status::complete
+                           ? parsed.header.length - header.size()
+                           : static_cast<std::size_t>(n);
+    std::size_t got = 0;
+    while (got < take) {
+      ssize_t r = ::recv(fd(), peeked.data() + got, take - got, MSG_DONTWAIT);
+      if (r <= 0) co_return std::unexpected("connection failed inside the PROXY header");
+      got += static_cast<std::size_t>(r);
+    }
+    header.insert(header.end(), peeked.begin(), peeked.begin() + take);
+    if (parsed.status == proxy_protocol::Status::complete) co_return parsed.header;
+  }
+}
+
+asio::awaitable<std::expected<void, std::string>> Connection::start_tls(ssl_ctx_st* context,
+                                                                        Duration timeout) {
+  if (ssl_ != nullptr) co_return std::unexpected("TLS is already active");
+  ssl_ = SSL_new(context);
+  if (ssl_ == nullptr) co_return std::unexpected(take_openssl_errors());
+  if (SSL_set_fd(ssl_, fd()) != 1) co_return std::unexpected(take_openssl_errors());
+  SSL_set_accept_state(ssl_);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) co_return std::expected<void, std::string>{};
+    int err = SSL_get_error(ssl_, rc);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      std::string why = err == SSL_ERROR_SYSCALL ? "connection closed during TLS handshake"
+                                                 : take_openssl_errors();
+      ERR_clear_error();
+      co_return std::unexpected(why);
+    }
+    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+    if (left <= Duration::zero()) co_return std::unexpected("TLS handshake timed out");
+    auto waited = co_await wait(err == SSL_ERROR_WANT_READ ? Wait::read : Wait::write, left);
+    if (waited != ReadStatus::ok) {
+      co_return std::unexpected("TLS handshake " + std::string(to_string(waited)));
+    }
+  }
+}
+
+std::string Connection::tls_description() const {
+  if (ssl_ == nullptr) return "";
+  return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
+}
+
+unsigned Connection::tls_cipher_bits() const {
+  if (ssl_ == nullptr) return 0;
+  return static_cast<unsigned>(SSL_get_cipher_bits(ssl_, nullptr));
+}
+
+std::optional<std::vector<std::uint8_t>> Connection::tls_exporter() const {
+  if (ssl_ == nullptr) return std::nullopt;
+  std::vector<std::uint8_t> out(32);
+  static constexpr char label[] = "EXPORTER-Channel-Binding";
+  if (SSL_export_keying_material(ssl_, out.data(), out.size(), label, sizeof label - 1, nullptr,
+                                 0, 0) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return out;
+}
+
+asio::awaitable<void> Connection::close(Duration timeout) {
+  if (ssl_ != nullptr) {
+    // Best effort close_notify; the peer may already be gone.
+    ERR_clear_error();
+    if (SSL_shutdown(ssl_) < 0) ERR_clear_error();
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(Socket::shutdown_both, ec);
+  socket_.close(ec);
+  co_return;
+}
+
+}  // namespace roost

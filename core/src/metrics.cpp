@@ -1,0 +1,76 @@
+#include "roost/core/metrics.hpp"
+
+#include <cassert>
+
+namespace roost {
+
+void Metrics::declare(std::string_view family, Kind kind, std::string_view help) {
+  std::lock_guard lock(mutex_);
+  auto& f = families_[std::string(family)];
+  f.kind = kind;
+  f.help = std::string(help);
+}
+
+std::atomic<std::int64_t>& Metrics::series(std::string_view family, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  auto it = families_.find(family);
+  assert(it != families_.end() && "metric family not declared");
+  if (it == families_.end()) it = families_.emplace(std::string(family), Family{}).first;
+  auto& slot = it->second.series[labels];
+  if (!slot) slot = std::make_unique<std::atomic<std::int64_t>>(0);
+  return *slot;
+}
+
+namespace {
+void append_escaped(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+}
+}  // namespace
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  for (const auto& [name, family] : families_) {
+    out += "# HELP " + name + " " + family.help + "\n";
+    out += "# TYPE " + name + (family.kind == Kind::counter ? " counter\n" : " gauge\n");
+    for (const auto& [labels, value] : family.series) {
+      out += name;
+      if (!labels.empty()) {
+        out += '{';
+        bool first = true;
+        for (const auto& [k, v] : labels) {
+          if (!first) out += ',';
+          first = false;
+          out += k + "=\"";
+          append_escaped(out, v);
+          out += '"';
+        }
+        out += '}';
+      }
+      out += ' ' + std::to_string(value->load(std::memory_order_relaxed)) + '\n';
+    }
+  }
+  return out;
+}
+
+void declare_standard_metrics(Metrics& m) {
+  using K = Metrics::Kind;
+  m.declare("roost_connections_total", K::counter, "Connections accepted, by service.");
+  m.declare("roost_connections_refused_total", K::counter,
+            "Connections refused at once, by service and reason.");
+  m.declare("roost_connections", K::gauge, "Connections open now, by service.");
+  m.declare("roost_commands_total", K::counter, "Protocol commands handled, by service.");
+  m.declare("roost_authentications_total", K::counter,
+            "Authentication attempts, by service, mechanism and result.");
+  m.declare("roost_deliveries_total", K::counter, "Messages delivered, by result.");
+  m.declare("roost_bytes_received_total", K::counter, "Bytes received from clients, by service.");
+  m.declare("roost_bytes_sent_total", K::counter, "Bytes sent to clients, by service.");
+  m.declare("roost_tls_handshakes_total", K::counter, "TLS handshakes, by service and result.");
+}
+
+}  // namespace roost

@@ -1,0 +1,660 @@
+#include "roost/core/server.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "roost/core/auth.hpp"
+#include "roost/core/builtin_services.hpp"
+
+namespace roost {
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using GenericAcceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+
+// Completion for spawned coroutines: an exception escaping one is a bug;
+// log it instead of letting log_escape swallow it.
+void log_escape(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::error({}, "coroutine_exception", {{"what", ex.what()}});
+  } catch (...) {
+    log::error({}, "coroutine_exception", {{"what", "unknown"}});
+  }
+}
+
+Peer peer_of(const Connection::Socket& socket) {
+  Peer peer;
+  boost::system::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return peer;
+  const sockaddr* sa = endpoint.data();
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    peer.ip = IpAddress::from_v4(ntohl(in->sin_addr.s_addr));
+    peer.port = ntohs(in->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    IpAddress ip;
+    std::memcpy(ip.bytes.data(), in6->sin6_addr.s6_addr, 16);
+    peer.ip = ip;
+    peer.port = ntohs(in6->sin6_port);
+  } else {
+    peer.is_unix = true;
+  }
+  return peer;
+}
+
+std::string session_id_text(std::uint64_t id) {
+  static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuv";
+  std::string out;
+  do {
+    out.insert(out.begin(), digits[id % 32]);
+    id /= 32;
+  } while (id != 0);
+  return out;
+}
+}  // namespace
+
+// ---------------------------------------------------------------- Runtime
+
+Runtime::Runtime(unsigned io_threads, unsigned blocking_threads, unsigned auth_threads)
+    : blocking_(blocking_threads), auth_(auth_threads) {
+  if (io_threads == 0) io_threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < io_threads; ++i) {
+    // Concurrency hint 1: each io_context is run by exactly one thread.
+    ios_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*ios_.back()));
+  }
+}
+
+Runtime::~Runtime() {
+  stop();
+  blocking_.join();
+  auth_.join();
+}
+
+asio::io_context& Runtime::next_io() {
+  return *ios_[next_.fetch_add(1, std::memory_order_relaxed) % ios_.size()];
+}
+
+void Runtime::run() {
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < ios_.size(); ++i) {
+    threads.emplace_back([this, i] { ios_[i]->run(); });
+  }
+  ios_.front()->run();
+  for (auto& t : threads) t.join();
+}
+
+void Runtime::stop() {
+  for (auto& io : ios_) io->stop();
+}
+
+// ---------------------------------------------------------- SessionRegistry
+
+std::uint64_t SessionRegistry::add(SessionInfo info, std::weak_ptr<Connection> connection) {
+  std::lock_guard lock(mutex_);
+  info.id = next_id_++;
+  auto id = info.id;
+  sessions_.emplace(id, Entry{std::move(info), std::move(connection)});
+  return id;
+}
+
+void SessionRegistry::remove(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(id);
+}
+
+void SessionRegistry::set_user(std::uint64_t id, std::string user) {
+  std::lock_guard lock(mutex_);
+  if (auto it = sessions_.find(id); it != sessions_.end()) it->second.info.user = std::move(user);
+}
+
+void SessionRegistry::set_state(std::uint64_t id, std::string state) {
+  std::lock_guard lock(mutex_);
+  if (auto it = sessions_.find(id); it != sessions_.end()) it->second.info.state = std::move(state);
+}
+
+std::vector<SessionInfo> SessionRegistry::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<SessionInfo> out;
+  for (const auto& [id, entry] : sessions_) out.push_back(entry.info);
+  return out;
+}
+
+std::size_t SessionRegistry::kick(const std::string& user) {
+  std::vector<std::weak_ptr<Connection>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, entry] : sessions_) {
+      if (entry.info.user == user) targets.push_back(entry.connection);
+    }
+  }
+  for (const auto& t : targets) Connection::post_stop(t);
+  return targets.size();
+}
+
+void SessionRegistry::stop_all() {
+  std::vector<std::weak_ptr<Connection>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, entry] : sessions_) targets.push_back(entry.connection);
+  }
+  for (const auto& t : targets) Connection::post_stop(t);
+}
+
+std::size_t SessionRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+// -------------------------------------------------------- ConnectionLimiter
+
+void ConnectionLimiter::configure(unsigned max_total, unsigned max_per_address) {
+  std::lock_guard lock(mutex_);
+  max_total_ = max_total;
+  max_per_address_ = max_per_address;
+}
+
+ConnectionLimiter::Verdict ConnectionLimiter::acquire_total() {
+  std::lock_guard lock(mutex_);
+  if (total_ >= max_total_) return Verdict::too_many;
+  ++total_;
+  return Verdict::ok;
+}
+
+void ConnectionLimiter::release_total() {
+  std::lock_guard lock(mutex_);
+  --total_;
+}
+
+ConnectionLimiter::Verdict ConnectionLimiter::acquire_address(const IpAddress& address) {
+  std::lock_guard lock(mutex_);
+  auto& n = per_address_[address];
+  if (n >= max_per_address_) {
+    if (n == 0) per_address_.erase(address);
+    return Verdict::too_many_from_address;
+  }
+  ++n;
+  return Verdict::ok;
+}
+
+void ConnectionLimiter::release_address(const IpAddress& address) {
+  std::lock_guard lock(mutex_);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
+// ------------------------------------------------------------------ Session
+
+log::Context Session::log_context() const {
+  return {.service = listener.service, .session = id_text, .user = user,
+          .remote = remote};
+}
+
+void Session::set_user(std::string name) {
+  user = name;
+  server.sessions().set_user(id, std::move(name));
+}
+
+void Session::set_state(std::string state) { server.sessions().set_state(id, std::move(state)); }
+
+bool Session::plaintext_allowed() const {
+  return connection->tls_active() ||
+         (config->auth.allow_plaintext_loopback && connection->peer().is_loopback());
+}
+
+// ------------------------------------------------------------------- Server
+
+struct Server::Listener {
+  ListenerConfig config;
+  std::unique_ptr<Service> service;
+  std::vector<std::unique_ptr<GenericAcceptor>> acceptors;
+  std::vector<std::string> bound;
+};
+
+Server::Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory> factories)
+    : config_(std::move(config)),
+      runtime_(config_->runtime.io_threads, config_->runtime.blocking_threads,
+               config_->runtime.auth_threads),
+      factories_(std::move(factories)) {
+  factories_.push_back(admin_service_factory());
+  factories_.push_back(metrics_service_factory());
+  declare_standard_metrics(metrics_);
+  apply_runtime_settings(*config_);
+}
+
+Server::~Server() = default;
+
+std::shared_ptr<const Config> Server::config() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
+std::shared_ptr<TlsContext> Server::tls() const {
+  std::lock_guard lock(config_mutex_);
+  return tls_;
+}
+
+void Server::apply_runtime_settings(const Config& config) {
+  log::set_level(config.log.level);
+  log::set_syslog(config.log.syslog);
+  limiter_.configure(config.limits.max_connections, config.limits.max_connections_per_ip);
+  if (auth_) auth_->update_limits(config.auth);
+}
+
+namespace {
+
+std::expected<std::unique_ptr<GenericAcceptor>, std::string> bind_tcp(asio::io_context& io,
+                                                                      const asio::ip::address& ip,
+                                                                      std::uint16_t port) {
+  boost::system::error_code ec;
+  asio::ip::tcp::endpoint endpoint(ip, port);
+  auto acceptor = std::make_unique<GenericAcceptor>(io);
+  acceptor->open(asio::generic::stream_protocol(endpoint.protocol()), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && ip.is_v6()) {
+    int on = 1;
+    ::setsockopt(acceptor->native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  }
+  if (!ec) acceptor->bind(asio::generic::stream_protocol::endpoint(endpoint), ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(ec.message());
+  return acceptor;
+}
+
+std::expected<std::unique_ptr<GenericAcceptor>, std::string> bind_unix(asio::io_context& io,
+                                                                       const std::string& path,
+                                                                       std::uint32_t mode) {
+  std::error_code fs_ec;
+  std::filesystem::path p(path);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), fs_ec);
+  // A socket left by a previous run is replaced; anything else is not ours.
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return std::unexpected("exists and is not a socket");
+    ::unlink(path.c_str());
+  }
+  boost::system::error_code ec;
+  asio::local::stream_protocol::endpoint endpoint(path);
+  auto acceptor = std::make_unique<GenericAcceptor>(io);
+  acceptor->open(asio::generic::stream_protocol(AF_UNIX, 0), ec);
+  if (!ec) acceptor->bind(asio::generic::stream_protocol::endpoint(endpoint), ec);
+  if (!ec && ::chmod(path.c_str(), mode) != 0) {
+    ec = boost::system::error_code(errno, boost::system::system_category());
+  }
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(ec.message());
+  return acceptor;
+}
+
+std::string local_address(const GenericAcceptor& acceptor) {
+  boost::system::error_code ec;
+  auto endpoint = acceptor.local_endpoint(ec);
+  if (ec) return "?";
+  const sockaddr* sa = endpoint.data();
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return IpAddress::from_v4(ntohl(in->sin_addr.s_addr)).to_string() + ":" +
+           std::to_string(ntohs(in->sin_port));
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    IpAddress ip;
+    std::memcpy(ip.bytes.data(), in6->sin6_addr.s6_addr, 16);
+    return "[" + ip.to_string() + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  const auto* un = reinterpret_cast<const sockaddr_un*>(sa);
+  return std::string("unix:") + un->sun_path;
+}
+
+}  // namespace
+
+std::expected<void, std::string> Server::start() {
+  auto config = this->config();
+  auto auth = Authenticator::create(*config);
+  if (!auth) return std::unexpected("authentication: " + auth.error());
+  auth_ = std::move(*auth);
+
+  std::vector<ListenerConfig> wanted = config->listeners;
+  wanted.push_back(ListenerConfig{.name = "admin",
+                                  .service = "admin",
+                                  .address = {.kind = ListenAddress::Kind::unix_socket,
+                                              .path = config->admin.socket.string()},
+                                  .socket_mode = 0600});
+  if (config->metrics.listen) {
+    wanted.push_back(
+        ListenerConfig{.name = "metrics", .service = "metrics", .address = *config->metrics.listen});
+  }
+
+  bool any_tls = false;
+  for (const auto& l : wanted) any_tls = any_tls || l.tls != TlsMode::none;
+  if (any_tls) {
+    auto tls = TlsContext::create(config->tls);
+    if (!tls) return std::unexpected("[tls]: " + tls.error());
+    tls_ = std::move(*tls);
+  }
+
+  for (const auto& l : wanted) {
+    auto factory = std::ranges::find_if(factories_, [&](const auto& f) { return f.name == l.service; });
+    if (factory == factories_.end()) {
+      std::string known;
+      for (const auto& f : factories_) {
+        if (f.name == "admin" || f.name == "metrics") continue;
+        known += known.empty() ? "" : ", ";
+        known += f.name;
+      }
+      return std::unexpected("listener '" + l.name + "': service '" + l.service +
+                             "' is not available in this build (available: " +
+                             (known.empty() ? "none" : known) + ")");
+    }
+    auto listener = std::make_unique<Listener>();
+    listener->config = l;
+    listener->service = factory->create(*this);
+    auto& io = runtime_.main_io();
+    auto add = [&](std::expected<std::unique_ptr<GenericAcceptor>, std::string> acceptor)
+        -> std::expected<void, std::string> {
+      if (!acceptor) {
+        return std::unexpected("listener '" + l.name + "' on " + l.address.to_string() + ": " +
+                               acceptor.error());
+      }
+      listener->bound.push_back(local_address(**acceptor));
+      listener->acceptors.push_back(std::move(*acceptor));
+      return {};
+    };
+    std::expected<void, std::string> ok;
+    if (l.address.kind == ListenAddress::Kind::unix_socket) {
+      ok = add(bind_unix(io, l.address.path, l.socket_mode));
+    } else if (l.address.host == "*") {
+      ok = add(bind_tcp(io, asio::ip::address_v4::any(), l.address.port));
+      if (ok) ok = add(bind_tcp(io, asio::ip::address_v6::any(), l.address.port));
+    } else {
+      ok = add(bind_tcp(io, asio::ip::make_address(l.address.host), l.address.port));
+    }
+    if (!ok) return ok;
+    listeners_.push_back(std::move(listener));
+  }
+  return {};
+}
+
+std::vector<std::pair<std::string, std::string>> Server::bound_addresses() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& l : listeners_) {
+    for (const auto& b : l->bound) out.emplace_back(l->config.name, b);
+  }
+  return out;
+}
+
+void Server::run() {
+  auto& io = runtime_.main_io();
+  for (auto& l : listeners_) {
+    for (const auto& b : l->bound) {
+      log::info({.service = l->config.service}, "listening",
+                {{"listener", l->config.name}, {"address", b},
+                 {"tls", to_string(l->config.tls)}});
+    }
+    asio::co_spawn(io, accept_loop(*l), log_escape);
+  }
+  asio::co_spawn(io, watch_signals(), log_escape);
+  runtime_.run();
+  log::info({}, "stopped");
+}
+
+void Server::stop() {
+  asio::co_spawn(runtime_.main_io(), shutdown_sequence(), log_escape);
+}
+
+asio::awaitable<void> Server::accept_loop(Listener& listener) {
+  // Each acceptor of the listener gets its own loop.
+  for (std::size_t i = 1; i < listener.acceptors.size(); ++i) {
+    auto* acceptor = listener.acceptors[i].get();
+    asio::co_spawn(runtime_.main_io(),
+                   [this, &listener, acceptor]() -> asio::awaitable<void> {
+                     for (;;) {
+                       auto& io = runtime_.next_io();
+                       auto [ec, socket] = co_await acceptor->async_accept(io, nothrow);
+                       if (stopping_ || !acceptor->is_open()) co_return;
+                       if (ec) continue;
+                       asio::co_spawn(io, handle(std::move(socket), listener), log_escape);
+                     }
+                   },
+                   log_escape);
+  }
+  auto& acceptor = *listener.acceptors.front();
+  asio::steady_timer backoff(runtime_.main_io());
+  for (;;) {
+    auto& io = runtime_.next_io();
+    auto [ec, socket] = co_await acceptor.async_accept(io, nothrow);
+    if (stopping_ || !acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or memory: log, breathe, and try again.
+      log::warning({.service = listener.config.service}, "accept_failed",
+                   {{"error", ec.message()}});
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(nothrow);
+      continue;
+    }
+    asio::co_spawn(io, handle(std::move(socket), listener), log_escape);
+  }
+}
+
+asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listener) {
+  const auto config = this->config();
+  const auto& lc = listener.config;
+  Service& service = *listener.service;
+  auto peer = peer_of(socket);
+  auto connection = std::make_shared<Connection>(std::move(socket), std::move(peer));
+  connection->set_output_limit(config->limits.max_output_buffer);
+  const auto write_timeout = std::chrono::duration_cast<Connection::Duration>(
+      config->limits.login_timeout);
+  metrics_.add("roost_connections_total", {{"service", lc.service}});
+
+  auto refuse = [&](Refusal why, std::string_view reason) -> asio::awaitable<void> {
+    metrics_.add("roost_connections_refused_total", {{"service", lc.service}, {"reason", std::string(reason)}});
+    log::info({.service = lc.service, .remote = connection->peer().to_string()}, "refused",
+              {{"reason", reason}});
+    connection->send(service.refusal(why));
+    co_await connection->flush(std::chrono::seconds(2));
+    co_await connection->close(std::chrono::seconds(1));
+  };
+
+  if (stopping_) {
+    co_await refuse(Refusal::shutting_down, "shutting_down");
+    co_return;
+  }
+  if (limiter_.acquire_total() != ConnectionLimiter::Verdict::ok) {
+    co_await refuse(Refusal::too_many_connections, "max_connections");
+    co_return;
+  }
+  struct TotalGuard {
+    ConnectionLimiter& l;
+    ~TotalGuard() { l.release_total(); }
+  } total_guard{limiter_};
+
+  if (lc.proxy_protocol) {
+    const auto& peer = connection->peer();
+    bool trusted = peer.is_unix || std::ranges::any_of(config->proxy.trusted_networks,
+                                                       [&](const Cidr& c) {
+                                                         return peer.ip && c.contains(*peer.ip);
+                                                       });
+    if (!trusted) {
+      log::warning({.service = lc.service, .remote = peer.to_string()}, "proxy_untrusted");
+      metrics_.add("roost_connections_refused_total",
+                   {{"service", lc.service}, {"reason", "proxy_untrusted"}});
+      co_await connection->close(std::chrono::seconds(1));
+      co_return;
+    }
+    auto header = co_await connection->read_proxy_header(config->proxy.header_timeout);
+    if (!header) {
+      log::warning({.service = lc.service, .remote = peer.to_string()}, "proxy_header_invalid",
+                   {{"error", header.error()}});
+      metrics_.add("roost_connections_refused_total",
+                   {{"service", lc.service}, {"reason", "proxy_invalid"}});
+      co_await connection->close(std::chrono::seconds(1));
+      co_return;
+    }
+    if (header->source) {
+      connection->set_peer(Peer{.ip = header->source, .port = header->source_port});
+    }
+  }
+
+  std::optional<IpAddress> limited_address = connection->peer().ip;
+  if (limited_address &&
+      limiter_.acquire_address(*limited_address) != ConnectionLimiter::Verdict::ok) {
+    co_await refuse(Refusal::too_many_from_address, "max_connections_per_ip");
+    co_return;
+  }
+  struct AddressGuard {
+    ConnectionLimiter& l;
+    std::optional<IpAddress> a;
+    ~AddressGuard() {
+      if (a) l.release_address(*a);
+    }
+  } address_guard{limiter_, limited_address};
+
+  const std::string remote = connection->peer().to_string();
+  if (lc.tls == TlsMode::implicit) {
+    auto tls = this->tls();
+    auto ok = co_await connection->start_tls(tls->native(), config->limits.login_timeout);
+    metrics_.add("roost_tls_handshakes_total",
+                 {{"service", lc.service}, {"result", ok ? "ok" : "failed"}});
+    if (!ok) {
+      log::info({.service = lc.service, .remote = remote}, "tls_failed", {{"error", ok.error()}});
+      co_await connection->close(std::chrono::seconds(1));
+      co_return;
+    }
+  }
+
+  auto id = sessions_.add(SessionInfo{.service = lc.service,
+                                      .remote = remote,
+                                      .since = std::chrono::system_clock::now(),
+                                      .state = "connected"},
+                          connection);
+  Session session{*this, connection, config, lc, id, session_id_text(id), "", remote};
+  auto& gauge = metrics_.series("roost_connections", {{"service", lc.service}});
+  gauge.fetch_add(1, std::memory_order_relaxed);
+  if (lc.service != "metrics" && lc.service != "admin") {
+    log::info(session.log_context(), "connect",
+              {{"tls", connection->tls_active() ? connection->tls_description() : "no"}});
+  }
+
+  co_await service.serve(session);
+  co_await connection->flush(write_timeout);
+  co_await connection->close(std::chrono::seconds(1));
+
+  gauge.fetch_sub(1, std::memory_order_relaxed);
+  metrics_.add("roost_bytes_received_total", {{"service", lc.service}},
+               static_cast<std::int64_t>(connection->bytes_in()));
+  metrics_.add("roost_bytes_sent_total", {{"service", lc.service}},
+               static_cast<std::int64_t>(connection->bytes_out()));
+  if (lc.service != "metrics" && lc.service != "admin") {
+    log::info(session.log_context(), "disconnect",
+              {{"in", connection->bytes_in()}, {"out", connection->bytes_out()}});
+  }
+  sessions_.remove(id);
+}
+
+asio::awaitable<void> Server::watch_signals() {
+  asio::signal_set signals(runtime_.main_io(), SIGTERM, SIGINT, SIGHUP);
+  for (;;) {
+    auto [ec, signal] = co_await signals.async_wait(nothrow);
+    if (ec) co_return;
+    if (signal == SIGHUP) {
+      // Reading files does not belong on an io thread.
+      auto result = co_await asio::co_spawn(
+          runtime_.blocking(),
+          [this]() -> asio::awaitable<std::expected<void, std::string>> { co_return reload(); },
+          asio::use_awaitable);
+      if (result) {
+        log::info({}, "reloaded");
+      } else {
+        log::error({}, "reload_failed", {{"error", result.error()}});
+      }
+      continue;
+    }
+    log::info({}, "shutdown", {{"signal", signal == SIGTERM ? "TERM" : "INT"}});
+    co_await shutdown_sequence();
+    co_return;
+  }
+}
+
+asio::awaitable<void> Server::shutdown_sequence() {
+  if (stopping_.exchange(true)) co_return;
+  for (auto& l : listeners_) {
+    for (auto& a : l->acceptors) {
+      boost::system::error_code ec;
+      a->close(ec);
+      if (l->config.address.kind == ListenAddress::Kind::unix_socket) {
+        ::unlink(l->config.address.path.c_str());
+      }
+    }
+  }
+  // Sessions waiting for a command say goodbye and end; those inside a
+  // command finish it first. Whatever is left at the deadline is cut off.
+  sessions_.stop_all();
+  auto deadline = std::chrono::steady_clock::now() + config()->runtime.shutdown_timeout;
+  asio::steady_timer timer(runtime_.main_io());
+  while (sessions_.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(nothrow);
+    sessions_.stop_all();
+  }
+  if (sessions_.size() > 0) {
+    log::warning({}, "shutdown_forced", {{"sessions", sessions_.size()}});
+  }
+  runtime_.stop();
+}
+
+std::expected<void, std::string> Server::reload() {
+  auto current = config();
+  auto fresh = load_config(current->file);
+  if (!fresh) return std::unexpected(fresh.error().message);
+  std::shared_ptr<TlsContext> tls;
+  if (!fresh->tls.certificate.empty() && !fresh->tls.key.empty()) {
+    auto created = TlsContext::create(fresh->tls);
+    if (!created) return std::unexpected("[tls]: " + created.error());
+    tls = std::move(*created);
+  }
+  auto listeners_changed = fresh->listeners.size() != current->listeners.size();
+  for (std::size_t i = 0; !listeners_changed && i < fresh->listeners.size(); ++i) {
+    const auto& a = fresh->listeners[i];
+    const auto& b = current->listeners[i];
+    listeners_changed = a.name != b.name || a.service != b.service ||
+                        a.address.to_string() != b.address.to_string() || a.tls != b.tls ||
+                        a.proxy_protocol != b.proxy_protocol;
+  }
+  if (listeners_changed) {
+    log::warning({}, "reload_listeners_unchanged",
+                 {{"reason", "listener changes take effect at the next restart"}});
+    fresh->listeners = current->listeners;
+  }
+  auto next = std::make_shared<const Config>(std::move(*fresh));
+  {
+    std::lock_guard lock(config_mutex_);
+    config_ = next;
+    if (tls) tls_ = std::move(tls);
+  }
+  apply_runtime_settings(*next);
+  return {};
+}
+
+}  // namespace roost

@@ -1,0 +1,188 @@
+#include "roost/core/session_auth.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "roost/core/auth.hpp"
+
+namespace roost {
+namespace {
+
+SaslSecurity security_of(Session& session) {
+  auto& conn = *session.connection;
+  return SaslSecurity{.tls = conn.tls_active(),
+                      .tls_bits = conn.tls_cipher_bits(),
+                      .plaintext_allowed = session.plaintext_allowed(),
+                      .channel_binding = conn.tls_exporter()};
+}
+
+// Runs blocking authentication work on the auth pool and resumes on the
+// session's own thread.
+template <class F>
+asio::awaitable<std::invoke_result_t<F>> on_auth_pool(Session& session, F work) {
+  using R = std::invoke_result_t<F>;
+  co_return co_await asio::co_spawn(
+      session.server.runtime().auth(), [work = std::move(work)]() mutable -> asio::awaitable<R> {
+        co_return work();
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<void> pause(Session& session, std::chrono::milliseconds delay) {
+  asio::steady_timer timer(session.connection->executor());
+  timer.expires_after(delay);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+struct AttemptSlot {
+  Authenticator& auth;
+  std::optional<IpAddress> address;
+  bool held;
+  ~AttemptSlot() {
+    if (held) auth.end_attempt(address);
+  }
+};
+
+asio::awaitable<AuthOutcome> finish(Session& session, const SaslStep& step,
+                                    std::string_view mechanism, std::string_view claimed_user) {
+  auto& auth = session.server.auth();
+  const auto& address = session.connection->peer().ip;
+  auto count = [&](std::string_view result) {
+    session.server.metrics().add(
+        "roost_authentications_total",
+        {{"service", std::string(session.listener.service)}, {"mechanism", std::string(mechanism)},
+         {"result", std::string(result)}});
+  };
+  switch (step.kind) {
+    case SaslStep::Kind::success:
+      auth.record_success(address, step.user);
+      session.set_user(step.user);
+      session.set_state("authenticated");
+      count("ok");
+      log::info(session.log_context(), "login", {{"mechanism", mechanism}});
+      co_return AuthOutcome{AuthOutcome::Kind::success};
+    case SaslStep::Kind::error:
+      count("error");
+      log::error(session.log_context(), "login_error",
+                 {{"mechanism", mechanism}, {"detail", step.detail}});
+      co_return AuthOutcome{AuthOutcome::Kind::temporary};
+    default: {
+      // Wait before answering, longer with each recent failure from this
+      // address or for this user.
+      auto delay = auth.failure_delay(address, claimed_user);
+      auth.record_failure(address, claimed_user);
+      count("failed");
+      log::info(session.log_context(), "login_failed",
+                {{"mechanism", mechanism}, {"attempted_user", claimed_user},
+                 {"detail", step.detail}, {"delay_ms", delay.count()}});
+      co_await pause(session, delay);
+      co_return AuthOutcome{step.kind == SaslStep::Kind::protocol ? AuthOutcome::Kind::malformed
+                                                                  : AuthOutcome::Kind::failure};
+    }
+  }
+}
+
+// The user a SASL client claims, for throttling and the log, before the
+// mechanism has verified anything. Best effort; never trusted.
+std::string claimed_user(std::string_view mechanism, std::string_view first_message) {
+  if (mechanism == "PLAIN") {
+    auto nul1 = first_message.find('\0');
+    if (nul1 == std::string_view::npos) return {};
+    auto rest = first_message.substr(nul1 + 1);
+    return std::string(rest.substr(0, rest.find('\0')));
+  }
+  if (mechanism.starts_with("SCRAM-")) {
+    auto n = first_message.find("n=");
+    if (n == std::string_view::npos) return {};
+    auto rest = first_message.substr(n + 2);
+    return std::string(rest.substr(0, rest.find(',')));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string sasl_service_name(std::string_view service) {
+  if (service == "pop3") return "pop";
+  return std::string(service);
+}
+
+std::vector<std::string> offered_mechanisms(Session& session) {
+  auto exchange = session.server.auth().begin(sasl_service_name(session.listener.service),
+                                              security_of(session));
+  if (!exchange) return {};
+  return (*exchange)->mechanisms();
+}
+
+asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_view mechanism_in,
+                                               std::optional<std::string> initial,
+                                               const ChallengeExchange& exchange) {
+  auto& auth = session.server.auth();
+  std::string mechanism(mechanism_in);
+  for (auto& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+
+  auto created = auth.begin(sasl_service_name(session.listener.service), security_of(session));
+  if (!created) {
+    log::error(session.log_context(), "sasl_error", {{"error", created.error()}});
+    co_return AuthOutcome{AuthOutcome::Kind::temporary};
+  }
+  std::shared_ptr<SaslExchange> sasl = std::move(*created);
+  if (!sasl->offers(mechanism)) co_return AuthOutcome{AuthOutcome::Kind::no_mechanism};
+
+  const auto& address = session.connection->peer().ip;
+  if (!auth.try_begin_attempt(address)) co_return AuthOutcome{AuthOutcome::Kind::too_many};
+  AttemptSlot slot{auth, address, true};
+  session.set_state("authenticating");
+
+  auto deadline = std::chrono::steady_clock::now() + session.config->auth.timeout;
+  std::string user_hint;
+  SaslStep step;
+  if (initial) user_hint = claimed_user(mechanism, *initial);
+  step = co_await on_auth_pool(session, [sasl, mechanism, initial] {
+    return sasl->start(mechanism, initial ? std::optional<std::string_view>(*initial)
+                                          : std::nullopt);
+  });
+  while (step.kind == SaslStep::Kind::challenge) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      step.kind = SaslStep::Kind::failure;
+      step.detail = "exchange took longer than [auth] timeout";
+      break;
+    }
+    auto answer = co_await exchange(step.data);
+    if (answer.kind == ClientAnswer::Kind::lost) co_return AuthOutcome{AuthOutcome::Kind::lost};
+    if (answer.kind == ClientAnswer::Kind::cancelled) {
+      log::info(session.log_context(), "login_cancelled", {{"mechanism", mechanism}});
+      co_return AuthOutcome{AuthOutcome::Kind::cancelled};
+    }
+    if (answer.kind == ClientAnswer::Kind::malformed) {
+      step.kind = SaslStep::Kind::protocol;
+      step.detail = "client answer is not valid base64";
+      break;
+    }
+    if (user_hint.empty()) user_hint = claimed_user(mechanism, answer.data);
+    if (mechanism == "LOGIN" && user_hint.empty()) user_hint = answer.data.substr(0, 255);
+    step = co_await on_auth_pool(session, [sasl, data = std::move(answer.data)] {
+      return sasl->step(data);
+    });
+  }
+  co_return co_await finish(session, step, mechanism, user_hint);
+}
+
+asio::awaitable<AuthOutcome> authenticate_password(Session& session, std::string_view user,
+                                                   std::string_view password) {
+  auto& auth = session.server.auth();
+  const auto& address = session.connection->peer().ip;
+  if (!auth.try_begin_attempt(address)) co_return AuthOutcome{AuthOutcome::Kind::too_many};
+  AttemptSlot slot{auth, address, true};
+  auto step = co_await on_auth_pool(
+      session, [&auth, u = std::string(user), p = std::string(password)]() mutable {
+        auto result = auth.check_password(u, p);
+        std::fill(p.begin(), p.end(), '\0');
+        return result;
+      });
+  co_return co_await finish(session, step, "LOGIN-COMMAND", user);
+}
+
+}  // namespace roost

@@ -1,0 +1,206 @@
+// roostctl: the admin command.
+//   roostctl init DIR [--port-base N]
+//   roostctl --config FILE user add|passwd NAME [--password-stdin]
+//   roostctl --config FILE user del NAME
+//   roostctl --config FILE user list
+//   roostctl --config FILE who
+//   roostctl --config FILE kick USER
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "instance.hpp"
+#include "roost/core/config.hpp"
+#include "roost/core/user_db.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage:\n"
+    "  roostctl init DIR [--port-base N]\n"
+    "  roostctl --config FILE user add NAME [--password-stdin]\n"
+    "  roostctl --config FILE user passwd NAME [--password-stdin]\n"
+    "  roostctl --config FILE user del NAME\n"
+    "  roostctl --config FILE user list\n"
+    "  roostctl --config FILE who\n"
+    "  roostctl --config FILE kick USER\n";
+
+int fail(const std::string& message, int code = 1) {
+  std::cerr << "roostctl: " << message << "\n";
+  return code;
+}
+
+std::string read_password_line() {
+  std::string line;
+  std::getline(std::cin, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+std::optional<std::string> prompt_password() {
+  if (!::isatty(STDIN_FILENO)) return std::nullopt;
+  termios old{};
+  tcgetattr(STDIN_FILENO, &old);
+  termios quiet = old;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  std::cerr << "Password: " << std::flush;
+  std::string first = read_password_line();
+  std::cerr << "\nAgain: " << std::flush;
+  std::string second = read_password_line();
+  std::cerr << "\n";
+  tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  if (first != second) return std::nullopt;
+  return first;
+}
+
+// One request to the daemon's admin socket; returns its reply lines.
+std::expected<std::vector<std::string>, std::string> admin_request(const roost::Config& config,
+                                                                   const std::string& request) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  auto path = config.admin.socket.string();
+  if (path.size() >= sizeof addr.sun_path) return std::unexpected("admin socket path too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    auto err = std::string(std::strerror(errno));
+    ::close(fd);
+    return std::unexpected("cannot reach roostd at " + path + ": " + err + " (is it running?)");
+  }
+  std::string out = request + "\n";
+  if (::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
+    ::close(fd);
+    return std::unexpected("cannot send to roostd");
+  }
+  std::vector<std::string> lines;
+  std::string buffer;
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    std::size_t nl;
+    bool done = false;
+    while ((nl = buffer.find('\n')) != std::string::npos) {
+      lines.push_back(buffer.substr(0, nl));
+      buffer.erase(0, nl + 1);
+      if (lines.back().starts_with("OK") || lines.back().starts_with("ERR")) done = true;
+    }
+    if (done) break;
+  }
+  ::close(fd);
+  if (lines.empty()) return std::unexpected("no answer from roostd");
+  if (lines.back().starts_with("ERR")) return std::unexpected("roostd: " + lines.back());
+  return lines;
+}
+
+int cmd_init(const std::vector<std::string>& args) {
+  if (args.empty()) return fail(std::string("init needs a folder\n") + usage, 2);
+  unsigned base = 10000;
+  std::string dir;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--port-base" && i + 1 < args.size()) {
+      try {
+        base = static_cast<unsigned>(std::stoul(args[++i]));
+      } catch (...) {
+        return fail("--port-base needs a number", 2);
+      }
+    } else if (dir.empty()) {
+      dir = args[i];
+    } else {
+      return fail("unexpected argument '" + args[i] + "'", 2);
+    }
+  }
+  auto ports = roost::tools::create_instance(dir, base);
+  if (!ports) return fail(ports.error());
+  auto abs = std::filesystem::absolute(dir);
+  std::cout << "Created a Roost instance in " << abs.string() << "\n"
+            << "  IMAP     127.0.0.1:" << ports->imap << " (STARTTLS)\n"
+            << "  IMAPS    127.0.0.1:" << ports->imaps << "\n"
+            << "  POP3     127.0.0.1:" << ports->pop3 << " (STARTTLS)\n"
+            << "  POP3S    127.0.0.1:" << ports->pop3s << "\n"
+            << "  LMTP     127.0.0.1:" << ports->lmtp << "\n"
+            << "  metrics  http://127.0.0.1:" << ports->metrics << "/metrics\n"
+            << "Add a user:  roostctl --config " << (abs / "roost.conf").string()
+            << " user add NAME\n"
+            << "Run it:      roostd --config " << (abs / "roost.conf").string() << "\n";
+  return 0;
+}
+
+int cmd_user(const roost::Config& config, const std::vector<std::string>& args) {
+  if (args.empty()) return fail(std::string("user needs add, passwd, del or list\n") + usage, 2);
+  const auto& verb = args[0];
+  auto db = roost::UserDb::open(config.auth.user_db, verb == "add");
+  if (!db) return fail(db.error());
+  if (verb == "list") {
+    auto names = (*db)->list();
+    if (!names) return fail(names.error());
+    for (const auto& n : *names) std::cout << n << "\n";
+    return 0;
+  }
+  if (args.size() < 2) return fail("user " + verb + " needs a NAME", 2);
+  const auto& name = args[1];
+  if (verb == "del") {
+    auto removed = (*db)->remove(name);
+    if (!removed) return fail(removed.error());
+    return 0;
+  }
+  if (verb != "add" && verb != "passwd") return fail("unknown user verb '" + verb + "'", 2);
+  bool from_stdin = args.size() > 2 && args[2] == "--password-stdin";
+  if (args.size() > 2 && !from_stdin) return fail("unexpected argument '" + args[2] + "'", 2);
+  std::optional<std::string> password;
+  if (from_stdin) {
+    password = read_password_line();
+  } else {
+    password = prompt_password();
+    if (!password) return fail("passwords differ, or no terminal (use --password-stdin)");
+  }
+  auto record = roost::make_user_record(name, *password);
+  std::fill(password->begin(), password->end(), '\0');
+  if (!record) return fail(record.error());
+  auto written = verb == "add" ? (*db)->add(*record) : (*db)->replace(*record);
+  if (!written) return fail(written.error());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "init") return cmd_init({args.begin() + 1, args.end()});
+  if (args[0] != "--config" || args.size() < 3) return fail(std::string("\n") + usage, 2);
+  auto config = roost::load_config(args[1]);
+  if (!config) return fail(config.error().message);
+  std::vector<std::string> rest(args.begin() + 3, args.end());
+  const auto& command = args[2];
+  if (command == "user") return cmd_user(*config, rest);
+  if (command == "who") {
+    auto lines = admin_request(*config, "WHO");
+    if (!lines) return fail(lines.error());
+    std::cout << "ID\tSERVICE\tUSER\tREMOTE\tSINCE\tSTATE\n";
+    for (std::size_t i = 0; i + 1 < lines->size(); ++i) std::cout << (*lines)[i] << "\n";
+    return 0;
+  }
+  if (command == "kick") {
+    if (rest.size() != 1) return fail("kick needs one USER", 2);
+    auto user = roost::canonical_user_name(rest[0]);
+    if (!user) return fail(user.error(), 2);
+    auto lines = admin_request(*config, "KICK " + *user);
+    if (!lines) return fail(lines.error());
+    std::cout << "sessions ended: " << lines->back().substr(3) << "\n";
+    return 0;
+  }
+  return fail("unknown command '" + command + "'\n" + usage, 2);
+}
