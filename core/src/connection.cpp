@@ -160,10 +160,9 @@ asio::awaitable<ReadStatus> Connection::read_line(std::string& line, std::size_t
     if (lf != nullptr) {
       std::size_t len = static_cast<const char*>(lf) - begin;
       in_begin_ += len + 1;
-      if (!overflow) {
-        std::size_t content = len > 0 && begin[len - 1] == '\r' ? len - 1 : len;
-        line.assign(begin, content);
-      }
+      std::size_t content = len > 0 && begin[len - 1] == '\r' ? len - 1 : len;
+      overflow = overflow || content > max;
+      if (!overflow) line.assign(begin, content);
       release_input_if_empty();
       co_return overflow ? ReadStatus::too_long : ReadStatus::ok;
     }

@@ -86,10 +86,16 @@ Runtime::Runtime(unsigned io_threads, unsigned blocking_threads, unsigned auth_t
   }
 }
 
-Runtime::~Runtime() {
+Runtime::~Runtime() { shutdown(); }
+
+void Runtime::shutdown() {
   stop();
   blocking_.join();
   auth_.join();
+  // Destroying an io_context destroys the coroutines still suspended in it,
+  // running their destructors while what they refer to is still alive.
+  guards_.clear();
+  ios_.clear();
 }
 
 asio::io_context& Runtime::next_io() {
@@ -243,7 +249,7 @@ Server::Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory>
   apply_runtime_settings(*config_);
 }
 
-Server::~Server() = default;
+Server::~Server() { runtime_.shutdown(); }
 
 std::shared_ptr<const Config> Server::config() const {
   std::lock_guard lock(config_mutex_);

@@ -4,11 +4,13 @@
 // It is linked only into roost-testd, never into roostd.
 //
 //   CAPA                 +OK, then STARTTLS (if offered), AUTH <mechs>, "."
-//   STARTTLS             +OK begin TLS, then the handshake
+//   STARTTLS | STLS      +OK begin TLS, then the handshake (STLS lets
+//                        openssl s_client -starttls pop3 drive it)
 //   AUTH MECH [IR]       SASL; "=" is an empty initial response; challenges
 //                        are "+ BASE64", the client answers a line ("*" cancels)
 //   LOGIN USER PASS      cleartext login, only where allowed
 //   WHOAMI               +OK USER (or "-")
+//   PEER                 +OK the client address as the server sees it
 //   ECHO TEXT            +OK TEXT
 //   SLEEP MS             waits, as a long command would, then +OK slept
 //   QUIT                 +OK bye
@@ -72,7 +74,7 @@ class TestService final : public Service {
         std::string mechs;
         for (const auto& m : offered_mechanisms(session)) mechs += " " + m;
         conn.send("AUTH" + mechs + "\r\n.\r\n");
-      } else if (verb == "STARTTLS") {
+      } else if (verb == "STARTTLS" || verb == "STLS") {
         if (conn.tls_active() || session.listener.tls != TlsMode::starttls) {
           conn.send("-ERR STARTTLS not available\r\n");
           continue;
@@ -135,6 +137,8 @@ class TestService final : public Service {
         if (!reply(conn, session, outcome)) co_return;
       } else if (verb == "WHOAMI") {
         conn.send("+OK " + (session.user.empty() ? std::string("-") : session.user) + "\r\n");
+      } else if (verb == "PEER") {
+        conn.send("+OK " + conn.peer().to_string() + "\r\n");
       } else if (verb == "ECHO") {
         conn.send("+OK " + args + "\r\n");
       } else if (verb == "SLEEP") {

@@ -52,6 +52,9 @@ class Runtime {
   void run();
   // Thread-safe.
   void stop();
+  // Stops, joins the pools and destroys the event loops with any coroutine
+  // still suspended in them. Call before what those coroutines use goes away.
+  void shutdown();
 
  private:
   std::vector<std::unique_ptr<asio::io_context>> ios_;

@@ -1,0 +1,174 @@
+"""Helpers for over-the-wire tests: a throwaway instance, a daemon started
+and stopped by pid, and a line client. Everything listens on loopback and
+every wait is bounded."""
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("ROOST_BIN", os.path.join(os.path.dirname(__file__), "../../build-debug/bin"))
+
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def run(args, stdin=None, check=True, timeout=60):
+    result = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+class Instance:
+    """roostctl init in a temporary folder, with its listeners replaced by
+    the ones a test asks for."""
+
+    def __init__(self, listeners_text="", extra=""):
+        self.tmp = tempfile.TemporaryDirectory(prefix="roost-wire-")
+        self.dir = self.tmp.name
+        run([os.path.join(BIN, "roostctl"), "init", self.dir, "--port-base", str(free_port() % 20000 + 20000)])
+        self.conf = os.path.join(self.dir, "roost.conf")
+        self.metrics_port = free_port()
+        self.write(listeners_text, extra)
+        self.daemon = None
+        self.log_path = os.path.join(self.dir, "daemon.log")
+
+    def write(self, listeners_text, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(
+                "data_dir = data\nrun_dir = run\n"
+                "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
+                f"[metrics]\nlisten = 127.0.0.1:{self.metrics_port}\n"
+                + extra + "\n" + listeners_text)
+
+    def add_user(self, name, password):
+        run([os.path.join(BIN, "roostctl"), "--config", self.conf, "user", "add", name, "--password-stdin"],
+            stdin=password + "\n")
+
+    def start(self, program="roost-testd", wait_port=None):
+        self.log = open(self.log_path, "w")
+        self.daemon = subprocess.Popen([os.path.join(BIN, program), "--config", self.conf],
+                                       stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.daemon.poll() is not None:
+                raise AssertionError(f"daemon exited {self.daemon.returncode}: {self.read_log()}")
+            if "event=started" in self.read_log():
+                return
+            time.sleep(0.05)
+        raise AssertionError("daemon did not start: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def signal(self, sig):
+        os.kill(self.daemon.pid, sig)
+
+    def stop(self, timeout=20):
+        if self.daemon is None or self.daemon.poll() is not None:
+            return self.daemon.returncode if self.daemon else None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.daemon.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.daemon.kill()
+            self.daemon.wait(5)
+            raise AssertionError("daemon ignored SIGTERM")
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            if getattr(self, "log", None):
+                self.log.close()
+            self.tmp.cleanup()
+
+
+class LineClient:
+    def __init__(self, host, port, tls=False, timeout=10, sock=None):
+        self.sock = sock or socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        if tls:
+            self.sock = client_tls_context().wrap_socket(self.sock, server_hostname="localhost")
+        self.buffer = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered: %r" % self.buffer)
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def command(self, text):
+        self.send(text + "\r\n")
+        return self.line()
+
+    def starttls(self):
+        reply = self.command("STARTTLS")
+        assert reply.startswith("+OK"), reply
+        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname="localhost")
+        self.buffer = b""
+
+    def closed(self):
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def client_tls_context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class WireTest(unittest.TestCase):
+    """Subclasses set LISTENERS/EXTRA and get self.instance started, with a
+    user alice / s3cret-pass."""
+    EXTRA = ""
+
+    def listeners(self):
+        return ""
+
+    def setUp(self):
+        self.plain_port = free_port()
+        self.starttls_port = free_port()
+        self.tls_port = free_port()
+        self.instance = Instance(self.listeners(), self.EXTRA)
+        self.instance.add_user("alice", "s3cret-pass")
+        self.instance.start()
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+        self.instance.close()
+
+    def connect(self, port, tls=False, host="127.0.0.1"):
+        c = LineClient(host, port, tls=tls)
+        self.clients.append(c)
+        return c
