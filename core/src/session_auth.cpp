@@ -18,16 +18,20 @@ SaslSecurity security_of(Session& session) {
                       .channel_binding = conn.tls_exporter()};
 }
 
+// The work stays in the caller's frame, which is suspended until the pool is
+// done with it; only a pointer crosses. (g++ 12 miscompiles class-type
+// coroutine parameters that hold short strings: it relocates them bitwise.)
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> run_work(F* work) {
+  co_return (*work)();
+}
+
 // Runs blocking authentication work on the auth pool and resumes on the
 // session's own thread.
 template <class F>
-asio::awaitable<std::invoke_result_t<F>> on_auth_pool(Session& session, F work) {
-  using R = std::invoke_result_t<F>;
-  co_return co_await asio::co_spawn(
-      session.server.runtime().auth(), [work = std::move(work)]() mutable -> asio::awaitable<R> {
-        co_return work();
-      },
-      asio::use_awaitable);
+asio::awaitable<std::invoke_result_t<F&>> on_auth_pool(Session& session, F& work) {
+  co_return co_await asio::co_spawn(session.server.runtime().auth(), run_work(&work),
+                                    asio::use_awaitable);
 }
 
 asio::awaitable<void> pause(Session& session, std::chrono::milliseconds delay) {
@@ -71,8 +75,8 @@ asio::awaitable<AuthOutcome> finish(Session& session, const SaslStep& step,
     default: {
       // Wait before answering, longer with each recent failure from this
       // address or for this user.
-      auto delay = auth.failure_delay(address, claimed_user);
       auth.record_failure(address, claimed_user);
+      auto delay = auth.failure_delay(address, claimed_user);
       count("failed");
       log::info(session.log_context(), "login_failed",
                 {{"mechanism", mechanism}, {"attempted_user", claimed_user},
@@ -140,10 +144,11 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
   std::string user_hint;
   SaslStep step;
   if (initial) user_hint = claimed_user(mechanism, *initial);
-  step = co_await on_auth_pool(session, [sasl, mechanism, initial] {
+  auto start = [&] {
     return sasl->start(mechanism, initial ? std::optional<std::string_view>(*initial)
                                           : std::nullopt);
-  });
+  };
+  step = co_await on_auth_pool(session, start);
   while (step.kind == SaslStep::Kind::challenge) {
     if (std::chrono::steady_clock::now() > deadline) {
       step.kind = SaslStep::Kind::failure;
@@ -163,9 +168,8 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
     }
     if (user_hint.empty()) user_hint = claimed_user(mechanism, answer.data);
     if (mechanism == "LOGIN" && user_hint.empty()) user_hint = answer.data.substr(0, 255);
-    step = co_await on_auth_pool(session, [sasl, data = std::move(answer.data)] {
-      return sasl->step(data);
-    });
+    auto next = [&] { return sasl->step(answer.data); };
+    step = co_await on_auth_pool(session, next);
   }
   co_return co_await finish(session, step, mechanism, user_hint);
 }
@@ -176,12 +180,8 @@ asio::awaitable<AuthOutcome> authenticate_password(Session& session, std::string
   const auto& address = session.connection->peer().ip;
   if (!auth.try_begin_attempt(address)) co_return AuthOutcome{AuthOutcome::Kind::too_many};
   AttemptSlot slot{auth, address, true};
-  auto step = co_await on_auth_pool(
-      session, [&auth, u = std::string(user), p = std::string(password)]() mutable {
-        auto result = auth.check_password(u, p);
-        std::fill(p.begin(), p.end(), '\0');
-        return result;
-      });
+  auto check = [&] { return auth.check_password(user, password); };
+  auto step = co_await on_auth_pool(session, check);
   co_return co_await finish(session, step, "LOGIN-COMMAND", user);
 }
 

@@ -1,0 +1,190 @@
+"""Authentication over the wire through roost-testd: SASL PLAIN and
+SCRAM-SHA-256/SHA-1 (the client side written here from RFC 5802), cleartext
+policy, identical failures and throttling."""
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+import unittest
+
+from roosttest import WireTest
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+class Scram:
+    """RFC 5802 §3 client, without channel binding (gs2 header "n,,")."""
+
+    def __init__(self, user, password, hash_name):
+        self.user, self.password, self.hash = user, password.encode(), hash_name
+        self.nonce = b64(os.urandom(18))
+        self.bare = f"n={user},r={self.nonce}"
+
+    def first(self):
+        return ("n,," + self.bare).encode()
+
+    def final(self, server_first):
+        fields = dict(part.split("=", 1) for part in server_first.decode().split(","))
+        assert fields["r"].startswith(self.nonce)
+        salt = base64.b64decode(fields["s"])
+        salted = hashlib.pbkdf2_hmac(self.hash, self.password, salt, int(fields["i"]))
+        client_key = hmac.new(salted, b"Client Key", self.hash).digest()
+        stored_key = hashlib.new(self.hash, client_key).digest()
+        without_proof = f"c={b64(b'n,,')},r={fields['r']}"
+        auth_message = f"{self.bare},{server_first.decode()},{without_proof}".encode()
+        signature = hmac.new(stored_key, auth_message, self.hash).digest()
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        server_key = hmac.new(salted, b"Server Key", self.hash).digest()
+        self.expected_server_signature = hmac.new(server_key, auth_message, self.hash).digest()
+        return f"{without_proof},p={b64(proof)}".encode()
+
+
+class Auth(WireTest):
+    EXTRA = "[auth]\nfailure_delay = 300ms\nfailure_delay_max = 2s\n"
+
+    def listeners(self):
+        return (f"[listener plain]\nservice = test\naddress = 127.0.0.1:{self.plain_port}\n"
+                f"[listener starttls]\nservice = test\naddress = 127.0.0.1:{self.starttls_port}\ntls = starttls\n"
+                f"[listener tls]\nservice = test\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n")
+
+    def mechanisms(self, c):
+        c.command("CAPA")
+        mechs = []
+        while True:
+            line = c.line()
+            if line == ".":
+                return mechs
+            if line.startswith("AUTH"):
+                mechs = line.split()[1:]
+
+    def scram(self, c, mech, user, password):
+        client = Scram(user, password, "sha256" if mech == "SCRAM-SHA-256" else "sha1")
+        reply = c.command(f"AUTH {mech} {b64(client.first())}")
+        if not reply.startswith("+ "):
+            return reply
+        reply = c.command(b64(client.final(base64.b64decode(reply[2:]))))
+        if not reply.startswith("+ "):
+            return reply
+        server_final = base64.b64decode(reply[2:]).decode()
+        self.assertEqual(server_final, "v=" + b64(client.expected_server_signature))
+        return c.command("")
+
+    def test_cleartext_is_refused_without_tls(self):
+        c = self.connect(self.plain_port)
+        c.line()
+        self.assertEqual(self.mechanisms(c), ["SCRAM-SHA-256", "SCRAM-SHA-1"])
+        plain = b64(b"\0alice\0s3cret-pass")
+        self.assertEqual(c.command(f"AUTH PLAIN {plain}"), "-ERR mechanism not available")
+        self.assertEqual(c.command("LOGIN alice s3cret-pass"),
+                         "-ERR [PRIVACYREQUIRED] cleartext login needs TLS")
+        self.assertEqual(c.command("WHOAMI"), "+OK -")
+
+    def test_plain_over_tls_with_initial_response(self):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertIn("PLAIN", self.mechanisms(c))
+        self.assertIn("SCRAM-SHA-256-PLUS", self.mechanisms(c))
+        self.assertEqual(c.command("AUTH PLAIN " + b64(b"\0Alice\0s3cret-pass")), "+OK logged in as alice")
+        self.assertEqual(c.command("WHOAMI"), "+OK alice")
+
+    def test_plain_after_starttls_with_a_continuation(self):
+        c = self.connect(self.starttls_port)
+        c.line()
+        c.starttls()
+        self.assertEqual(c.command("AUTH PLAIN"), "+ ")
+        self.assertEqual(c.command(b64(b"\0alice\0s3cret-pass")), "+OK logged in as alice")
+
+    def test_login_mechanism_and_login_command(self):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(base64.b64decode(c.command("AUTH LOGIN")[2:]), b"Username:")
+        self.assertEqual(base64.b64decode(c.command(b64(b"alice"))[2:]), b"Password:")
+        self.assertEqual(c.command(b64(b"s3cret-pass")), "+OK logged in as alice")
+        d = self.connect(self.tls_port, tls=True)
+        d.line()
+        self.assertEqual(d.command("LOGIN alice s3cret-pass"), "+OK logged in as alice")
+
+    def test_scram_without_tls(self):
+        for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1"):
+            c = self.connect(self.plain_port)
+            c.line()
+            self.assertEqual(self.scram(c, mech, "alice", "s3cret-pass"), "+OK logged in as alice")
+
+    def test_wrong_password_and_unknown_user_look_the_same(self):
+        answers = []
+        for user, password in (("alice", "wrong"), ("nobody", "wrong")):
+            c = self.connect(self.plain_port)
+            c.line()
+            client = Scram(user, password, "sha256")
+            first = c.command(f"AUTH SCRAM-SHA-256 {b64(client.first())}")
+            self.assertTrue(first.startswith("+ "), first)  # both get a salt and a nonce
+            answers.append(c.command(b64(client.final(base64.b64decode(first[2:])))))
+            t = self.connect(self.tls_port, tls=True)
+            t.line()
+            answers.append(t.command(f"LOGIN {user} {password}"))
+            answers.append(t.command("AUTH PLAIN " + b64(f"\0{user}\0{password}".encode())))
+        self.assertEqual(set(answers), {"-ERR [AUTH] authentication failed"})
+
+    def test_salt_for_an_unknown_user_is_stable(self):
+        salts = []
+        for _ in range(2):
+            c = self.connect(self.plain_port)
+            c.line()
+            first = c.command(f"AUTH SCRAM-SHA-256 {b64(Scram('ghost', 'x', 'sha256').first())}")
+            fields = dict(p.split("=", 1) for p in base64.b64decode(first[2:]).decode().split(","))
+            salts.append(fields["s"])
+            c.command("*")
+        self.assertEqual(salts[0], salts[1])
+
+    def test_failures_are_slowed_down(self):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        times = []
+        for _ in range(3):
+            started = time.monotonic()
+            self.assertEqual(c.command("LOGIN alice wrong"), "-ERR [AUTH] authentication failed")
+            times.append(time.monotonic() - started)
+        self.assertGreaterEqual(times[0], 0.3)
+        self.assertGreaterEqual(times[2], 1.2)  # 300ms doubled twice
+        self.assertIn("event=login_failed", self.instance.read_log())
+
+    def test_cancel_and_bad_base64(self):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(c.command("AUTH PLAIN"), "+ ")
+        self.assertEqual(c.command("*"), "-ERR authentication cancelled")
+        self.assertEqual(c.command("AUTH PLAIN ***"), "-ERR invalid base64")
+        self.assertEqual(c.command("AUTH PLAIN"), "+ ")
+        self.assertEqual(c.command("not base64!"), "-ERR [AUTH] authentication failed")
+        self.assertEqual(c.command("AUTH CRAM-MD5"), "-ERR mechanism not available")
+
+    def test_no_secret_reaches_the_log(self):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        c.command("LOGIN alice s3cret-pass")
+        c.command("LOGIN alice other-secret-attempt")
+        log = self.instance.read_log()
+        self.assertIn("event=login", log)
+        self.assertNotIn("s3cret-pass", log)
+        self.assertNotIn("other-secret-attempt", log)
+        self.assertNotIn(b64(b"\0alice\0s3cret-pass"), log)
+
+
+class LoopbackCleartext(WireTest):
+    EXTRA = "[auth]\nallow_plaintext_loopback = true\n"
+
+    def listeners(self):
+        return f"[listener plain]\nservice = test\naddress = 127.0.0.1:{self.plain_port}\n"
+
+    def test_cleartext_allowed_on_loopback_when_configured(self):
+        c = self.connect(self.plain_port)
+        c.line()
+        self.assertEqual(c.command("LOGIN alice s3cret-pass"), "+OK logged in as alice")
+
+
+if __name__ == "__main__":
+    unittest.main()
