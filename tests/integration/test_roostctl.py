@@ -1,0 +1,130 @@
+"""roostctl and roostd as an operator uses them: init, users, who, kick,
+--check-config."""
+
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from roosttest import BIN, Instance, WireTest, run, free_port
+
+
+def roostctl(*args, stdin=None, check=True):
+    return run([os.path.join(BIN, "roostctl"), *args], stdin=stdin, check=check)
+
+
+class Init(unittest.TestCase):
+    def test_init_creates_a_complete_instance(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = os.path.join(tmp, "inst")
+            out = roostctl("init", d, "--port-base", "30000").stdout
+            for port in ("30143", "30993", "30110", "30995", "30024", "39100"):
+                self.assertIn(f"127.0.0.1:{port}", out)
+            conf = open(os.path.join(d, "roost.conf")).read()
+            for line in ("address = 127.0.0.1:30143", "tls = starttls", "address = 127.0.0.1:30993",
+                         "tls = implicit", "address = 127.0.0.1:30024", "listen = 127.0.0.1:39100"):
+                self.assertIn(line, conf)
+            # The certificate is valid now and names localhost.
+            cert = os.path.join(d, "tls", "cert.pem")
+            run(["openssl", "x509", "-in", cert, "-noout", "-checkend", "86400"])
+            text = run(["openssl", "x509", "-in", cert, "-noout", "-text"]).stdout
+            self.assertIn("DNS:localhost", text)
+            self.assertIn("IP Address:127.0.0.1", text)
+            self.assertEqual(os.stat(os.path.join(d, "tls", "key.pem")).st_mode & 0o777, 0o600)
+            self.assertTrue(os.path.exists(os.path.join(d, "data", "users", "data.mdb")))
+            again = roostctl("init", d, check=False)
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("already exists", again.stderr)
+
+    def test_usage_errors(self):
+        self.assertEqual(roostctl("init", check=False).returncode, 2)
+        self.assertEqual(roostctl("frobnicate", check=False).returncode, 2)
+
+
+class Users(unittest.TestCase):
+    def setUp(self):
+        self.instance = Instance()
+
+    def tearDown(self):
+        self.instance.close()
+
+    def test_add_list_passwd_del(self):
+        conf = self.instance.conf
+        roostctl("--config", conf, "user", "add", "Bob", "--password-stdin", stdin="first-pass\n")
+        roostctl("--config", conf, "user", "add", "carol@example.org", "--password-stdin", stdin="x\n")
+        self.assertEqual(roostctl("--config", conf, "user", "list").stdout.split(), ["bob", "carol@example.org"])
+        dup = roostctl("--config", conf, "user", "add", "bob", "--password-stdin", stdin="y\n", check=False)
+        self.assertEqual(dup.returncode, 1)
+        self.assertIn("already exists", dup.stderr)
+        bad = roostctl("--config", conf, "user", "add", "../evil", "--password-stdin", stdin="y\n", check=False)
+        self.assertIn("user name", bad.stderr)
+        roostctl("--config", conf, "user", "passwd", "bob", "--password-stdin", stdin="second-pass\n")
+        missing = roostctl("--config", conf, "user", "passwd", "dave", "--password-stdin", stdin="z\n", check=False)
+        self.assertIn("no such user", missing.stderr)
+        roostctl("--config", conf, "user", "del", "carol@example.org")
+        self.assertEqual(roostctl("--config", conf, "user", "list").stdout.split(), ["bob"])
+        data = open(os.path.join(self.instance.dir, "data", "users", "data.mdb"), "rb").read()
+        self.assertNotIn(b"second-pass", data)
+        self.assertNotIn(b"first-pass", data)
+
+
+class CheckConfig(unittest.TestCase):
+    def test_good_and_bad_files(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "roost.conf")
+            with open(path, "w") as f:
+                f.write("[log]\nlevel = debug\n")
+            good = run([os.path.join(BIN, "roostd"), "--config", path, "--check-config"])
+            self.assertIn("is valid", good.stdout)
+            with open(path, "w") as f:
+                f.write("[log]\nlevel = debug\n[limits]\nidle_timout = 5m\n")
+            bad = run([os.path.join(BIN, "roostd"), "--config", path, "--check-config"], check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(f"{path}:4: unknown key 'idle_timout' in [limits]", bad.stderr)
+
+    def test_a_service_this_build_lacks_is_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "roost.conf")
+            with open(path, "w") as f:
+                f.write("[listener x]\nservice = gopher\naddress = 127.0.0.1:7070\n")
+            bad = run([os.path.join(BIN, "roostd"), "--config", path, "--check-config"], check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn("service 'gopher' is not available in this build", bad.stderr)
+
+
+class LiveSessions(WireTest):
+    def listeners(self):
+        return f"[listener tls]\nservice = test\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n"
+
+    def test_who_lists_sessions_and_kick_ends_them(self):
+        conf = self.instance.conf
+        a = self.connect(self.tls_port, tls=True)
+        a.line()
+        self.assertEqual(a.command("LOGIN alice s3cret-pass"), "+OK logged in as alice")
+        b = self.connect(self.tls_port, tls=True)
+        b.line()
+        who = roostctl("--config", conf, "who").stdout.splitlines()
+        self.assertEqual(who[0].split("\t"), ["ID", "SERVICE", "USER", "REMOTE", "SINCE", "STATE"])
+        rows = [line.split("\t") for line in who[1:]]
+        self.assertEqual(len(rows), 2)
+        alice = [r for r in rows if r[2] == "alice"]
+        self.assertEqual(len(alice), 1)
+        self.assertEqual(alice[0][1], "test")
+        self.assertTrue(alice[0][3].startswith("127.0.0.1:"))
+        self.assertEqual(alice[0][5], "authenticated")
+        out = roostctl("--config", conf, "kick", "alice").stdout
+        self.assertIn("sessions ended: 1", out)
+        self.assertEqual(a.line(), "-ERR server shutting down")
+        self.assertTrue(a.closed())
+        self.assertEqual(b.command("ECHO still"), "+OK still")
+
+    def test_who_without_a_daemon(self):
+        self.instance.stop()
+        out = roostctl("--config", self.instance.conf, "who", check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("is it running?", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
