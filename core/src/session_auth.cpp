@@ -113,11 +113,15 @@ std::string sasl_service_name(std::string_view service) {
   return std::string(service);
 }
 
-std::vector<std::string> offered_mechanisms(Session& session) {
-  auto exchange = session.server.auth().begin(sasl_service_name(session.listener.service),
-                                              security_of(session));
-  if (!exchange) return {};
-  return (*exchange)->mechanisms();
+asio::awaitable<std::vector<std::string>> offered_mechanisms(Session& session) {
+  auto security = security_of(session);
+  auto service = sasl_service_name(session.listener.service);
+  auto list = [&]() -> std::vector<std::string> {
+    auto exchange = session.server.auth().begin(service, security);
+    if (!exchange) return {};
+    return (*exchange)->mechanisms();
+  };
+  co_return co_await on_auth_pool(session, list);
 }
 
 asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_view mechanism_in,
@@ -127,7 +131,10 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
   std::string mechanism(mechanism_in);
   for (auto& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
 
-  auto created = auth.begin(sasl_service_name(session.listener.service), security_of(session));
+  auto security = security_of(session);
+  auto service = sasl_service_name(session.listener.service);
+  auto begin = [&] { return auth.begin(service, security); };
+  auto created = co_await on_auth_pool(session, begin);
   if (!created) {
     log::error(session.log_context(), "sasl_error", {{"error", created.error()}});
     co_return AuthOutcome{AuthOutcome::Kind::temporary};

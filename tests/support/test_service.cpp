@@ -72,7 +72,7 @@ class TestService final : public Service {
           conn.send("STARTTLS\r\n");
         }
         std::string mechs;
-        for (const auto& m : offered_mechanisms(session)) mechs += " " + m;
+        for (const auto& m : co_await offered_mechanisms(session)) mechs += " " + m;
         conn.send("AUTH" + mechs + "\r\n.\r\n");
       } else if (verb == "STARTTLS" || verb == "STLS") {
         if (conn.tls_active() || session.listener.tls != TlsMode::starttls) {
@@ -140,7 +140,11 @@ class TestService final : public Service {
       } else if (verb == "PEER") {
         conn.send("+OK " + conn.peer().to_string() + "\r\n");
       } else if (verb == "ECHO") {
-        conn.send("+OK " + args + "\r\n");
+        if (!conn.send("+OK " + args + "\r\n")) {
+          // The client is not reading its replies: stop before memory grows.
+          log::warning(session.log_context(), "output_overflow");
+          co_return;
+        }
       } else if (verb == "SLEEP") {
         unsigned ms = 0;
         std::from_chars(args.data(), args.data() + args.size(), ms);

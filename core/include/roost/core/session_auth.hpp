@@ -49,8 +49,9 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
 asio::awaitable<AuthOutcome> authenticate_password(Session& session, std::string_view user,
                                                    std::string_view password);
 
-// The mechanisms to advertise on this session now.
-std::vector<std::string> offered_mechanisms(Session& session);
+// The mechanisms to advertise on this session now (asks libsasl, on the
+// auth pool).
+asio::awaitable<std::vector<std::string>> offered_mechanisms(Session& session);
 
 // The SASL service name for a protocol ("imap", "pop", "lmtp").
 std::string sasl_service_name(std::string_view service);
