@@ -249,7 +249,10 @@ Server::Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory>
   apply_runtime_settings(*config_);
 }
 
-Server::~Server() { runtime_.shutdown(); }
+Server::~Server() {
+  signals_.reset();
+  runtime_.shutdown();
+}
 
 std::shared_ptr<const Config> Server::config() const {
   std::lock_guard lock(config_mutex_);
@@ -399,6 +402,7 @@ std::expected<void, std::string> Server::start() {
     if (!ok) return ok;
     listeners_.push_back(std::move(listener));
   }
+  signals_ = std::make_unique<asio::signal_set>(runtime_.main_io(), SIGTERM, SIGINT, SIGHUP);
   return {};
 }
 
@@ -580,9 +584,8 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
 }
 
 asio::awaitable<void> Server::watch_signals() {
-  asio::signal_set signals(runtime_.main_io(), SIGTERM, SIGINT, SIGHUP);
   for (;;) {
-    auto [ec, signal] = co_await signals.async_wait(nothrow);
+    auto [ec, signal] = co_await signals_->async_wait(nothrow);
     if (ec) co_return;
     if (signal == SIGHUP) {
       // Reading files does not belong on an io thread.

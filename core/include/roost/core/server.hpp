@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
@@ -198,6 +199,8 @@ class Server {
   ConnectionLimiter limiter_;
   Metrics metrics_;
   std::atomic<bool> stopping_{false};
+  // Made in start(), so that a signal arriving right after startup is ours.
+  std::unique_ptr<asio::signal_set> signals_;
 };
 
 }  // namespace roost
