@@ -5,7 +5,6 @@
 #include <openssl/hmac.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
-#include <sasl/saslutil.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,29 +164,6 @@ std::string join(const std::vector<std::string>& words) {
 }
 
 }  // namespace
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  unsigned len = 0;
-  if (sasl_encode64(bytes.data(), static_cast<unsigned>(bytes.size()), out.data(),
-                    static_cast<unsigned>(out.size()), &len) != SASL_OK) {
-    return {};
-  }
-  out.resize(len);
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out(text.size() / 4 * 3 + 1, '\0');
-  unsigned len = 0;
-  if (sasl_decode64(text.data(), static_cast<unsigned>(text.size()), out.data(),
-                    static_cast<unsigned>(out.size()), &len) != SASL_OK) {
-    return std::nullopt;
-  }
-  out.resize(len);
-  return out;
-}
 
 Authenticator::Authenticator(std::unique_ptr<UserDb> users, const Config::Auth& auth)
     : users_(std::move(users)), limits_(auth) {}

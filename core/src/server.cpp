@@ -422,7 +422,9 @@ void Server::run() {
                 {{"listener", l->config.name}, {"address", b},
                  {"tls", to_string(l->config.tls)}});
     }
-    asio::co_spawn(io, accept_loop(*l), log_escape);
+    for (std::size_t i = 0; i < l->acceptors.size(); ++i) {
+      asio::co_spawn(io, accept_loop(*l, i), log_escape);
+    }
   }
   asio::co_spawn(io, watch_signals(), log_escape);
   runtime_.run();
@@ -433,23 +435,8 @@ void Server::stop() {
   asio::co_spawn(runtime_.main_io(), shutdown_sequence(), log_escape);
 }
 
-asio::awaitable<void> Server::accept_loop(Listener& listener) {
-  // Each acceptor of the listener gets its own loop.
-  for (std::size_t i = 1; i < listener.acceptors.size(); ++i) {
-    auto* acceptor = listener.acceptors[i].get();
-    asio::co_spawn(runtime_.main_io(),
-                   [this, &listener, acceptor]() -> asio::awaitable<void> {
-                     for (;;) {
-                       auto& io = runtime_.next_io();
-                       auto [ec, socket] = co_await acceptor->async_accept(io, nothrow);
-                       if (stopping_ || !acceptor->is_open()) co_return;
-                       if (ec) continue;
-                       asio::co_spawn(io, handle(std::move(socket), listener), log_escape);
-                     }
-                   },
-                   log_escape);
-  }
-  auto& acceptor = *listener.acceptors.front();
+asio::awaitable<void> Server::accept_loop(Listener& listener, std::size_t index) {
+  auto& acceptor = *listener.acceptors[index];
   asio::steady_timer backoff(runtime_.main_io());
   for (;;) {
     auto& io = runtime_.next_io();

@@ -11,20 +11,13 @@
 #include <cstring>
 #include <sstream>
 
+#include "roost/core/base64.hpp"
+
 namespace roost {
 namespace {
 
 constexpr std::string_view decoy_key_name = "\x01decoy-key";
 constexpr std::string_view record_version = "v1";
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 std::string random_bytes(std::size_t n) {
   std::string out(n, '\0');
@@ -108,8 +101,8 @@ std::string scram_secret(std::string_view mechanism, std::string_view password,
   std::string server_key = hmac(md, salted, "Server Key");
   OPENSSL_cleanse(salted.data(), salted.size());
   OPENSSL_cleanse(client_key.data(), client_key.size());
-  return std::string(mechanism) + "$" + std::to_string(iterations) + ":" + base64(salt) + "$" +
-         base64(stored_key) + ":" + base64(server_key);
+  return std::string(mechanism) + "$" + std::to_string(iterations) + ":" + base64_encode(salt) + "$" +
+         base64_encode(stored_key) + ":" + base64_encode(server_key);
 }
 
 std::expected<UserRecord, std::string> make_user_record(std::string_view name,

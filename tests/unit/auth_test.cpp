@@ -230,8 +230,17 @@ TEST_F(AuthTest, DatabaseHoldsNoPasswordInClear) {
 TEST(Base64, StrictDecoding) {
   EXPECT_EQ(base64_decode("AGFsaWNlAHNlY3JldA=="), std::string("\0alice\0secret", 13));
   EXPECT_EQ(base64_decode(""), std::string());
+  EXPECT_EQ(base64_decode("Zg=="), "f");  // RFC 4648 §10 test vectors
+  EXPECT_EQ(base64_decode("Zm8="), "fo");
+  EXPECT_EQ(base64_decode("Zm9v"), "foo");
+  EXPECT_EQ(base64_decode("Zm9vYmFy"), "foobar");
   EXPECT_FALSE(base64_decode("AGFsaWNl!!=="));
   EXPECT_FALSE(base64_decode("abc"));
+  EXPECT_FALSE(base64_decode("Zg=a"));
+  EXPECT_FALSE(base64_decode("Z==="));
+  EXPECT_FALSE(base64_decode("Zm9v\r\n"));
+  EXPECT_FALSE(base64_decode("Zm 9"));
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
   EXPECT_EQ(base64_encode(std::string("\0alice\0secret", 13)), "AGFsaWNlAHNlY3JldA==");
 }
 

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "roost/core/base64.hpp"
 #include "roost/core/config.hpp"
 #include "roost/core/net_address.hpp"
 #include "roost/core/user_db.hpp"
@@ -130,10 +131,5 @@ class Authenticator {
   std::map<IpAddress, unsigned> attempts_;
   std::chrono::steady_clock::time_point last_expiry_;
 };
-
-// Base64 (RFC 4648) for SASL exchanges in IMAP, POP3 and SMTP.
-std::string base64_encode(std::string_view bytes);
-// Strict decoding: returns nullopt for anything that is not canonical base64.
-std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace roost

@@ -182,7 +182,7 @@ class Server {
 
  private:
   struct Listener;
-  asio::awaitable<void> accept_loop(Listener& listener);
+  asio::awaitable<void> accept_loop(Listener& listener, std::size_t acceptor);
   asio::awaitable<void> handle(Connection::Socket socket, Listener& listener);
   asio::awaitable<void> watch_signals();
   asio::awaitable<void> shutdown_sequence();
