@@ -67,16 +67,23 @@ void Connection::post_stop(const std::weak_ptr<Connection>& connection) {
   }
 }
 
-asio::awaitable<ReadStatus> Connection::wait(Wait what, Duration timeout) {
-  if (stop_requested_) co_return ReadStatus::stopped;
-  timer_.expires_after(timeout);
+asio::awaitable<ReadStatus> Connection::wait(Wait what, Deadline deadline, bool stoppable) {
   auto type = what == Wait::read ? Socket::wait_read : Socket::wait_write;
-  auto result = co_await (socket_.async_wait(type, nothrow) || timer_.async_wait(nothrow));
-  if (stop_requested_) co_return ReadStatus::stopped;
-  if (result.index() == 1) co_return ReadStatus::timeout;
-  auto [ec] = std::get<0>(result);
-  if (ec) co_return ReadStatus::error;
-  co_return ReadStatus::ok;
+  for (;;) {
+    if (stoppable && stop_requested_) co_return ReadStatus::stopped;
+    timer_.expires_at(deadline);
+    auto result = co_await (socket_.async_wait(type, nothrow) || timer_.async_wait(nothrow));
+    boost::system::error_code ec =
+        result.index() == 0 ? std::get<0>(std::get<0>(result)) : std::get<0>(std::get<1>(result));
+    if (result.index() == 1 && !ec) co_return ReadStatus::timeout;
+    if (ec == asio::error::operation_aborted) {
+      // Cancelled by request_stop(): reads end, writes carry on to the deadline.
+      if (stoppable) co_return ReadStatus::stopped;
+      continue;
+    }
+    if (ec) co_return ReadStatus::error;
+    co_return ReadStatus::ok;
+  }
 }
 
 void Connection::release_input_if_empty() {
@@ -89,12 +96,13 @@ void Connection::release_input_if_empty() {
 
 // Appends at least one byte to the input buffer, or reports why not.
 asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (stop_requested_) co_return ReadStatus::stopped;
     bool tls_has_data = ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
     if (!tls_has_data) {
       // Wait with no buffer allocated: this is where idle sessions sit.
-      auto waited = co_await wait(Wait::read, timeout);
+      auto waited = co_await wait(Wait::read, deadline, true);
       if (waited != ReadStatus::ok) co_return waited;
     }
     if (in_capacity_ - in_end_ < read_chunk) {
@@ -132,7 +140,7 @@ asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
       case SSL_ERROR_WANT_READ:
         continue;
       case SSL_ERROR_WANT_WRITE: {
-        auto waited = co_await wait(Wait::write, timeout);
+        auto waited = co_await wait(Wait::write, deadline, true);
         if (waited != ReadStatus::ok) co_return waited;
         continue;
       }
@@ -212,53 +220,45 @@ bool Connection::send(std::string_view bytes) {
   return true;
 }
 
+Connection::WriteStep Connection::write_some(const char* data, std::size_t size) {
+  if (ssl_ == nullptr) {
+    ssize_t n = ::send(fd(), data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return {static_cast<std::size_t>(n), WriteStep::State::progress};
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      return {0, WriteStep::State::want_write};
+    }
+    return {0, WriteStep::State::failed};
+  }
+  std::size_t written = 0;
+  ERR_clear_error();
+  if (SSL_write_ex(ssl_, data, size, &written) == 1) {
+    return {written, WriteStep::State::progress};
+  }
+  switch (SSL_get_error(ssl_, 0)) {
+    case SSL_ERROR_WANT_WRITE: return {0, WriteStep::State::want_write};
+    case SSL_ERROR_WANT_READ: return {0, WriteStep::State::want_read};
+    default: ERR_clear_error(); return {0, WriteStep::State::failed};
+  }
+}
+
 asio::awaitable<bool> Connection::flush(Duration timeout) {
+  // A stop request must not cut a reply short; only the deadline can.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::size_t done = 0;
   bool ok = true;
-  while (done < out_.size()) {
-    const char* data = out_.data() + done;
-    std::size_t left = out_.size() - done;
-    if (ssl_ == nullptr) {
-      ssize_t n = ::send(fd(), data, left, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        done += static_cast<std::size_t>(n);
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        // A stop request must not cut a reply short; only the deadline can.
-        timer_.expires_after(timeout);
-        auto r = co_await (socket_.async_wait(Socket::wait_write, nothrow) ||
-                           timer_.async_wait(nothrow));
-        if (r.index() == 1 && !stop_requested_) {
-          ok = false;
-          break;
-        }
-        continue;
-      }
-      ok = false;
-      break;
-    }
-    std::size_t written = 0;
-    ERR_clear_error();
-    int rc = SSL_write_ex(ssl_, data, left, &written);
-    if (rc == 1) {
-      done += written;
-      continue;
-    }
-    int err = SSL_get_error(ssl_, rc);
-    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
-      timer_.expires_after(timeout);
-      auto type = err == SSL_ERROR_WANT_WRITE ? Socket::wait_write : Socket::wait_read;
-      auto r = co_await (socket_.async_wait(type, nothrow) || timer_.async_wait(nothrow));
-      if (r.index() == 1 && !stop_requested_) {
-        ok = false;
+  while (ok && done < out_.size()) {
+    auto step = write_some(out_.data() + done, out_.size() - done);
+    done += step.written;
+    switch (step.state) {
+      case WriteStep::State::progress: break;
+      case WriteStep::State::failed: ok = false; break;
+      case WriteStep::State::want_read:
+      case WriteStep::State::want_write: {
+        auto what = step.state == WriteStep::State::want_read ? Wait::read : Wait::write;
+        ok = co_await wait(what, deadline, false) == ReadStatus::ok;
         break;
       }
-      continue;
     }
-    ERR_clear_error();
-    ok = false;
-    break;
   }
   bytes_out_ += done;
   out_.erase(0, done);
@@ -274,9 +274,7 @@ Connection::read_proxy_header(Duration timeout) {
   std::vector<std::uint8_t> peeked(proxy_protocol::max_header);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
-    if (left <= Duration::zero()) co_return std::unexpected("PROXY header timed out");
-    auto waited = co_await wait(Wait::read, left);
+    auto waited = co_await wait(Wait::read, deadline, true);
     if (waited != ReadStatus::ok) {
       co_return std::unexpected("no PROXY header (" + std::string(to_string(waited)) + ")");
     }
@@ -326,9 +324,8 @@ asio::awaitable<std::expected<void, std::string>> Connection::start_tls(ssl_ctx_
       ERR_clear_error();
       co_return std::unexpected(why);
     }
-    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
-    if (left <= Duration::zero()) co_return std::unexpected("TLS handshake timed out");
-    auto waited = co_await wait(err == SSL_ERROR_WANT_READ ? Wait::read : Wait::write, left);
+    auto waited =
+        co_await wait(err == SSL_ERROR_WANT_READ ? Wait::read : Wait::write, deadline, true);
     if (waited != ReadStatus::ok) {
       co_return std::unexpected("TLS handshake " + std::string(to_string(waited)));
     }
@@ -357,7 +354,7 @@ std::optional<std::vector<std::uint8_t>> Connection::tls_exporter() const {
   return out;
 }
 
-asio::awaitable<void> Connection::close(Duration timeout) {
+asio::awaitable<void> Connection::close() {
   if (ssl_ != nullptr) {
     // Best effort close_notify; the peer may already be gone.
     ERR_clear_error();

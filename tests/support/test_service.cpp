@@ -47,7 +47,7 @@ class TestService final : public Service {
     conn.send("+OK roost-test ready\r\n");
     std::string line;
     for (;;) {
-      if (!co_await conn.flush(limits.idle_timeout)) co_return;
+      if (!co_await conn.flush(limits.write_timeout)) co_return;
       auto timeout = session.user.empty() ? limits.login_timeout : limits.idle_timeout;
       auto status = co_await conn.read_line(line, limits.max_line_length, timeout);
       switch (status) {
@@ -80,7 +80,7 @@ class TestService final : public Service {
           continue;
         }
         conn.send("+OK begin TLS\r\n");
-        if (!co_await conn.flush(limits.idle_timeout)) co_return;
+        if (!co_await conn.flush(limits.write_timeout)) co_return;
         // Plaintext pipelined after STARTTLS must never be executed as if it
         // had come over TLS (CVE-2011-0411).
         if (auto dropped = conn.discard_buffered_input(); dropped > 0) {
@@ -111,7 +111,7 @@ class TestService final : public Service {
             session, mech, initial,
             [&](std::string_view challenge) -> asio::awaitable<ClientAnswer> {
               conn.send("+ " + base64_encode(challenge) + "\r\n");
-              if (!co_await conn.flush(limits.idle_timeout)) co_return ClientAnswer{};
+              if (!co_await conn.flush(limits.write_timeout)) co_return ClientAnswer{};
               std::string answer;
               auto s = co_await conn.read_line(answer, limits.max_line_length,
                                                session.config->auth.timeout);

@@ -54,6 +54,7 @@ struct Config {
     unsigned max_connections_per_ip = 0;
     std::size_t max_line_length = 0;
     std::size_t max_output_buffer = 0;
+    std::chrono::milliseconds write_timeout{};
     std::chrono::milliseconds login_timeout{};
     std::chrono::milliseconds idle_timeout{};
   } limits;

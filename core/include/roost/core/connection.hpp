@@ -105,7 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<std::vector<std::uint8_t>> tls_exporter() const;
 
   // Sends TLS close_notify if needed and closes the socket.
-  asio::awaitable<void> close(Duration timeout);
+  asio::awaitable<void> close();
 
   // Wakes any pending read with `stopped`; later reads return `stopped` too.
   void request_stop();
@@ -118,7 +118,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class Wait { read, write };
-  asio::awaitable<ReadStatus> wait(Wait what, Duration timeout);
+  using Deadline = std::chrono::steady_clock::time_point;
+  struct WriteStep {
+    std::size_t written = 0;
+    enum class State { progress, want_read, want_write, failed } state = State::progress;
+  };
+  // Waits for the socket until `deadline`. A stoppable wait ends with
+  // `stopped` on request_stop(); a write keeps waiting to its deadline.
+  asio::awaitable<ReadStatus> wait(Wait what, Deadline deadline, bool stoppable);
+  WriteStep write_some(const char* data, std::size_t size);
   asio::awaitable<ReadStatus> fill(Duration timeout);
   void release_input_if_empty();
   int fd();
