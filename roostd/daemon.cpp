@@ -59,13 +59,9 @@ int daemon_main(int argc, char** argv, std::vector<ServiceFactory> services) {
       return 1;
     }
   }
-  for (const auto& l : loaded->listeners) {
-    bool known = std::ranges::any_of(services, [&](const auto& f) { return f.name == l.service; });
-    if (!known) {
-      std::cerr << "roostd: " << loaded->file.string() << ": listener '" << l.name
-                << "': service '" << l.service << "' is not available in this build\n";
-      return 1;
-    }
+  if (auto known = check_services(*loaded, services); !known) {
+    std::cerr << "roostd: " << known.error() << "\n";
+    return 1;
   }
   if (check_only) {
     std::cout << "roostd: " << loaded->file.string() << " is valid\n";

@@ -101,11 +101,11 @@ class MetricsService final : public Service {
 }  // namespace
 
 ServiceFactory admin_service_factory() {
-  return {"admin", [](Server& s) { return std::make_unique<AdminService>(s); }};
+  return {"admin", [](Server& s) { return std::make_unique<AdminService>(s); }, true};
 }
 
 ServiceFactory metrics_service_factory() {
-  return {"metrics", [](Server& s) { return std::make_unique<MetricsService>(s); }};
+  return {"metrics", [](Server& s) { return std::make_unique<MetricsService>(s); }, true};
 }
 
 }  // namespace roost

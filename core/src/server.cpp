@@ -338,8 +338,29 @@ std::string local_address(const GenericAcceptor& acceptor) {
 
 }  // namespace
 
+std::expected<void, std::string> check_services(const Config& config,
+                                                const std::vector<ServiceFactory>& factories) {
+  for (const auto& l : config.listeners) {
+    if (std::ranges::any_of(factories,
+                            [&](const auto& f) { return !f.internal && f.name == l.service; })) {
+      continue;
+    }
+    std::string known;
+    for (const auto& f : factories) {
+      if (f.internal) continue;
+      known += known.empty() ? "" : ", ";
+      known += f.name;
+    }
+    return std::unexpected(config.file.string() + ": listener '" + l.name + "': service '" +
+                           l.service + "' is not available in this build (available: " +
+                           (known.empty() ? "none" : known) + ")");
+  }
+  return {};
+}
+
 std::expected<void, std::string> Server::start() {
   auto config = this->config();
+  if (auto known = check_services(*config, factories_); !known) return known;
   auto auth = Authenticator::create(*config);
   if (!auth) return std::unexpected("authentication: " + auth.error());
   auth_ = std::move(*auth);
@@ -364,18 +385,8 @@ std::expected<void, std::string> Server::start() {
   }
 
   for (const auto& l : wanted) {
-    auto factory = std::ranges::find_if(factories_, [&](const auto& f) { return f.name == l.service; });
-    if (factory == factories_.end()) {
-      std::string known;
-      for (const auto& f : factories_) {
-        if (f.name == "admin" || f.name == "metrics") continue;
-        known += known.empty() ? "" : ", ";
-        known += f.name;
-      }
-      return std::unexpected("listener '" + l.name + "': service '" + l.service +
-                             "' is not available in this build (available: " +
-                             (known.empty() ? "none" : known) + ")");
-    }
+    auto factory =
+        std::ranges::find_if(factories_, [&](const auto& f) { return f.name == l.service; });
     auto listener = std::make_unique<Listener>();
     listener->config = l;
     listener->service = factory->create(*this);
@@ -461,8 +472,6 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
   auto peer = peer_of(socket);
   auto connection = std::make_shared<Connection>(std::move(socket), std::move(peer));
   connection->set_output_limit(config->limits.max_output_buffer);
-  const auto write_timeout = std::chrono::duration_cast<Connection::Duration>(
-      config->limits.login_timeout);
   metrics_.add("roost_connections_total", {{"service", lc.service}});
 
   auto refuse = [&](Refusal why, std::string_view reason) -> asio::awaitable<void> {
@@ -471,7 +480,7 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
               {{"reason", reason}});
     connection->send(service.refusal(why));
     co_await connection->flush(std::chrono::seconds(2));
-    co_await connection->close(std::chrono::seconds(1));
+    co_await connection->close();
   };
 
   if (stopping_) {
@@ -497,7 +506,7 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
       log::warning({.service = lc.service, .remote = peer.to_string()}, "proxy_untrusted");
       metrics_.add("roost_connections_refused_total",
                    {{"service", lc.service}, {"reason", "proxy_untrusted"}});
-      co_await connection->close(std::chrono::seconds(1));
+      co_await connection->close();
       co_return;
     }
     auto header = co_await connection->read_proxy_header(config->proxy.header_timeout);
@@ -506,7 +515,7 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
                    {{"error", header.error()}});
       metrics_.add("roost_connections_refused_total",
                    {{"service", lc.service}, {"reason", "proxy_invalid"}});
-      co_await connection->close(std::chrono::seconds(1));
+      co_await connection->close();
       co_return;
     }
     if (header->source) {
@@ -536,7 +545,7 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
                  {{"service", lc.service}, {"result", ok ? "ok" : "failed"}});
     if (!ok) {
       log::info({.service = lc.service, .remote = remote}, "tls_failed", {{"error", ok.error()}});
-      co_await connection->close(std::chrono::seconds(1));
+      co_await connection->close();
       co_return;
     }
   }
@@ -555,8 +564,8 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
   }
 
   co_await service.serve(session);
-  co_await connection->flush(write_timeout);
-  co_await connection->close(std::chrono::seconds(1));
+  co_await connection->flush(config->limits.write_timeout);
+  co_await connection->close();
 
   gauge.fetch_sub(1, std::memory_order_relaxed);
   metrics_.add("roost_bytes_received_total", {{"service", lc.service}},

@@ -21,7 +21,8 @@ class Init(unittest.TestCase):
             out = roostctl("init", d, "--port-base", "30000").stdout
             for port in ("30143", "30993", "30110", "30995", "30024", "39100"):
                 self.assertIn(f"127.0.0.1:{port}", out)
-            conf = open(os.path.join(d, "roost.conf")).read()
+            with open(os.path.join(d, "roost.conf")) as f:
+                conf = f.read()
             for line in ("address = 127.0.0.1:30143", "tls = starttls", "address = 127.0.0.1:30993",
                          "tls = implicit", "address = 127.0.0.1:30024", "listen = 127.0.0.1:39100"):
                 self.assertIn(line, conf)
@@ -64,7 +65,8 @@ class Users(unittest.TestCase):
         self.assertIn("no such user", missing.stderr)
         roostctl("--config", conf, "user", "del", "carol@example.org")
         self.assertEqual(roostctl("--config", conf, "user", "list").stdout.split(), ["bob"])
-        data = open(os.path.join(self.instance.dir, "data", "users", "data.mdb"), "rb").read()
+        with open(os.path.join(self.instance.dir, "data", "users", "data.mdb"), "rb") as f:
+            data = f.read()
         self.assertNotIn(b"second-pass", data)
         self.assertNotIn(b"first-pass", data)
 
@@ -82,6 +84,15 @@ class CheckConfig(unittest.TestCase):
             bad = run([os.path.join(BIN, "roostd"), "--config", path, "--check-config"], check=False)
             self.assertEqual(bad.returncode, 1)
             self.assertIn(f"{path}:4: unknown key 'idle_timout' in [limits]", bad.stderr)
+
+    def test_the_admin_protocol_cannot_be_put_on_a_listener(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "roost.conf")
+            with open(path, "w") as f:
+                f.write("[listener x]\nservice = admin\naddress = 127.0.0.1:7070\n")
+            bad = run([os.path.join(BIN, "roostd"), "--config", path, "--check-config"], check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn("service 'admin' is not available in this build", bad.stderr)
 
     def test_a_service_this_build_lacks_is_named(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -10,21 +10,25 @@ import subprocess
 import time
 import unittest
 
-from roosttest import WireTest, LineClient, run, client_tls_context
+from roosttest import WireTest, LineClient, free_port, run, client_tls_context
 
 
-def listeners(t, extra_listener=""):
+class RuntimeTest(WireTest):
+    """Three listeners of the test service: plain, STARTTLS and implicit TLS."""
+
+    def listeners(self):
+        return standard_listeners(self)
+
+
+def standard_listeners(t, extra_listener=""):
     return (f"[listener plain]\nservice = test\naddress = 127.0.0.1:{t.plain_port}\n"
             f"[listener starttls]\nservice = test\naddress = 127.0.0.1:{t.starttls_port}\ntls = starttls\n"
             f"[listener tls]\nservice = test\naddress = 127.0.0.1:{t.tls_port}\ntls = implicit\n"
             + extra_listener)
 
 
-class Basics(WireTest):
+class Basics(RuntimeTest):
     EXTRA = "[limits]\nmax_line_length = 1K\nlogin_timeout = 2s\n"
-
-    def listeners(self):
-        return listeners(self)
 
     def test_greeting_echo_and_quit(self):
         c = self.connect(self.plain_port)
@@ -131,11 +135,8 @@ class Basics(WireTest):
         self.assertIn('roost_commands_total{service="test"}', text)
 
 
-class Limits(WireTest):
+class Limits(RuntimeTest):
     EXTRA = "[limits]\nmax_connections_per_ip = 3\n"
-
-    def listeners(self):
-        return listeners(self)
 
     def test_connections_per_address(self):
         held = [self.connect(self.plain_port) for _ in range(3)]
@@ -151,11 +152,8 @@ class Limits(WireTest):
         self.assertEqual(again.line(), "+OK roost-test ready")
 
 
-class TotalLimit(WireTest):
+class TotalLimit(RuntimeTest):
     EXTRA = "[limits]\nmax_connections = 2\n"
-
-    def listeners(self):
-        return listeners(self)
 
     def test_connections_in_total(self):
         a = self.connect(self.plain_port)
@@ -166,11 +164,8 @@ class TotalLimit(WireTest):
         self.assertEqual(c.line(), "-ERR [SYS/TEMP] too many connections")
 
 
-class Shutdown(WireTest):
+class Shutdown(RuntimeTest):
     EXTRA = "[runtime]\nshutdown_timeout = 5s\n"
-
-    def listeners(self):
-        return listeners(self)
 
     def test_sigterm_lets_commands_finish_and_says_goodbye(self):
         idle = self.connect(self.plain_port)
@@ -190,11 +185,8 @@ class Shutdown(WireTest):
             socket.create_connection(("127.0.0.1", self.plain_port), timeout=2)
 
 
-class ForcedShutdown(WireTest):
+class ForcedShutdown(RuntimeTest):
     EXTRA = "[runtime]\nshutdown_timeout = 1s\n"
-
-    def listeners(self):
-        return listeners(self)
 
     def test_a_command_that_does_not_finish_is_cut_off_at_the_bound(self):
         busy = self.connect(self.plain_port)
@@ -208,10 +200,7 @@ class ForcedShutdown(WireTest):
         self.assertIn("event=shutdown_forced", self.instance.read_log())
 
 
-class Reload(WireTest):
-    def listeners(self):
-        return listeners(self)
-
+class Reload(RuntimeTest):
     def test_sighup_reloads_the_certificate(self):
         def fingerprint():
             with socket.create_connection(("127.0.0.1", self.tls_port), timeout=10) as s:
@@ -248,12 +237,10 @@ class Reload(WireTest):
 
 class ProxyProtocol(WireTest):
     def listeners(self):
-        self.proxied_port = 0
-        from roosttest import free_port
         self.proxied_port = free_port()
         self.proxied_tls_port = free_port()
         self.untrusted_port = free_port("::1")
-        return listeners(self,
+        return standard_listeners(self,
                          f"[listener proxied]\nservice = test\naddress = 127.0.0.1:{self.proxied_port}\nproxy_protocol = true\n"
                          f"[listener proxied-tls]\nservice = test\naddress = 127.0.0.1:{self.proxied_tls_port}\n"
                          "proxy_protocol = true\ntls = implicit\n"

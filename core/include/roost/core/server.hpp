@@ -133,7 +133,15 @@ class Service {
 struct ServiceFactory {
   std::string_view name;
   std::function<std::unique_ptr<Service>(Server&)> create;
+  // Run by the server itself (admin socket, metrics); never named by a
+  // [listener], so that the admin protocol cannot be put on a TCP port.
+  bool internal = false;
 };
+
+// Checks that every listener names a service in `factories`; the error names
+// the listener and what this build has.
+std::expected<void, std::string> check_services(const Config& config,
+                                                const std::vector<ServiceFactory>& factories);
 
 // One connection as a service sees it.
 struct Session {
