@@ -54,23 +54,23 @@ Connection::~Connection() {
 
 int Connection::fd() { return socket_.native_handle(); }
 
-void Connection::request_stop() {
-  stop_requested_ = true;
+void Connection::request_stop(StopReason reason) {
+  if (stop_reason_ == StopReason::none) stop_reason_ = reason;
   boost::system::error_code ec;
   socket_.cancel(ec);
   timer_.cancel();
 }
 
-void Connection::post_stop(const std::weak_ptr<Connection>& connection) {
+void Connection::post_stop(const std::weak_ptr<Connection>& connection, StopReason reason) {
   if (auto c = connection.lock()) {
-    asio::post(c->executor(), [c] { c->request_stop(); });
+    asio::post(c->executor(), [c, reason] { c->request_stop(reason); });
   }
 }
 
 asio::awaitable<ReadStatus> Connection::wait(Wait what, Deadline deadline, bool stoppable) {
   auto type = what == Wait::read ? Socket::wait_read : Socket::wait_write;
   for (;;) {
-    if (stoppable && stop_requested_) co_return ReadStatus::stopped;
+    if (stoppable && stop_requested()) co_return ReadStatus::stopped;
     timer_.expires_at(deadline);
     auto result = co_await (socket_.async_wait(type, nothrow) || timer_.async_wait(nothrow));
     boost::system::error_code ec =
@@ -98,7 +98,7 @@ void Connection::release_input_if_empty() {
 asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (stop_requested_) co_return ReadStatus::stopped;
+    if (stop_requested()) co_return ReadStatus::stopped;
     bool tls_has_data = ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
     if (!tls_has_data) {
       // Wait with no buffer allocated: this is where idle sessions sit.

@@ -155,7 +155,7 @@ std::size_t SessionRegistry::kick(const std::string& user) {
       if (entry.info.user == user) targets.push_back(entry.connection);
     }
   }
-  for (const auto& t : targets) Connection::post_stop(t);
+  for (const auto& t : targets) Connection::post_stop(t, StopReason::kicked);
   return targets.size();
 }
 
@@ -165,7 +165,7 @@ void SessionRegistry::stop_all() {
     std::lock_guard lock(mutex_);
     for (const auto& [id, entry] : sessions_) targets.push_back(entry.connection);
   }
-  for (const auto& t : targets) Connection::post_stop(t);
+  for (const auto& t : targets) Connection::post_stop(t, StopReason::shutdown);
 }
 
 std::size_t SessionRegistry::size() const {

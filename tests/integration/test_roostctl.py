@@ -126,7 +126,7 @@ class LiveSessions(WireTest):
         self.assertEqual(alice[0][5], "authenticated")
         out = roostctl("--config", conf, "kick", "alice").stdout
         self.assertIn("sessions ended: 1", out)
-        self.assertEqual(a.line(), "-ERR server shutting down")
+        self.assertEqual(a.line(), "-ERR disconnected by the administrator")
         self.assertTrue(a.closed())
         self.assertEqual(b.command("ECHO still"), "+OK still")
 

@@ -54,7 +54,11 @@ class TestService final : public Service {
         case ReadStatus::ok: break;
         case ReadStatus::too_long: conn.send("-ERR line too long\r\n"); continue;
         case ReadStatus::timeout: conn.send("-ERR idle timeout\r\n"); co_return;
-        case ReadStatus::stopped: conn.send("-ERR server shutting down\r\n"); co_return;
+        case ReadStatus::stopped:
+          conn.send(conn.stop_reason() == StopReason::kicked
+                        ? "-ERR disconnected by the administrator\r\n"
+                        : "-ERR server shutting down\r\n");
+          co_return;
         default: co_return;
       }
       session.server.metrics().add("roost_commands_total", {{"service", "test"}});

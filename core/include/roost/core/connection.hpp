@@ -47,6 +47,11 @@ enum class ReadStatus {
 
 std::string_view to_string(ReadStatus status);
 
+// Why a connection was asked to stop, so that the service can say goodbye in
+// the right words (IMAP "* BYE Server shutting down" vs "* BYE Disconnected
+// by administrator").
+enum class StopReason { none, shutdown, kicked };
+
 struct Peer {
   std::optional<IpAddress> ip;  // absent for UNIX socket clients
   std::uint16_t port = 0;
@@ -108,10 +113,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> close();
 
   // Wakes any pending read with `stopped`; later reads return `stopped` too.
-  void request_stop();
-  bool stop_requested() const { return stop_requested_; }
+  // The first reason given is kept.
+  void request_stop(StopReason reason);
+  bool stop_requested() const { return stop_reason_ != StopReason::none; }
+  StopReason stop_reason() const { return stop_reason_; }
   // Thread-safe: posts request_stop() to the connection's executor.
-  static void post_stop(const std::weak_ptr<Connection>& connection);
+  static void post_stop(const std::weak_ptr<Connection>& connection, StopReason reason);
 
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
@@ -145,7 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;
   std::size_t output_limit_ = 1 << 20;
 
-  bool stop_requested_ = false;
+  StopReason stop_reason_ = StopReason::none;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
 };
