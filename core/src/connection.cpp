@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -46,6 +48,12 @@ Connection::Connection(Socket socket, Peer peer)
   // OpenSSL and our own reads use the descriptor directly; it must never block.
   boost::system::error_code ec;
   socket_.native_non_blocking(true, ec);
+  // Replies are written whole; Nagle's algorithm would only hold back the
+  // last segment of a TLS flight or a reply for the peer's delayed ACK (40 ms).
+  if (!peer_.is_unix) {
+    int on = 1;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
 }
 
 Connection::~Connection() {
