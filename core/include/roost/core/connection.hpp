@@ -133,6 +133,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Waits for the socket until `deadline`. A stoppable wait ends with
   // `stopped` on request_stop(); a write keeps waiting to its deadline.
   asio::awaitable<ReadStatus> wait(Wait what, Deadline deadline, bool stoppable);
+  // The two halves of wait(): arm returns a status if there is nothing to
+  // wait for; settle returns nullopt if the wait must be repeated.
+  std::optional<ReadStatus> arm_deadline(Deadline deadline, bool stoppable);
+  std::optional<ReadStatus> settle_wait(boost::system::error_code ec, bool stoppable);
   WriteStep write_some(const char* data, std::size_t size);
   asio::awaitable<ReadStatus> fill(Duration timeout);
   void release_input_if_empty();
@@ -153,6 +157,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t output_limit_ = 1 << 20;
 
   StopReason stop_reason_ = StopReason::none;
+  std::uint32_t wait_generation_ = 0;
+  bool timed_out_ = false;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
 };
