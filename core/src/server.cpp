@@ -234,6 +234,7 @@ bool Session::plaintext_allowed() const {
 struct Server::Listener {
   ListenerConfig config;
   std::unique_ptr<Service> service;
+  bool service_is_internal = false;  // admin, metrics: not logged per connection
   std::vector<std::unique_ptr<GenericAcceptor>> acceptors;
   std::vector<std::string> bound;
 };
@@ -390,6 +391,7 @@ std::expected<void, std::string> Server::start() {
     auto listener = std::make_unique<Listener>();
     listener->config = l;
     listener->service = factory->create(*this);
+    listener->service_is_internal = factory->internal;
     auto& io = runtime_.main_io();
     auto add = [&](std::expected<std::unique_ptr<GenericAcceptor>, std::string> acceptor)
         -> std::expected<void, std::string> {
@@ -465,105 +467,117 @@ asio::awaitable<void> Server::accept_loop(Listener& listener, std::size_t index)
   }
 }
 
+Server::Slot::~Slot() {
+  if (address) limiter.release_address(*address);
+  if (total) limiter.release_total();
+}
+
+// Everything between accept and the service's greeting: limits, the PROXY
+// header, implicit TLS. Kept out of handle() so that none of its temporaries
+// stay in the frame of a session that then idles for hours.
+asio::awaitable<bool> Server::admit(Connection& connection, Listener& listener,
+                                    const Config& config, Slot& slot) {
+  const auto& lc = listener.config;
+  // Limits are routine; a PROXY problem is a misconfigured balancer or an
+  // attempt to spoof addresses, worth a warning.
+  auto refused = [&](std::string_view reason, LogLevel level = LogLevel::info) {
+    metrics_.add("roost_connections_refused_total",
+                 {{"service", lc.service}, {"reason", std::string(reason)}});
+    if (log::enabled(level)) {
+      log::write(level, {.service = lc.service, .remote = connection.peer().to_string()},
+                 "refused", {{"reason", reason}});
+    }
+  };
+  std::optional<Refusal> refusal;
+  if (stopping_) {
+    refused("shutting_down");
+    refusal = Refusal::shutting_down;
+  } else if (limiter_.acquire_total() != ConnectionLimiter::Verdict::ok) {
+    refused("max_connections");
+    refusal = Refusal::too_many_connections;
+  }
+  if (refusal) {
+    connection.send(listener.service->refusal(*refusal));
+    co_await connection.flush(std::chrono::seconds(2));
+    co_return false;
+  }
+  slot.total = true;
+
+  if (lc.proxy_protocol) {
+    const auto& peer = connection.peer();
+    bool trusted = peer.is_unix ||
+                   std::ranges::any_of(config.proxy.trusted_networks, [&](const Cidr& c) {
+                     return peer.ip && c.contains(*peer.ip);
+                   });
+    if (!trusted) {
+      refused("proxy_untrusted", LogLevel::warning);
+      co_return false;
+    }
+    auto header = co_await connection.read_proxy_header(config.proxy.header_timeout);
+    if (!header) {
+      log::warning({.service = lc.service, .remote = peer.to_string()}, "proxy_header_invalid",
+                   {{"error", header.error()}});
+      refused("proxy_invalid", LogLevel::warning);
+      co_return false;
+    }
+    if (header->source) {
+      connection.set_peer(Peer{.ip = header->source, .port = header->source_port});
+    }
+  }
+
+  if (const auto& ip = connection.peer().ip) {
+    if (limiter_.acquire_address(*ip) != ConnectionLimiter::Verdict::ok) {
+      refused("max_connections_per_ip");
+      connection.send(listener.service->refusal(Refusal::too_many_from_address));
+      co_await connection.flush(std::chrono::seconds(2));
+      co_return false;
+    }
+    slot.address = *ip;
+  }
+
+  if (lc.tls == TlsMode::implicit) {
+    auto ok = co_await connection.start_tls(tls()->native(), config.limits.login_timeout);
+    metrics_.add("roost_tls_handshakes_total",
+                 {{"service", lc.service}, {"result", ok ? "ok" : "failed"}});
+    if (!ok) {
+      log::info({.service = lc.service, .remote = connection.peer().to_string()}, "tls_failed",
+                {{"error", ok.error()}});
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
 asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listener) {
   const auto config = this->config();
   const auto& lc = listener.config;
-  Service& service = *listener.service;
   auto peer = peer_of(socket);
   auto connection = std::make_shared<Connection>(std::move(socket), std::move(peer));
   connection->set_output_limit(config->limits.max_output_buffer);
   metrics_.add("roost_connections_total", {{"service", lc.service}});
 
-  auto refuse = [&](Refusal why, std::string_view reason) -> asio::awaitable<void> {
-    metrics_.add("roost_connections_refused_total", {{"service", lc.service}, {"reason", std::string(reason)}});
-    log::info({.service = lc.service, .remote = connection->peer().to_string()}, "refused",
-              {{"reason", reason}});
-    connection->send(service.refusal(why));
-    co_await connection->flush(std::chrono::seconds(2));
+  Slot slot{limiter_};
+  if (!co_await admit(*connection, listener, *config, slot)) {
     co_await connection->close();
-  };
-
-  if (stopping_) {
-    co_await refuse(Refusal::shutting_down, "shutting_down");
     co_return;
   }
-  if (limiter_.acquire_total() != ConnectionLimiter::Verdict::ok) {
-    co_await refuse(Refusal::too_many_connections, "max_connections");
-    co_return;
-  }
-  struct TotalGuard {
-    ConnectionLimiter& l;
-    ~TotalGuard() { l.release_total(); }
-  } total_guard{limiter_};
 
-  if (lc.proxy_protocol) {
-    const auto& peer = connection->peer();
-    bool trusted = peer.is_unix || std::ranges::any_of(config->proxy.trusted_networks,
-                                                       [&](const Cidr& c) {
-                                                         return peer.ip && c.contains(*peer.ip);
-                                                       });
-    if (!trusted) {
-      log::warning({.service = lc.service, .remote = peer.to_string()}, "proxy_untrusted");
-      metrics_.add("roost_connections_refused_total",
-                   {{"service", lc.service}, {"reason", "proxy_untrusted"}});
-      co_await connection->close();
-      co_return;
-    }
-    auto header = co_await connection->read_proxy_header(config->proxy.header_timeout);
-    if (!header) {
-      log::warning({.service = lc.service, .remote = peer.to_string()}, "proxy_header_invalid",
-                   {{"error", header.error()}});
-      metrics_.add("roost_connections_refused_total",
-                   {{"service", lc.service}, {"reason", "proxy_invalid"}});
-      co_await connection->close();
-      co_return;
-    }
-    if (header->source) {
-      connection->set_peer(Peer{.ip = header->source, .port = header->source_port});
-    }
-  }
-
-  std::optional<IpAddress> limited_address = connection->peer().ip;
-  if (limited_address &&
-      limiter_.acquire_address(*limited_address) != ConnectionLimiter::Verdict::ok) {
-    co_await refuse(Refusal::too_many_from_address, "max_connections_per_ip");
-    co_return;
-  }
-  struct AddressGuard {
-    ConnectionLimiter& l;
-    std::optional<IpAddress> a;
-    ~AddressGuard() {
-      if (a) l.release_address(*a);
-    }
-  } address_guard{limiter_, limited_address};
-
-  const std::string remote = connection->peer().to_string();
-  if (lc.tls == TlsMode::implicit) {
-    auto tls = this->tls();
-    auto ok = co_await connection->start_tls(tls->native(), config->limits.login_timeout);
-    metrics_.add("roost_tls_handshakes_total",
-                 {{"service", lc.service}, {"result", ok ? "ok" : "failed"}});
-    if (!ok) {
-      log::info({.service = lc.service, .remote = remote}, "tls_failed", {{"error", ok.error()}});
-      co_await connection->close();
-      co_return;
-    }
-  }
-
+  const bool quiet = listener.service_is_internal;
   auto id = sessions_.add(SessionInfo{.service = lc.service,
-                                      .remote = remote,
+                                      .remote = connection->peer().to_string(),
                                       .since = std::chrono::system_clock::now(),
                                       .state = "connected"},
                           connection);
-  Session session{*this, connection, config, lc, id, session_id_text(id), "", remote};
+  Session session{*this, connection, config, lc, id, session_id_text(id), "",
+                  connection->peer().to_string()};
   auto& gauge = metrics_.series("roost_connections", {{"service", lc.service}});
   gauge.fetch_add(1, std::memory_order_relaxed);
-  if (lc.service != "metrics" && lc.service != "admin") {
+  if (!quiet) {
     log::info(session.log_context(), "connect",
               {{"tls", connection->tls_active() ? connection->tls_description() : "no"}});
   }
 
-  co_await service.serve(session);
+  co_await listener.service->serve(session);
   co_await connection->flush(config->limits.write_timeout);
   co_await connection->close();
 
@@ -572,7 +586,7 @@ asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listen
                static_cast<std::int64_t>(connection->bytes_in()));
   metrics_.add("roost_bytes_sent_total", {{"service", lc.service}},
                static_cast<std::int64_t>(connection->bytes_out()));
-  if (lc.service != "metrics" && lc.service != "admin") {
+  if (!quiet) {
     log::info(session.log_context(), "disconnect",
               {{"in", connection->bytes_in()}, {"out", connection->bytes_out()}});
   }

@@ -293,7 +293,8 @@ class ProxyProtocol(WireTest):
         c.send("PROXY TCP4 192.0.2.10 127.0.0.1 40000 143\r\n")
         with self.assertRaises((EOFError, ConnectionResetError)):
             c.line()
-        self.assertIn("event=proxy_untrusted", self.instance.read_log())
+        self.assertIn("warning service=test remote=[::1]:", self.instance.read_log())
+        self.assertIn("event=refused reason=proxy_untrusted", self.instance.read_log())
 
 
 if __name__ == "__main__":

@@ -190,6 +190,15 @@ class Server {
 
  private:
   struct Listener;
+  // Connection limits one connection holds; released when it ends.
+  struct Slot {
+    ConnectionLimiter& limiter;
+    bool total = false;
+    std::optional<IpAddress> address;
+    ~Slot();
+  };
+  asio::awaitable<bool> admit(Connection& connection, Listener& listener, const Config& config,
+                              Slot& slot);
   asio::awaitable<void> accept_loop(Listener& listener, std::size_t acceptor);
   asio::awaitable<void> handle(Connection::Socket socket, Listener& listener);
   asio::awaitable<void> watch_signals();
