@@ -1,0 +1,209 @@
+#include "roost/mime/address.hpp"
+
+#include <cstring>
+
+namespace roost::mime {
+namespace {
+
+struct Token {
+  enum class Kind { word, quoted, literal, special } kind;
+  std::string text;  // word/literal as written; quoted: content unescaped
+  char special = 0;
+};
+
+bool is_special(char c) { return c != '\0' && std::strchr("<>@,;:.", c) != nullptr; }
+
+std::vector<Token> tokenize(std::string_view s) {
+  std::vector<Token> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else if (c == '(') {
+      int depth = 0;
+      while (i < s.size()) {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+          i += 2;
+          continue;
+        }
+        if (s[i] == '(') ++depth;
+        if (s[i] == ')' && --depth == 0) {
+          ++i;
+          break;
+        }
+        ++i;
+      }
+    } else if (c == '"') {
+      std::string text;
+      ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        if (s[i] != '\r' && s[i] != '\n') text.push_back(s[i]);
+        ++i;
+      }
+      if (i < s.size()) ++i;
+      out.push_back(Token{Token::Kind::quoted, std::move(text)});
+    } else if (c == '[') {
+      std::size_t start = i;
+      while (i < s.size() && s[i] != ']') ++i;
+      if (i < s.size()) ++i;
+      out.push_back(Token{Token::Kind::literal, std::string(s.substr(start, i - start))});
+    } else if (is_special(c)) {
+      out.push_back(Token{Token::Kind::special, std::string(1, c), c});
+      ++i;
+    } else {
+      // A word runs to white space, a special, or the start of a comment,
+      // quoted string or literal; a stray ')' or ']' is a word of its own.
+      std::size_t start = i++;
+      while (i < s.size() && !is_special(s[i]) && s[i] != '\0' &&
+             std::strchr(" \t\r\n()\"[", s[i]) == nullptr) {
+        ++i;
+      }
+      out.push_back(Token{Token::Kind::word, std::string(s.substr(start, i - start))});
+    }
+  }
+  return out;
+}
+
+bool is(const Token& t, char c) { return t.kind == Token::Kind::special && t.special == c; }
+
+// Renders a quoted local part the way it is written on the wire.
+std::string quote_local(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+struct Reader {
+  const std::vector<Token>& t;
+  std::size_t i = 0;
+  std::vector<Address> out;
+  bool in_group = false;
+
+  bool at_end() const { return i >= t.size(); }
+
+  // phrase = 1*word (with obs-phrase dots); returns the words joined by one
+  // space and whether a quoted string was among them.
+  std::vector<const Token*> phrase() {
+    std::vector<const Token*> words;
+    while (!at_end() && (t[i].kind == Token::Kind::word || t[i].kind == Token::Kind::quoted ||
+                         is(t[i], '.'))) {
+      words.push_back(&t[i]);
+      ++i;
+    }
+    return words;
+  }
+
+  static std::string display(const std::vector<const Token*>& words) {
+    std::string out;
+    for (const Token* w : words) {
+      if (w->kind == Token::Kind::special) {
+        out += ".";
+        continue;
+      }
+      if (!out.empty() && out.back() != '.') out += ' ';
+      out += w->text;
+    }
+    return out;
+  }
+
+  static std::string local(const std::vector<const Token*>& words) {
+    std::string out;
+    for (const Token* w : words) {
+      out += w->kind == Token::Kind::quoted ? quote_local(w->text) : w->text;
+    }
+    return out;
+  }
+
+  std::string domain() {
+    std::string out;
+    while (!at_end() && (t[i].kind != Token::Kind::special || is(t[i], '.'))) {
+      out += t[i].text;
+      ++i;
+    }
+    return out;
+  }
+
+  // Inside <...>: [obs-route ":"] local "@" domain, up to '>'.
+  void angle(Address& a) {
+    ++i;  // '<'
+    if (!at_end() && is(t[i], '@')) {
+      std::string route;
+      while (!at_end() && (is(t[i], '@') || is(t[i], ','))) {
+        if (is(t[i], ',')) {
+          route += ',';
+          ++i;
+          continue;
+        }
+        ++i;
+        route += "@" + domain();
+      }
+      if (!at_end() && is(t[i], ':')) ++i;
+      a.route = route;
+    }
+    auto words = phrase();
+    a.mailbox = local(words);
+    if (!at_end() && is(t[i], '@')) {
+      ++i;
+      a.host = domain();
+    }
+    while (!at_end() && !is(t[i], '>')) ++i;
+    if (!at_end()) ++i;
+  }
+
+  void read() {
+    while (!at_end()) {
+      auto words = phrase();
+      if (at_end()) {
+        if (!words.empty()) out.push_back(Address{.mailbox = local(words)});
+        break;
+      }
+      const Token& next = t[i];
+      if (is(next, ':') && !words.empty() && !in_group) {
+        ++i;
+        out.push_back(Address{.kind = Address::Kind::group_start, .name = display(words)});
+        in_group = true;
+      } else if (is(next, '<')) {
+        Address a;
+        a.name = display(words);
+        angle(a);
+        out.push_back(std::move(a));
+      } else if (is(next, '@')) {
+        ++i;
+        Address a;
+        a.mailbox = local(words);
+        a.host = domain();
+        out.push_back(std::move(a));
+      } else if (is(next, ',')) {
+        ++i;
+        if (!words.empty()) out.push_back(Address{.mailbox = local(words)});
+      } else if (is(next, ';')) {
+        ++i;
+        if (!words.empty()) out.push_back(Address{.mailbox = local(words)});
+        if (in_group) {
+          out.push_back(Address{.kind = Address::Kind::group_end});
+          in_group = false;
+        }
+      } else {
+        ++i;  // a stray '>', ':' or literal: skip it
+      }
+    }
+    if (in_group) out.push_back(Address{.kind = Address::Kind::group_end});
+  }
+};
+
+}  // namespace
+
+std::vector<Address> parse_address_list(std::string_view raw_value) {
+  auto tokens = tokenize(raw_value);
+  Reader r{tokens};
+  r.read();
+  return std::move(r.out);
+}
+
+}  // namespace roost::mime
