@@ -9,6 +9,7 @@ struct Token {
   enum class Kind { word, quoted, literal, special } kind;
   std::string text;  // word/literal as written; quoted: content unescaped
   char special = 0;
+  bool space_before = false;  // white space or a comment came before it
 };
 
 bool is_special(char c) { return c != '\0' && std::strchr("<>@,;:.", c) != nullptr; }
@@ -16,11 +17,19 @@ bool is_special(char c) { return c != '\0' && std::strchr("<>@,;:.", c) != nullp
 std::vector<Token> tokenize(std::string_view s) {
   std::vector<Token> out;
   std::size_t i = 0;
+  bool space = false;
+  auto push = [&](Token t) {
+    t.space_before = space;
+    space = false;
+    out.push_back(std::move(t));
+  };
   while (i < s.size()) {
     char c = s[i];
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = true;
       ++i;
     } else if (c == '(') {
+      space = true;
       int depth = 0;
       while (i < s.size()) {
         if (s[i] == '\\' && i + 1 < s.size()) {
@@ -43,14 +52,14 @@ std::vector<Token> tokenize(std::string_view s) {
         ++i;
       }
       if (i < s.size()) ++i;
-      out.push_back(Token{Token::Kind::quoted, std::move(text)});
+      push(Token{Token::Kind::quoted, std::move(text)});
     } else if (c == '[') {
       std::size_t start = i;
       while (i < s.size() && s[i] != ']') ++i;
       if (i < s.size()) ++i;
-      out.push_back(Token{Token::Kind::literal, std::string(s.substr(start, i - start))});
+      push(Token{Token::Kind::literal, std::string(s.substr(start, i - start))});
     } else if (is_special(c)) {
-      out.push_back(Token{Token::Kind::special, std::string(1, c), c});
+      push(Token{Token::Kind::special, std::string(1, c), c});
       ++i;
     } else {
       // A word runs to white space, a special, or the start of a comment,
@@ -60,7 +69,7 @@ std::vector<Token> tokenize(std::string_view s) {
              std::strchr(" \t\r\n()\"[", s[i]) == nullptr) {
         ++i;
       }
-      out.push_back(Token{Token::Kind::word, std::string(s.substr(start, i - start))});
+      push(Token{Token::Kind::word, std::string(s.substr(start, i - start))});
     }
   }
   return out;
@@ -99,20 +108,24 @@ struct Reader {
     return words;
   }
 
+  // A phrase keeps one space wherever the original had white space.
   static std::string display(const std::vector<const Token*>& words) {
     std::string out;
     for (const Token* w : words) {
-      if (w->kind == Token::Kind::special) {
-        out += ".";
-        continue;
-      }
-      if (!out.empty() && out.back() != '.') out += ' ';
+      if (!out.empty() && w->space_before) out += ' ';
       out += w->text;
     }
     return out;
   }
 
+  // A local part: dot-separated words; words separated by white space
+  // (obsolete and invalid, but sent) are kept as one quoted string.
   static std::string local(const std::vector<const Token*>& words) {
+    bool spaced = false;
+    for (std::size_t k = 1; k < words.size(); ++k) {
+      if (words[k]->space_before && !is(*words[k], '.') && !is(*words[k - 1], '.')) spaced = true;
+    }
+    if (spaced) return quote_local(display(words));
     std::string out;
     for (const Token* w : words) {
       out += w->kind == Token::Kind::quoted ? quote_local(w->text) : w->text;
@@ -120,9 +133,14 @@ struct Reader {
     return out;
   }
 
+  // dot-atom or literal; a word after white space that no dot joins starts
+  // something else.
   std::string domain() {
     std::string out;
+    bool after_dot = true;
     while (!at_end() && (t[i].kind != Token::Kind::special || is(t[i], '.'))) {
+      if (!out.empty() && !after_dot && !is(t[i], '.') && t[i].space_before) break;
+      after_dot = is(t[i], '.');
       out += t[i].text;
       ++i;
     }
@@ -174,10 +192,29 @@ struct Reader {
         angle(a);
         out.push_back(std::move(a));
       } else if (is(next, '@')) {
+        std::size_t start = i - words.size();
         ++i;
         Address a;
         a.mailbox = local(words);
         a.host = domain();
+        while (!at_end() && is(t[i], '@') && !t[i].space_before) {
+          // "a@b@c": the last '@' separates the domain (old source routing).
+          ++i;
+          a.mailbox += "@" + a.host;
+          a.host = domain();
+        }
+        if (!at_end() && is(t[i], '<')) {
+          // "user@host <real@address>": what looked like an address is the
+          // display name, as a person reads it.
+          Address named;
+          for (std::size_t k = start; k < i; ++k) {
+            if (k > start && t[k].space_before) named.name += ' ';
+            named.name += t[k].text;
+          }
+          angle(named);
+          out.push_back(std::move(named));
+          continue;
+        }
         out.push_back(std::move(a));
       } else if (is(next, ',')) {
         ++i;

@@ -225,6 +225,20 @@ TEST(Address, GroupsRoutesAndJunk) {
   auto stray = parse_address_list(std::string("a) b] <x@y.test>\0;;", 20));
   ASSERT_FALSE(stray.empty());
   EXPECT_EQ(stray[0].mailbox, "x");
+  auto obs = parse_address_list("Joe Q. Public <a@b.test>, Big Bug bb@bug.test, x@y.test z@w.test");
+  ASSERT_EQ(obs.size(), 4u);  // two addresses without a comma stay two
+  EXPECT_EQ(obs[0].name, "Joe Q. Public");
+  EXPECT_EQ(obs[1].mailbox, "\"Big Bug bb\"");
+  EXPECT_EQ(obs[2].host, "y.test");
+  EXPECT_EQ(obs[3].mailbox, "z");
+  auto named = parse_address_list("jang@xyz <jang@xyz.example>");
+  ASSERT_EQ(named.size(), 1u);
+  EXPECT_EQ(named[0].name, "jang@xyz");
+  EXPECT_EQ(named[0].host, "xyz.example");
+  auto routed = parse_address_list("a!b@c@d.test");
+  ASSERT_EQ(routed.size(), 1u);
+  EXPECT_EQ(routed[0].mailbox, "a!b@c");
+  EXPECT_EQ(routed[0].host, "d.test");
   EXPECT_TRUE(parse_address_list("").empty());
   EXPECT_TRUE(parse_address_list(" ,, ").empty());
 }

@@ -1,0 +1,21 @@
+// Charset conversion to UTF-8 with ICU, reading labels the way mail in the
+// wild needs (LIBRARY-FACTS §4): iso-8859-1 and us-ascii as windows-1252,
+// gb2312 as gbk, euc-kr as windows-949, tis-620 as windows-874, iso-8859-9
+// as windows-1254. Unknown or unusable labels fall back to UTF-8 when the
+// bytes are valid UTF-8, else windows-1252. Invalid bytes become U+FFFD.
+// Thread-safe (converters are cached per thread).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace roost::mime {
+
+std::string to_utf8(std::string_view bytes, std::string_view charset);
+
+// The ICU converter name used for a MIME charset label ("" if none fits).
+std::string canonical_charset(std::string_view label);
+
+bool is_valid_utf8(std::string_view bytes);
+
+}  // namespace roost::mime

@@ -1,0 +1,174 @@
+#include "roost/mime/charset.hpp"
+
+#include <unicode/ucnv.h>
+
+#include <list>
+#include <memory>
+#include <utility>
+
+#include "text.hpp"
+
+namespace roost::mime {
+namespace {
+
+// WHATWG-style corrections: the label a sender wrote, the encoding its
+// software really used.
+constexpr std::pair<std::string_view, std::string_view> overrides[] = {
+    {"us-ascii", "windows-1252"},   {"ascii", "windows-1252"},
+    {"iso-8859-1", "windows-1252"}, {"iso8859-1", "windows-1252"},
+    {"latin1", "windows-1252"},     {"l1", "windows-1252"},
+    {"iso_8859-1", "windows-1252"}, {"gb2312", "gbk"},
+    {"x-gbk", "gbk"},               {"euc-kr", "windows-949"},
+    {"ks_c_5601-1987", "windows-949"}, {"iso-8859-9", "windows-1254"},
+    {"tis-620", "windows-874"},     {"iso-8859-11", "windows-874"},
+    {"utf8", "utf-8"},              {"unicode-1-1-utf-7", "utf-7"},
+};
+
+struct Cached {
+  std::string label;
+  UConverter* converter;
+};
+
+// A few converters per thread, most recently used first.
+class ConverterCache {
+ public:
+  ~ConverterCache() {
+    for (auto& c : entries_) ucnv_close(c.converter);
+  }
+  UConverter* get(const std::string& name) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->label == name) {
+        entries_.splice(entries_.begin(), entries_, it);
+        ucnv_reset(entries_.front().converter);
+        return entries_.front().converter;
+      }
+    }
+    UErrorCode status = U_ZERO_ERROR;
+    UConverter* c = ucnv_open(name.c_str(), &status);
+    if (U_FAILURE(status) || c == nullptr) return nullptr;
+    entries_.push_front(Cached{name, c});
+    if (entries_.size() > 16) {
+      ucnv_close(entries_.back().converter);
+      entries_.pop_back();
+    }
+    return c;
+  }
+
+ private:
+  std::list<Cached> entries_;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+std::string convert(UConverter* from, std::string_view bytes) {
+  UErrorCode status = U_ZERO_ERROR;
+  static thread_local ConverterCache utf8_cache;
+  UConverter* utf8 = utf8_cache.get("utf-8");
+  std::string out;
+  out.resize(bytes.size() * 3 + 16);
+  char* target = out.data();
+  const char* source = bytes.data();
+  ucnv_convertEx(utf8, from, &target, out.data() + out.size(), &source,
+                 bytes.data() + bytes.size(), nullptr, nullptr, nullptr, nullptr, true, true,
+                 &status);
+  if (status == U_BUFFER_OVERFLOW_ERROR) {
+    // Rare (a byte can need more than three UTF-8 bytes only via
+    // stateful encodings); retry with room to spare.
+    status = U_ZERO_ERROR;
+    ucnv_reset(from);
+    out.resize(bytes.size() * 8 + 64);
+    target = out.data();
+    source = bytes.data();
+    ucnv_convertEx(utf8, from, &target, out.data() + out.size(), &source,
+                   bytes.data() + bytes.size(), nullptr, nullptr, nullptr, nullptr, true, true,
+                   &status);
+  }
+  if (U_FAILURE(status)) return {};
+  out.resize(static_cast<std::size_t>(target - out.data()));
+  return out;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string canonical_charset(std::string_view label_in) {
+  std::string label = lower(trim(label_in));
+  for (auto [from, to] : overrides) {
+    if (label == from) return std::string(to);
+  }
+  if (label.empty()) return "";
+  UErrorCode status = U_ZERO_ERROR;
+  const char* name = ucnv_getCanonicalName(label.c_str(), "MIME", &status);
+  if (U_SUCCESS(status) && name != nullptr) return label;
+  status = U_ZERO_ERROR;
+  name = ucnv_getCanonicalName(label.c_str(), "IANA", &status);
+  if (U_SUCCESS(status) && name != nullptr) return label;
+  // Try the name as ICU knows it (aliases such as "cp1252", "sjis").
+  status = U_ZERO_ERROR;
+  UConverter* probe = ucnv_open(label.c_str(), &status);
+  if (probe != nullptr) ucnv_close(probe);
+  return U_SUCCESS(status) && probe != nullptr ? label : "";
+}
+
+std::string to_utf8(std::string_view bytes, std::string_view charset) {
+  static thread_local ConverterCache cache;
+  bool ascii = true;
+  for (unsigned char c : bytes) {
+    if (c >= 0x80 || c == 0x1b || c == '+' || c == '~') {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return std::string(bytes);  // every charset we accept agrees on these
+  std::string name = canonical_charset(charset);
+  if (name == "utf-8" && is_valid_utf8(bytes)) return std::string(bytes);
+  if (name.empty()) name = is_valid_utf8(bytes) ? "utf-8" : "windows-1252";
+  UConverter* c = cache.get(name);
+  if (c == nullptr) c = cache.get(is_valid_utf8(bytes) ? "utf-8" : "windows-1252");
+  if (c == nullptr) return std::string(bytes);
+  return convert(c, bytes);
+}
+
+}  // namespace roost::mime

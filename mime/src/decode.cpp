@@ -1,0 +1,272 @@
+#include "roost/mime/decode.hpp"
+
+#include <map>
+
+#include "roost/mime/charset.hpp"
+#include "text.hpp"
+
+namespace roost::mime {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Q encoding (RFC 2047 §4.2): '_' is a space, =XX a byte.
+std::string decode_q(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '_') {
+      out.push_back(' ');
+    } else if (c == '=' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+struct EncodedWord {
+  std::size_t end = 0;  // index just past "?="
+  std::string charset;
+  std::string bytes;
+};
+
+// Reads "=?charset?E?text?=" at position i, or returns false.
+bool read_encoded_word(std::string_view s, std::size_t i, EncodedWord& word) {
+  if (s.compare(i, 2, "=?") != 0) return false;
+  std::size_t q1 = s.find('?', i + 2);
+  if (q1 == std::string_view::npos || q1 + 2 >= s.size() || s[q1 + 2] != '?') return false;
+  char encoding = s[q1 + 1];
+  std::size_t text_begin = q1 + 3;
+  std::size_t close = s.find("?=", text_begin);
+  if (close == std::string_view::npos) return false;
+  std::string_view charset = s.substr(i + 2, q1 - i - 2);
+  std::string_view text = s.substr(text_begin, close - text_begin);
+  if (charset.empty() || text.find_first_of(" \t") != std::string_view::npos) return false;
+  if (auto star = charset.find('*'); star != std::string_view::npos) {
+    charset = charset.substr(0, star);  // RFC 2231 §5: charset*language
+  }
+  if (encoding == 'B' || encoding == 'b') {
+    word.bytes = decode_base64_lenient(text);
+  } else if (encoding == 'Q' || encoding == 'q') {
+    word.bytes = decode_q(text);
+  } else {
+    return false;
+  }
+  word.charset = std::string(charset);
+  word.end = close + 2;
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+// Raw header text: UTF-8 if it is (RFC 6532), else windows-1252.
+std::string raw_text(std::string_view s) { return to_utf8(s, is_valid_utf8(s) ? "utf-8" : ""); }
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+        hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string decode_header_text(std::string_view raw_value) {
+  std::string s = unfold(raw_value);
+  std::string out;
+  std::string pending_bytes;    // encoded-word bytes not yet converted
+  std::string pending_charset;  // their charset
+  std::size_t plain_start = 0;  // start of text not yet copied
+  auto flush_pending = [&] {
+    if (!pending_bytes.empty() || !pending_charset.empty()) {
+      out += to_utf8(pending_bytes, pending_charset);
+      pending_bytes.clear();
+      pending_charset.clear();
+    }
+  };
+  std::size_t i = 0;
+  bool last_was_word = false;
+  while (i < s.size()) {
+    std::size_t at = s.find("=?", i);
+    if (at == std::string::npos) break;
+    EncodedWord word;
+    if (!read_encoded_word(s, at, word)) {
+      i = at + 2;
+      continue;
+    }
+    std::string_view between(s.data() + plain_start, at - plain_start);
+    bool only_space = between.find_first_not_of(" \t") == std::string_view::npos;
+    if (!(last_was_word && only_space)) {
+      // Text between words (or before the first) is kept.
+      flush_pending();
+      out += raw_text(between);
+    }
+    // Words of one charset are joined before conversion so that a character
+    // split between them survives; a stateful ISO-2022 word is complete in
+    // itself (each ends by returning to ASCII) and is converted alone.
+    bool stateful = lower(word.charset).starts_with("iso-2022");
+    if (stateful || (!pending_charset.empty() && !iequals(pending_charset, word.charset))) {
+      flush_pending();
+    }
+    pending_charset = word.charset;
+    pending_bytes += word.bytes;
+    last_was_word = true;
+    plain_start = i = word.end;
+  }
+  flush_pending();
+  out += raw_text(std::string_view(s).substr(plain_start));
+  return out;
+}
+
+std::vector<Param> decode_params(const std::vector<Param>& params) {
+  // name -> sections (index -> (encoded?, value)), in order of first sight.
+  struct Pieces {
+    std::map<unsigned, std::pair<bool, std::string>> sections;
+    bool plain = false;
+    std::string plain_value;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Pieces> by_name;
+  for (const auto& p : params) {
+    std::string name = lower(p.name);
+    bool encoded = !name.empty() && name.back() == '*';
+    if (encoded) name.pop_back();
+    unsigned section = 0;
+    bool continued = false;
+    if (auto star = name.find('*'); star != std::string::npos) {
+      std::string digits = name.substr(star + 1);
+      if (!digits.empty() && digits.size() < 4 &&
+          digits.find_first_not_of("0123456789") == std::string::npos) {
+        section = static_cast<unsigned>(std::stoul(digits));
+        continued = true;
+        name = name.substr(0, star);
+      }
+    }
+    if (!by_name.contains(name)) order.push_back(name);
+    auto& pieces = by_name[name];
+    if (continued || encoded) {
+      pieces.sections.emplace(section, std::pair{encoded, p.value});
+    } else if (!pieces.plain) {
+      pieces.plain = true;
+      pieces.plain_value = p.value;
+    }
+  }
+  std::vector<Param> out;
+  for (const auto& name : order) {
+    const auto& pieces = by_name[name];
+    if (pieces.sections.empty()) {
+      out.push_back(Param{name, decode_header_text(pieces.plain_value)});
+      continue;
+    }
+    // RFC 2231 §4: the first section carries charset'language'.
+    std::string charset;
+    std::string bytes;
+    bool first = true;
+    for (const auto& [index, piece] : pieces.sections) {
+      auto [encoded, value] = piece;
+      std::string_view v = value;
+      if (first && encoded) {
+        auto q1 = v.find('\'');
+        auto q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
+        if (q2 != std::string_view::npos) {
+          charset = std::string(v.substr(0, q1));
+          v = v.substr(q2 + 1);
+        }
+      }
+      bytes += encoded ? percent_decode(v) : std::string(v);
+      first = false;
+    }
+    out.push_back(Param{name, to_utf8(bytes, charset.empty() ? "utf-8" : charset)});
+  }
+  return out;
+}
+
+std::string decode_base64_lenient(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3 + 3);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    int v = base64_value(c);
+    if (v < 0) continue;  // line breaks, white space, junk
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string decode_quoted_printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '=') {
+      out.push_back(c);
+      continue;
+    }
+    // Soft line break: '=' followed by optional white space and a line end.
+    std::size_t j = i + 1;
+    while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+    if (j < text.size() && (text[j] == '\r' || text[j] == '\n')) {
+      if (text[j] == '\r' && j + 1 < text.size() && text[j + 1] == '\n') ++j;
+      i = j;
+      continue;
+    }
+    if (j == text.size()) {
+      i = j;  // '=' at the very end: a soft break without the line end
+      continue;
+    }
+    if (i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back('=');
+    }
+  }
+  return out;
+}
+
+std::string decode_transfer(std::string_view body, std::string_view encoding) {
+  if (iequals(encoding, "base64")) return decode_base64_lenient(body);
+  if (iequals(encoding, "quoted-printable")) return decode_quoted_printable(body);
+  return std::string(body);
+}
+
+}  // namespace roost::mime

@@ -1,0 +1,25 @@
+// libFuzzer target: the header, parameter, charset and transfer decoders.
+// Whatever comes out of a decoder that promises UTF-8 must be valid UTF-8.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "roost/mime/charset.hpp"
+#include "roost/mime/decode.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (!roost::mime::is_valid_utf8(roost::mime::decode_header_text(text))) __builtin_trap();
+  auto split = text.find('\n');
+  std::string_view charset = text.substr(0, std::min<std::size_t>(split, 32));
+  std::string_view rest = split == std::string_view::npos ? std::string_view() : text.substr(split + 1);
+  if (!roost::mime::is_valid_utf8(roost::mime::to_utf8(rest, charset))) __builtin_trap();
+  for (const auto& p : roost::mime::decode_params({{"name*0*", std::string(charset)},
+                                                   {"name*1*", std::string(rest)},
+                                                   {"other", std::string(rest)}})) {
+    if (!roost::mime::is_valid_utf8(p.value)) __builtin_trap();
+  }
+  roost::mime::decode_quoted_printable(text);
+  roost::mime::decode_base64_lenient(text);
+  return 0;
+}

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include "roost/mime/charset.hpp"
+#include "roost/mime/decode.hpp"
+
+namespace roost::mime {
+namespace {
+
+// RFC 2047 §8, the examples of white space between encoded words.
+TEST(EncodedWords, TheRfcExamples) {
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a?="), "a");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a?= b"), "a b");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?="), "ab");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?="), "ab");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a?=\r\n   =?ISO-8859-1?Q?b?="), "ab");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a_b?="), "a b");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?="), "a b");
+  // RFC 2047 §8 headers.
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?="), "Keld J\xc3\xb8rn Simonsen");
+  EXPECT_EQ(decode_header_text("=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?= "
+                               "=?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?="),
+            "If you can read this you understand the example.");
+}
+
+TEST(EncodedWords, RealWorldCases) {
+  // A multibyte character split across two words of one charset.
+  EXPECT_EQ(decode_header_text("=?UTF-8?B?4oI=?= =?UTF-8?B?rA==?="), "\xe2\x82\xac");
+  // Text around words is kept, white space next to text too.
+  EXPECT_EQ(decode_header_text("Re: =?utf-8?q?caf=C3=A9?= ok"), "Re: caf\xc3\xa9 ok");
+  // RFC 2231 §5 language suffix; lower-case encoding letter.
+  EXPECT_EQ(decode_header_text("=?US-ASCII*EN?q?Keith?="), "Keith");
+  // Malformed words stay as they are.
+  EXPECT_EQ(decode_header_text("=?utf-8?x?abc?= =?broken"), "=?utf-8?x?abc?= =?broken");
+  // Raw UTF-8 (RFC 6532) and raw Latin-1.
+  EXPECT_EQ(decode_header_text("Gr\xc3\xbc\xc3\x9f"
+                               "e"),
+            "Gr\xc3\xbc\xc3\x9f"
+            "e");
+  EXPECT_EQ(decode_header_text("Gr\xfc\xdf"
+                               "e"),
+            "Gr\xc3\xbc\xc3\x9f"
+            "e");
+  // iso-8859-1 read as windows-1252: 0x93 0x94 are curly quotes.
+  EXPECT_EQ(decode_header_text("=?iso-8859-1?Q?=93hi=94?="), "\xe2\x80\x9chi\xe2\x80\x9d");
+  // An unknown charset label falls back (UTF-8 when valid).
+  EXPECT_EQ(decode_header_text("=?x-unknown?Q?caf=C3=A9?="), "caf\xc3\xa9");
+}
+
+TEST(Charsets, LabelCorrections) {
+  // LIBRARY-FACTS §4: gb2312 as gbk, euc-kr as windows-949.
+  EXPECT_EQ(to_utf8("\x81\x40", "gb2312"), "\xe4\xb8\x82");   // 丂
+  EXPECT_EQ(to_utf8("\x81\x41", "euc-kr"), "\xea\xb0\x82");   // 갂
+  EXPECT_EQ(to_utf8("\x87\x40", "shift_jis"), "\xe2\x91\xa0");  // ①
+  EXPECT_EQ(to_utf8("\xf0\xd2\xc9\xd7\xc5\xd4", "koi8-r"), "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");
+  EXPECT_EQ(to_utf8("ok\xff", "utf-8"), "ok\xef\xbf\xbd");  // an invalid byte is U+FFFD
+  EXPECT_TRUE(is_valid_utf8("\xe2\x82\xac"));
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xe2\x82"));      // truncated
+}
+
+// RFC 2231 §3 and §4 examples.
+TEST(Parameters, Rfc2231) {
+  auto p = decode_params({{"access-type", "URL"},
+                          {"URL*0", "ftp://"},
+                          {"URL*1", "cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"}});
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[1].name, "url");
+  EXPECT_EQ(p[1].value, "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
+  auto t = decode_params({{"title*", "us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A"}});
+  EXPECT_EQ(t[0].value, "This is ***fun***");
+  auto m = decode_params({{"title*0*", "us-ascii'en'This%20is%20even%20more%20"},
+                          {"title*1*", "%2A%2A%2Afun%2A%2A%2A%20"},
+                          {"title*2", "isn't it!"}});
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].value, "This is even more ***fun*** isn't it!");
+  auto utf8 = decode_params({{"filename*", "UTF-8''%E2%82%AC%20rates.pdf"}});
+  EXPECT_EQ(utf8[0].value, "\xe2\x82\xac rates.pdf");
+  auto rfc2047 = decode_params({{"name", "=?utf-8?B?4oKsIHJhdGVzLnBkZg==?="}});
+  EXPECT_EQ(rfc2047[0].value, "\xe2\x82\xac rates.pdf");
+}
+
+TEST(TransferEncodings, Tolerant) {
+  EXPECT_EQ(decode_base64_lenient("SGVs\r\nbG8s IHdv!cmxk"), "Hello, world");
+  EXPECT_EQ(decode_base64_lenient("SGk"), "Hi");  // missing padding
+  EXPECT_EQ(decode_quoted_printable("caf=C3=A9 =\r\nnext=3D x=\nend"), "caf\xc3\xa9 next= xend");
+  EXPECT_EQ(decode_quoted_printable("bad =ZZ and =4"), "bad =ZZ and =4");
+  EXPECT_EQ(decode_transfer("=41", "Quoted-Printable"), "A");
+  EXPECT_EQ(decode_transfer("=41", "8bit"), "=41");
+}
+
+}  // namespace
+}  // namespace roost::mime
