@@ -1,4 +1,5 @@
-// libFuzzer target: the header, parameter, charset and transfer decoders.
+// libFuzzer target: the header, parameter, charset and transfer decoders,
+// and the sort keys built on them.
 // Whatever comes out of a decoder that promises UTF-8 must be valid UTF-8.
 #include <cstddef>
 #include <cstdint>
@@ -6,6 +7,7 @@
 
 #include "roost/mime/charset.hpp"
 #include "roost/mime/decode.hpp"
+#include "roost/mime/sort_keys.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -19,6 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                    {"other", std::string(rest)}})) {
     if (!roost::mime::is_valid_utf8(p.value)) __builtin_trap();
   }
+  if (!roost::mime::is_valid_utf8(roost::mime::base_subject(text).text)) __builtin_trap();
+  auto mapped = roost::mime::casemap(text);
+  if (roost::mime::is_valid_utf8(text) && !roost::mime::is_valid_utf8(mapped)) __builtin_trap();
+  roost::mime::parse_date(text);
+  roost::mime::first_display(text);
+  roost::mime::message_ids(text);
   roost::mime::decode_quoted_printable(text);
   roost::mime::decode_base64_lenient(text);
   return 0;
