@@ -40,8 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (roost::mime::find_part(message, path) != leaf.part) __builtin_trap();
   }
-  auto text = roost::mime::search_text(message);
-  if (!roost::mime::is_valid_utf8(text.body)) __builtin_trap();
+  auto searchable = roost::mime::search_text(message);
+  if (!roost::mime::is_valid_utf8(searchable.body)) __builtin_trap();
   roost::mime::envelope(message);
   roost::mime::body_structure(message, true);
   return 0;
