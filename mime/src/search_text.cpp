@@ -144,6 +144,82 @@ std::string html_to_text(std::string_view html) {
   return out;
 }
 
+namespace {
+
+// The part a reader sees first: the first text part, taking text/plain over
+// text/html inside multipart/alternative.
+const Part* first_text_part(const Part& part) {
+  if (part.is_multipart()) {
+    if (part.content_type.is("multipart", "alternative")) {
+      const Part* html = nullptr;
+      for (const auto& child : part.children) {
+        if (child.content_type.is("text", "plain")) return &child;
+        if (html == nullptr) html = first_text_part(child);
+      }
+      return html;
+    }
+    for (const auto& child : part.children) {
+      if (const Part* found = first_text_part(child)) return found;
+    }
+    return nullptr;
+  }
+  if (part.content_type.is("text") &&
+      (part.disposition.type.empty() || iequals(part.disposition.type, "inline"))) {
+    return &part;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string preview(const Message& message) {
+  const Part* part = first_text_part(message.root);
+  if (part == nullptr) return {};
+  std::string_view raw = message.data.substr(part->body.begin, part->body.size());
+  // Enough raw bytes for 200 characters even after markup and encoding.
+  if (raw.size() > 16384) raw = raw.substr(0, 16384);
+  std::string bytes = decode_transfer(raw, part->encoding);
+  const Param* charset = part->content_type.param("charset");
+  std::string text = to_utf8(bytes, charset != nullptr ? charset->value : "");
+  if (part->content_type.is("text", "html")) text = html_to_text(text);
+  std::string out;
+  std::size_t characters = 0;
+  bool space = false;
+  for (std::size_t i = 0; i < text.size() && characters < 200;) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = !out.empty();
+      ++i;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f) {  // other control characters are not text
+      ++i;
+      continue;
+    }
+    if (space) {
+      out += ' ';
+      ++characters;
+      space = false;
+      if (characters >= 200) break;
+    }
+    // A sequence cut by the 16 KiB window is dropped rather than broken.
+    if (i + len > text.size()) break;
+    out.append(text, i, len);
+    ++characters;
+    i += len;
+  }
+  return out;
+}
+
+std::uint64_t decoded_size(const Message& message, const Part& part) {
+  std::string_view raw = message.data.substr(part.body.begin, part.body.size());
+  if (iequals(part.encoding, "base64") || iequals(part.encoding, "quoted-printable")) {
+    return decode_transfer(raw, part.encoding).size();
+  }
+  return part.body.wire_size;
+}
+
 SearchText search_text(const Message& message) {
   SearchText out;
   for (const auto& f : message.header.fields) {

@@ -42,6 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto searchable = roost::mime::search_text(message);
   if (!roost::mime::is_valid_utf8(searchable.body)) __builtin_trap();
+  auto shown = roost::mime::preview(message);
+  if (!roost::mime::is_valid_utf8(shown) || shown.size() > 256 * 4) __builtin_trap();
+  roost::mime::decoded_size(message, message.root);
   roost::mime::envelope(message);
   roost::mime::body_structure(message, true);
   return 0;

@@ -32,5 +32,33 @@ TEST(SearchText, HtmlToText) {
   EXPECT_EQ(html_to_text("&bogus; &#99999999;"), "&bogus; &#99999999;");
 }
 
+TEST(Preview, FirstReadableTextCollapsed) {
+  auto m = parse(
+      "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+      "Content-Type: multipart/alternative; boundary=a\r\n\r\n"
+      "--a\r\nContent-Type: text/html\r\n\r\n<p>html version</p>\r\n"
+      "--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello   there,\r\n\r\n  caf\xc3\xa9!\r\n--a--\r\n"
+      "--o\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nnot this\r\n--o--\r\n");
+  EXPECT_EQ(preview(m), "Hello there, caf\xc3\xa9!");
+  auto html_only = parse("Content-Type: text/html\r\n\r\n<div>Only <b>HTML</b> &amp; more</div>");
+  EXPECT_EQ(preview(html_only), "Only HTML & more");
+  auto image = parse("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n");
+  EXPECT_EQ(preview(image), "");
+  std::string long_text = "Content-Type: text/plain; charset=utf-8\r\n\r\n";
+  for (int i = 0; i < 300; ++i) long_text += "\xc3\xa9";
+  auto capped = preview(parse(long_text));
+  EXPECT_EQ(capped.size(), 400u);  // 200 characters of two octets each (RFC 8970 §3.3)
+}
+
+TEST(BinarySize, DecodedContentSize) {
+  auto m = parse("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                 "AAECAwQF\r\nBgc=\r\n");
+  EXPECT_EQ(decoded_size(m, m.root), 8u);
+  auto q = parse("Content-Transfer-Encoding: quoted-printable\r\n\r\na=3Db=\r\nc");
+  EXPECT_EQ(decoded_size(q, q.root), 4u);
+  auto plain = parse("Subject: x\n\nline\n");
+  EXPECT_EQ(decoded_size(plain, plain.root), 6u);  // CRLF on the wire
+}
+
 }  // namespace
 }  // namespace roost::mime

@@ -5,6 +5,7 @@
 // contribute nothing.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "roost/mime/message.hpp"
@@ -17,6 +18,16 @@ struct SearchText {
 };
 
 SearchText search_text(const Message& message);
+
+// RFC 8970 PREVIEW: up to 200 characters (never more than 256) of the first
+// text part, preferring text/plain to text/html within an alternative, as
+// plain UTF-8 with white space collapsed. Empty when the message has no
+// human-readable text.
+std::string preview(const Message& message);
+
+// RFC 3516 BINARY.SIZE: the size of a part's content after its transfer
+// encoding is removed.
+std::uint64_t decoded_size(const Message& message, const Part& part);
 
 // Text of an HTML document: tags, comments, <script> and <style> removed,
 // the common character references decoded, block ends as line breaks.
