@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "text.hpp"
+
 namespace roost::mime {
 namespace {
 
@@ -30,19 +32,7 @@ std::vector<Token> tokenize(std::string_view s) {
       ++i;
     } else if (c == '(') {
       space = true;
-      int depth = 0;
-      while (i < s.size()) {
-        if (s[i] == '\\' && i + 1 < s.size()) {
-          i += 2;
-          continue;
-        }
-        if (s[i] == '(') ++depth;
-        if (s[i] == ')' && --depth == 0) {
-          ++i;
-          break;
-        }
-        ++i;
-      }
+      i = skip_comment(s, i);
     } else if (c == '"') {
       std::string text;
       ++i;

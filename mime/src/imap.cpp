@@ -128,6 +128,17 @@ std::string encoding_of(const Part& part) {
   return part.encoding;
 }
 
+// The extension fields both kinds of body end with: disposition, language,
+// location (RFC 9051 body-ext-1part, body-ext-mpart).
+void append_dsp_lang_loc(std::string& out, const Part& part) {
+  out += ' ';
+  append_disposition(out, part.disposition);
+  out += ' ';
+  append_language(out, part.language);
+  out += ' ';
+  append_optional(out, part.location);
+}
+
 void append_part(std::string& out, const Message& m, const Part& part, bool ext) {
   out += '(';
   if (part.is_multipart()) {
@@ -137,12 +148,7 @@ void append_part(std::string& out, const Message& m, const Part& part, bool ext)
     if (ext) {
       out += ' ';
       append_params(out, part.content_type.params, false);
-      out += ' ';
-      append_disposition(out, part.disposition);
-      out += ' ';
-      append_language(out, part.language);
-      out += ' ';
-      append_optional(out, part.location);
+      append_dsp_lang_loc(out, part);
     }
     out += ')';
     return;
@@ -178,12 +184,7 @@ void append_part(std::string& out, const Message& m, const Part& part, bool ext)
   if (ext) {
     out += ' ';
     append_optional(out, part.md5);
-    out += ' ';
-    append_disposition(out, part.disposition);
-    out += ' ';
-    append_language(out, part.language);
-    out += ' ';
-    append_optional(out, part.location);
+    append_dsp_lang_loc(out, part);
   }
   out += ')';
 }

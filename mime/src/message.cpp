@@ -74,19 +74,7 @@ struct Cursor {
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
         ++i;
       } else if (c == '(') {
-        int depth = 0;
-        while (i < s.size()) {
-          if (s[i] == '\\' && i + 1 < s.size()) {
-            i += 2;
-            continue;
-          }
-          if (s[i] == '(') ++depth;
-          if (s[i] == ')' && --depth == 0) {
-            ++i;
-            break;
-          }
-          ++i;
-        }
+        i = skip_comment(s, i);
       } else {
         break;
       }

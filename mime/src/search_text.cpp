@@ -9,25 +9,6 @@
 namespace roost::mime {
 namespace {
 
-void append_code_point(std::string& out, std::uint32_t cp) {
-  if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) cp = 0xfffd;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
-
 // Decodes "&name;", "&#123;" or "&#x7b;" at s[i]; returns the length used.
 std::size_t character_reference(std::string_view s, std::size_t i, std::string& out) {
   std::size_t semi = s.find(';', i);
@@ -44,7 +25,7 @@ std::size_t character_reference(std::string_view s, std::size_t i, std::string& 
       cp = cp * (hex ? 16 : 10) + static_cast<std::uint32_t>(d);
       if (cp > 0x10ffff) return 0;
     }
-    append_code_point(out, cp);
+    append_utf8(out, cp);
     return semi - i + 1;
   }
   static constexpr std::pair<std::string_view, std::string_view> named[] = {

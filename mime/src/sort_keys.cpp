@@ -16,14 +16,6 @@
 namespace roost::mime {
 namespace {
 
-void append_code_point(std::string& out, UChar32 c) {
-  char buf[4];
-  int32_t n = 0;
-  UBool error = false;
-  U8_APPEND(reinterpret_cast<uint8_t*>(buf), n, 4, c, error);
-  if (!error) out.append(buf, static_cast<std::size_t>(n));
-}
-
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
 // Lower-case ASCII comparison of a prefix.
@@ -111,13 +103,13 @@ std::string casemap(std::string_view utf8) {
     UErrorCode status = U_ZERO_ERROR;
     int32_t n = unorm2_getDecomposition(nfkd(), title, decomposition, 32, &status);
     if (U_FAILURE(status) || n < 0) {
-      append_code_point(out, title);
+      append_utf8(out, static_cast<std::uint32_t>(title));
       continue;
     }
     for (int32_t k = 0; k < n;) {
       UChar32 d;
       U16_NEXT(decomposition, k, n, d);
-      append_code_point(out, d);
+      append_utf8(out, static_cast<std::uint32_t>(d));
     }
   }
   return out;
