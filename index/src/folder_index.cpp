@@ -1,0 +1,523 @@
+#include "roost/index/folder_index.hpp"
+
+#include <algorithm>
+
+#include "codec.hpp"
+
+namespace roost::index {
+
+namespace {
+
+constexpr std::string_view kStateKey = "state";
+constexpr std::uint32_t kFormat = 1;
+// Longest word kept whole in the full-text index; longer words are stored as
+// overlapping chunks so that any piece of up to kTermStep bytes lies inside one.
+constexpr std::size_t kTermMax = 200;
+constexpr std::size_t kTermStep = 100;
+// Sort keys longer than this are cut: messages equal in their first
+// kSortKeyMax bytes sort by UID among themselves.
+constexpr std::size_t kSortKeyMax = 400;
+
+std::string uid_key(Uid uid) {
+  std::string key;
+  append_be32(key, uid);
+  return key;
+}
+
+std::string modseq_key(Modseq modseq) {
+  std::string key;
+  append_be64(key, modseq);
+  return key;
+}
+
+std::uint64_t biased(std::int64_t value) {
+  return static_cast<std::uint64_t>(value) ^ (std::uint64_t{1} << 63);
+}
+
+std::string encode_meta(const FolderMeta& m) {
+  codec::Writer w;
+  w.u(kFormat);
+  w.u(m.uidvalidity);
+  w.u(m.uidnext);
+  w.u(m.highest_modseq);
+  w.u(m.messages);
+  w.u(m.unseen);
+  w.u(m.deleted);
+  w.u(m.size);
+  w.u(m.first_recent);
+  w.u(m.keywords.size());
+  for (const auto& k : m.keywords) w.str(k);
+  w.u(m.uidlist_inode);
+  w.u(m.uidlist_offset);
+  w.s(m.new_mtime_ns);
+  w.s(m.cur_mtime_ns);
+  w.u(m.modseq_reserved);
+  return w.take();
+}
+
+std::optional<FolderMeta> decode_meta(std::string_view bytes) {
+  codec::Reader r(bytes);
+  FolderMeta m;
+  if (r.u() != kFormat) return std::nullopt;
+  m.uidvalidity = static_cast<std::uint32_t>(r.u());
+  m.uidnext = static_cast<Uid>(r.u());
+  m.highest_modseq = r.u();
+  m.messages = static_cast<std::uint32_t>(r.u());
+  m.unseen = static_cast<std::uint32_t>(r.u());
+  m.deleted = static_cast<std::uint32_t>(r.u());
+  m.size = r.u();
+  m.first_recent = static_cast<Uid>(r.u());
+  std::uint64_t count = r.u();
+  for (std::uint64_t i = 0; i < count && r.ok(); ++i) m.keywords.emplace_back(r.str());
+  m.uidlist_inode = r.u();
+  m.uidlist_offset = r.u();
+  m.new_mtime_ns = r.s();
+  m.cur_mtime_ns = r.s();
+  m.modseq_reserved = r.u();
+  if (!r.ok()) return std::nullopt;
+  return m;
+}
+
+std::string encode_cache(const MessageCache& c) {
+  codec::Writer w;
+  w.str(c.envelope);
+  w.str(c.body);
+  w.str(c.body_structure);
+  w.str(c.preview);
+  w.str(c.header);
+  w.u(c.header_complete ? 1 : 0);
+  w.str(c.search_headers);
+  w.u(c.parts.size());
+  for (const auto& p : c.parts) {
+    w.u(p.header_begin);
+    w.u(p.header_end - p.header_begin);
+    w.u(p.header_wire);
+    w.u(p.body_begin - p.header_end);
+    w.u(p.body_end - p.body_begin);
+    w.u(p.body_wire);
+    w.u(p.decoded_size);
+    w.u(p.children);
+    w.u(p.kind);
+    w.str(p.encoding);
+  }
+  return w.take();
+}
+
+std::optional<MessageCache> decode_cache(std::string_view bytes) {
+  codec::Reader r(bytes);
+  MessageCache c;
+  c.envelope = r.str();
+  c.body = r.str();
+  c.body_structure = r.str();
+  c.preview = r.str();
+  c.header = r.str();
+  c.header_complete = r.u() != 0;
+  c.search_headers = r.str();
+  std::uint64_t count = r.u();
+  if (!r.ok() || count > bytes.size()) return std::nullopt;
+  c.parts.reserve(count);
+  for (std::uint64_t i = 0; i < count && r.ok(); ++i) {
+    PartInfo p;
+    p.header_begin = r.u();
+    p.header_end = p.header_begin + r.u();
+    p.header_wire = r.u();
+    p.body_begin = p.header_end + r.u();
+    p.body_end = p.body_begin + r.u();
+    p.body_wire = r.u();
+    p.decoded_size = r.u();
+    p.children = static_cast<std::uint32_t>(r.u());
+    p.kind = static_cast<std::uint8_t>(r.u());
+    p.encoding = r.str();
+    c.parts.push_back(std::move(p));
+  }
+  if (!r.ok()) return std::nullopt;
+  return c;
+}
+
+std::string encode_keys(const MessageKeys& k) {
+  codec::Writer w;
+  w.s(k.sent_date);
+  w.str(k.from);
+  w.str(k.to);
+  w.str(k.cc);
+  w.str(k.display_from);
+  w.str(k.display_to);
+  w.str(k.subject);
+  w.u(k.subject_reply ? 1 : 0);
+  w.str(k.message_id);
+  w.u(k.references.size());
+  for (const auto& r : k.references) w.str(r);
+  return w.take();
+}
+
+std::optional<MessageKeys> decode_keys(std::string_view bytes) {
+  codec::Reader r(bytes);
+  MessageKeys k;
+  k.sent_date = r.s();
+  k.from = r.str();
+  k.to = r.str();
+  k.cc = r.str();
+  k.display_from = r.str();
+  k.display_to = r.str();
+  k.subject = r.str();
+  k.subject_reply = r.u() != 0;
+  k.message_id = r.str();
+  std::uint64_t count = r.u();
+  if (!r.ok() || count > bytes.size()) return std::nullopt;
+  for (std::uint64_t i = 0; i < count && r.ok(); ++i) k.references.emplace_back(r.str());
+  if (!r.ok()) return std::nullopt;
+  return k;
+}
+
+constexpr SortKind kSortKinds[] = {SortKind::arrival, SortKind::date,    SortKind::from,
+                                   SortKind::to,      SortKind::cc,      SortKind::subject,
+                                   SortKind::size,    SortKind::display_from, SortKind::display_to};
+
+std::string sort_entry(SortKind kind, const MessageRecord& record, const MessageKeys& keys) {
+  std::string entry(1, static_cast<char>(kind));
+  entry += sort_key(kind, record, keys);
+  append_be32(entry, record.uid);
+  return entry;
+}
+
+// The index keys of a word: itself, or overlapping chunks of a long one.
+template <class F>
+void term_keys(char field, std::string_view word, F&& emit) {
+  std::string key(1, field);
+  if (word.size() <= kTermMax) {
+    key += word;
+    emit(key);
+    return;
+  }
+  for (std::size_t at = 0; at < word.size(); at += kTermStep) {
+    key.resize(1);
+    key += word.substr(at, kTermMax);
+    emit(key);
+    if (at + kTermMax >= word.size()) break;
+  }
+}
+
+void count_in(FolderMeta& meta, const MessageRecord& r, int sign) {
+  auto add = [sign](auto& counter, std::uint64_t amount) {
+    counter = static_cast<std::remove_reference_t<decltype(counter)>>(sign > 0 ? counter + amount : counter - amount);
+  };
+  add(meta.messages, 1);
+  add(meta.size, r.vsize);
+  if ((r.flags & flag::seen) == 0) add(meta.unseen, 1);
+  if ((r.flags & flag::deleted) != 0) add(meta.deleted, 1);
+}
+
+std::vector<unsigned> flag_ids(const MessageRecord& r) {
+  std::vector<unsigned> ids;
+  for (unsigned i = 0; i < flag::system_count; ++i)
+    if ((r.flags & (1u << i)) != 0) ids.push_back(i);
+  for (unsigned i = 0; i < 64; ++i)
+    if ((r.keywords & (std::uint64_t{1} << i)) != 0) ids.push_back(32 + i);
+  return ids;
+}
+
+template <class T>
+std::expected<T, LmdbError> fail(const LmdbError& e) {
+  return std::unexpected(e);
+}
+
+}  // namespace
+
+EnvOptions folder_env_options() {
+  EnvOptions options;
+  options.dbs = {
+      {"meta", 0},
+      {"msgs", 0},
+      {"names", 0},
+      {"cache", 0},
+      {"keys", 0},
+      {"sort", 0},
+      {"terms", MDB_DUPSORT | MDB_DUPFIXED},
+      {"flags", MDB_DUPSORT | MDB_DUPFIXED},
+      {"modseq", MDB_DUPSORT | MDB_DUPFIXED},
+      {"expunged", MDB_DUPSORT | MDB_DUPFIXED},
+  };
+  return options;
+}
+
+std::string flag_key(unsigned flag_id) { return uid_key(flag_id); }
+
+std::string sort_key(SortKind kind, const MessageRecord& record, const MessageKeys& keys) {
+  std::string key;
+  auto text = [&key](const std::string& value) { key = value.substr(0, kSortKeyMax); };
+  switch (kind) {
+    case SortKind::arrival: append_be64(key, biased(record.internal_date)); break;
+    case SortKind::date: append_be64(key, biased(keys.sent_date)); break;
+    case SortKind::size: append_be64(key, record.vsize); break;
+    case SortKind::from: text(keys.from); break;
+    case SortKind::to: text(keys.to); break;
+    case SortKind::cc: text(keys.cc); break;
+    case SortKind::subject: text(keys.subject); break;
+    case SortKind::display_from: text(keys.display_from); break;
+    case SortKind::display_to: text(keys.display_to); break;
+  }
+  return key;
+}
+
+std::vector<std::string_view> words(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t start = std::string_view::npos;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    bool in_word = false;
+    if (i < text.size()) {
+      auto c = static_cast<unsigned char>(text[i]);
+      in_word = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    if (in_word && start == std::string_view::npos) start = i;
+    if (!in_word && start != std::string_view::npos) {
+      out.push_back(text.substr(start, i - start));
+      start = std::string_view::npos;
+    }
+  }
+  return out;
+}
+
+std::string encode(const MessageRecord& r) {
+  codec::Writer w;
+  w.u(r.flags);
+  w.u(r.keywords);
+  w.s(r.internal_date);
+  w.s(r.save_date);
+  w.u(r.size);
+  w.u(r.vsize);
+  w.u(r.modseq);
+  w.u(r.in_new ? 1 : 0);
+  w.str(r.file_name);
+  // The key is usually the name's prefix; store only what differs.
+  if (r.file_name.starts_with(r.file_key)) {
+    w.u(r.file_key.size());
+  } else {
+    w.u(0);
+    w.str(r.file_key);
+  }
+  return w.take();
+}
+
+std::optional<MessageRecord> decode_record(std::string_view bytes) {
+  codec::Reader r(bytes);
+  MessageRecord m;
+  m.flags = static_cast<std::uint32_t>(r.u());
+  m.keywords = r.u();
+  m.internal_date = r.s();
+  m.save_date = r.s();
+  m.size = r.u();
+  m.vsize = r.u();
+  m.modseq = r.u();
+  m.in_new = r.u() != 0;
+  m.file_name = r.str();
+  std::uint64_t key_size = r.u();
+  if (key_size > 0 && key_size <= m.file_name.size()) {
+    m.file_key = m.file_name.substr(0, key_size);
+  } else {
+    m.file_key = r.str();
+  }
+  if (!r.ok()) return std::nullopt;
+  return m;
+}
+
+std::expected<FolderMeta, LmdbError> read_meta(const Txn& txn) {
+  auto value = txn.get(txn.env().dbi(Db::meta), kStateKey);
+  if (!value) {
+    if (value.error().code == MDB_NOTFOUND) return FolderMeta{};
+    return fail<FolderMeta>(value.error());
+  }
+  auto meta = decode_meta(*value);
+  if (!meta) return std::unexpected(LmdbError{MDB_CORRUPTED, "folder state unreadable in " + txn.env().dir().string()});
+  return *meta;
+}
+
+std::expected<void, LmdbError> write_meta(Txn& txn, const FolderMeta& meta) {
+  return txn.put(txn.env().dbi(Db::meta), kStateKey, encode_meta(meta));
+}
+
+std::expected<std::optional<MessageRecord>, LmdbError> find_record(const Txn& txn, Uid uid) {
+  auto value = txn.get(txn.env().dbi(Db::msgs), uid_key(uid));
+  if (!value) {
+    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
+    return std::unexpected(value.error());
+  }
+  auto record = decode_record(*value);
+  if (!record) return std::unexpected(LmdbError{MDB_CORRUPTED, "message record unreadable"});
+  record->uid = uid;
+  return record;
+}
+
+std::expected<std::optional<Uid>, LmdbError> find_uid(const Txn& txn, std::string_view file_key) {
+  if (file_key.empty() || file_key.size() > 511) return std::nullopt;
+  auto value = txn.get(txn.env().dbi(Db::names), file_key);
+  if (!value) {
+    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
+    return std::unexpected(value.error());
+  }
+  return read_be32(*value);
+}
+
+std::expected<std::optional<MessageCache>, LmdbError> find_cache(const Txn& txn, Uid uid) {
+  auto value = txn.get(txn.env().dbi(Db::cache), uid_key(uid));
+  if (!value) {
+    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
+    return std::unexpected(value.error());
+  }
+  auto cache = decode_cache(*value);
+  if (!cache) return std::unexpected(LmdbError{MDB_CORRUPTED, "message cache unreadable"});
+  return cache;
+}
+
+std::expected<std::optional<MessageKeys>, LmdbError> find_keys(const Txn& txn, Uid uid) {
+  auto value = txn.get(txn.env().dbi(Db::keys), uid_key(uid));
+  if (!value) {
+    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
+    return std::unexpected(value.error());
+  }
+  auto keys = decode_keys(*value);
+  if (!keys) return std::unexpected(LmdbError{MDB_CORRUPTED, "message keys unreadable"});
+  return keys;
+}
+
+std::expected<void, LmdbError> for_each_record(const Txn& txn, Uid from,
+                                               const std::function<bool(const MessageRecord&)>& visit) {
+  Cursor cursor(txn, txn.env().dbi(Db::msgs));
+  std::string_view key, value;
+  bool more = cursor.get(MDB_SET_RANGE, &key, &value, uid_key(from));
+  while (more) {
+    auto record = decode_record(value);
+    if (!record) return std::unexpected(LmdbError{MDB_CORRUPTED, "message record unreadable"});
+    record->uid = read_be32(key);
+    if (!visit(*record)) break;
+    more = cursor.get(MDB_NEXT, &key, &value);
+  }
+  return {};
+}
+
+std::expected<void, LmdbError> insert(Txn& txn, FolderMeta& meta, const MessageRecord& record,
+                                      const MessageAnalysis& analysis) {
+  const Env& env = txn.env();
+  const std::string uid = uid_key(record.uid);
+  auto check = [](std::expected<void, LmdbError> r) { return r; };
+  if (auto r = check(txn.put(env.dbi(Db::msgs), uid, encode(record))); !r) return r;
+  if (!record.file_key.empty() && record.file_key.size() <= 511)
+    if (auto r = txn.put(env.dbi(Db::names), record.file_key, uid); !r) return r;
+  if (auto r = txn.put(env.dbi(Db::cache), uid, encode_cache(analysis.cache)); !r) return r;
+  if (auto r = txn.put(env.dbi(Db::keys), uid, encode_keys(analysis.keys)); !r) return r;
+  for (SortKind kind : kSortKinds)
+    if (auto r = txn.put(env.dbi(Db::sort), sort_entry(kind, record, analysis.keys), {}); !r) return r;
+  std::expected<void, LmdbError> result;
+  auto put_term = [&](const std::string& key) {
+    if (result) result = txn.put(env.dbi(Db::terms), key, uid, MDB_NODUPDATA);
+  };
+  for (const auto& word : analysis.body_terms) term_keys(term_field::body, word, put_term);
+  for (const auto& word : analysis.header_terms) term_keys(term_field::header, word, put_term);
+  if (!result) return result;
+  for (unsigned id : flag_ids(record))
+    if (auto r = txn.put(env.dbi(Db::flags), flag_key(id), uid, MDB_NODUPDATA); !r) return r;
+  if (auto r = txn.put(env.dbi(Db::modseq), modseq_key(record.modseq), uid, MDB_NODUPDATA); !r) return r;
+  count_in(meta, record, +1);
+  meta.highest_modseq = std::max(meta.highest_modseq, record.modseq);
+  meta.uidnext = std::max(meta.uidnext, record.uid + 1);
+  return {};
+}
+
+std::expected<void, LmdbError> update(Txn& txn, FolderMeta& meta, const MessageRecord& before,
+                                      const MessageRecord& after) {
+  const Env& env = txn.env();
+  const std::string uid = uid_key(after.uid);
+  if (auto r = txn.put(env.dbi(Db::msgs), uid, encode(after)); !r) return r;
+  std::vector<unsigned> old_ids = flag_ids(before), new_ids = flag_ids(after);
+  for (unsigned id : old_ids)
+    if (std::find(new_ids.begin(), new_ids.end(), id) == new_ids.end())
+      if (auto r = txn.del(env.dbi(Db::flags), flag_key(id), uid); !r) return r;
+  for (unsigned id : new_ids)
+    if (std::find(old_ids.begin(), old_ids.end(), id) == old_ids.end())
+      if (auto r = txn.put(env.dbi(Db::flags), flag_key(id), uid, MDB_NODUPDATA); !r) return r;
+  if (before.modseq != after.modseq) {
+    if (auto r = txn.del(env.dbi(Db::modseq), modseq_key(before.modseq), uid); !r) return r;
+    if (auto r = txn.put(env.dbi(Db::modseq), modseq_key(after.modseq), uid, MDB_NODUPDATA); !r) return r;
+  }
+  count_in(meta, before, -1);
+  count_in(meta, after, +1);
+  meta.highest_modseq = std::max(meta.highest_modseq, after.modseq);
+  return {};
+}
+
+std::expected<void, LmdbError> remove(Txn& txn, FolderMeta& meta, const MessageRecord& record,
+                                      Modseq modseq) {
+  const Env& env = txn.env();
+  const std::string uid = uid_key(record.uid);
+  auto keys = find_keys(txn, record.uid);
+  if (!keys) return std::unexpected(keys.error());
+  if (*keys) {
+    for (SortKind kind : kSortKinds)
+      if (auto r = txn.del(env.dbi(Db::sort), sort_entry(kind, record, **keys)); !r) return r;
+  }
+  // Full-text postings of expunged UIDs stay until the next rebuild: UIDs are
+  // never reused, and every candidate is checked against msgs.
+  for (auto db : {Db::msgs, Db::cache, Db::keys})
+    if (auto r = txn.del(env.dbi(db), uid); !r) return r;
+  if (auto existing = find_uid(txn, record.file_key); existing && *existing && **existing == record.uid)
+    if (auto r = txn.del(env.dbi(Db::names), record.file_key); !r) return r;
+  for (unsigned id : flag_ids(record))
+    if (auto r = txn.del(env.dbi(Db::flags), flag_key(id), uid); !r) return r;
+  if (auto r = txn.del(env.dbi(Db::modseq), modseq_key(record.modseq), uid); !r) return r;
+  if (auto r = txn.put(env.dbi(Db::expunged), modseq_key(modseq), uid, MDB_NODUPDATA); !r) return r;
+  count_in(meta, record, -1);
+  meta.highest_modseq = std::max(meta.highest_modseq, modseq);
+  return {};
+}
+
+std::expected<void, LmdbError> clear(Txn& txn) {
+  for (unsigned db = 0; db < Db::db_count; ++db) {
+    int rc = mdb_drop(txn.get(), txn.env().dbi(db), 0);
+    if (rc != 0) return std::unexpected(LmdbError{rc, std::string("mdb_drop: ") + mdb_strerror(rc)});
+  }
+  return {};
+}
+
+namespace {
+
+void collect_since(const Txn& txn, MDB_dbi dbi, Modseq since, std::vector<Uid>& out) {
+  Cursor cursor(txn, dbi);
+  std::string_view key, value;
+  bool more = cursor.get(MDB_SET_RANGE, &key, &value, modseq_key(since + 1));
+  while (more) {
+    out.push_back(read_be32(value));
+    more = cursor.get(MDB_NEXT, &key, &value);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+}  // namespace
+
+std::expected<Changes, LmdbError> changes_since(const Txn& txn, Modseq since) {
+  Changes changes;
+  collect_since(txn, txn.env().dbi(Db::modseq), since, changes.changed);
+  collect_since(txn, txn.env().dbi(Db::expunged), since, changes.expunged);
+  return changes;
+}
+
+std::expected<std::vector<Uid>, LmdbError> uids_with_flag(const Txn& txn, unsigned flag_id) {
+  std::vector<Uid> out;
+  Cursor cursor(txn, txn.env().dbi(Db::flags));
+  std::string_view key, value;
+  if (!cursor.get(MDB_SET_KEY, &key, &value, flag_key(flag_id))) return out;
+  // A single value has no duplicate page to read in bulk (MDB_GET_MULTIPLE
+  // then succeeds without returning data).
+  std::size_t count = 0;
+  if (mdb_cursor_count(cursor.raw(), &count) != 0 || count == 1) {
+    out.push_back(read_be32(value));
+    return out;
+  }
+  // Whole pages of fixed-size duplicates at a time.
+  if (!cursor.get(MDB_GET_MULTIPLE, &key, &value)) return out;
+  do {
+    for (std::size_t i = 0; i + 4 <= value.size(); i += 4) out.push_back(read_be32(value.substr(i, 4)));
+  } while (cursor.get(MDB_NEXT_MULTIPLE, &key, &value));
+  return out;
+}
+
+}  // namespace roost::index

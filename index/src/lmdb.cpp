@@ -1,0 +1,296 @@
+#include "roost/index/lmdb.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <list>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+namespace roost::index {
+
+namespace {
+
+LmdbError error(int code, std::string_view call, const std::filesystem::path& dir) {
+  return {code, std::string(call) + " " + dir.string() + ": " + mdb_strerror(code)};
+}
+
+// How many times a transaction is retried after the map grew or another
+// process resized it; more means something else is wrong.
+constexpr int kMaxAttempts = 8;
+
+}  // namespace
+
+Env::~Env() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+std::size_t Env::map_size() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+std::expected<MDB_txn*, LmdbError> Env::begin(bool write) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+    if (rc == 0) return txn;
+    if (rc == MDB_READERS_FULL) {
+      int dead = 0;
+      mdb_reader_check(env_, &dead);
+      if (dead > 0) continue;
+      return std::unexpected(error(rc, "mdb_txn_begin", dir_));
+    }
+    if (rc == MDB_MAP_RESIZED) {
+      // Another process grew the map past ours: adopt its size. Callers hold
+      // resize_ shared, so they must release and come back; signal that.
+      return std::unexpected(error(rc, "mdb_txn_begin", dir_));
+    }
+    return std::unexpected(error(rc, "mdb_txn_begin", dir_));
+  }
+  return std::unexpected(error(MDB_READERS_FULL, "mdb_txn_begin", dir_));
+}
+
+std::expected<void, LmdbError> Env::grow(std::size_t at_least) {
+  std::unique_lock lock(resize_);
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  std::size_t size = std::max(at_least, info.me_mapsize);
+  int rc = mdb_env_set_mapsize(env_, size);
+  if (rc != 0) return std::unexpected(error(rc, "mdb_env_set_mapsize", dir_));
+  return {};
+}
+
+std::expected<void, LmdbError> Env::read(
+    const std::function<std::expected<void, LmdbError>(Txn&)>& body) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    std::shared_lock lock(resize_);
+    auto txn = begin(false);
+    if (!txn) {
+      if (txn.error().code != MDB_MAP_RESIZED) return std::unexpected(txn.error());
+      lock.unlock();
+      if (auto grown = grow(0); !grown) return grown;
+      continue;
+    }
+    Txn t(this, *txn);
+    auto result = body(t);
+    mdb_txn_abort(*txn);
+    return result;
+  }
+  return std::unexpected(error(MDB_MAP_RESIZED, "read", dir_));
+}
+
+std::expected<void, LmdbError> Env::write(
+    const std::function<std::expected<void, LmdbError>(Txn&)>& body) {
+  std::lock_guard writer(writer_);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    std::shared_lock lock(resize_);
+    auto txn = begin(true);
+    if (!txn) {
+      if (txn.error().code != MDB_MAP_RESIZED) return std::unexpected(txn.error());
+      lock.unlock();
+      if (auto grown = grow(0); !grown) return grown;
+      continue;
+    }
+    Txn t(this, *txn);
+    auto result = body(t);
+    if (!result) {
+      mdb_txn_abort(*txn);
+      if (result.error().code != MDB_MAP_FULL) return result;
+    } else {
+      int rc = mdb_txn_commit(*txn);
+      if (rc == 0) return {};
+      if (rc != MDB_MAP_FULL) return std::unexpected(error(rc, "mdb_txn_commit", dir_));
+    }
+    lock.unlock();
+    if (auto grown = grow(map_size() * 2); !grown) return grown;
+  }
+  return std::unexpected(error(MDB_MAP_FULL, "write", dir_));
+}
+
+std::expected<std::string_view, LmdbError> Txn::get(MDB_dbi dbi, std::string_view key) const {
+  MDB_val k = as_val(key), v{};
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc != 0) return std::unexpected(error(rc, "mdb_get", env_->dir()));
+  return as_view(v);
+}
+
+std::expected<void, LmdbError> Txn::put(MDB_dbi dbi, std::string_view key, std::string_view value,
+                                        unsigned flags) {
+  MDB_val k = as_val(key), v = as_val(value);
+  int rc = mdb_put(txn_, dbi, &k, &v, flags);
+  if (rc != 0 && !(rc == MDB_KEYEXIST && (flags & MDB_NODUPDATA)))
+    return std::unexpected(error(rc, "mdb_put", env_->dir()));
+  return {};
+}
+
+std::expected<void, LmdbError> Txn::del(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = as_val(key), v = as_val(value);
+  int rc = mdb_del(txn_, dbi, &k, value.empty() ? nullptr : &v);
+  if (rc != 0 && rc != MDB_NOTFOUND) return std::unexpected(error(rc, "mdb_del", env_->dir()));
+  return {};
+}
+
+Cursor::Cursor(const Txn& txn, MDB_dbi dbi) {
+  if (mdb_cursor_open(txn.get(), dbi, &cursor_) != 0) cursor_ = nullptr;
+}
+
+Cursor::~Cursor() {
+  if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+}
+
+bool Cursor::get(MDB_cursor_op op, std::string_view* key, std::string_view* value,
+                 std::string_view seek_key, std::string_view seek_value) {
+  if (cursor_ == nullptr) return false;
+  MDB_val k = as_val(seek_key), v = as_val(seek_value);
+  if (mdb_cursor_get(cursor_, &k, &v, op) != 0) return false;
+  if (key != nullptr) *key = as_view(k);
+  if (value != nullptr) *value = as_view(v);
+  return true;
+}
+
+struct EnvRegistry::Impl {
+  struct Entry {
+    std::shared_ptr<Env> env;
+    std::filesystem::path dir;
+  };
+  mutable std::mutex mutex;
+  std::map<std::pair<dev_t, ino_t>, Entry> open;
+  std::list<std::pair<dev_t, ino_t>> recent;  // most recently used first
+  std::size_t keep_idle = 256;
+
+  void touch(std::pair<dev_t, ino_t> id) {
+    recent.remove(id);
+    recent.push_front(id);
+  }
+
+  // Closes the least recently used environments nobody else holds.
+  void trim() {
+    std::size_t idle = 0;
+    for (auto it = recent.begin(); it != recent.end();) {
+      auto entry = open.find(*it);
+      if (entry != open.end() && entry->second.env.use_count() == 1 && ++idle > keep_idle) {
+        open.erase(entry);
+        it = recent.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+};
+
+EnvRegistry::EnvRegistry() : impl_(std::make_unique<Impl>()) {}
+
+EnvRegistry& EnvRegistry::instance() {
+  static EnvRegistry registry;
+  return registry;
+}
+
+void EnvRegistry::set_keep_idle(std::size_t count) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->keep_idle = count;
+  impl_->trim();
+}
+
+std::size_t EnvRegistry::open_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->open.size();
+}
+
+void EnvRegistry::forget(const std::filesystem::path& dir) {
+  std::lock_guard lock(impl_->mutex);
+  for (auto it = impl_->open.begin(); it != impl_->open.end(); ++it) {
+    if (it->second.dir == dir && it->second.env.use_count() == 1) {
+      impl_->recent.remove(it->first);
+      impl_->open.erase(it);
+      return;
+    }
+  }
+}
+
+void EnvRegistry::check_readers() {
+  std::lock_guard lock(impl_->mutex);
+  for (auto& [id, entry] : impl_->open) {
+    int dead = 0;
+    mdb_reader_check(entry.env->env_, &dead);
+  }
+}
+
+std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::filesystem::path& dir,
+                                                                  const EnvOptions& options) {
+  std::error_code ec;
+  if (options.create) std::filesystem::create_directories(dir, ec);
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) return std::unexpected(error(errno, "stat", dir));
+  std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+
+  std::lock_guard lock(impl_->mutex);
+  if (auto it = impl_->open.find(id); it != impl_->open.end()) {
+    impl_->touch(id);
+    return it->second.env;
+  }
+  std::shared_ptr<Env> env(new Env());
+  env->dir_ = dir;
+  int rc = mdb_env_create(&env->env_);
+  if (rc != 0) return std::unexpected(error(rc, "mdb_env_create", dir));
+  mdb_env_set_maxreaders(env->env_, kMaxReaders);
+  mdb_env_set_maxdbs(env->env_, static_cast<MDB_dbi>(options.dbs.size() + 1));
+  mdb_env_set_mapsize(env->env_, options.initial_map_size);
+  // Opening can fail while another process opens or closes the same
+  // environment at that instant (lmdb.h caveats): try again briefly.
+  for (int attempt = 0;; ++attempt) {
+    rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS, 0600);
+    if (rc == 0 || attempt == 3 || (rc != EAGAIN && rc != EBUSY)) break;
+  }
+  if (rc != 0) return std::unexpected(error(rc, "mdb_env_open", dir));
+  int dead = 0;
+  mdb_reader_check(env->env_, &dead);
+  // Adopt a larger map another process has already persisted.
+  MDB_envinfo info{};
+  mdb_env_info(env->env_, &info);
+  if (info.me_mapsize < options.initial_map_size) mdb_env_set_mapsize(env->env_, options.initial_map_size);
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
+  if (rc != 0) return std::unexpected(error(rc, "mdb_txn_begin", dir));
+  for (const DbSpec& spec : options.dbs) {
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn, spec.name, spec.flags | MDB_CREATE, &dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return std::unexpected(error(rc, "mdb_dbi_open", dir));
+    }
+    env->dbis_.push_back(dbi);
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return std::unexpected(error(rc, "mdb_txn_commit", dir));
+
+  impl_->open.emplace(id, Impl::Entry{env, dir});
+  impl_->touch(id);
+  impl_->trim();
+  return env;
+}
+
+void append_be32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
+void append_be64(std::string& out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
+std::uint32_t read_be32(std::string_view in) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < 4 && i < in.size(); ++i) value = (value << 8) | static_cast<unsigned char>(in[i]);
+  return value;
+}
+
+std::uint64_t read_be64(std::string_view in) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < 8 && i < in.size(); ++i) value = (value << 8) | static_cast<unsigned char>(in[i]);
+  return value;
+}
+
+}  // namespace roost::index

@@ -1,0 +1,242 @@
+// storage: THE mail store API the protocol services use (DESIGN.md).
+//
+// Mail lives in Maildir++ directories (the truth); each folder has an LMDB
+// index (the speed) that storage keeps in step with the maildir, including
+// changes other processes and other programs make. Services never touch a
+// file or an index directly.
+//
+// Every call here may block (file I/O, fsync, LMDB writes): services run
+// them on the blocking pool, never on an io thread. Objects are safe to use
+// from one thread at a time; different objects for the same user or folder
+// may be used from different threads and processes at once.
+//
+// Errors are values from a closed set; `detail` is for the log, never for
+// a client (it may name paths).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roost/index/folder_index.hpp"
+
+namespace roost::storage {
+
+using index::Modseq;
+using index::Uid;
+
+enum class ErrorKind {
+  not_found,     // no such folder or message
+  exists,        // a folder of that name exists already
+  bad_name,      // the name is not allowed (see mailbox_name.hpp)
+  not_possible,  // the operation cannot be done to this object (delete INBOX, ...)
+  has_children,  // delete of a folder with subfolders that is not empty
+  over_quota,
+  too_big,
+  limit,         // a fixed limit (keywords per folder, ...)
+  expunged,      // the message is gone
+  temporary,     // try again later (disk full, index busy)
+  internal,      // a bug or a corrupt file: the log says what
+};
+std::string_view describe(ErrorKind kind);
+
+struct Error {
+  ErrorKind kind = ErrorKind::internal;
+  std::string detail;
+};
+
+template <class T>
+using Result = std::expected<T, Error>;
+
+enum class SpecialUse : std::uint8_t { none, drafts, sent, trash, junk, archive, all, flagged };
+std::string_view special_use_attribute(SpecialUse use);  // "\\Drafts", ... or ""
+
+struct DefaultFolder {
+  std::string name;
+  SpecialUse use = SpecialUse::none;
+};
+
+struct StoreConfig {
+  std::filesystem::path mail_root;  // users' maildirs: mail_root/<user>
+  std::string host_name;            // in unique file names
+  std::vector<DefaultFolder> default_folders;  // created at the first login
+  bool auto_subscribe_defaults = true;
+  std::uint64_t quota_bytes = 0;     // 0: no limit
+  std::uint64_t quota_messages = 0;  // 0: no limit
+  std::size_t open_index_limit = 256;  // idle folder indexes kept open per process
+};
+
+struct FolderStatus {
+  std::uint32_t messages = 0;
+  std::uint32_t recent = 0;
+  std::uint32_t unseen = 0;
+  std::uint32_t deleted = 0;
+  std::uint64_t size = 0;
+  Uid uidnext = 1;
+  std::uint32_t uidvalidity = 0;
+  Modseq highest_modseq = 0;
+};
+
+struct FolderInfo {
+  std::string name;  // canonical UTF-8
+  SpecialUse use = SpecialUse::none;
+  bool subscribed = false;
+  bool has_children = false;
+};
+
+struct Flags {
+  std::uint32_t system = 0;            // index::flag bits
+  std::vector<std::string> keywords;   // names as clients spell them
+};
+
+struct NewMessage {
+  std::string data;
+  std::int64_t internal_date = 0;  // seconds since 1970; 0: now
+  Flags flags;
+};
+
+struct Appended {
+  std::uint32_t uidvalidity = 0;
+  std::vector<Uid> uids;  // in the order given
+};
+
+struct QuotaUsage {
+  std::uint64_t bytes = 0, messages = 0;
+  std::uint64_t bytes_limit = 0, messages_limit = 0;  // 0: none
+};
+
+enum class StoreMode { replace, add, remove };
+
+// One message as a view shows it.
+struct MessageInfo {
+  Uid uid = 0;
+  std::uint32_t system_flags = 0;
+  std::vector<std::string> keywords;
+  std::int64_t internal_date = 0;
+  std::int64_t save_date = 0;
+  std::uint64_t size = 0;  // RFC822.SIZE
+  Modseq modseq = 0;
+  bool recent = false;
+};
+
+// What changed in a folder since a view last looked.
+struct ViewUpdate {
+  std::vector<std::uint32_t> expunged;  // sequence numbers, each valid at the time it is announced
+  std::vector<Uid> vanished;            // the same messages as UIDs (QRESYNC)
+  std::uint32_t exists = 0;             // message count after the update
+  bool new_messages = false;
+  std::vector<Uid> flags_changed;       // UIDs whose flags changed (not new ones)
+};
+
+class Folder;
+class User;
+
+// The messages of a selected folder as one session sees them: sequence
+// numbers stay put until the session lets expunges through (refresh).
+class FolderView {
+ public:
+  ~FolderView();
+  const std::string& name() const;
+  bool read_only() const;
+  std::uint32_t uidvalidity() const;
+  Uid uidnext() const;
+  Modseq highest_modseq() const;
+  std::uint32_t recent_count() const;
+  const std::vector<Uid>& uids() const;  // sequence number n is uids()[n-1]
+  std::optional<std::uint32_t> sequence_of(Uid uid) const;
+  std::vector<std::string> keywords() const;  // every keyword the folder knows
+
+  // Brings the view up to date (syncing the maildir when others changed it).
+  // Without `allow_expunges`, expunged messages keep their sequence numbers
+  // until a later refresh that allows them.
+  Result<ViewUpdate> refresh(bool allow_expunges);
+
+  Result<std::vector<MessageInfo>> messages(const std::vector<Uid>& uids);
+  Result<index::MessageCache> cache(Uid uid);
+  Result<index::MessageKeys> keys(Uid uid);
+  // The message's bytes, or a range of them.
+  Result<std::string> read(Uid uid);
+  Result<std::string> read_range(Uid uid, std::uint64_t offset, std::uint64_t length);
+
+  struct StoreResult {
+    std::vector<Uid> changed;   // flags actually changed
+    std::vector<Uid> modified;  // refused by UNCHANGEDSINCE (RFC 7162 MODIFIED)
+  };
+  Result<StoreResult> store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
+                            std::optional<Modseq> unchanged_since = {});
+
+  // Removes \Deleted messages (all, or those in `only`); returns their UIDs.
+  Result<std::vector<Uid>> expunge(const std::optional<std::vector<Uid>>& only = {});
+
+  struct Copied {
+    std::uint32_t uidvalidity = 0;
+    std::vector<Uid> source, destination;
+  };
+  Result<Copied> copy(const std::vector<Uid>& uids, std::string_view destination, bool move);
+
+  // A number that changes whenever the folder may have changed, for
+  // watchers: the content of the folder's change file.
+  std::filesystem::path change_file() const;
+  std::vector<std::filesystem::path> watch_paths() const;
+
+ private:
+  friend class User;
+  struct Impl;
+  explicit FolderView(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class User {
+ public:
+  ~User();
+  const std::string& name() const;
+  const std::filesystem::path& root() const;
+
+  Result<std::vector<FolderInfo>> list();
+  Result<void> create(std::string_view name, SpecialUse use = SpecialUse::none);
+  Result<void> remove(std::string_view name);
+  Result<void> rename(std::string_view from, std::string_view to);
+  Result<void> subscribe(std::string_view name, bool subscribed);
+  Result<FolderStatus> status(std::string_view name);
+  Result<std::unique_ptr<FolderView>> open(std::string_view name, bool read_only);
+
+  // Delivery (new/, no flags) and APPEND (cur/, with flags). Either every
+  // message is durable and has its UID, or none was added.
+  Result<Appended> deliver(std::string_view folder, NewMessage message);
+  Result<Appended> append(std::string_view folder, std::vector<NewMessage> messages);
+
+  Result<QuotaUsage> quota();
+
+  // Rebuilds a folder's index from the maildir and the UID list; verifies
+  // that the index agrees with them (a description of each difference).
+  Result<void> rebuild_index(std::string_view folder);
+  Result<std::vector<std::string>> verify_index(std::string_view folder);
+
+ private:
+  friend class Store;
+  friend class FolderView;
+  struct Impl;
+  explicit User(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+class Store {
+ public:
+  explicit Store(StoreConfig config);
+  ~Store();
+  const StoreConfig& config() const;
+  // A user's mail, creating the maildir and the default folders the first time.
+  Result<std::unique_ptr<User>> open_user(std::string_view user);
+
+ private:
+  friend class User;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace roost::storage

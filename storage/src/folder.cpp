@@ -1,0 +1,882 @@
+// Keeping a folder's index in step with its maildir.
+//
+// The maildir is the truth for which messages exist and their flags; the
+// UID list is the truth for UIDs and UIDVALIDITY; the index caches both and
+// everything computed from the messages. Every change goes in this order:
+// files first (written, fsynced, renamed, directory fsynced), then the UID
+// list (appended, fdatasynced), then the index commit, then the answer.
+// A crash between steps leaves files the index does not know yet; the next
+// full sync finds them and gives them the UIDs the UID list recorded.
+//
+// All index writers, in every process, are serialised by the folder's LMDB
+// write transaction, and every file rename and UID list write by Roost
+// happens inside one. Other programs may still rename or drop files at any
+// time: a message missing from one directory listing is looked for again
+// before it is taken for expunged (LIBRARY-FACTS §2: listings taken during
+// renames miss files).
+#include "folder.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "maildir.hpp"
+#include "quota.hpp"
+#include "uidlist.hpp"
+
+namespace roost::storage {
+
+namespace fs = std::filesystem;
+using index::FolderMeta;
+using index::LmdbError;
+using index::MessageRecord;
+using index::Txn;
+
+namespace {
+
+// New files indexed per write transaction during a full sync: bounds the
+// transaction's dirty pages when a large maildir is taken over.
+constexpr std::size_t kImportBatch = 500;
+// MODSEQs reserved in the modseq file at a time.
+constexpr Modseq kModseqReserve = 10000;
+constexpr std::string_view kModseqFile = "roost-modseq";
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t mtime_ns(const fs::path& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+std::int64_t mtime_seconds(const fs::path& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return now_seconds();
+  return st.st_mtim.tv_sec;
+}
+
+bool path_exists(const fs::path& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+struct FileEntry {
+  bool in_new = false;
+  std::string name;
+};
+
+// key -> where the file is, for new/ and cur/.
+std::map<std::string, FileEntry> scan(const fs::path& dir) {
+  std::map<std::string, FileEntry> out;
+  for (bool in_new : {true, false}) {
+    DIR* d = ::opendir((dir / (in_new ? "new" : "cur")).c_str());
+    if (d == nullptr) continue;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.empty() || name[0] == '.') continue;
+      std::string key(name.substr(0, name.find(':')));
+      out[key] = FileEntry{in_new, std::string(name)};
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+// Looks for one message by key, when its last known name is gone.
+std::optional<FileEntry> find_file(const fs::path& dir, std::string_view key) {
+  for (bool in_new : {false, true}) {
+    DIR* d = ::opendir((dir / (in_new ? "new" : "cur")).c_str());
+    if (d == nullptr) continue;
+    std::optional<FileEntry> found;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.starts_with(key) && (name.size() == key.size() || name[key.size()] == ':')) {
+        found = FileEntry{in_new, std::string(name)};
+        break;
+      }
+    }
+    ::closedir(d);
+    if (found) return found;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> read_keyword_file(const fs::path& file) {
+  std::vector<std::string> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::size_t space = line.find(' ');
+    if (space == std::string::npos) continue;
+    unsigned n = 0;
+    bool number = space > 0;
+    for (std::size_t i = 0; i < space; ++i) {
+      if (line[i] < '0' || line[i] > '9') number = false;
+      else n = n * 10 + static_cast<unsigned>(line[i] - '0');
+    }
+    if (!number || n >= index::kMaxKeywords) continue;
+    if (out.size() <= n) out.resize(n + 1);
+    out[n] = line.substr(space + 1);
+  }
+  return out;
+}
+
+std::error_code write_keyword_file(const fs::path& file, const std::vector<std::string>& keywords) {
+  std::string text;
+  for (std::size_t i = 0; i < keywords.size(); ++i)
+    if (!keywords[i].empty()) text += std::to_string(i) + " " + keywords[i] + "\n";
+  fs::path tmp = file;
+  tmp += ".roost-tmp";
+  ::unlink(tmp.c_str());
+  if (auto ec = maildir::write_new_file(tmp, text, now_seconds())) return ec;
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return {errno, std::generic_category()};
+  return maildir::fsync_directory(file.parent_path());
+}
+
+bool same_keyword(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+LmdbError carry(const Error& e) { return LmdbError{-1, e.detail}; }
+
+}  // namespace
+
+Error error_from(const LmdbError& e) {
+  if (e.code == MDB_MAP_FULL || e.code == MDB_READERS_FULL || e.code == MDB_TXN_FULL || e.code == ENOSPC ||
+      e.code == EAGAIN || e.code == EBUSY)
+    return {ErrorKind::temporary, e.what};
+  return {ErrorKind::internal, e.what};
+}
+
+Error error_from(std::error_code ec, std::string_view what) {
+  std::string detail = std::string(what) + ": " + ec.message();
+  if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT || ec == std::errc::too_many_files_open ||
+      ec == std::errc::resource_unavailable_try_again)
+    return {ErrorKind::temporary, detail};
+  if (ec == std::errc::no_such_file_or_directory) return {ErrorKind::not_found, detail};
+  return {ErrorKind::internal, detail};
+}
+
+struct Folder::Pending {
+  std::vector<NewMessage> messages;
+  std::vector<index::MessageAnalysis> analyses;
+  std::vector<std::uint64_t> keyword_masks;
+  std::vector<std::string> names;  // file names in tmp/, then in new/ or cur/
+  bool deliver = true;
+  bool done = false;
+  Result<Appended> result;
+};
+
+Folder::Folder(const StoreConfig& config, fs::path root, fs::path dir, std::string name)
+    : config_(config), root_(std::move(root)), dir_(std::move(dir)), name_(std::move(name)) {}
+
+fs::path Folder::uidlist_file() const { return dir_ / uidlist::kFileName; }
+fs::path Folder::keywords_file() const { return dir_ / "dovecot-keywords"; }
+
+fs::path Folder::message_path(const MessageRecord& record) const {
+  return dir_ / (record.in_new ? "new" : "cur") / record.file_name;
+}
+
+Result<std::shared_ptr<index::Env>> Folder::env() {
+  auto env = index::EnvRegistry::instance().open(index_dir(), index::folder_env_options());
+  if (!env) return std::unexpected(error_from(env.error()));
+  return *env;
+}
+
+Result<void> Folder::ensure_directories() {
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    std::error_code ec;
+    fs::create_directories(dir_ / sub, ec);
+    if (ec) return std::unexpected(error_from(ec, "create " + (dir_ / sub).string()));
+  }
+  return {};
+}
+
+std::vector<std::string> Folder::keywords() { return read_keyword_file(keywords_file()); }
+
+Result<std::uint64_t> Folder::keyword_mask(const std::vector<std::string>& names, bool create) {
+  std::vector<std::string> known = keywords();
+  std::uint64_t mask = 0;
+  bool added = false;
+  for (const auto& name : names) {
+    auto it = std::find_if(known.begin(), known.end(), [&](const std::string& k) { return same_keyword(k, name); });
+    if (it == known.end()) {
+      if (!create) continue;
+      auto free = std::find(known.begin(), known.end(), std::string());
+      if (free == known.end()) {
+        if (known.size() >= index::kMaxKeywords)
+          return std::unexpected(Error{ErrorKind::limit, "keyword limit reached in " + dir_.string()});
+        known.push_back(name);
+        it = known.end() - 1;
+      } else {
+        *free = name;
+        it = free;
+      }
+      added = true;
+    }
+    mask |= std::uint64_t{1} << (it - known.begin());
+  }
+  if (added) {
+    if (auto ec = write_keyword_file(keywords_file(), known)) return std::unexpected(error_from(ec, "write keywords"));
+  }
+  return mask;
+}
+
+void Folder::announce(Modseq modseq) {
+  int fd = ::open(change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(modseq >> (56 - 8 * i));
+  (void)::pwrite(fd, bytes, sizeof bytes, 0);
+  ::close(fd);
+}
+
+namespace {
+
+// The next MODSEQ, reserving a range in the modseq file when needed.
+std::expected<Modseq, LmdbError> next_modseq(const fs::path& dir, FolderMeta& meta) {
+  Modseq next = meta.highest_modseq + 1;
+  if (next > meta.modseq_reserved) {
+    Modseq reserved = next + kModseqReserve;
+    fs::path file = dir / kModseqFile, tmp = dir / "roost-modseq.tmp";
+    ::unlink(tmp.c_str());
+    std::string text = std::to_string(reserved) + "\n";
+    if (auto ec = maildir::write_new_file(tmp, text, now_seconds()))
+      return std::unexpected(LmdbError{ec.value(), "write " + tmp.string() + ": " + ec.message()});
+    if (::rename(tmp.c_str(), file.c_str()) != 0)
+      return std::unexpected(LmdbError{errno, "rename " + file.string()});
+    meta.modseq_reserved = reserved;
+  }
+  return next;
+}
+
+Modseq reserved_floor(const fs::path& dir) {
+  std::ifstream in(dir / kModseqFile);
+  Modseq value = 0;
+  in >> value;
+  return in ? value : 0;
+}
+
+}  // namespace
+
+std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Error& error) {
+  // 1. The UID list: create it, or read it whole.
+  auto contents = uidlist::read(uidlist_file());
+  if (!contents && contents.error() != std::errc::no_such_file_or_directory) {
+    error = error_from(contents.error(), "read " + uidlist_file().string());
+    return std::unexpected(carry(error));
+  }
+  if (!contents) {
+    uidlist::Header header;
+    header.uidvalidity = meta.uidvalidity != 0 ? meta.uidvalidity : static_cast<std::uint32_t>(now_seconds());
+    header.next_uid = meta.uidnext;
+    header.guid = uidlist::new_guid();
+    std::vector<uidlist::Entry> entries;
+    auto listed = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
+      entries.push_back({r.uid, r.file_key, {}});
+      return true;
+    });
+    if (!listed) return listed;
+    auto written = uidlist::rewrite(uidlist_file(), header, entries);
+    if (!written) {
+      error = error_from(written.error(), "write " + uidlist_file().string());
+      return std::unexpected(carry(error));
+    }
+    contents = uidlist::Contents{header, entries, written->second, written->first};
+  }
+  if (meta.uidvalidity != contents->header.uidvalidity) {
+    // The index belongs to another UIDVALIDITY (or to none): start it again,
+    // keeping MODSEQ going forward.
+    Modseq floor = std::max({meta.highest_modseq, meta.modseq_reserved, reserved_floor(dir_)});
+    if (auto cleared = index::clear(txn); !cleared) return cleared;
+    meta = FolderMeta{};
+    meta.uidvalidity = contents->header.uidvalidity;
+    meta.highest_modseq = floor;
+    meta.modseq_reserved = floor;
+  }
+  std::map<std::string, Uid> listed_uid;
+  Uid max_uid = 0;
+  for (const auto& e : contents->entries) {
+    listed_uid[e.key] = e.uid;
+    max_uid = std::max(max_uid, e.uid);
+  }
+  meta.uidnext = std::max({meta.uidnext, contents->header.next_uid, max_uid + 1});
+  meta.uidlist_inode = contents->inode;
+  meta.uidlist_offset = contents->end;
+  meta.keywords = keywords();
+
+  // 2. The directories, with their times taken before listing them.
+  std::int64_t new_mtime = mtime_ns(dir_ / "new"), cur_mtime = mtime_ns(dir_ / "cur");
+  auto files = scan(dir_);
+  auto modseq = next_modseq(dir_, meta);
+  if (!modseq) return std::unexpected(modseq.error());
+
+  // 3. Known messages: renamed (flags changed) or gone.
+  std::vector<MessageRecord> records;
+  auto listed = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
+    records.push_back(r);
+    return true;
+  });
+  if (!listed) return listed;
+  std::vector<MessageRecord> missing;
+  auto apply_name = [&](const MessageRecord& r, const FileEntry& file) -> std::expected<void, LmdbError> {
+    if (file.in_new == r.in_new && file.name == r.file_name) return {};
+    MessageRecord after = r;
+    after.in_new = file.in_new;
+    after.file_name = file.name;
+    maildir::FileName parsed = maildir::parse(file.name);
+    after.flags = parsed.flags;
+    after.keywords = parsed.keywords;
+    if (after.flags != r.flags || after.keywords != r.keywords) after.modseq = *modseq;
+    return index::update(txn, meta, r, after);
+  };
+  for (const auto& r : records) {
+    auto found = files.find(r.file_key);
+    if (found != files.end()) {
+      if (auto done = apply_name(r, found->second); !done) return done;
+      files.erase(found);
+    } else if (!path_exists(message_path(r))) {
+      missing.push_back(r);
+    }
+  }
+  // A listing taken during renames misses files: look again before expunging.
+  if (!missing.empty()) {
+    auto again = scan(dir_);
+    for (const auto& r : missing) {
+      auto found = again.find(r.file_key);
+      if (found != again.end()) {
+        if (auto done = apply_name(r, found->second); !done) return done;
+        files.erase(r.file_key);
+      } else if (auto removed = index::remove(txn, meta, r, *modseq); !removed) {
+        return removed;
+      }
+    }
+  }
+
+  // 4. New files: the UID the UID list gave them, or a new one.
+  std::vector<uidlist::Entry> appended;
+  std::size_t imported = 0;
+  bool more = false;
+  for (const auto& [key, file] : files) {
+    auto known = index::find_uid(txn, key);
+    if (!known) return std::unexpected(known.error());
+    if (*known) continue;
+    if (imported == kImportBatch) {
+      more = true;
+      break;
+    }
+    fs::path path = dir_ / (file.in_new ? "new" : "cur") / file.name;
+    auto data = maildir::read_file(path);
+    if (!data) continue;  // gone since the listing: the next sync sees it
+    MessageRecord r;
+    auto it = listed_uid.find(key);
+    bool listed_free = false;
+    if (it != listed_uid.end()) {
+      auto holder = index::find_record(txn, it->second);
+      if (!holder) return std::unexpected(holder.error());
+      listed_free = !*holder;
+    }
+    if (listed_free) {
+      r.uid = it->second;
+    } else {
+      r.uid = meta.uidnext++;
+      appended.push_back({r.uid, key, {}});
+    }
+    maildir::FileName parsed = maildir::parse(file.name);
+    r.flags = parsed.flags;
+    r.keywords = parsed.keywords;
+    r.internal_date = mtime_seconds(path);
+    r.save_date = now_seconds();
+    r.size = data->size();
+    r.modseq = *modseq;
+    r.in_new = file.in_new;
+    r.file_name = file.name;
+    r.file_key = key;
+    index::MessageAnalysis analysis = index::analyze(*data, r.internal_date);
+    r.vsize = analysis.vsize;
+    if (auto inserted = index::insert(txn, meta, r, analysis); !inserted) return inserted;
+    ++imported;
+  }
+  if (!appended.empty()) {
+    auto end = uidlist::append(uidlist_file(), appended);
+    if (!end) {
+      error = error_from(end.error(), "append " + uidlist_file().string());
+      return std::unexpected(carry(error));
+    }
+    meta.uidlist_offset = *end;
+  }
+  // Drop the lines of expunged messages once they are most of the file.
+  if (contents->entries.size() > 2 * static_cast<std::size_t>(meta.messages) + 1000) {
+    std::vector<uidlist::Entry> live;
+    auto collected = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
+      live.push_back({r.uid, r.file_key, {}});
+      return true;
+    });
+    if (!collected) return collected;
+    uidlist::Header header = contents->header;
+    header.next_uid = meta.uidnext;
+    auto written = uidlist::rewrite(uidlist_file(), header, live);
+    if (written) {
+      meta.uidlist_inode = written->first;
+      meta.uidlist_offset = written->second;
+    }
+  }
+  // Marks: a change within the file system's clock tick after our listing
+  // would not move the time, so a very recent directory is listed again next time.
+  auto recent = [](std::int64_t ns) {
+    return ns / 1000000000 >= now_seconds() - 1;
+  };
+  meta.new_mtime_ns = more || recent(new_mtime) ? 0 : new_mtime;
+  meta.cur_mtime_ns = more || recent(cur_mtime) ? 0 : cur_mtime;
+  if (more) error.kind = ErrorKind::not_possible;  // tells sync() to run another round
+  return index::write_meta(txn, meta);
+}
+
+Result<FolderMeta> Folder::sync(bool full) {
+  if (auto made = ensure_directories(); !made) return std::unexpected(made.error());
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  index::Env& env = **env_handle;
+  FolderMeta meta;
+  auto read = env.read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    meta = *m;
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  if (!full && meta.uidvalidity != 0) {
+    struct stat st{};
+    bool uidlist_same = ::stat(uidlist_file().c_str(), &st) == 0 && st.st_ino == meta.uidlist_inode &&
+                        static_cast<std::uint64_t>(st.st_size) == meta.uidlist_offset;
+    if (uidlist_same && meta.new_mtime_ns != 0 && mtime_ns(dir_ / "new") == meta.new_mtime_ns &&
+        mtime_ns(dir_ / "cur") == meta.cur_mtime_ns)
+      return meta;
+  }
+  for (;;) {
+    Error problem{ErrorKind::internal, {}};
+    Modseq before = meta.highest_modseq;
+    auto written = env.write([&](Txn& txn) -> std::expected<void, LmdbError> {
+      problem = Error{ErrorKind::internal, {}};
+      auto m = index::read_meta(txn);
+      if (!m) return std::unexpected(m.error());
+      meta = *m;
+      return full_sync(txn, meta, problem);
+    });
+    if (!written) {
+      if (!problem.detail.empty()) return std::unexpected(problem);
+      return std::unexpected(error_from(written.error()));
+    }
+    if (meta.highest_modseq != before) announce(meta.highest_modseq);
+    if (problem.kind != ErrorKind::not_possible) return meta;
+  }
+}
+
+Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver) {
+  // A folder never indexed gets its UID list and index first, so that the
+  // files about to arrive are not mistaken for foreign ones.
+  auto meta = sync(false);
+  if (!meta) return std::unexpected(meta.error());
+
+  auto pending = std::make_shared<Pending>();
+  pending->deliver = deliver;
+  std::int64_t now = now_seconds();
+  for (auto& m : messages) {
+    if (m.internal_date == 0) m.internal_date = now;
+    std::uint64_t mask = 0;
+    if (!m.flags.keywords.empty()) {
+      auto made = keyword_mask(m.flags.keywords, true);
+      if (!made) return std::unexpected(made.error());
+      mask = *made;
+    }
+    index::MessageAnalysis analysis = index::analyze(m.data, m.internal_date);
+    std::string name = maildir::unique_name(config_.host_name, m.data.size(), analysis.vsize);
+    if (auto ec = maildir::write_new_file(dir_ / "tmp" / name, m.data, m.internal_date)) {
+      for (const auto& written : pending->names) ::unlink((dir_ / "tmp" / written).c_str());
+      return std::unexpected(error_from(ec, "write " + (dir_ / "tmp" / name).string()));
+    }
+    pending->names.push_back(std::move(name));
+    pending->analyses.push_back(std::move(analysis));
+    pending->keyword_masks.push_back(mask);
+  }
+  pending->messages = std::move(messages);
+
+  // Group commit: whoever finds no commit running commits everything queued
+  // meanwhile, in one directory fsync and one index transaction.
+  std::unique_lock lock(mutex_);
+  queue_.push_back(pending);
+  while (!pending->done) {
+    if (!committing_) {
+      committing_ = true;
+      std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
+      queue_.clear();
+      lock.unlock();
+      auto committed = commit_batch(batch);
+      lock.lock();
+      for (auto& p : batch) {
+        if (!committed && !p->done) p->result = std::unexpected(committed.error());
+        p->done = true;
+      }
+      committing_ = false;
+      done_.notify_all();
+    } else {
+      done_.wait(lock);
+    }
+  }
+  return std::move(pending->result);
+}
+
+Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) {
+  // Final names: delivered mail goes to new/, appended mail to cur/ with its flags.
+  std::vector<std::pair<fs::path, fs::path>> moves;  // tmp/ -> new/ or cur/
+  bool any_new = false, any_cur = false;
+  for (auto& pending : batch) {
+    for (std::size_t i = 0; i < pending->names.size(); ++i) {
+      std::string& name = pending->names[i];
+      fs::path from = dir_ / "tmp" / name;
+      if (pending->deliver) {
+        any_new = true;
+        moves.emplace_back(from, dir_ / "new" / name);
+      } else {
+        maildir::FileName parsed = maildir::parse(name);
+        parsed.flags = pending->messages[i].flags.system;
+        parsed.keywords = pending->keyword_masks[i];
+        name = maildir::with_flags(parsed);
+        any_cur = true;
+        moves.emplace_back(from, dir_ / "cur" / name);
+      }
+    }
+  }
+  auto undo = [&]() {
+    for (const auto& [from, to] : moves) {
+      ::unlink(from.c_str());
+      ::unlink(to.c_str());
+    }
+    maildir::fsync_directory(dir_ / "new");
+    maildir::fsync_directory(dir_ / "cur");
+  };
+  auto env_handle = env();
+  if (!env_handle) {
+    undo();
+    return std::unexpected(env_handle.error());
+  }
+  // Everything happens inside the folder's write transaction, which every
+  // Roost process takes before touching the folder: a full sync elsewhere
+  // never sees these files before they have their UIDs.
+  Error problem;
+  FolderMeta meta;
+  std::int64_t now = now_seconds();
+  auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+    problem = Error{};
+    std::int64_t new_before = mtime_ns(dir_ / "new"), cur_before = mtime_ns(dir_ / "cur");
+    // 1. Into new/ or cur/, never replacing a file (a retried attempt finds
+    // its files already there).
+    for (const auto& [from, to] : moves) {
+      if (auto ec = maildir::rename_noreplace(from, to)) {
+        if (ec == std::errc::no_such_file_or_directory && path_exists(to)) continue;
+        problem = error_from(ec, "rename into " + to.string());
+        return std::unexpected(carry(problem));
+      }
+    }
+    for (auto [used, sub] : {std::pair{any_new, "new"}, std::pair{any_cur, "cur"}}) {
+      if (!used) continue;
+      if (auto ec = maildir::fsync_directory(dir_ / sub)) {
+        problem = error_from(ec, std::string("fsync ") + sub);
+        return std::unexpected(carry(problem));
+      }
+    }
+    // 2. UIDs, the UID list and the index.
+    problem = Error{};
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    meta = *m;
+    // Lines another process (or an earlier attempt) appended: their UIDs are taken.
+    auto tail = uidlist::read(uidlist_file(), std::pair{meta.uidlist_inode, meta.uidlist_offset});
+    if (!tail) {
+      problem = error_from(tail.error(), "read " + uidlist_file().string());
+      return std::unexpected(carry(problem));
+    }
+    for (const auto& e : tail->entries) meta.uidnext = std::max(meta.uidnext, e.uid + 1);
+    meta.uidnext = std::max(meta.uidnext, tail->header.next_uid);
+    meta.uidlist_inode = tail->inode;
+    meta.keywords = keywords();
+    auto modseq = next_modseq(dir_, meta);
+    if (!modseq) return std::unexpected(modseq.error());
+    std::vector<uidlist::Entry> entries;
+    for (auto& pending : batch) {
+      Appended appended;
+      appended.uidvalidity = meta.uidvalidity;
+      for (std::size_t i = 0; i < pending->names.size(); ++i) {
+        MessageRecord r;
+        r.uid = meta.uidnext++;
+        r.flags = pending->deliver ? 0 : pending->messages[i].flags.system;
+        r.keywords = pending->keyword_masks[i];
+        r.internal_date = pending->messages[i].internal_date;
+        r.save_date = now;
+        r.size = pending->messages[i].data.size();
+        r.vsize = pending->analyses[i].vsize;
+        r.modseq = *modseq;
+        r.in_new = pending->deliver;
+        r.file_name = pending->names[i];
+        r.file_key = maildir::parse(r.file_name).key;
+        if (auto inserted = index::insert(txn, meta, r, pending->analyses[i]); !inserted) return inserted;
+        entries.push_back({r.uid, r.file_key, {}});
+        appended.uids.push_back(r.uid);
+      }
+      pending->result = std::move(appended);
+    }
+    auto end = uidlist::append(uidlist_file(), entries);
+    if (!end) {
+      problem = error_from(end.error(), "append " + uidlist_file().string());
+      return std::unexpected(carry(problem));
+    }
+    meta.uidlist_offset = *end;
+    // Our own renames moved the directory times; if the index was in step
+    // before them, it still is.
+    if (meta.new_mtime_ns == new_before && any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
+    if (meta.cur_mtime_ns == cur_before && any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
+    return index::write_meta(txn, meta);
+  });
+  if (!written) {
+    undo();
+    return std::unexpected(problem.detail.empty() ? error_from(written.error()) : problem);
+  }
+  std::int64_t bytes = 0, count = 0;
+  for (auto& p : batch) {
+    p->done = true;
+    for (const auto& m : p->messages) {
+      bytes += static_cast<std::int64_t>(m.data.size());
+      ++count;
+    }
+  }
+  quota::add(root_, bytes, count);
+  announce(meta.highest_modseq);
+  return {};
+}
+
+Result<FolderView::StoreResult> Folder::store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
+                                              std::optional<Modseq> unchanged_since) {
+  auto mask = keyword_mask(flags.keywords, mode != StoreMode::remove);
+  if (!mask) return std::unexpected(mask.error());
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  FolderView::StoreResult result;
+  FolderMeta meta;
+  auto apply = [&](std::uint32_t system, std::uint64_t keywords, std::uint32_t& out_system, std::uint64_t& out_keywords) {
+    switch (mode) {
+      case StoreMode::replace: out_system = flags.system; out_keywords = *mask; break;
+      case StoreMode::add: out_system = system | flags.system; out_keywords = keywords | *mask; break;
+      case StoreMode::remove: out_system = system & ~flags.system; out_keywords = keywords & ~*mask; break;
+    }
+  };
+  auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+    result = {};
+    std::int64_t cur_before = mtime_ns(dir_ / "cur"), new_before = mtime_ns(dir_ / "new");
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    meta = *m;
+    auto modseq = next_modseq(dir_, meta);
+    if (!modseq) return std::unexpected(modseq.error());
+    if (*mask != 0) meta.keywords = keywords();
+    bool touched_new = false;
+    for (Uid uid : uids) {
+      auto found = index::find_record(txn, uid);
+      if (!found) return std::unexpected(found.error());
+      if (!*found) continue;
+      const MessageRecord& before = **found;
+      if (unchanged_since && before.modseq > *unchanged_since) {
+        result.modified.push_back(uid);
+        continue;
+      }
+      MessageRecord after = before;
+      apply(before.flags, before.keywords, after.flags, after.keywords);
+      if (after.flags == before.flags && after.keywords == before.keywords) continue;
+      // Rename to the new flags; if someone else renamed it meanwhile, find
+      // it by its key and apply the change on top of the flags it has now.
+      fs::path from = message_path(before);
+      maildir::FileName name = maildir::parse(before.file_name);
+      for (int attempt = 0;; ++attempt) {
+        name.flags = after.flags;
+        name.keywords = after.keywords;
+        std::string target = maildir::with_flags(name);
+        fs::path to = dir_ / "cur" / target;
+        std::error_code ec;
+        if (from != to) ec = maildir::rename_noreplace(from, to);
+        if (!ec || ec == std::errc::file_exists) {
+          touched_new = touched_new || before.in_new;
+          after.in_new = false;
+          after.file_name = target;
+          break;
+        }
+        if (ec != std::errc::no_such_file_or_directory || attempt == 3) {
+          return std::unexpected(LmdbError{ec.value(), "rename " + from.string() + ": " + ec.message()});
+        }
+        auto moved = find_file(dir_, before.file_key);
+        if (!moved) break;  // expunged by someone else: the next sync removes it
+        from = dir_ / (moved->in_new ? "new" : "cur") / moved->name;
+        name = maildir::parse(moved->name);
+        apply(name.flags, name.keywords, after.flags, after.keywords);
+      }
+      if (!path_exists(dir_ / "cur" / after.file_name)) continue;
+      after.modseq = *modseq;
+      if (auto updated = index::update(txn, meta, before, after); !updated) return updated;
+      result.changed.push_back(uid);
+    }
+    if (meta.cur_mtime_ns == cur_before) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
+    if (touched_new && meta.new_mtime_ns == new_before) meta.new_mtime_ns = mtime_ns(dir_ / "new");
+    return index::write_meta(txn, meta);
+  });
+  if (!written) return std::unexpected(error_from(written.error()));
+  if (!result.changed.empty()) announce(meta.highest_modseq);
+  return result;
+}
+
+Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& only) {
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  std::vector<Uid> removed;
+  std::int64_t removed_bytes = 0;
+  FolderMeta meta;
+  auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+    removed.clear();
+    std::int64_t cur_before = mtime_ns(dir_ / "cur"), new_before = mtime_ns(dir_ / "new");
+    removed_bytes = 0;
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    meta = *m;
+    auto deleted = index::uids_with_flag(txn, 2);  // \Deleted is bit 2
+    if (!deleted) return std::unexpected(deleted.error());
+    std::vector<Uid> targets;
+    if (only) {
+      std::set_intersection(deleted->begin(), deleted->end(), only->begin(), only->end(), std::back_inserter(targets));
+    } else {
+      targets = *deleted;
+    }
+    if (targets.empty()) return {};
+    auto modseq = next_modseq(dir_, meta);
+    if (!modseq) return std::unexpected(modseq.error());
+    for (Uid uid : targets) {
+      auto found = index::find_record(txn, uid);
+      if (!found) return std::unexpected(found.error());
+      if (!*found) continue;
+      fs::path path = message_path(**found);
+      if (::unlink(path.c_str()) != 0 && errno == ENOENT) {
+        if (auto moved = find_file(dir_, (*found)->file_key))
+          ::unlink((dir_ / (moved->in_new ? "new" : "cur") / moved->name).c_str());
+      }
+      if (auto r = index::remove(txn, meta, **found, *modseq); !r) return r;
+      removed.push_back(uid);
+      removed_bytes += static_cast<std::int64_t>((*found)->size);
+    }
+    if (meta.cur_mtime_ns == cur_before) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
+    if (meta.new_mtime_ns == new_before) meta.new_mtime_ns = mtime_ns(dir_ / "new");
+    return index::write_meta(txn, meta);
+  });
+  if (!written) return std::unexpected(error_from(written.error()));
+  if (!removed.empty()) {
+    quota::add(root_, -removed_bytes, -static_cast<std::int64_t>(removed.size()));
+    announce(meta.highest_modseq);
+  }
+  return removed;
+}
+
+Result<Uid> Folder::claim_recent() {
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  Uid first = 0;
+  auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    first = m->first_recent;
+    if (m->first_recent >= m->uidnext) return {};
+    m->first_recent = m->uidnext;
+    return index::write_meta(txn, *m);
+  });
+  if (!written) return std::unexpected(error_from(written.error()));
+  return first;
+}
+
+Result<void> Folder::rebuild() {
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  auto cleared = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    FolderMeta fresh;
+    fresh.highest_modseq = std::max(m->highest_modseq, m->modseq_reserved);
+    fresh.modseq_reserved = fresh.highest_modseq;
+    fresh.first_recent = m->first_recent;
+    if (auto c = index::clear(txn); !c) return c;
+    return index::write_meta(txn, fresh);
+  });
+  if (!cleared) return std::unexpected(error_from(cleared.error()));
+  auto synced = sync(true);
+  if (!synced) return std::unexpected(synced.error());
+  return {};
+}
+
+Result<std::vector<std::string>> Folder::verify() {
+  std::vector<std::string> problems;
+  auto contents = uidlist::read(uidlist_file());
+  if (!contents) return std::unexpected(error_from(contents.error(), "read " + uidlist_file().string()));
+  std::map<std::string, Uid> listed;
+  for (const auto& e : contents->entries) listed[e.key] = e.uid;
+  auto files = scan(dir_);
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  auto read = (*env_handle)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto meta = index::read_meta(txn);
+    if (!meta) return std::unexpected(meta.error());
+    if (meta->uidvalidity != contents->header.uidvalidity)
+      problems.push_back("UIDVALIDITY " + std::to_string(meta->uidvalidity) + " in the index, " +
+                         std::to_string(contents->header.uidvalidity) + " in the UID list");
+    std::uint32_t messages = 0, unseen = 0, deleted = 0;
+    std::uint64_t size = 0;
+    auto walked = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
+      ++messages;
+      size += r.vsize;
+      if (!(r.flags & index::flag::seen)) ++unseen;
+      if (r.flags & index::flag::deleted) ++deleted;
+      std::string uid = "UID " + std::to_string(r.uid);
+      auto l = listed.find(r.file_key);
+      if (l == listed.end()) problems.push_back(uid + ": not in the UID list");
+      else if (l->second != r.uid) problems.push_back(uid + ": the UID list says " + std::to_string(l->second));
+      if (r.uid >= meta->uidnext) problems.push_back(uid + ": not below UIDNEXT");
+      auto f = files.find(r.file_key);
+      if (f == files.end()) {
+        if (!path_exists(message_path(r))) problems.push_back(uid + ": file missing");
+      } else {
+        maildir::FileName name = maildir::parse(f->second.name);
+        if (name.flags != r.flags || name.keywords != r.keywords) problems.push_back(uid + ": flags differ from the file name");
+        files.erase(f);
+      }
+      return true;
+    });
+    if (!walked) return walked;
+    for (const auto& [key, file] : files) problems.push_back("file " + file.name + ": not in the index");
+    if (messages != meta->messages || unseen != meta->unseen || deleted != meta->deleted || size != meta->size)
+      problems.push_back("counters differ from the messages");
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  return problems;
+}
+
+}  // namespace roost::storage

@@ -1,0 +1,77 @@
+// One folder's maildir and index, shared by every view and delivery of it
+// in this process. Keeps the index in step with the maildir and the UID list.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "roost/storage/storage.hpp"
+
+namespace roost::storage {
+
+Error error_from(const index::LmdbError& e);
+Error error_from(std::error_code ec, std::string_view what);
+
+class Folder {
+ public:
+  Folder(const StoreConfig& config, std::filesystem::path root, std::filesystem::path dir, std::string name);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::string& name() const { return name_; }
+  std::filesystem::path index_dir() const { return dir_ / "roost-index"; }
+  std::filesystem::path change_file() const { return dir_ / "roost-changes"; }
+  std::filesystem::path uidlist_file() const;
+  std::filesystem::path keywords_file() const;
+  std::filesystem::path message_path(const index::MessageRecord& record) const;
+
+  Result<std::shared_ptr<index::Env>> env();
+
+  // Makes the index agree with the maildir and the UID list: cheaply when
+  // neither changed since the index last saw them, fully when `full` or
+  // when they did.
+  Result<index::FolderMeta> sync(bool full);
+
+  // Adds messages (group commit with concurrent callers).
+  Result<Appended> add(std::vector<NewMessage> messages, bool deliver);
+
+  Result<FolderView::StoreResult> store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
+                                        std::optional<Modseq> unchanged_since);
+  Result<std::vector<Uid>> expunge(const std::optional<std::vector<Uid>>& only);
+
+  // Deletes the index and builds it again from the maildir and UID list.
+  Result<void> rebuild();
+  Result<std::vector<std::string>> verify();
+
+  // Claims the \Recent messages for a session: returns the first recent UID.
+  Result<Uid> claim_recent();
+
+  // Wakes watchers in every process (bumps the change file).
+  void announce(Modseq modseq);
+
+  std::vector<std::string> keywords();
+
+ private:
+  struct Pending;
+  struct Scan;
+  Result<void> ensure_directories();
+  Result<std::uint64_t> keyword_mask(const std::vector<std::string>& names, bool create);
+  Result<void> commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
+  std::expected<void, index::LmdbError> full_sync(index::Txn& txn, index::FolderMeta& meta, Error& error);
+
+  const StoreConfig& config_;
+  std::filesystem::path root_;  // the user's maildir, for the quota file
+  std::filesystem::path dir_;
+  std::string name_;
+
+  std::mutex mutex_;  // guards the queue below
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool committing_ = false;
+  std::condition_variable done_;
+};
+
+}  // namespace roost::storage

@@ -1,0 +1,51 @@
+// Maildir file names and durable file operations (LIBRARY-FACTS §2).
+//
+// A file name is  <key>[,S=<size>][,W=<vsize>][:2,<info>]  where <key> is
+// the unique base name, <info> the flags in ASCII order (D F P R S T) and
+// Dovecot's keyword letters a-z. The key, everything before ':', names the
+// message for good; renames change only what follows.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace roost::storage::maildir {
+
+struct FileName {
+  std::string key;            // before ':'
+  std::uint32_t flags = 0;    // index::flag bits
+  std::uint64_t keywords = 0; // bit n: letter 'a' + n
+  std::optional<std::uint64_t> size;   // S=
+  std::optional<std::uint64_t> vsize;  // W=
+  bool passed = false;        // P (forwarded): kept, not an IMAP flag
+  std::string unknown_info;   // other info letters, kept as they were
+};
+
+FileName parse(std::string_view name);
+// The name for `key` with these flags, in cur/.
+std::string with_flags(const FileName& name);
+
+// A fresh unique key: <sec>.M<usec>P<pid>Q<n>R<random>.<host>,S=<size>,W=<vsize>
+std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t vsize);
+
+// Host part of unique names: '/' and ':' escaped as maildir(5) says.
+std::string sanitize_host(std::string_view host);
+
+// Writes `data` to a new file (O_EXCL) and fsyncs it; removes it on failure.
+std::error_code write_new_file(const std::filesystem::path& path, std::string_view data, std::int64_t mtime);
+// rename without replacing (RENAME_NOREPLACE).
+std::error_code rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to);
+std::error_code fsync_directory(const std::filesystem::path& dir);
+std::error_code fsync_file(const std::filesystem::path& path);
+
+// Reads a whole file or a byte range of it.
+std::expected<std::string, std::error_code> read_file(const std::filesystem::path& path);
+std::expected<std::string, std::error_code> read_range(const std::filesystem::path& path, std::uint64_t offset,
+                                                       std::uint64_t length);
+
+}  // namespace roost::storage::maildir

@@ -1,0 +1,97 @@
+#include "quota.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "maildir.hpp"
+
+namespace roost::storage::quota {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kFile = "maildirsize";
+constexpr std::uintmax_t kRecountSize = 5120;
+
+void count_dir(const fs::path& dir, Usage& usage) {
+  for (const char* sub : {"new", "cur"}) {
+    DIR* d = ::opendir((dir / sub).c_str());
+    if (d == nullptr) continue;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.empty() || name[0] == '.') continue;
+      maildir::FileName parsed = maildir::parse(name);
+      std::int64_t size = 0;
+      if (parsed.size) {
+        size = static_cast<std::int64_t>(*parsed.size);
+      } else {
+        struct stat st{};
+        if (::stat((dir / sub / std::string(name)).c_str(), &st) == 0) size = st.st_size;
+      }
+      usage.bytes += size;
+      ++usage.messages;
+    }
+    ::closedir(d);
+  }
+}
+
+}  // namespace
+
+void add(const fs::path& root, std::int64_t bytes, std::int64_t messages) {
+  int fd = ::open((root / kFile).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return;  // no file yet: the next read recounts
+  std::string line = std::to_string(bytes) + " " + std::to_string(messages) + "\n";
+  (void)::write(fd, line.data(), line.size());
+  ::close(fd);
+}
+
+Usage recount(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t messages_limit) {
+  Usage usage;
+  count_dir(root, usage);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() > 1 && name[0] == '.' && name != ".." && entry.is_directory()) count_dir(entry.path(), usage);
+  }
+  std::string text = std::to_string(bytes_limit) + "S," + std::to_string(messages_limit) + "C\n" +
+                     std::to_string(usage.bytes) + " " + std::to_string(usage.messages) + "\n";
+  fs::path tmp = root / "maildirsize.roost-tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (ok) ::rename(tmp.c_str(), (root / kFile).c_str());
+    else ::unlink(tmp.c_str());
+  }
+  return usage;
+}
+
+Usage read(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t messages_limit) {
+  std::error_code ec;
+  auto size = fs::file_size(root / kFile, ec);
+  if (ec || size >= kRecountSize) return recount(root, bytes_limit, messages_limit);
+  std::ifstream in(root / kFile);
+  std::string line;
+  if (!std::getline(in, line)) return recount(root, bytes_limit, messages_limit);
+  Usage usage;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::int64_t bytes = 0, messages = 0;
+    if (fields >> bytes >> messages) {
+      usage.bytes += bytes;
+      usage.messages += messages;
+    }
+  }
+  if (usage.bytes < 0 || usage.messages < 0) return recount(root, bytes_limit, messages_limit);
+  return usage;
+}
+
+}  // namespace roost::storage::quota

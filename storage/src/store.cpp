@@ -1,0 +1,738 @@
+// Users, their folder trees, and the views sessions hold on folders.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "folder.hpp"
+#include "maildir.hpp"
+#include "quota.hpp"
+#include "roost/storage/mailbox_name.hpp"
+
+namespace roost::storage {
+
+namespace fs = std::filesystem;
+using index::LmdbError;
+using index::Txn;
+
+std::string_view describe(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::not_found: return "no such folder or message";
+    case ErrorKind::exists: return "folder already exists";
+    case ErrorKind::bad_name: return "folder name not allowed";
+    case ErrorKind::not_possible: return "not possible";
+    case ErrorKind::has_children: return "folder has subfolders";
+    case ErrorKind::over_quota: return "quota exceeded";
+    case ErrorKind::too_big: return "message too big";
+    case ErrorKind::limit: return "limit reached";
+    case ErrorKind::expunged: return "message was expunged";
+    case ErrorKind::temporary: return "temporary failure, try again later";
+    case ErrorKind::internal: return "internal error";
+  }
+  return "error";
+}
+
+std::string_view special_use_attribute(SpecialUse use) {
+  switch (use) {
+    case SpecialUse::none: return "";
+    case SpecialUse::drafts: return "\\Drafts";
+    case SpecialUse::sent: return "\\Sent";
+    case SpecialUse::trash: return "\\Trash";
+    case SpecialUse::junk: return "\\Junk";
+    case SpecialUse::archive: return "\\Archive";
+    case SpecialUse::all: return "\\All";
+    case SpecialUse::flagged: return "\\Flagged";
+  }
+  return "";
+}
+
+namespace {
+
+constexpr std::string_view kSubscriptions = "subscriptions";
+constexpr std::string_view kSpecialUse = "roost-special-use";
+
+SpecialUse parse_special_use(std::string_view attribute) {
+  for (auto use : {SpecialUse::drafts, SpecialUse::sent, SpecialUse::trash, SpecialUse::junk, SpecialUse::archive,
+                   SpecialUse::all, SpecialUse::flagged})
+    if (special_use_attribute(use) == attribute) return use;
+  return SpecialUse::none;
+}
+
+Error bad_name(NameError e) { return {ErrorKind::bad_name, std::string(describe(e))}; }
+
+// Small per-user files (subscriptions, special use) are replaced whole.
+std::error_code replace_file(const fs::path& file, std::string_view text) {
+  fs::path tmp = file;
+  tmp += ".roost-tmp";
+  ::unlink(tmp.c_str());
+  if (auto ec = maildir::write_new_file(tmp, text, ::time(nullptr))) return ec;
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return {errno, std::generic_category()};
+  return maildir::fsync_directory(file.parent_path());
+}
+
+std::vector<std::string> read_lines(const fs::path& file) {
+  std::vector<std::string> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Store
+
+struct Store::Impl {
+  StoreConfig config;
+  std::mutex mutex;
+  std::map<fs::path, std::weak_ptr<Folder>> folders;
+
+  std::shared_ptr<Folder> folder(const fs::path& root, const std::string& canonical) {
+    fs::path dir = root / directory_name(canonical);
+    std::lock_guard lock(mutex);
+    auto& slot = folders[dir];
+    if (auto existing = slot.lock()) return existing;
+    auto made = std::make_shared<Folder>(config, root, dir, canonical);
+    slot = made;
+    // Drop entries of folders nobody uses any more.
+    if (folders.size() > 4 * config.open_index_limit + 64) {
+      for (auto it = folders.begin(); it != folders.end();) {
+        if (it->second.expired()) it = folders.erase(it);
+        else ++it;
+      }
+    }
+    return made;
+  }
+};
+
+Store::Store(StoreConfig config) : impl_(std::make_shared<Impl>()) {
+  impl_->config = std::move(config);
+  index::EnvRegistry::instance().set_keep_idle(impl_->config.open_index_limit);
+}
+Store::~Store() = default;
+const StoreConfig& Store::config() const { return impl_->config; }
+
+// ---------------------------------------------------------------------------
+// User
+
+struct User::Impl {
+  std::shared_ptr<Store::Impl> store;
+  std::string name;
+  fs::path root;
+
+  std::shared_ptr<Folder> folder(const std::string& canonical) { return store->folder(root, canonical); }
+
+  bool folder_exists(const std::string& canonical) {
+    if (is_inbox(canonical)) return true;
+    struct stat st{};
+    return ::stat((root / directory_name(canonical)).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  Result<std::string> existing(std::string_view name) {
+    auto canonical = canonical_name(name);
+    if (!canonical) return std::unexpected(bad_name(canonical.error()));
+    if (!folder_exists(*canonical)) return std::unexpected(Error{ErrorKind::not_found, *canonical});
+    return *canonical;
+  }
+
+  std::vector<std::string> folder_names() {
+    std::vector<std::string> out{"INBOX"};
+    DIR* d = ::opendir(root.c_str());
+    if (d == nullptr) return out;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view entry = e->d_name;
+      if (entry.size() < 2 || entry[0] != '.' || entry == "..") continue;
+      auto name = name_from_directory(entry);
+      if (!name || is_inbox(*name)) continue;
+      out.push_back(*name);
+    }
+    ::closedir(d);
+    std::sort(out.begin() + 1, out.end());
+    return out;
+  }
+
+  std::set<std::string> subscriptions() {
+    std::set<std::string> out;
+    for (const auto& line : read_lines(root / kSubscriptions)) {
+      auto utf8 = decode_mutf7(line);
+      if (!utf8) continue;
+      if (auto canonical = canonical_name(*utf8)) out.insert(*canonical);
+    }
+    return out;
+  }
+
+  Result<void> write_subscriptions(const std::set<std::string>& names) {
+    std::string text;
+    for (const auto& n : names) text += encode_mutf7(n) + "\n";
+    if (auto ec = replace_file(root / kSubscriptions, text)) return std::unexpected(error_from(ec, "subscriptions"));
+    return {};
+  }
+
+  std::map<std::string, SpecialUse> special_uses() {
+    std::map<std::string, SpecialUse> out;
+    for (const auto& line : read_lines(root / kSpecialUse)) {
+      std::size_t space = line.find(' ');
+      if (space == std::string::npos) continue;
+      SpecialUse use = parse_special_use(line.substr(0, space));
+      if (use != SpecialUse::none) out[line.substr(space + 1)] = use;
+    }
+    return out;
+  }
+
+  Result<void> write_special_uses(const std::map<std::string, SpecialUse>& uses) {
+    std::string text;
+    for (const auto& [name, use] : uses) text += std::string(special_use_attribute(use)) + " " + name + "\n";
+    if (auto ec = replace_file(root / kSpecialUse, text)) return std::unexpected(error_from(ec, "special use"));
+    return {};
+  }
+
+  Result<void> make_folder(const std::string& canonical) {
+    fs::path dir = root / directory_name(canonical);
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+      if (errno == EEXIST) return std::unexpected(Error{ErrorKind::exists, canonical});
+      return std::unexpected(error_from({errno, std::generic_category()}, "mkdir " + dir.string()));
+    }
+    for (const char* sub : {"cur", "new", "tmp"}) {
+      if (::mkdir((dir / sub).c_str(), 0700) != 0 && errno != EEXIST)
+        return std::unexpected(error_from({errno, std::generic_category()}, "mkdir " + (dir / sub).string()));
+    }
+    // Dovecot marks a Maildir++ folder with this file; Courier needs it too.
+    int fd = ::open((dir / "maildirfolder").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    maildir::fsync_directory(root);
+    return {};
+  }
+};
+
+User::User(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+User::~User() = default;
+const std::string& User::name() const { return impl_->name; }
+const fs::path& User::root() const { return impl_->root; }
+
+Result<std::unique_ptr<User>> Store::open_user(std::string_view user) {
+  std::string name;
+  for (char c : user) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '+' ||
+              c == '@';
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+      ok = true;
+    }
+    if (!ok) return std::unexpected(Error{ErrorKind::bad_name, "user name"});
+    name += c;
+  }
+  if (name.empty() || name.size() > 255 || name[0] == '.')
+    return std::unexpected(Error{ErrorKind::bad_name, "user name"});
+  auto impl = std::make_shared<User::Impl>();
+  impl->store = impl_;
+  impl->name = name;
+  impl->root = impl_->config.mail_root / name;
+  bool first_login = !fs::exists(impl->root / "cur");
+  for (const char* sub : {"", "cur", "new", "tmp"}) {
+    std::error_code ec;
+    fs::create_directories(impl->root / sub, ec);
+    if (ec) return std::unexpected(error_from(ec, "create " + (impl->root / sub).string()));
+  }
+  std::unique_ptr<User> opened(new User(std::move(impl)));
+  if (first_login) {
+    for (const auto& folder : impl_->config.default_folders) {
+      auto made = opened->create(folder.name, folder.use);
+      if (!made && made.error().kind != ErrorKind::exists) return std::unexpected(made.error());
+      if (impl_->config.auto_subscribe_defaults) {
+        if (auto sub = opened->subscribe(folder.name, true); !sub) return std::unexpected(sub.error());
+      }
+    }
+    if (impl_->config.auto_subscribe_defaults) {
+      if (auto sub = opened->subscribe("INBOX", true); !sub) return std::unexpected(sub.error());
+    }
+  }
+  return opened;
+}
+
+Result<std::vector<FolderInfo>> User::list() {
+  std::vector<std::string> names = impl_->folder_names();
+  std::set<std::string> subscribed = impl_->subscriptions();
+  std::map<std::string, SpecialUse> uses = impl_->special_uses();
+  std::vector<FolderInfo> out;
+  for (const auto& name : names) {
+    FolderInfo info;
+    info.name = name;
+    info.subscribed = subscribed.contains(name);
+    if (auto u = uses.find(name); u != uses.end()) info.use = u->second;
+    std::string prefix = name + kHierarchySeparator;
+    info.has_children = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return n.starts_with(prefix); });
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<void> User::create(std::string_view name, SpecialUse use) {
+  auto canonical = canonical_name(name);
+  if (!canonical) return std::unexpected(bad_name(canonical.error()));
+  if (is_inbox(*canonical)) return std::unexpected(Error{ErrorKind::exists, "INBOX"});
+  // Superior levels are created too (RFC 9051 §6.3.4).
+  for (std::size_t at = canonical->find(kHierarchySeparator); at != std::string::npos;
+       at = canonical->find(kHierarchySeparator, at + 1)) {
+    std::string parent = canonical->substr(0, at);
+    if (is_inbox(parent) || impl_->folder_exists(parent)) continue;
+    if (auto made = impl_->make_folder(parent); !made && made.error().kind != ErrorKind::exists) return made;
+  }
+  if (auto made = impl_->make_folder(*canonical); !made) return made;
+  if (use != SpecialUse::none) {
+    auto uses = impl_->special_uses();
+    uses[*canonical] = use;
+    if (auto written = impl_->write_special_uses(uses); !written) return written;
+  }
+  return {};
+}
+
+Result<void> User::remove(std::string_view name) {
+  auto canonical = impl_->existing(name);
+  if (!canonical) return std::unexpected(canonical.error());
+  if (is_inbox(*canonical)) return std::unexpected(Error{ErrorKind::not_possible, "delete INBOX"});
+  std::string prefix = *canonical + kHierarchySeparator;
+  for (const auto& other : impl_->folder_names())
+    if (other.starts_with(prefix)) return std::unexpected(Error{ErrorKind::has_children, *canonical});
+  fs::path dir = impl_->root / directory_name(*canonical);
+  index::EnvRegistry::instance().forget(dir / "roost-index");
+  // Out of sight in one rename, then removed at leisure.
+  std::mt19937_64 random{std::random_device{}()};
+  fs::path trash = impl_->root / ("roost-deleted-" + std::to_string(random()));
+  if (::rename(dir.c_str(), trash.c_str()) != 0)
+    return std::unexpected(error_from({errno, std::generic_category()}, "rename " + dir.string()));
+  std::error_code ec;
+  fs::remove_all(trash, ec);
+  auto uses = impl_->special_uses();
+  if (uses.erase(*canonical) > 0) (void)impl_->write_special_uses(uses);
+  quota::recount(impl_->root, impl_->store->config.quota_bytes, impl_->store->config.quota_messages);
+  return {};
+}
+
+Result<void> User::rename(std::string_view from, std::string_view to) {
+  auto source = impl_->existing(from);
+  if (!source) return std::unexpected(source.error());
+  auto target = canonical_name(to);
+  if (!target) return std::unexpected(bad_name(target.error()));
+  if (is_inbox(*source)) return std::unexpected(Error{ErrorKind::not_possible, "rename INBOX"});
+  if (impl_->folder_exists(*target)) return std::unexpected(Error{ErrorKind::exists, *target});
+  std::string prefix = *source + kHierarchySeparator;
+  if (target->starts_with(prefix)) return std::unexpected(Error{ErrorKind::not_possible, "rename into itself"});
+  // Superior levels of the new name, then the folder and each child.
+  for (std::size_t at = target->find(kHierarchySeparator); at != std::string::npos;
+       at = target->find(kHierarchySeparator, at + 1)) {
+    std::string parent = target->substr(0, at);
+    if (is_inbox(parent) || impl_->folder_exists(parent)) continue;
+    if (auto made = impl_->make_folder(parent); !made && made.error().kind != ErrorKind::exists) return made;
+  }
+  std::vector<std::pair<std::string, std::string>> moves{{*source, *target}};
+  for (const auto& other : impl_->folder_names())
+    if (other.starts_with(prefix)) moves.emplace_back(other, *target + other.substr(source->size()));
+  for (const auto& [old_name, new_name] : moves) {
+    fs::path a = impl_->root / directory_name(old_name), b = impl_->root / directory_name(new_name);
+    if (auto ec = maildir::rename_noreplace(a, b)) return std::unexpected(error_from(ec, "rename " + a.string()));
+  }
+  maildir::fsync_directory(impl_->root);
+  auto subscribed = impl_->subscriptions();
+  auto uses = impl_->special_uses();
+  bool subs_changed = false, uses_changed = false;
+  for (const auto& [old_name, new_name] : moves) {
+    if (subscribed.erase(old_name) > 0) {
+      subscribed.insert(new_name);
+      subs_changed = true;
+    }
+    if (auto u = uses.find(old_name); u != uses.end()) {
+      SpecialUse use = u->second;
+      uses.erase(u);
+      uses[new_name] = use;
+      uses_changed = true;
+    }
+  }
+  if (subs_changed)
+    if (auto w = impl_->write_subscriptions(subscribed); !w) return w;
+  if (uses_changed)
+    if (auto w = impl_->write_special_uses(uses); !w) return w;
+  return {};
+}
+
+Result<void> User::subscribe(std::string_view name, bool subscribed) {
+  auto canonical = canonical_name(name);
+  if (!canonical) return std::unexpected(bad_name(canonical.error()));
+  auto names = impl_->subscriptions();
+  bool changed = subscribed ? names.insert(*canonical).second : names.erase(*canonical) > 0;
+  if (!changed) return {};
+  return impl_->write_subscriptions(names);
+}
+
+Result<FolderStatus> User::status(std::string_view name) {
+  auto canonical = impl_->existing(name);
+  if (!canonical) return std::unexpected(canonical.error());
+  auto folder = impl_->folder(*canonical);
+  auto meta = folder->sync(false);
+  if (!meta) return std::unexpected(meta.error());
+  FolderStatus status;
+  status.messages = meta->messages;
+  status.unseen = meta->unseen;
+  status.deleted = meta->deleted;
+  status.size = meta->size;
+  status.uidnext = meta->uidnext;
+  status.uidvalidity = meta->uidvalidity;
+  status.highest_modseq = meta->highest_modseq;
+  if (meta->first_recent < meta->uidnext) {
+    auto env = folder->env();
+    if (!env) return std::unexpected(env.error());
+    auto counted = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+      return index::for_each_record(txn, meta->first_recent, [&](const index::MessageRecord&) {
+        ++status.recent;
+        return true;
+      });
+    });
+    if (!counted) return std::unexpected(error_from(counted.error()));
+  }
+  return status;
+}
+
+Result<Appended> User::deliver(std::string_view folder, NewMessage message) {
+  std::vector<NewMessage> one;
+  one.push_back(std::move(message));
+  auto canonical = impl_->existing(folder);
+  if (!canonical) return std::unexpected(canonical.error());
+  if (auto q = quota(); q) {
+    const auto& u = *q;
+    if ((u.bytes_limit != 0 && u.bytes + one[0].data.size() > u.bytes_limit) ||
+        (u.messages_limit != 0 && u.messages + 1 > u.messages_limit))
+      return std::unexpected(Error{ErrorKind::over_quota, impl_->name});
+  }
+  return impl_->folder(*canonical)->add(std::move(one), true);
+}
+
+Result<Appended> User::append(std::string_view folder, std::vector<NewMessage> messages) {
+  auto canonical = impl_->existing(folder);
+  if (!canonical) return std::unexpected(canonical.error());
+  std::uint64_t bytes = 0;
+  for (const auto& m : messages) bytes += m.data.size();
+  if (auto q = quota(); q) {
+    const auto& u = *q;
+    if ((u.bytes_limit != 0 && u.bytes + bytes > u.bytes_limit) ||
+        (u.messages_limit != 0 && u.messages + messages.size() > u.messages_limit))
+      return std::unexpected(Error{ErrorKind::over_quota, impl_->name});
+  }
+  return impl_->folder(*canonical)->add(std::move(messages), false);
+}
+
+Result<QuotaUsage> User::quota() {
+  const StoreConfig& c = impl_->store->config;
+  quota::Usage usage = quota::read(impl_->root, c.quota_bytes, c.quota_messages);
+  QuotaUsage out;
+  out.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.bytes, 0));
+  out.messages = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.messages, 0));
+  out.bytes_limit = c.quota_bytes;
+  out.messages_limit = c.quota_messages;
+  return out;
+}
+
+Result<void> User::rebuild_index(std::string_view folder) {
+  auto canonical = impl_->existing(folder);
+  if (!canonical) return std::unexpected(canonical.error());
+  return impl_->folder(*canonical)->rebuild();
+}
+
+Result<std::vector<std::string>> User::verify_index(std::string_view folder) {
+  auto canonical = impl_->existing(folder);
+  if (!canonical) return std::unexpected(canonical.error());
+  return impl_->folder(*canonical)->verify();
+}
+
+// ---------------------------------------------------------------------------
+// FolderView
+
+struct FolderView::Impl {
+  std::shared_ptr<User::Impl> user;
+  std::shared_ptr<Folder> folder;
+  bool read_only = false;
+  std::uint32_t uidvalidity = 0;
+  Uid uidnext = 1;
+  Modseq seen_modseq = 0;
+  std::vector<Uid> uids;
+  std::vector<Uid> pending_expunges;  // expunged, not yet announced
+  Uid recent_from = 0, recent_to = 0;  // [from, to): \Recent in this session
+  std::vector<std::string> keywords;
+
+  bool is_recent(Uid uid) const { return uid >= recent_from && uid < recent_to; }
+};
+
+FolderView::FolderView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FolderView::~FolderView() = default;
+const std::string& FolderView::name() const { return impl_->folder->name(); }
+bool FolderView::read_only() const { return impl_->read_only; }
+std::uint32_t FolderView::uidvalidity() const { return impl_->uidvalidity; }
+Uid FolderView::uidnext() const { return impl_->uidnext; }
+Modseq FolderView::highest_modseq() const { return impl_->seen_modseq; }
+const std::vector<Uid>& FolderView::uids() const { return impl_->uids; }
+std::vector<std::string> FolderView::keywords() const { return impl_->keywords; }
+std::filesystem::path FolderView::change_file() const { return impl_->folder->change_file(); }
+std::vector<std::filesystem::path> FolderView::watch_paths() const {
+  return {impl_->folder->change_file(), impl_->folder->dir() / "new", impl_->folder->dir() / "cur"};
+}
+
+std::uint32_t FolderView::recent_count() const {
+  return static_cast<std::uint32_t>(std::count_if(impl_->uids.begin(), impl_->uids.end(),
+                                                  [&](Uid u) { return impl_->is_recent(u); }));
+}
+
+std::optional<std::uint32_t> FolderView::sequence_of(Uid uid) const {
+  auto it = std::lower_bound(impl_->uids.begin(), impl_->uids.end(), uid);
+  if (it == impl_->uids.end() || *it != uid) return std::nullopt;
+  return static_cast<std::uint32_t>(it - impl_->uids.begin() + 1);
+}
+
+Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_only) {
+  auto canonical = impl_->existing(name);
+  if (!canonical) return std::unexpected(canonical.error());
+  auto view = std::make_unique<FolderView::Impl>();
+  view->user = impl_;
+  view->folder = impl_->folder(*canonical);
+  view->read_only = read_only;
+  auto meta = view->folder->sync(false);
+  if (!meta) return std::unexpected(meta.error());
+  auto env = view->folder->env();
+  if (!env) return std::unexpected(env.error());
+  index::FolderMeta seen;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    seen = *m;
+    view->uids.reserve(seen.messages);
+    return index::for_each_record(txn, 1, [&](const index::MessageRecord& r) {
+      view->uids.push_back(r.uid);
+      return true;
+    });
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  view->uidvalidity = seen.uidvalidity;
+  view->uidnext = seen.uidnext;
+  view->seen_modseq = seen.highest_modseq;
+  view->keywords = seen.keywords;
+  if (read_only) {
+    view->recent_from = seen.first_recent;
+    view->recent_to = seen.uidnext;
+  } else {
+    auto first = view->folder->claim_recent();
+    if (!first) return std::unexpected(first.error());
+    view->recent_from = *first;
+    view->recent_to = seen.uidnext;
+  }
+  return std::unique_ptr<FolderView>(new FolderView(std::move(view)));
+}
+
+Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
+  Impl& v = *impl_;
+  auto meta = v.folder->sync(false);
+  if (!meta) return std::unexpected(meta.error());
+  auto env = v.folder->env();
+  if (!env) return std::unexpected(env.error());
+  ViewUpdate update;
+  index::FolderMeta now;
+  std::vector<Uid> arrived;
+  index::Changes changes;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    now = *m;
+    if (now.uidvalidity != v.uidvalidity) return {};
+    auto c = index::changes_since(txn, v.seen_modseq);
+    if (!c) return std::unexpected(c.error());
+    changes = std::move(*c);
+    return index::for_each_record(txn, v.uidnext, [&](const index::MessageRecord& r) {
+      arrived.push_back(r.uid);
+      return true;
+    });
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  if (now.uidvalidity != v.uidvalidity)
+    return std::unexpected(Error{ErrorKind::not_possible, "UIDVALIDITY changed"});
+
+  for (Uid uid : changes.expunged)
+    if (std::binary_search(v.uids.begin(), v.uids.end(), uid)) v.pending_expunges.push_back(uid);
+  std::sort(v.pending_expunges.begin(), v.pending_expunges.end());
+  v.pending_expunges.erase(std::unique(v.pending_expunges.begin(), v.pending_expunges.end()), v.pending_expunges.end());
+  for (Uid uid : changes.changed)
+    if (uid < v.uidnext && std::binary_search(v.uids.begin(), v.uids.end(), uid) &&
+        !std::binary_search(v.pending_expunges.begin(), v.pending_expunges.end(), uid))
+      update.flags_changed.push_back(uid);
+  if (allow_expunges && !v.pending_expunges.empty()) {
+    // Highest first: each number is then valid when the client reads it.
+    for (auto it = v.pending_expunges.rbegin(); it != v.pending_expunges.rend(); ++it) {
+      auto pos = std::lower_bound(v.uids.begin(), v.uids.end(), *it);
+      update.expunged.push_back(static_cast<std::uint32_t>(pos - v.uids.begin() + 1));
+      update.vanished.push_back(*it);
+      v.uids.erase(pos);
+    }
+    std::reverse(update.vanished.begin(), update.vanished.end());
+    v.pending_expunges.clear();
+  }
+  if (!arrived.empty()) {
+    v.uids.insert(v.uids.end(), arrived.begin(), arrived.end());
+    update.new_messages = true;
+    if (!v.read_only) {
+      auto first = v.folder->claim_recent();
+      if (first && *first <= arrived.front()) {
+        if (v.recent_to < *first) v.recent_from = *first;
+        v.recent_to = now.uidnext;
+      }
+    }
+  }
+  v.uidnext = std::max(v.uidnext, now.uidnext);
+  v.seen_modseq = now.highest_modseq;
+  v.keywords = now.keywords;
+  update.exists = static_cast<std::uint32_t>(v.uids.size());
+  return update;
+}
+
+Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& uids) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::vector<MessageInfo> out;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto meta = index::read_meta(txn);
+    if (!meta) return std::unexpected(meta.error());
+    for (Uid uid : uids) {
+      auto r = index::find_record(txn, uid);
+      if (!r) return std::unexpected(r.error());
+      if (!*r) continue;
+      MessageInfo info;
+      info.uid = uid;
+      info.system_flags = (*r)->flags;
+      for (std::size_t i = 0; i < meta->keywords.size(); ++i)
+        if ((*r)->keywords & (std::uint64_t{1} << i)) info.keywords.push_back(meta->keywords[i]);
+      info.internal_date = (*r)->internal_date;
+      info.save_date = (*r)->save_date;
+      info.size = (*r)->vsize;
+      info.modseq = (*r)->modseq;
+      info.recent = impl_->is_recent(uid);
+      out.push_back(std::move(info));
+    }
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  return out;
+}
+
+Result<index::MessageCache> FolderView::cache(Uid uid) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::optional<index::MessageCache> out;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto c = index::find_cache(txn, uid);
+    if (!c) return std::unexpected(c.error());
+    out = std::move(*c);
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  if (!out) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
+  return std::move(*out);
+}
+
+Result<index::MessageKeys> FolderView::keys(Uid uid) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::optional<index::MessageKeys> out;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto k = index::find_keys(txn, uid);
+    if (!k) return std::unexpected(k.error());
+    out = std::move(*k);
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  if (!out) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
+  return std::move(*out);
+}
+
+Result<std::string> FolderView::read_range(Uid uid, std::uint64_t offset, std::uint64_t length) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::optional<index::MessageRecord> record;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto r = index::find_record(txn, uid);
+    if (!r) return std::unexpected(r.error());
+    record = std::move(*r);
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  if (!record) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
+  // A rename by another session may have moved it since the index was read.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto data = maildir::read_range(impl_->folder->message_path(*record), offset, length);
+    if (data) return std::move(*data);
+    if (data.error() != std::errc::no_such_file_or_directory)
+      return std::unexpected(error_from(data.error(), "read message"));
+    auto again = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+      auto r = index::find_record(txn, uid);
+      if (!r) return std::unexpected(r.error());
+      record = std::move(*r);
+      return {};
+    });
+    if (!again) return std::unexpected(error_from(again.error()));
+    if (!record) break;
+  }
+  return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
+}
+
+Result<std::string> FolderView::read(Uid uid) { return read_range(uid, 0, UINT64_MAX); }
+
+Result<FolderView::StoreResult> FolderView::store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
+                                                  std::optional<Modseq> unchanged_since) {
+  if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  return impl_->folder->store(uids, mode, flags, unchanged_since);
+}
+
+Result<std::vector<Uid>> FolderView::expunge(const std::optional<std::vector<Uid>>& only) {
+  if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  return impl_->folder->expunge(only);
+}
+
+Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::string_view destination, bool move) {
+  if (move && impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  auto target = impl_->user->existing(destination);
+  if (!target) return std::unexpected(target.error());
+  auto infos = messages(uids);
+  if (!infos) return std::unexpected(infos.error());
+  std::vector<NewMessage> copies;
+  Copied out;
+  for (const auto& info : *infos) {
+    auto data = read(info.uid);
+    if (!data) {
+      if (data.error().kind == ErrorKind::expunged) continue;
+      return std::unexpected(data.error());
+    }
+    NewMessage m;
+    m.data = std::move(*data);
+    m.internal_date = info.internal_date;
+    m.flags.system = info.system_flags;
+    m.flags.keywords = info.keywords;
+    copies.push_back(std::move(m));
+    out.source.push_back(info.uid);
+  }
+  if (copies.empty()) return out;
+  auto added = impl_->user->folder(*target)->add(std::move(copies), false);
+  if (!added) return std::unexpected(added.error());
+  out.uidvalidity = added->uidvalidity;
+  out.destination = added->uids;
+  if (move) {
+    Flags deleted{index::flag::deleted, {}};
+    if (auto marked = impl_->folder->store(out.source, StoreMode::add, deleted, {}); !marked)
+      return std::unexpected(marked.error());
+    if (auto gone = impl_->folder->expunge(out.source); !gone) return std::unexpected(gone.error());
+  }
+  return out;
+}
+
+}  // namespace roost::storage

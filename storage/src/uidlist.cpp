@@ -1,0 +1,208 @@
+#include "uidlist.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <random>
+
+namespace roost::storage::uidlist {
+
+namespace {
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+std::optional<std::uint32_t> number(std::string_view text) {
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::vector<std::string_view> split(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    std::size_t start = i;
+    while (i < line.size() && line[i] != ' ') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+bool parse_header(std::string_view line, Header& header) {
+  auto fields = split(line);
+  if (fields.empty()) return false;
+  if (fields[0] == "1" && fields.size() >= 3) {  // Courier-compatible version 1
+    auto v = number(fields[1]), n = number(fields[2]);
+    if (!v || !n) return false;
+    header.uidvalidity = *v;
+    header.next_uid = *n;
+    return true;
+  }
+  if (fields[0] != "3") return false;
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    std::string_view f = fields[i];
+    if (f.size() > 1 && f[0] == 'V') {
+      if (auto v = number(f.substr(1))) header.uidvalidity = *v;
+    } else if (f.size() > 1 && f[0] == 'N') {
+      if (auto n = number(f.substr(1))) header.next_uid = *n;
+    } else if (f.size() > 1 && f[0] == 'G') {
+      header.guid = std::string(f.substr(1));
+    } else {
+      if (!header.other.empty()) header.other += ' ';
+      header.other += f;
+    }
+  }
+  return header.uidvalidity != 0;
+}
+
+// "<uid>[ ext...] :<key>" (version 3) or "<uid> <key>" (version 1).
+std::optional<Entry> parse_entry(std::string_view line) {
+  std::size_t space = line.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  auto uid = number(line.substr(0, space));
+  if (!uid || *uid == 0) return std::nullopt;
+  Entry entry;
+  entry.uid = *uid;
+  std::size_t colon = line.find(" :", space);
+  if (colon != std::string_view::npos) {
+    entry.ext = std::string(line.substr(space, colon - space));
+    entry.key = std::string(line.substr(colon + 2));
+  } else {
+    entry.key = std::string(line.substr(space + 1));
+  }
+  // Older writers stored the whole file name; the key is what precedes ':'.
+  if (auto c = entry.key.find(':'); c != std::string::npos) entry.key.resize(c);
+  if (entry.key.empty()) return std::nullopt;
+  return entry;
+}
+
+std::string line_of(const Entry& e) {
+  return std::to_string(e.uid) + e.ext + " :" + e.key + "\n";
+}
+
+std::error_code write_all(int fd, std::string_view data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string new_guid() {
+  std::random_device device;
+  std::string out;
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) out += hex[device() & 15];
+  return out;
+}
+
+std::expected<Contents, std::error_code> read(const std::filesystem::path& file,
+                                              std::optional<std::pair<std::uint64_t, std::uint64_t>> from) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(last_error());
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) {
+    auto ec = last_error();
+    ::close(fd);
+    return std::unexpected(ec);
+  }
+  Contents out;
+  out.inode = st.st_ino;
+  std::uint64_t start = 0;
+  bool incremental = from && from->first == st.st_ino && from->second <= static_cast<std::uint64_t>(st.st_size);
+  if (incremental) start = from->second;
+  std::string data(static_cast<std::size_t>(st.st_size) - start, '\0');
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(start + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(done);
+
+  std::size_t pos = 0;
+  bool header_seen = incremental;
+  while (pos < data.size()) {
+    std::size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) break;  // a line still being written
+    std::string_view line(data.data() + pos, nl - pos);
+    pos = nl + 1;
+    if (!header_seen) {
+      if (!parse_header(line, out.header)) return std::unexpected(std::make_error_code(std::errc::illegal_byte_sequence));
+      header_seen = true;
+      continue;
+    }
+    if (auto entry = parse_entry(line)) out.entries.push_back(std::move(*entry));
+  }
+  if (!header_seen) return std::unexpected(std::make_error_code(std::errc::illegal_byte_sequence));
+  out.end = start + pos;
+  return out;
+}
+
+std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(
+    const std::filesystem::path& file, const Header& header, const std::vector<Entry>& entries) {
+  std::string text = "3 V" + std::to_string(header.uidvalidity) + " N" + std::to_string(header.next_uid);
+  if (!header.guid.empty()) text += " G" + header.guid;
+  if (!header.other.empty()) text += " " + header.other;
+  text += "\n";
+  for (const auto& e : entries) text += line_of(e);
+
+  std::filesystem::path tmp = file;
+  tmp += ".roost-tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(last_error());
+  std::error_code ec = write_all(fd, text);
+  if (!ec && ::fsync(fd) != 0) ec = last_error();
+  struct stat st{};
+  if (!ec && ::fstat(fd, &st) != 0) ec = last_error();
+  ::close(fd);
+  if (!ec && ::rename(tmp.c_str(), file.c_str()) != 0) ec = last_error();
+  if (ec) {
+    ::unlink(tmp.c_str());
+    return std::unexpected(ec);
+  }
+  int dir = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    if (::fsync(dir) != 0) ec = last_error();
+    ::close(dir);
+  }
+  if (ec) return std::unexpected(ec);
+  return std::pair<std::uint64_t, std::uint64_t>{st.st_ino, text.size()};
+}
+
+std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path& file,
+                                                     const std::vector<Entry>& entries) {
+  int fd = ::open(file.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(last_error());
+  std::string text;
+  // A crash may have left a line without its end: never glue onto it.
+  struct stat before{};
+  char last = '\n';
+  if (::fstat(fd, &before) == 0 && before.st_size > 0) {
+    if (::pread(fd, &last, 1, before.st_size - 1) != 1) last = '\n';
+  }
+  if (last != '\n') text += '\n';
+  for (const auto& e : entries) text += line_of(e);
+  std::error_code ec = write_all(fd, text);
+  if (!ec && ::fdatasync(fd) != 0) ec = last_error();
+  struct stat st{};
+  if (!ec && ::fstat(fd, &st) != 0) ec = last_error();
+  ::close(fd);
+  if (ec) return std::unexpected(ec);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+}  // namespace roost::storage::uidlist

@@ -1,0 +1,63 @@
+// The durable UID map of a folder: a `dovecot-uidlist` file, version 3
+// (LIBRARY-FACTS §2), so that the index can be thrown away at any time and a
+// maildir moves between Dovecot and Roost with its UIDVALIDITY and UIDs.
+//
+//   3 V<uidvalidity> N<nextuid> G<guid>     header; other fields are kept
+//   <uid>[ <ext>...] :<key>                 one line per message
+//
+// New messages are appended (O_APPEND, then fdatasync): the cost of a
+// delivery does not grow with the folder. The whole file is rewritten
+// (temporary file, fsync, rename) only to create it or to drop the lines of
+// expunged messages. Writers are serialised by the folder index's write
+// transaction; readers need no lock because both kinds of write are atomic
+// for a reader that stops at the last complete line.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace roost::storage::uidlist {
+
+struct Header {
+  std::uint32_t uidvalidity = 0;
+  std::uint32_t next_uid = 1;
+  std::string guid;   // 32 hex digits
+  std::string other;  // fields we do not interpret, kept on rewrite
+};
+
+struct Entry {
+  std::uint32_t uid = 0;
+  std::string key;
+  std::string ext;  // " S<size> W<vsize> ..." as written
+};
+
+struct Contents {
+  Header header;
+  std::vector<Entry> entries;  // in file order (ascending UIDs)
+  std::uint64_t end = 0;       // offset after the last complete line
+  std::uint64_t inode = 0;
+};
+
+inline constexpr std::string_view kFileName = "dovecot-uidlist";
+
+// Reads the file; with `from` (inode and offset of an earlier read) and an
+// unchanged inode, only the lines appended since. Missing file: ENOENT.
+std::expected<Contents, std::error_code> read(const std::filesystem::path& file,
+                                              std::optional<std::pair<std::uint64_t, std::uint64_t>> from = {});
+
+// Replaces the file with this content. Returns the new inode and size.
+std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(
+    const std::filesystem::path& file, const Header& header, const std::vector<Entry>& entries);
+
+// Appends lines and makes them durable. Returns the new size.
+std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path& file,
+                                                     const std::vector<Entry>& entries);
+
+std::string new_guid();
+
+}  // namespace roost::storage::uidlist

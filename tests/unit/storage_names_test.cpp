@@ -1,0 +1,129 @@
+// Folder names and maildir file names: RFC 3501 §5.1.3 modified UTF-7,
+// Maildir++ directory names, hostile names (DESIGN.md invariant 5).
+#include <gtest/gtest.h>
+
+#include "../../storage/src/maildir.hpp"
+#include "../../storage/src/uidlist.hpp"
+#include "roost/index/folder_index.hpp"
+#include "roost/storage/mailbox_name.hpp"
+#include "storage_test_util.hpp"
+
+namespace roost::storage {
+namespace {
+
+TEST(MailboxName, ModifiedUtf7BothWays) {
+  // RFC 3501 §5.1.3 example: "~peter/mail/台北/日本語".
+  EXPECT_EQ(encode_mutf7("~peter/mail/\u53F0\u5317/\u65E5\u672C\u8A9E"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+  EXPECT_EQ(decode_mutf7("~peter/mail/&U,BTFw-/&ZeVnLIqe-").value(), "~peter/mail/\u53F0\u5317/\u65E5\u672C\u8A9E");
+  EXPECT_EQ(encode_mutf7("Entw\u00FCrfe"), "Entw&APw-rfe");
+  EXPECT_EQ(encode_mutf7("a&b"), "a&-b");
+  EXPECT_EQ(decode_mutf7("a&-b").value(), "a&b");
+}
+
+TEST(MailboxName, NonCanonicalModifiedUtf7IsRefused) {
+  // ICU accepts these; the re-encoding check must not.
+  EXPECT_EQ(decode_mutf7("&AGE-").error(), NameError::bad_mutf7);   // "a" must be written directly
+  EXPECT_EQ(decode_mutf7("bad&").error(), NameError::bad_mutf7);    // unterminated shift
+  EXPECT_EQ(decode_mutf7("&U,BTFw").error(), NameError::bad_mutf7);  // no '-'
+  EXPECT_EQ(decode_mutf7("caf\xC3\xA9").error(), NameError::bad_mutf7);  // 8-bit is not UTF-7
+}
+
+TEST(MailboxName, CanonicalNames) {
+  EXPECT_EQ(canonical_name("inbox").value(), "INBOX");
+  EXPECT_EQ(canonical_name("InBoX/Sub").value(), "INBOX/Sub");
+  EXPECT_EQ(canonical_name("Archive/2024").value(), "Archive/2024");
+  EXPECT_EQ(canonical_name("Entw\u00FCrfe").value(), "Entw\u00FCrfe");
+}
+
+TEST(MailboxName, HostileNamesAreRefused) {
+  EXPECT_EQ(canonical_name("").error(), NameError::empty);
+  EXPECT_EQ(canonical_name("a//b").error(), NameError::empty);
+  EXPECT_EQ(canonical_name("a/").error(), NameError::empty);
+  EXPECT_EQ(canonical_name("/etc").error(), NameError::empty);
+  EXPECT_EQ(canonical_name("..").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name("../../etc").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name("a/../b").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name(".hidden").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name("v1.2").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name(std::string("a\0b", 3)).error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name("a\nb").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name("a\x7f").error(), NameError::bad_character);
+  EXPECT_EQ(canonical_name("\xC3\x28").error(), NameError::bad_utf8);
+  EXPECT_EQ(canonical_name(std::string(300, 'x')).error(), NameError::too_long);
+}
+
+TEST(MailboxName, DirectoryNames) {
+  EXPECT_EQ(directory_name("INBOX"), "");
+  EXPECT_EQ(directory_name("Archive/2024"), ".Archive.2024");
+  EXPECT_EQ(directory_name("Entw\u00FCrfe/Alt"), ".Entw&APw-rfe.Alt");
+  EXPECT_EQ(name_from_directory(".Entw&APw-rfe.Alt").value(), "Entw\u00FCrfe/Alt");
+  EXPECT_FALSE(name_from_directory("..").has_value());
+  EXPECT_FALSE(name_from_directory(".a/b").has_value());
+  EXPECT_FALSE(name_from_directory(".&AGE-").has_value());
+  EXPECT_FALSE(name_from_directory(".a..b").has_value());
+}
+
+TEST(MaildirFileName, FlagsInAsciiOrderWithKeywordLetters) {
+  namespace fl = index::flag;
+  maildir::FileName name = maildir::parse("123.M4P5.host,S=100,W=104:2,FS");
+  EXPECT_EQ(name.key, "123.M4P5.host,S=100,W=104");
+  EXPECT_EQ(name.flags, fl::flagged | fl::seen);
+  EXPECT_EQ(name.size.value(), 100u);
+  EXPECT_EQ(name.vsize.value(), 104u);
+  name.flags = fl::seen | fl::answered | fl::draft | fl::deleted;
+  name.keywords = 0b101;  // a, c
+  EXPECT_EQ(maildir::with_flags(name), "123.M4P5.host,S=100,W=104:2,DRSTac");
+  // P (passed) and unknown letters survive a flag change.
+  maildir::FileName other = maildir::parse("k:2,PSZ");
+  EXPECT_TRUE(other.passed);
+  other.flags = 0;
+  EXPECT_EQ(maildir::with_flags(other), "k:2,PZ");
+  EXPECT_EQ(maildir::parse("plain").key, "plain");
+}
+
+TEST(MaildirFileName, UniqueNamesDifferAndCarrySizes) {
+  std::string a = maildir::unique_name("mx/1:2", 10, 12), b = maildir::unique_name("mx/1:2", 10, 12);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find('/'), std::string::npos);
+  EXPECT_EQ(a.find(':'), std::string::npos);
+  EXPECT_NE(a.find(",S=10,W=12"), std::string::npos);
+}
+
+TEST(UidList, ReadsDovecotVersion3AndAppends) {
+  testing::TempDir dir;
+  auto file = dir.path() / "dovecot-uidlist";
+  testing::write_file(file, "3 V1700000000 N5 G0123456789abcdef0123456789abcdef\n"
+                            "1 :1.M1P1.host,S=10,W=11\n"
+                            "3 S20 W21 :3.M1P1.host\n"
+                            "4 :4.M1P1.host:2,S\n");
+  auto contents = uidlist::read(file);
+  ASSERT_TRUE(contents.has_value());
+  EXPECT_EQ(contents->header.uidvalidity, 1700000000u);
+  EXPECT_EQ(contents->header.next_uid, 5u);
+  ASSERT_EQ(contents->entries.size(), 3u);
+  EXPECT_EQ(contents->entries[1].uid, 3u);
+  EXPECT_EQ(contents->entries[1].key, "3.M1P1.host");
+  EXPECT_EQ(contents->entries[2].key, "4.M1P1.host");  // an old writer's full name
+  auto end = uidlist::append(file, {{5, "5.M1P1.host", {}}});
+  ASSERT_TRUE(end.has_value());
+  auto tail = uidlist::read(file, std::pair{contents->inode, contents->end});
+  ASSERT_TRUE(tail.has_value());
+  ASSERT_EQ(tail->entries.size(), 1u);
+  EXPECT_EQ(tail->entries[0].uid, 5u);
+  EXPECT_EQ(tail->end, *end);
+}
+
+TEST(UidList, TornLastLineIsNotGluedToTheNext) {
+  testing::TempDir dir;
+  auto file = dir.path() / "dovecot-uidlist";
+  testing::write_file(file, "3 V7 N2\n1 :one\n2 :tw");  // a crash mid-line
+  ASSERT_TRUE(uidlist::append(file, {{3, "three", {}}}).has_value());
+  auto contents = uidlist::read(file);
+  ASSERT_TRUE(contents.has_value());
+  ASSERT_EQ(contents->entries.size(), 3u);
+  EXPECT_EQ(contents->entries[2].uid, 3u);
+  EXPECT_EQ(contents->entries[2].key, "three");
+}
+
+}  // namespace
+}  // namespace roost::storage

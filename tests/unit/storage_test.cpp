@@ -1,0 +1,431 @@
+// The storage API as services use it: delivery, views, flags, expunge,
+// folders, other writers, index loss, Dovecot takeover, quota.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <set>
+#include <thread>
+
+#include "roost/storage/storage.hpp"
+#include "storage_test_util.hpp"
+
+namespace roost::storage {
+namespace {
+
+namespace fl = index::flag;
+using testing::new_message;
+using testing::TempDir;
+
+std::unique_ptr<User> open_user(Store& store, const char* name = "alice@example.org") {
+  auto user = store.open_user(name);
+  EXPECT_TRUE(user.has_value()) << (user ? "" : user.error().detail);
+  return std::move(*user);
+}
+
+std::vector<std::string> files_in(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Storage, DeliveryLandsInNewWithAscendingUids) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  auto first = user->deliver("INBOX", new_message("one"));
+  auto second = user->deliver("INBOX", new_message("two"));
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->uids, std::vector<Uid>{1});
+  EXPECT_EQ(second->uids, std::vector<Uid>{2});
+  EXPECT_NE(first->uidvalidity, 0u);
+  EXPECT_EQ(first->uidvalidity, second->uidvalidity);
+  auto inbox_new = files_in(user->root() / "new");
+  ASSERT_EQ(inbox_new.size(), 2u);
+  EXPECT_NE(inbox_new[0].find(",S="), std::string::npos);
+  EXPECT_TRUE(files_in(user->root() / "tmp").empty());
+  // The durable UID map names both.
+  std::string uidlist = testing::read_text(user->root() / "dovecot-uidlist");
+  EXPECT_TRUE(uidlist.starts_with("3 V" + std::to_string(first->uidvalidity) + " "));
+  EXPECT_NE(uidlist.find("1 :" + inbox_new[0].substr(0, inbox_new[0].find(':'))), std::string::npos);
+
+  auto status = user->status("INBOX");
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->messages, 2u);
+  EXPECT_EQ(status->unseen, 2u);
+  EXPECT_EQ(status->recent, 2u);
+  EXPECT_EQ(status->uidnext, 3u);
+}
+
+TEST(Storage, AppendKeepsFlagsKeywordsAndBytes) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  std::vector<NewMessage> batch;
+  batch.push_back(new_message("a", fl::seen | fl::flagged, {"$Forwarded", "Work"}));
+  batch.push_back(new_message("b"));
+  std::string original = batch[0].data;
+  auto appended = user->append("INBOX", std::move(batch));
+  ASSERT_TRUE(appended.has_value());
+  EXPECT_EQ(appended->uids, (std::vector<Uid>{1, 2}));
+  auto cur = files_in(user->root() / "cur");
+  ASSERT_EQ(cur.size(), 2u);
+  EXPECT_TRUE(cur[0].ends_with(":2,FSab") || cur[1].ends_with(":2,FSab")) << cur[0] << " " << cur[1];
+  EXPECT_EQ(testing::read_text(user->root() / "dovecot-keywords"), "0 $Forwarded\n1 Work\n");
+
+  auto view = user->open("INBOX", false);
+  ASSERT_TRUE(view.has_value());
+  auto infos = (*view)->messages({1, 2});
+  ASSERT_TRUE(infos.has_value());
+  ASSERT_EQ(infos->size(), 2u);
+  EXPECT_EQ((*infos)[0].system_flags, fl::seen | fl::flagged);
+  EXPECT_EQ((*infos)[0].keywords, (std::vector<std::string>{"$Forwarded", "Work"}));
+  EXPECT_EQ((*infos)[0].internal_date, 1772445600);
+  EXPECT_EQ((*view)->read(1).value(), original);
+  EXPECT_EQ((*view)->read_range(1, 6, 5).value(), original.substr(6, 5));
+  auto cache = (*view)->cache(1);
+  ASSERT_TRUE(cache.has_value());
+  EXPECT_NE(cache->envelope.find("\"a\""), std::string::npos);
+  EXPECT_TRUE(cache->header_complete);
+  EXPECT_EQ(cache->parts.size(), 1u);
+}
+
+TEST(Storage, StoreFlagsRenamesAndOtherViewsHear) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (const char* s : {"a", "b", "c"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto one = user->open("INBOX", false).value();
+  auto two = user->open("INBOX", false).value();
+  Modseq before = one->highest_modseq();
+
+  auto stored = one->store({2}, StoreMode::add, Flags{fl::seen | fl::answered, {"Todo"}});
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->changed, std::vector<Uid>{2});
+  // Delivered files sit in new/; a flag change moves them to cur/ with the flags.
+  auto cur = files_in(user->root() / "cur");
+  ASSERT_EQ(cur.size(), 1u);
+  EXPECT_TRUE(cur[0].ends_with(":2,RSa")) << cur[0];
+
+  auto update = two->refresh(true);
+  ASSERT_TRUE(update.has_value());
+  EXPECT_EQ(update->flags_changed, std::vector<Uid>{2});
+  EXPECT_TRUE(update->expunged.empty());
+  EXPECT_GT(two->highest_modseq(), before);
+  auto info = two->messages({2}).value();
+  EXPECT_EQ(info[0].system_flags, fl::seen | fl::answered);
+  EXPECT_EQ(info[0].keywords, std::vector<std::string>{"Todo"});
+  EXPECT_GT(info[0].modseq, before);
+
+  // UNCHANGEDSINCE older than the message's MODSEQ: refused, nothing changed (RFC 7162 §3.1.3).
+  auto conditional = one->store({1, 2}, StoreMode::add, Flags{fl::flagged, {}}, before);
+  ASSERT_TRUE(conditional.has_value());
+  EXPECT_EQ(conditional->modified, std::vector<Uid>{2});
+  EXPECT_EQ(conditional->changed, std::vector<Uid>{1});
+
+  auto removed = one->store({2}, StoreMode::remove, Flags{fl::answered, {"Todo"}});
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_EQ(one->messages({2}).value()[0].system_flags, fl::seen);
+}
+
+TEST(Storage, ExpungeAnnouncedWhenAllowed) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (const char* s : {"a", "b", "c", "d"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto one = user->open("INBOX", false).value();
+  auto two = user->open("INBOX", false).value();
+  ASSERT_TRUE(one->store({2, 3}, StoreMode::add, Flags{fl::deleted, {}}));
+  // UID EXPUNGE of a subset (RFC 4315): only 3.
+  auto gone = one->expunge(std::vector<Uid>{3, 4});
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(*gone, std::vector<Uid>{3});
+  gone = one->expunge();
+  EXPECT_EQ(gone.value(), std::vector<Uid>{2});
+  EXPECT_EQ(files_in(user->root() / "new").size() + files_in(user->root() / "cur").size(), 2u);
+
+  // A session in the middle of a command keeps its sequence numbers.
+  auto held = two->refresh(false);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_TRUE(held->expunged.empty());
+  EXPECT_EQ(two->uids().size(), 4u);
+  auto update = two->refresh(true);
+  ASSERT_TRUE(update.has_value());
+  EXPECT_EQ(update->expunged, (std::vector<std::uint32_t>{3, 2}));  // highest first
+  EXPECT_EQ(update->vanished, (std::vector<Uid>{2, 3}));
+  EXPECT_EQ(two->uids(), (std::vector<Uid>{1, 4}));
+  EXPECT_EQ(update->exists, 2u);
+  EXPECT_EQ(user->status("INBOX")->messages, 2u);
+  EXPECT_EQ(user->quota()->messages, 2u);
+}
+
+TEST(Storage, NewMessagesReachOpenViewsAndRecentGoesToOneSession) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("a")));
+  auto one = user->open("INBOX", false).value();
+  EXPECT_EQ(one->recent_count(), 1u);
+  auto two = user->open("INBOX", false).value();
+  EXPECT_EQ(two->recent_count(), 0u);  // the first session claimed it
+  ASSERT_TRUE(user->deliver("INBOX", new_message("b")));
+  auto u2 = two->refresh(true).value();
+  auto u1 = one->refresh(true).value();
+  EXPECT_TRUE(u1.new_messages && u2.new_messages);
+  EXPECT_EQ(u1.exists, 2u);
+  EXPECT_EQ(one->uids(), (std::vector<Uid>{1, 2}));
+  EXPECT_EQ(one->recent_count() + two->recent_count(), 2u);
+  auto examine = user->open("INBOX", true).value();
+  EXPECT_EQ(examine->uids().size(), 2u);
+  EXPECT_FALSE(examine->store({1}, StoreMode::add, Flags{fl::seen, {}}).has_value());
+}
+
+TEST(Storage, CopyAndMoveReportUids) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->create("Archive"));
+  for (const char* s : {"a", "b", "c"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto inbox = user->open("INBOX", false).value();
+  ASSERT_TRUE(inbox->store({1}, StoreMode::add, Flags{fl::flagged, {"Keep"}}));
+  auto copied = inbox->copy({1, 2}, "Archive", false);
+  ASSERT_TRUE(copied.has_value());
+  EXPECT_EQ(copied->source, (std::vector<Uid>{1, 2}));
+  EXPECT_EQ(copied->destination, (std::vector<Uid>{1, 2}));
+  auto moved = inbox->copy({3}, "Archive", true);
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->destination, std::vector<Uid>{3});
+  EXPECT_EQ(user->status("INBOX")->messages, 2u);
+  auto archive = user->open("Archive", false).value();
+  auto infos = archive->messages({1, 3}).value();
+  EXPECT_EQ(infos[0].system_flags, fl::flagged);
+  EXPECT_EQ(infos[0].keywords, std::vector<std::string>{"Keep"});
+  EXPECT_EQ(infos[1].system_flags, 0u);  // \Deleted of the move did not travel
+  EXPECT_FALSE(inbox->copy({1}, "Nowhere", false).has_value());
+}
+
+TEST(Storage, FoldersCreateRenameDeleteSubscribe) {
+  TempDir dir;
+  StoreConfig config = testing::test_config(dir.path());
+  config.default_folders = {{"Drafts", SpecialUse::drafts}, {"Sent", SpecialUse::sent}, {"Trash", SpecialUse::trash}};
+  Store store(config);
+  auto user = open_user(store);
+  auto listed = user->list().value();
+  ASSERT_EQ(listed.size(), 4u);
+  EXPECT_EQ(listed[0].name, "INBOX");
+  EXPECT_EQ(listed[1].name, "Drafts");
+  EXPECT_EQ(listed[1].use, SpecialUse::drafts);
+  EXPECT_TRUE(listed[1].subscribed);
+
+  ASSERT_TRUE(user->create("Projects/Roost/Notes"));  // superiors created too
+  EXPECT_TRUE(std::filesystem::is_directory(user->root() / ".Projects.Roost" / "cur"));
+  EXPECT_EQ(user->create("Projects").error().kind, ErrorKind::exists);
+  EXPECT_EQ(user->create("inbox").error().kind, ErrorKind::exists);
+  ASSERT_TRUE(user->deliver("Projects/Roost/Notes", new_message("n")));
+  ASSERT_TRUE(user->subscribe("Projects/Roost/Notes", true));
+
+  ASSERT_TRUE(user->rename("Projects", "Work/Old"));
+  auto names = user->list().value();
+  std::set<std::string> all;
+  for (const auto& f : names) all.insert(f.name);
+  EXPECT_TRUE(all.contains("Work/Old/Roost/Notes"));
+  EXPECT_FALSE(all.contains("Projects"));
+  auto notes = std::find_if(names.begin(), names.end(), [](const FolderInfo& f) { return f.name == "Work/Old/Roost/Notes"; });
+  EXPECT_TRUE(notes->subscribed);
+  EXPECT_EQ(user->status("Work/Old/Roost/Notes")->messages, 1u);
+  EXPECT_EQ(user->rename("Work", "Work/Inside").error().kind, ErrorKind::not_possible);
+
+  EXPECT_EQ(user->remove("Work/Old").error().kind, ErrorKind::has_children);
+  EXPECT_EQ(user->remove("INBOX").error().kind, ErrorKind::not_possible);
+  EXPECT_EQ(user->remove("Nope").error().kind, ErrorKind::not_found);
+  ASSERT_TRUE(user->remove("Work/Old/Roost/Notes"));
+  EXPECT_FALSE(std::filesystem::exists(user->root() / ".Work.Old.Roost.Notes"));
+  EXPECT_EQ(user->status("Work/Old/Roost/Notes").error().kind, ErrorKind::not_found);
+}
+
+TEST(Storage, HostileFolderNamesNeverLeaveTheMaildir) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  const std::vector<std::string> hostile{"../../escape", "..", "a/../../b", "/abs", "x/.", std::string("nul\0x", 5),
+                                         "tab\there", "\xff\xfe", "a.b"};
+  for (const std::string& name : hostile) {
+    auto made = user->create(name);
+    ASSERT_FALSE(made.has_value()) << name;
+    EXPECT_EQ(made.error().kind, ErrorKind::bad_name) << name;
+    EXPECT_FALSE(user->open(name, false).has_value());
+    EXPECT_FALSE(user->deliver(name, new_message("x")).has_value());
+  }
+  // Nothing appeared beside the user's maildir.
+  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"alice@example.org"});
+  EXPECT_FALSE(store.open_user("../bob").has_value());
+  EXPECT_FALSE(store.open_user("a/b").has_value());
+  EXPECT_FALSE(store.open_user("").has_value());
+}
+
+TEST(Storage, ForeignChangesAreSynced) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (const char* s : {"a", "b"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto view = user->open("INBOX", false).value();
+  ASSERT_TRUE(view->store({1, 2}, StoreMode::add, Flags{fl::seen, {}}));
+  ASSERT_TRUE(view->refresh(true));
+  // Another delivery agent drops a file into new/; a mail reader marks a
+  // message flagged by renaming it, and deletes the other.
+  testing::write_file(user->root() / "new" / "1800000000.Mforeign.host", testing::message("foreign"));
+  auto cur = files_in(user->root() / "cur");
+  ASSERT_EQ(cur.size(), 2u);
+  std::filesystem::rename(user->root() / "cur" / cur[0], user->root() / "cur" / (cur[0].substr(0, cur[0].find(':')) + ":2,FS"));
+  std::filesystem::remove(user->root() / "cur" / cur[1]);
+  // Directory times may not move within one clock tick; a full sync is what
+  // the periodic check does.
+  auto update = view->refresh(true);
+  ASSERT_TRUE(update.has_value());
+  if (!update->new_messages) {
+    ASSERT_TRUE(user->rebuild_index("INBOX"));
+    update = view->refresh(true);
+  }
+  EXPECT_TRUE(update->new_messages);
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1, 3}));
+  EXPECT_EQ(view->messages({1}).value()[0].system_flags, fl::seen | fl::flagged);
+  EXPECT_EQ(view->read(3).value(), testing::message("foreign"));
+  EXPECT_TRUE(user->verify_index("INBOX").value().empty());
+}
+
+TEST(Storage, IndexDeletedMidSessionIsRebuiltIdentically) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(user->deliver("INBOX", new_message("m" + std::to_string(i))));
+  auto view = user->open("INBOX", false).value();
+  ASSERT_TRUE(view->store({3, 5}, StoreMode::add, Flags{fl::seen, {"Red"}}));
+  ASSERT_TRUE(view->store({7}, StoreMode::add, Flags{fl::deleted, {}}));
+  ASSERT_TRUE(view->expunge());
+  ASSERT_TRUE(view->refresh(true));
+  auto before = view->messages(view->uids()).value();
+  std::uint32_t uidvalidity = view->uidvalidity();
+  Modseq modseq = view->highest_modseq();
+
+  std::filesystem::remove_all(user->root() / "roost-index");
+  index::EnvRegistry::instance().forget(user->root() / "roost-index");
+  ASSERT_TRUE(user->rebuild_index("INBOX"));
+
+  auto again = user->open("INBOX", false).value();
+  EXPECT_EQ(again->uidvalidity(), uidvalidity);
+  EXPECT_EQ(again->uids(), view->uids());
+  EXPECT_GE(again->highest_modseq(), modseq);  // MODSEQ never goes back
+  auto after = again->messages(again->uids()).value();
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].uid, before[i].uid);
+    EXPECT_EQ(after[i].system_flags, before[i].system_flags);
+    EXPECT_EQ(after[i].keywords, before[i].keywords);
+  }
+  EXPECT_EQ(again->uidnext(), 21u);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("next")));
+  ASSERT_TRUE(again->refresh(true));
+  EXPECT_EQ(again->uids().back(), 21u);  // never reuses a UID
+  EXPECT_TRUE(user->verify_index("INBOX").value().empty());
+}
+
+TEST(Storage, DovecotMaildirKeepsItsUids) {
+  TempDir dir;
+  auto root = dir.path() / "carol";
+  for (const char* sub : {"cur", "new", "tmp"}) std::filesystem::create_directories(root / sub);
+  // A maildir as Dovecot leaves it: UIDs with gaps, a keyword, one message
+  // still in new/, one the uidlist does not know yet.
+  testing::write_file(root / "dovecot-uidlist", "3 V1234567 N42 G00112233445566778899aabbccddeeff\n"
+                                                "7 :1700000001.M1P1.mx,S=200,W=210\n"
+                                                "19 S300 W310 :1700000002.M2P1.mx\n"
+                                                "41 :1700000003.M3P1.mx\n");
+  testing::write_file(root / "dovecot-keywords", "0 $Label1\n1 Important\n");
+  testing::write_file(root / "cur" / "1700000001.M1P1.mx,S=200,W=210:2,RSb", testing::message("seven"));
+  testing::write_file(root / "cur" / "1700000002.M2P1.mx:2,", testing::message("nineteen"));
+  testing::write_file(root / "new" / "1700000003.M3P1.mx", testing::message("fortyone"));
+  testing::write_file(root / "new" / "1700000004.M4P1.mx", testing::message("unlisted"));
+
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store, "carol");
+  auto view = user->open("INBOX", false).value();
+  EXPECT_EQ(view->uidvalidity(), 1234567u);
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{7, 19, 41, 42}));
+  auto infos = view->messages({7}).value();
+  EXPECT_EQ(infos[0].system_flags, fl::answered | fl::seen);
+  EXPECT_EQ(infos[0].keywords, std::vector<std::string>{"Important"});
+  EXPECT_EQ(view->read(41).value(), testing::message("fortyone"));
+  ASSERT_TRUE(user->deliver("INBOX", new_message("new")));
+  ASSERT_TRUE(view->refresh(true));
+  EXPECT_EQ(view->uids().back(), 43u);
+  // And back: the UID list still says what Dovecot needs.
+  std::string uidlist = testing::read_text(root / "dovecot-uidlist");
+  EXPECT_TRUE(uidlist.starts_with("3 V1234567 N42 G00112233445566778899aabbccddeeff\n"));
+  EXPECT_NE(uidlist.find("\n42 :1700000004.M4P1.mx\n"), std::string::npos);
+  EXPECT_NE(uidlist.find("\n43 :"), std::string::npos);
+}
+
+TEST(Storage, ConcurrentDeliveriesGetDistinctUids) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("first")));
+  constexpr int kThreads = 4, kEach = 25;
+  std::vector<std::vector<Uid>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto mine = store.open_user("alice@example.org").value();
+      for (int i = 0; i < kEach; ++i) {
+        auto r = mine->deliver("INBOX", new_message("t" + std::to_string(t) + "-" + std::to_string(i)));
+        if (r) got[t].push_back(r->uids[0]);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<Uid> all{1};
+  for (const auto& g : got) {
+    EXPECT_EQ(g.size(), static_cast<std::size_t>(kEach));
+    all.insert(g.begin(), g.end());
+    EXPECT_TRUE(std::is_sorted(g.begin(), g.end()));
+  }
+  EXPECT_EQ(all.size(), 1u + kThreads * kEach);
+  EXPECT_EQ(*all.rbegin(), static_cast<Uid>(kThreads * kEach + 1));
+  EXPECT_EQ(user->status("INBOX")->messages, 1u + kThreads * kEach);
+  EXPECT_TRUE(user->verify_index("INBOX").value().empty());
+}
+
+TEST(Storage, QuotaRefusesWhatWouldNotFit) {
+  TempDir dir;
+  StoreConfig config = testing::test_config(dir.path());
+  config.quota_messages = 2;
+  Store store(config);
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("a")));
+  ASSERT_TRUE(user->deliver("INBOX", new_message("b")));
+  auto refused = user->deliver("INBOX", new_message("c"));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().kind, ErrorKind::over_quota);
+  EXPECT_EQ(user->status("INBOX")->messages, 2u);
+  auto usage = user->quota().value();
+  EXPECT_EQ(usage.messages, 2u);
+  EXPECT_EQ(usage.bytes, 2 * testing::message("a").size());
+  std::string file = testing::read_text(user->root() / "maildirsize");
+  EXPECT_TRUE(file.starts_with("0S,2C\n")) << file;
+}
+
+TEST(Storage, KeywordLimitIsAnError) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("a")));
+  auto view = user->open("INBOX", false).value();
+  std::vector<std::string> many;
+  for (int i = 0; i < 26; ++i) many.push_back("k" + std::to_string(i));
+  ASSERT_TRUE(view->store({1}, StoreMode::add, Flags{0, many}));
+  auto over = view->store({1}, StoreMode::add, Flags{0, {"one-too-many"}});
+  ASSERT_FALSE(over.has_value());
+  EXPECT_EQ(over.error().kind, ErrorKind::limit);
+}
+
+}  // namespace
+}  // namespace roost::storage
