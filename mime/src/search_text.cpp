@@ -51,8 +51,10 @@ void add_part_text(const Message& m, const Part& part, SearchText& out) {
     const Part& nested = part.children.front();
     Header header;
     parse_header(m.data, nested.header.begin, nested.header.end, header, 5000);
+    // A nested message's header is part of the outer message's body.
+    if (!out.body.empty()) out.body += '\n';
     for (const auto& f : header.fields) {
-      out.headers += std::string(f.name) + ": " + decode_header_text(f.raw_value) + "\n";
+      out.body += std::string(f.name) + ": " + decode_header_text(f.raw_value) + "\n";
     }
     add_part_text(m, nested, out);
     return;

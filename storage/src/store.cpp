@@ -688,6 +688,82 @@ Result<std::string> FolderView::read_range(Uid uid, std::uint64_t offset, std::u
 
 Result<std::string> FolderView::read(Uid uid) { return read_range(uid, 0, UINT64_MAX); }
 
+namespace {
+
+index::SearchContext search_context(const Txn& txn, const Folder& folder) {
+  index::SearchContext context;
+  context.now = ::time(nullptr);
+  auto read_message = [&txn, &folder](Uid uid, std::uint64_t length) -> std::optional<std::string> {
+    auto record = index::find_record(txn, uid);
+    if (!record || !*record) return std::nullopt;
+    auto data = maildir::read_range(folder.message_path(**record), 0, length);
+    if (!data) return std::nullopt;
+    return std::move(*data);
+  };
+  context.body_text = [read_message](Uid uid) -> std::optional<std::string> {
+    auto data = read_message(uid, UINT64_MAX);
+    if (!data) return std::nullopt;
+    return index::body_search_text(*data);
+  };
+  context.header_block = [&txn, read_message](Uid uid) -> std::optional<std::string> {
+    auto cache = index::find_cache(txn, uid);
+    if (!cache || !*cache || (*cache)->parts.empty()) return std::nullopt;
+    return read_message(uid, (*cache)->parts.front().header_end);
+  };
+  return context;
+}
+
+}  // namespace
+
+Result<std::vector<Uid>> FolderView::search(const index::SearchKey& key, const std::vector<Uid>* within) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::vector<Uid> out;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto found = index::search_messages(txn, key, within != nullptr ? *within : impl_->uids,
+                                        search_context(txn, *impl_->folder));
+    if (!found) return std::unexpected(found.error());
+    out = std::move(*found);
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  return out;
+}
+
+Result<std::vector<Uid>> FolderView::sort(const std::vector<index::SortCriterion>& criteria,
+                                          const index::SearchKey& key) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::vector<Uid> out;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto found = index::search_messages(txn, key, impl_->uids, search_context(txn, *impl_->folder));
+    if (!found) return std::unexpected(found.error());
+    auto sorted = index::sort_messages(txn, criteria, *found);
+    if (!sorted) return std::unexpected(sorted.error());
+    out = std::move(*sorted);
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  return out;
+}
+
+Result<std::vector<index::ThreadNode>> FolderView::thread(index::ThreadAlgorithm algorithm,
+                                                          const index::SearchKey& key) {
+  auto env = impl_->folder->env();
+  if (!env) return std::unexpected(env.error());
+  std::vector<index::ThreadNode> out;
+  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto found = index::search_messages(txn, key, impl_->uids, search_context(txn, *impl_->folder));
+    if (!found) return std::unexpected(found.error());
+    auto threads = index::thread_messages(txn, algorithm, *found);
+    if (!threads) return std::unexpected(threads.error());
+    out = std::move(*threads);
+    return {};
+  });
+  if (!read) return std::unexpected(error_from(read.error()));
+  return out;
+}
+
 Result<FolderView::StoreResult> FolderView::store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
                                                   std::optional<Modseq> unchanged_since) {
   if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});

@@ -13,8 +13,8 @@
 namespace roost::mime {
 
 struct SearchText {
-  std::string headers;  // "Name: decoded value\n" for each field
-  std::string body;     // text parts, one after another, separated by "\n"
+  std::string headers;  // "Name: decoded value\n" for each top-level field
+  std::string body;     // text parts and nested messages' headers, separated by "\n"
 };
 
 SearchText search_text(const Message& message);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "roost/index/folder_index.hpp"
+#include "roost/index/search.hpp"
 
 namespace roost::storage {
 
@@ -162,6 +163,12 @@ class FolderView {
   // The message's bytes, or a range of them.
   Result<std::string> read(Uid uid);
   Result<std::string> read_range(Uid uid, std::uint64_t offset, std::uint64_t length);
+
+  // SEARCH, SORT and THREAD over the messages of this view (or of
+  // `within`, a subset of them), answered from the index.
+  Result<std::vector<Uid>> search(const index::SearchKey& key, const std::vector<Uid>* within = nullptr);
+  Result<std::vector<Uid>> sort(const std::vector<index::SortCriterion>& criteria, const index::SearchKey& key);
+  Result<std::vector<index::ThreadNode>> thread(index::ThreadAlgorithm algorithm, const index::SearchKey& key);
 
   struct StoreResult {
     std::vector<Uid> changed;   // flags actually changed
