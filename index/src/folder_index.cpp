@@ -9,7 +9,7 @@ namespace roost::index {
 namespace {
 
 constexpr std::string_view kStateKey = "state";
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;  // a different format reads as corrupt: rebuilt
 // Longest word kept whole in the full-text index; longer words are stored as
 // overlapping chunks so that any piece of up to kTermStep bytes lies inside one.
 constexpr std::size_t kTermMax = 200;
@@ -52,6 +52,7 @@ std::string encode_meta(const FolderMeta& m) {
   w.s(m.new_mtime_ns);
   w.s(m.cur_mtime_ns);
   w.u(m.modseq_reserved);
+  w.u(m.recent);
   return w.take();
 }
 
@@ -74,6 +75,7 @@ std::optional<FolderMeta> decode_meta(std::string_view bytes) {
   m.new_mtime_ns = r.s();
   m.cur_mtime_ns = r.s();
   m.modseq_reserved = r.u();
+  m.recent = static_cast<std::uint32_t>(r.u());
   if (!r.ok()) return std::nullopt;
   return m;
 }
@@ -417,6 +419,7 @@ std::expected<void, LmdbError> insert(Txn& txn, FolderMeta& meta, const MessageR
     if (auto r = txn.put(env.dbi(Db::flags), flag_key(id), uid, MDB_NODUPDATA); !r) return r;
   if (auto r = txn.put(env.dbi(Db::modseq), modseq_key(record.modseq), uid, MDB_NODUPDATA); !r) return r;
   count_in(meta, record, +1);
+  if (record.uid >= meta.first_recent) ++meta.recent;
   meta.highest_modseq = std::max(meta.highest_modseq, record.modseq);
   meta.uidnext = std::max(meta.uidnext, record.uid + 1);
   return {};
@@ -465,6 +468,7 @@ std::expected<void, LmdbError> remove(Txn& txn, FolderMeta& meta, const MessageR
   if (auto r = txn.del(env.dbi(Db::modseq), modseq_key(record.modseq), uid); !r) return r;
   if (auto r = txn.put(env.dbi(Db::expunged), modseq_key(modseq), uid, MDB_NODUPDATA); !r) return r;
   count_in(meta, record, -1);
+  if (record.uid >= meta.first_recent && meta.recent > 0) --meta.recent;
   meta.highest_modseq = std::max(meta.highest_modseq, modseq);
   return {};
 }

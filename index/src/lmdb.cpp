@@ -83,8 +83,18 @@ std::expected<void, LmdbError> Env::read(
 }
 
 std::expected<void, LmdbError> Env::write(
-    const std::function<std::expected<void, LmdbError>(Txn&)>& body) {
+    const std::function<std::expected<void, LmdbError>(Txn&)>& body, bool sync_meta) {
   std::lock_guard writer(writer_);
+  // The flag belongs to this process's handle, and writer_ makes this the
+  // only commit in the process while it is set.
+  if (!sync_meta) mdb_env_set_flags(env_, MDB_NOMETASYNC, 1);
+  struct Restore {
+    MDB_env* env;
+    bool active;
+    ~Restore() {
+      if (active) mdb_env_set_flags(env, MDB_NOMETASYNC, 0);
+    }
+  } restore{env_, !sync_meta};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::shared_lock lock(resize_);
     auto txn = begin(true);

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 
@@ -196,6 +197,13 @@ fs::path Folder::message_path(const MessageRecord& record) const {
 
 Result<std::shared_ptr<index::Env>> Folder::env() {
   auto env = index::EnvRegistry::instance().open(index_dir(), index::folder_env_options());
+  if (!env && (env.error().code == MDB_INVALID || env.error().code == MDB_CORRUPTED ||
+               env.error().code == MDB_VERSION_MISMATCH || env.error().code == MDB_PAGE_NOTFOUND)) {
+    // The index is a cache: a damaged one is thrown away and built again.
+    std::error_code ec;
+    std::filesystem::remove_all(index_dir(), ec);
+    env = index::EnvRegistry::instance().open(index_dir(), index::folder_env_options());
+  }
   if (!env) return std::unexpected(error_from(env.error()));
   return *env;
 }
@@ -274,6 +282,17 @@ Modseq reserved_floor(const fs::path& dir) {
   return in ? value : 0;
 }
 
+// The folder's state; an unreadable one (damage, an older format) empties
+// the index so that the sync that follows builds it again.
+std::expected<FolderMeta, LmdbError> meta_or_reset(Txn& txn, const fs::path& dir) {
+  auto meta = index::read_meta(txn);
+  if (meta || meta.error().code != MDB_CORRUPTED) return meta;
+  if (auto cleared = index::clear(txn); !cleared) return std::unexpected(cleared.error());
+  FolderMeta fresh;
+  fresh.highest_modseq = fresh.modseq_reserved = reserved_floor(dir);
+  return fresh;
+}
+
 }  // namespace
 
 std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Error& error) {
@@ -316,6 +335,12 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   for (const auto& e : contents->entries) {
     listed_uid[e.key] = e.uid;
     max_uid = std::max(max_uid, e.uid);
+  }
+  if (max_uid >= meta.uidnext && meta.messages > 0) {
+    // The UID list knows UIDs the index never committed: a delivery's
+    // commit was lost in a crash. Its MODSEQs may have been seen; jump past
+    // every MODSEQ ever reserved.
+    meta.highest_modseq = std::max({meta.highest_modseq, meta.modseq_reserved, reserved_floor(dir_)});
   }
   meta.uidnext = std::max({meta.uidnext, contents->header.next_uid, max_uid + 1});
   meta.uidlist_inode = contents->inode;
@@ -438,31 +463,34 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
       meta.uidlist_offset = written->second;
     }
   }
-  // Marks: a change within the file system's clock tick after our listing
-  // would not move the time, so a very recent directory is listed again next time.
-  auto recent = [](std::int64_t ns) {
-    return ns / 1000000000 >= now_seconds() - 1;
-  };
-  meta.new_mtime_ns = more || recent(new_mtime) ? 0 : new_mtime;
-  meta.cur_mtime_ns = more || recent(cur_mtime) ? 0 : cur_mtime;
+  // Marks: the directory times the listing saw. A foreign change within the
+  // same clock tick after the listing would not move them; the periodic
+  // full sync (sync()) catches that.
+  meta.new_mtime_ns = more ? 0 : new_mtime;
+  meta.cur_mtime_ns = more ? 0 : cur_mtime;
   if (more) error.kind = ErrorKind::not_possible;  // tells sync() to run another round
   return index::write_meta(txn, meta);
 }
 
 Result<FolderMeta> Folder::sync(bool full) {
-  if (auto made = ensure_directories(); !made) return std::unexpected(made.error());
   auto env_handle = env();
   if (!env_handle) return std::unexpected(env_handle.error());
   index::Env& env = **env_handle;
   FolderMeta meta;
+  bool damaged = false;
   auto read = env.read([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto m = index::read_meta(txn);
-    if (!m) return std::unexpected(m.error());
+    if (!m) {
+      damaged = m.error().code == MDB_CORRUPTED;
+      return damaged ? std::expected<void, LmdbError>{} : std::unexpected(m.error());
+    }
     meta = *m;
     return {};
   });
   if (!read) return std::unexpected(error_from(read.error()));
-  if (!full && meta.uidvalidity != 0) {
+  if (damaged) full = true;
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (!full && meta.uidvalidity != 0 && now - last_full_sync_.load() < kFullSyncInterval.count()) {
     struct stat st{};
     bool uidlist_same = ::stat(uidlist_file().c_str(), &st) == 0 && st.st_ino == meta.uidlist_inode &&
                         static_cast<std::uint64_t>(st.st_size) == meta.uidlist_offset;
@@ -470,12 +498,14 @@ Result<FolderMeta> Folder::sync(bool full) {
         mtime_ns(dir_ / "cur") == meta.cur_mtime_ns)
       return meta;
   }
+  if (auto made = ensure_directories(); !made) return std::unexpected(made.error());
+  last_full_sync_ = now;
   for (;;) {
     Error problem{ErrorKind::internal, {}};
     Modseq before = meta.highest_modseq;
     auto written = env.write([&](Txn& txn) -> std::expected<void, LmdbError> {
       problem = Error{ErrorKind::internal, {}};
-      auto m = index::read_meta(txn);
+      auto m = meta_or_reset(txn, dir_);
       if (!m) return std::unexpected(m.error());
       meta = *m;
       return full_sync(txn, meta, problem);
@@ -490,10 +520,6 @@ Result<FolderMeta> Folder::sync(bool full) {
 }
 
 Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver) {
-  // A folder never indexed gets its UID list and index first, so that the
-  // files about to arrive are not mistaken for foreign ones.
-  auto meta = sync(false);
-  if (!meta) return std::unexpected(meta.error());
 
   auto pending = std::make_shared<Pending>();
   pending->deliver = deliver;
@@ -579,12 +605,33 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   }
   // Everything happens inside the folder's write transaction, which every
   // Roost process takes before touching the folder: a full sync elsewhere
-  // never sees these files before they have their UIDs.
+  // never sees these files before they have their UIDs. The directory and
+  // UID list flushes run beside the index commit (the journal merges
+  // concurrent flushes); the answer waits for all of them.
+  std::vector<std::future<std::error_code>> flushes;
+  auto flush = [&flushes](std::function<std::error_code()> job) {
+    try {
+      flushes.push_back(std::async(std::launch::async, std::move(job)));
+    } catch (const std::system_error&) {
+      std::promise<std::error_code> done;
+      done.set_value(job());
+      flushes.push_back(done.get_future());
+    }
+  };
   Error problem;
   FolderMeta meta;
   std::int64_t now = now_seconds();
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     problem = Error{};
+    // A folder never indexed (or whose index was deleted) gets its UID list
+    // and index first, while the new files are still in tmp/.
+    auto initial = meta_or_reset(txn, dir_);
+    if (!initial) return std::unexpected(initial.error());
+    if (initial->uidvalidity == 0) {
+      FolderMeta fresh = *initial;
+      if (auto synced = full_sync(txn, fresh, problem); !synced) return synced;
+      problem = Error{};
+    }
     std::int64_t new_before = mtime_ns(dir_ / "new"), cur_before = mtime_ns(dir_ / "cur");
     // 1. Into new/ or cur/, never replacing a file (a retried attempt finds
     // its files already there).
@@ -596,11 +643,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
     }
     for (auto [used, sub] : {std::pair{any_new, "new"}, std::pair{any_cur, "cur"}}) {
-      if (!used) continue;
-      if (auto ec = maildir::fsync_directory(dir_ / sub)) {
-        problem = error_from(ec, std::string("fsync ") + sub);
-        return std::unexpected(carry(problem));
-      }
+      if (used) flush([path = dir_ / sub] { return maildir::fsync_directory(path); });
     }
     // 2. UIDs, the UID list and the index.
     problem = Error{};
@@ -642,22 +685,31 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
       pending->result = std::move(appended);
     }
-    auto end = uidlist::append(uidlist_file(), entries);
+    auto end = uidlist::append(uidlist_file(), entries, false);
     if (!end) {
       problem = error_from(end.error(), "append " + uidlist_file().string());
       return std::unexpected(carry(problem));
     }
+    flush([path = uidlist_file()] { return maildir::fsync_file(path); });
     meta.uidlist_offset = *end;
     // Our own renames moved the directory times; if the index was in step
     // before them, it still is.
     if (meta.new_mtime_ns == new_before && any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
     if (meta.cur_mtime_ns == cur_before && any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
     return index::write_meta(txn, meta);
-  });
+  }, false);  // the UID list, flushed beside it, can redo this commit
+  std::error_code flushed;
+  for (auto& f : flushes) {
+    std::error_code ec = f.get();
+    if (ec && !flushed) flushed = ec;
+  }
   if (!written) {
     undo();
     return std::unexpected(problem.detail.empty() ? error_from(written.error()) : problem);
   }
+  // Indexed but perhaps not durable: say no (the sender retries; a
+  // duplicate is better than a loss).
+  if (flushed) return std::unexpected(error_from(flushed, "flush " + dir_.string()));
   std::int64_t bytes = 0, count = 0;
   for (auto& p : batch) {
     p->done = true;
@@ -807,6 +859,7 @@ Result<Uid> Folder::claim_recent() {
     first = m->first_recent;
     if (m->first_recent >= m->uidnext) return {};
     m->first_recent = m->uidnext;
+    m->recent = 0;
     return index::write_meta(txn, *m);
   });
   if (!written) return std::unexpected(error_from(written.error()));
@@ -822,7 +875,7 @@ Result<void> Folder::rebuild() {
     FolderMeta fresh;
     fresh.highest_modseq = std::max(m->highest_modseq, m->modseq_reserved);
     fresh.modseq_reserved = fresh.highest_modseq;
-    fresh.first_recent = m->first_recent;
+    fresh.first_recent = m->uidnext;
     if (auto c = index::clear(txn); !c) return c;
     return index::write_meta(txn, fresh);
   });

@@ -2,6 +2,8 @@
 // in this process. Keeps the index in step with the maildir and the UID list.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -67,6 +69,11 @@ class Folder {
   std::filesystem::path root_;  // the user's maildir, for the quota file
   std::filesystem::path dir_;
   std::string name_;
+
+  // A full sync at least this often, for foreign changes that did not move
+  // a directory's time (two changes within one clock tick).
+  static constexpr std::chrono::steady_clock::duration kFullSyncInterval = std::chrono::seconds(60);
+  std::atomic<std::chrono::steady_clock::rep> last_full_sync_{0};
 
   std::mutex mutex_;  // guards the queue below
   std::deque<std::shared_ptr<Pending>> queue_;

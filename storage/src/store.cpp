@@ -94,23 +94,28 @@ std::vector<std::string> read_lines(const fs::path& file) {
 struct Store::Impl {
   StoreConfig config;
   std::mutex mutex;
-  std::map<fs::path, std::weak_ptr<Folder>> folders;
+  // Folders stay known while idle (their sync times matter), up to a bound.
+  std::map<fs::path, std::shared_ptr<Folder>> folders;
 
   std::shared_ptr<Folder> folder(const fs::path& root, const std::string& canonical) {
     fs::path dir = root / directory_name(canonical);
     std::lock_guard lock(mutex);
     auto& slot = folders[dir];
-    if (auto existing = slot.lock()) return existing;
-    auto made = std::make_shared<Folder>(config, root, dir, canonical);
-    slot = made;
-    // Drop entries of folders nobody uses any more.
+    if (slot) return slot;
+    slot = std::make_shared<Folder>(config, root, dir, canonical);
+    auto made = slot;
     if (folders.size() > 4 * config.open_index_limit + 64) {
       for (auto it = folders.begin(); it != folders.end();) {
-        if (it->second.expired()) it = folders.erase(it);
+        if (it->second.use_count() == 1) it = folders.erase(it);
         else ++it;
       }
     }
     return made;
+  }
+
+  void forget(const fs::path& dir) {
+    std::lock_guard lock(mutex);
+    folders.erase(dir);
   }
 };
 
@@ -303,6 +308,7 @@ Result<void> User::remove(std::string_view name) {
   for (const auto& other : impl_->folder_names())
     if (other.starts_with(prefix)) return std::unexpected(Error{ErrorKind::has_children, *canonical});
   fs::path dir = impl_->root / directory_name(*canonical);
+  impl_->store->forget(dir);
   index::EnvRegistry::instance().forget(dir / "roost-index");
   // Out of sight in one rename, then removed at leisure.
   std::mt19937_64 random{std::random_device{}()};
@@ -338,6 +344,7 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
     if (other.starts_with(prefix)) moves.emplace_back(other, *target + other.substr(source->size()));
   for (const auto& [old_name, new_name] : moves) {
     fs::path a = impl_->root / directory_name(old_name), b = impl_->root / directory_name(new_name);
+    impl_->store->forget(a);
     if (auto ec = maildir::rename_noreplace(a, b)) return std::unexpected(error_from(ec, "rename " + a.string()));
   }
   maildir::fsync_directory(impl_->root);
@@ -386,17 +393,7 @@ Result<FolderStatus> User::status(std::string_view name) {
   status.uidnext = meta->uidnext;
   status.uidvalidity = meta->uidvalidity;
   status.highest_modseq = meta->highest_modseq;
-  if (meta->first_recent < meta->uidnext) {
-    auto env = folder->env();
-    if (!env) return std::unexpected(env.error());
-    auto counted = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-      return index::for_each_record(txn, meta->first_recent, [&](const index::MessageRecord&) {
-        ++status.recent;
-        return true;
-      });
-    });
-    if (!counted) return std::unexpected(error_from(counted.error()));
-  }
+  status.recent = meta->recent;
   return status;
 }
 
@@ -405,7 +402,8 @@ Result<Appended> User::deliver(std::string_view folder, NewMessage message) {
   one.push_back(std::move(message));
   auto canonical = impl_->existing(folder);
   if (!canonical) return std::unexpected(canonical.error());
-  if (auto q = quota(); q) {
+  const StoreConfig& config = impl_->store->config;
+  if (auto q = config.quota_bytes + config.quota_messages == 0 ? Result<QuotaUsage>() : quota(); q) {
     const auto& u = *q;
     if ((u.bytes_limit != 0 && u.bytes + one[0].data.size() > u.bytes_limit) ||
         (u.messages_limit != 0 && u.messages + 1 > u.messages_limit))
@@ -419,7 +417,8 @@ Result<Appended> User::append(std::string_view folder, std::vector<NewMessage> m
   if (!canonical) return std::unexpected(canonical.error());
   std::uint64_t bytes = 0;
   for (const auto& m : messages) bytes += m.data.size();
-  if (auto q = quota(); q) {
+  const StoreConfig& config = impl_->store->config;
+  if (auto q = config.quota_bytes + config.quota_messages == 0 ? Result<QuotaUsage>() : quota(); q) {
     const auto& u = *q;
     if ((u.bytes_limit != 0 && u.bytes + bytes > u.bytes_limit) ||
         (u.messages_limit != 0 && u.messages + messages.size() > u.messages_limit))

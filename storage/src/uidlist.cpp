@@ -184,7 +184,7 @@ std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(
 }
 
 std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path& file,
-                                                     const std::vector<Entry>& entries) {
+                                                     const std::vector<Entry>& entries, bool durable) {
   int fd = ::open(file.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
   if (fd < 0) return std::unexpected(last_error());
   std::string text;
@@ -197,7 +197,7 @@ std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path
   if (last != '\n') text += '\n';
   for (const auto& e : entries) text += line_of(e);
   std::error_code ec = write_all(fd, text);
-  if (!ec && ::fdatasync(fd) != 0) ec = last_error();
+  if (!ec && durable && ::fdatasync(fd) != 0) ec = last_error();
   struct stat st{};
   if (!ec && ::fstat(fd, &st) != 0) ec = last_error();
   ::close(fd);

@@ -54,9 +54,10 @@ std::expected<Contents, std::error_code> read(const std::filesystem::path& file,
 std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(
     const std::filesystem::path& file, const Header& header, const std::vector<Entry>& entries);
 
-// Appends lines and makes them durable. Returns the new size.
+// Appends lines, durably unless the caller flushes the file itself (in
+// parallel with other flushes). Returns the new size.
 std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path& file,
-                                                     const std::vector<Entry>& entries);
+                                                     const std::vector<Entry>& entries, bool durable = true);
 
 std::string new_guid();
 

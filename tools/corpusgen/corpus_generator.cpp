@@ -205,7 +205,7 @@ Message Generator::next() {
       m.facts.leaf_count = 1;
       std::size_t attachments = 1 + pick(3);
       for (std::size_t a = 0; a < attachments; ++a) {
-        std::size_t size = 512 + static_cast<std::size_t>(scale * scale * 16) % (3u << 20);
+        std::size_t size = 512 + static_cast<std::size_t>(scale * scale * 16) % max_attachment_;
         std::string bytes(size, '\0');
         for (auto& b : bytes) b = static_cast<char>(random_());
         const auto& n = names[pick(names.size())];

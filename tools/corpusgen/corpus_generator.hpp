@@ -31,11 +31,15 @@ struct Message {
 class Generator {
  public:
   explicit Generator(std::uint64_t seed) : random_(seed) {}
+  // Attachments no larger than `max_attachment` bytes (benchmarks that need
+  // 100k messages on one disk use a smaller cap than the 3 MiB default).
+  Generator(std::uint64_t seed, std::size_t max_attachment) : random_(seed), max_attachment_(max_attachment) {}
   Message next();
 
  private:
   std::mt19937_64 random_;
   std::uint64_t count_ = 0;
+  std::size_t max_attachment_ = 3u << 20;
   struct Thread {
     std::string id;
     std::string subject;

@@ -64,6 +64,7 @@ struct FolderMeta {
   std::uint32_t deleted = 0;
   std::uint64_t size = 0;   // sum of RFC822.SIZE
   Uid first_recent = 1;     // UIDs from here on are \Recent for the next session to claim them
+  std::uint32_t recent = 0;  // messages with UIDs from first_recent on
   std::vector<std::string> keywords;  // index = keyword bit
   // Sync marks: where the UID list and the maildir directories stood when
   // the index last matched them.

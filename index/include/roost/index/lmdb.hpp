@@ -62,7 +62,12 @@ class Env {
 
   // Runs `body` in a write transaction and commits it. `body` may run again
   // after a map growth, so it must read what it needs from the transaction.
-  std::expected<void, LmdbError> write(const std::function<std::expected<void, LmdbError>(Txn&)>& body);
+  // With `sync_meta` false the commit flushes its data but not the meta
+  // page (MDB_NOMETASYNC): still atomic and consistent, and a crash can lose
+  // only this last commit, which the caller must be able to redo from
+  // durable facts of its own.
+  std::expected<void, LmdbError> write(const std::function<std::expected<void, LmdbError>(Txn&)>& body,
+                                       bool sync_meta = true);
 
   std::size_t map_size() const;
 

@@ -1,0 +1,271 @@
+// Storage and index operations on a 100k-message folder (issue 4's
+// targets), with Google Benchmark. The folder is built once from the seeded
+// corpus generator (attachments capped at 64 KiB: about 31 KB per message,
+// 3 GB for 100k) and reused by later runs.
+//
+//   build/bin/storage_ops [--benchmark_filter=...]
+//   ROOST_BENCH_DIR   where the folder lives (default: build/bench-data)
+//   ROOST_BENCH_MESSAGES  messages in the big folder (default: 100000)
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "corpus_generator.hpp"
+#include "roost/storage/storage.hpp"
+
+namespace {
+
+using namespace roost;
+using storage::NewMessage;
+using K = index::SearchKey::Kind;
+
+std::filesystem::path bench_dir() {
+  const char* dir = std::getenv("ROOST_BENCH_DIR");
+  return dir != nullptr ? std::filesystem::path(dir) : std::filesystem::path("build/bench-data");
+}
+
+std::size_t bench_messages() {
+  const char* n = std::getenv("ROOST_BENCH_MESSAGES");
+  return n != nullptr ? std::strtoul(n, nullptr, 10) : 100000;
+}
+
+storage::Store* g_store = nullptr;
+storage::User* g_user = nullptr;
+std::string g_rare_word;
+std::string g_from_probe;
+
+void build_folder() {
+  auto status = g_user->status("INBOX");
+  std::size_t want = bench_messages();
+  if (status && status->messages >= want) return;
+  std::size_t have = status ? status->messages : 0;
+  std::fprintf(stderr, "building a %zu-message folder in %s (have %zu)...\n", want, bench_dir().c_str(), have);
+  corpus::Generator generator(4242, 64 * 1024);
+  for (std::size_t i = 0; i < have; ++i) generator.next();
+  auto start = std::chrono::steady_clock::now();
+  std::vector<NewMessage> batch;
+  for (std::size_t i = have; i < want; ++i) {
+    corpus::Message m = generator.next();
+    NewMessage n;
+    n.data = std::move(m.text);
+    n.internal_date = 1600000000 + static_cast<std::int64_t>(i) * 300;
+    n.flags.system = i % 4 == 0 ? 0 : index::flag::seen;
+    batch.push_back(std::move(n));
+    if (batch.size() == 1000 || i + 1 == want) {
+      auto added = g_user->append("INBOX", std::move(batch));
+      if (!added) {
+        std::fprintf(stderr, "append failed: %s\n", added.error().detail.c_str());
+        std::exit(1);
+      }
+      batch.clear();
+      std::fprintf(stderr, "  %zu\r", i + 1);
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "built in %.1f s\n", seconds);
+}
+
+void find_probes() {
+  // The planted word of a message in the middle: in that body only.
+  corpus::Generator generator(4242, 64 * 1024);
+  for (std::size_t i = 0; i < bench_messages() / 2; ++i) generator.next();
+  corpus::Message m = generator.next();
+  g_rare_word = m.facts.planted_word;
+  g_from_probe = m.facts.from_address.substr(0, m.facts.from_address.find('@'));
+}
+
+std::unique_ptr<storage::FolderView> open_view() {
+  auto view = g_user->open("INBOX", true);
+  if (!view) {
+    std::fprintf(stderr, "open failed: %s\n", view.error().detail.c_str());
+    std::exit(1);
+  }
+  return std::move(*view);
+}
+
+void BM_Select(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(open_view());
+}
+BENCHMARK(BM_Select)->Unit(benchmark::kMillisecond);
+
+void BM_Status(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(g_user->status("INBOX"));
+}
+BENCHMARK(BM_Status)->Unit(benchmark::kMicrosecond);
+
+void BM_Sort(benchmark::State& state) {
+  auto view = open_view();
+  auto kind = static_cast<index::SortKind>(state.range(0));
+  index::SearchKey all{K::all};
+  std::size_t n = 0;
+  for (auto _ : state) {
+    auto sorted = view->sort({{kind, state.range(1) != 0}}, all);
+    n = sorted ? sorted->size() : 0;
+  }
+  state.counters["messages"] = static_cast<double>(n);
+}
+BENCHMARK(BM_Sort)
+    ->ArgNames({"kind", "reverse"})
+    ->Args({1, 0})->Args({2, 0})->Args({2, 1})->Args({3, 0})->Args({4, 0})->Args({5, 0})
+    ->Args({6, 0})->Args({7, 0})->Args({8, 0})->Args({9, 0})
+    ->Unit(benchmark::kMillisecond);
+
+void BM_Thread(benchmark::State& state) {
+  auto view = open_view();
+  index::SearchKey all{K::all};
+  auto algorithm = static_cast<index::ThreadAlgorithm>(state.range(0));
+  std::size_t n = 0;
+  for (auto _ : state) {
+    auto threads = view->thread(algorithm, all);
+    n = threads ? threads->size() : 0;
+  }
+  state.counters["threads"] = static_cast<double>(n);
+}
+BENCHMARK(BM_Thread)->ArgName("algorithm")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+void run_search(benchmark::State& state, const index::SearchKey& key) {
+  auto view = open_view();
+  std::size_t n = 0;
+  for (auto _ : state) {
+    auto found = view->search(key);
+    n = found ? found->size() : 0;
+  }
+  state.counters["found"] = static_cast<double>(n);
+}
+
+void BM_SearchUnseen(benchmark::State& state) {
+  index::SearchKey seen{K::flags};
+  seen.flags = index::flag::seen;
+  index::SearchKey key{K::not_};
+  key.children = {seen};
+  run_search(state, key);
+}
+BENCHMARK(BM_SearchUnseen)->Unit(benchmark::kMillisecond);
+
+void BM_SearchSince(benchmark::State& state) {
+  index::SearchKey key{K::since};
+  key.day = (1600000000 + static_cast<std::int64_t>(bench_messages()) * 300 * 9 / 10) / 86400;
+  run_search(state, key);
+}
+BENCHMARK(BM_SearchSince)->Unit(benchmark::kMillisecond);
+
+void BM_SearchFrom(benchmark::State& state) {
+  index::SearchKey key{K::header};
+  key.field = "From";
+  key.text = g_from_probe;
+  run_search(state, key);
+}
+BENCHMARK(BM_SearchFrom)->Unit(benchmark::kMillisecond);
+
+void BM_SearchBodyRareWord(benchmark::State& state) {
+  index::SearchKey key{K::body};
+  key.text = g_rare_word;
+  run_search(state, key);
+}
+BENCHMARK(BM_SearchBodyRareWord)->Unit(benchmark::kMillisecond);
+
+void BM_RefreshAfterOneChange(benchmark::State& state) {
+  auto reader = open_view();
+  auto writer = g_user->open("INBOX", false);
+  index::Uid uid = reader->uids()[reader->uids().size() / 2];
+  bool on = false;
+  for (auto _ : state) {
+    state.PauseTiming();
+    on = !on;
+    (void)(*writer)->store({uid}, on ? storage::StoreMode::add : storage::StoreMode::remove,
+                           storage::Flags{index::flag::flagged, {}});
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(reader->refresh(true));
+  }
+}
+BENCHMARK(BM_RefreshAfterOneChange)->Unit(benchmark::kMicrosecond);
+
+// Deliveries with every message fsynced, from N threads at once into one
+// folder; group commit shares directory flushes and index commits between
+// them. Reports messages per second of wall time, all threads together.
+void BM_Deliver(benchmark::State& state) {
+  static const std::vector<std::string> messages = [] {
+    corpus::Generator generator(7, 64 * 1024);
+    std::vector<std::string> out;
+    for (int i = 0; i < 500; ++i) out.push_back(generator.next().text);
+    return out;
+  }();
+  const int deliverers = static_cast<int>(state.range(0));
+  constexpr int kEach = 250;
+  double rate = 0;
+  for (auto _ : state) {
+    std::error_code ec;
+    std::filesystem::remove_all(bench_dir() / "deliver", ec);
+    auto user = std::move(*g_store->open_user("deliver"));
+    std::atomic<int> failures{0};
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < deliverers; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          NewMessage m;
+          m.data = messages[static_cast<std::size_t>(t * kEach + i) % messages.size()];
+          if (!user->deliver("INBOX", std::move(m))) ++failures;
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(seconds);
+    rate = deliverers * kEach / seconds;
+    if (failures > 0) state.SkipWithError("a delivery failed");
+  }
+  state.counters["msgs_per_s"] = rate;
+}
+BENCHMARK(BM_Deliver)->ArgName("deliverers")->Arg(1)->Arg(4)->Arg(16)->Iterations(1)->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_Rebuild10k(benchmark::State& state) {
+  static std::unique_ptr<storage::User> user = [] {
+    auto u = std::move(*g_store->open_user("rebuild"));
+    if (u->status("INBOX")->messages < 10000) {
+      corpus::Generator generator(99, 64 * 1024);
+      std::vector<NewMessage> batch;
+      for (int i = 0; i < 10000; ++i) {
+        NewMessage n;
+        n.data = generator.next().text;
+        batch.push_back(std::move(n));
+      }
+      (void)u->append("INBOX", std::move(batch));
+    }
+    return u;
+  }();
+  for (auto _ : state) {
+    auto rebuilt = user->rebuild_index("INBOX");
+    if (!rebuilt) state.SkipWithError(rebuilt.error().detail.c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * 10000);
+}
+BENCHMARK(BM_Rebuild10k)->Iterations(1)->Unit(benchmark::kSecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  storage::StoreConfig config;
+  config.mail_root = bench_dir();
+  config.host_name = "bench";
+  storage::Store store(config);
+  g_store = &store;
+  auto user = store.open_user("big");
+  if (!user) {
+    std::fprintf(stderr, "cannot open the bench user: %s\n", user.error().detail.c_str());
+    return 1;
+  }
+  g_user = user->get();
+  build_folder();
+  find_probes();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
