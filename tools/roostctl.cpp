@@ -5,6 +5,7 @@
 //   roostctl --config FILE user list
 //   roostctl --config FILE who
 //   roostctl --config FILE kick USER
+//   roostctl --config FILE index rebuild|verify USER [FOLDER]
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -18,6 +19,7 @@
 #include "instance.hpp"
 #include "roost/core/config.hpp"
 #include "roost/core/user_db.hpp"
+#include "roost/storage/store_config.hpp"
 
 namespace {
 
@@ -29,7 +31,9 @@ constexpr const char* usage =
     "  roostctl --config FILE user del NAME\n"
     "  roostctl --config FILE user list\n"
     "  roostctl --config FILE who\n"
-    "  roostctl --config FILE kick USER\n";
+    "  roostctl --config FILE kick USER\n"
+    "  roostctl --config FILE index rebuild USER [FOLDER]\n"
+    "  roostctl --config FILE index verify USER [FOLDER]\n";
 
 int fail(const std::string& message, int code = 1) {
   std::cerr << "roostctl: " << message << "\n";
@@ -171,6 +175,58 @@ int cmd_user(const roost::Config& config, const std::vector<std::string>& args) 
   return 0;
 }
 
+// Rebuilds or checks folder indexes against the maildir and the UID list.
+// Without FOLDER: every folder of the user. Exit 1 when verify finds a
+// difference or anything fails.
+int cmd_index(const roost::Config& config, const std::vector<std::string>& args) {
+  if (args.size() < 2 || args.size() > 3 || (args[0] != "rebuild" && args[0] != "verify"))
+    return fail(std::string("index needs rebuild or verify, a USER and maybe a FOLDER\n") + usage, 2);
+  auto name = roost::canonical_user_name(args[1]);
+  if (!name) return fail(name.error(), 2);
+  auto known = roost::UserDb::open(config.auth.user_db, false);
+  if (!known) return fail(known.error());
+  auto record = (*known)->find(*name);
+  if (!record) return fail(record.error());
+  if (!*record) return fail("no user '" + *name + "'");
+  roost::storage::Store store(roost::storage::store_config(config));
+  auto user = store.open_user(*name);
+  if (!user) return fail("cannot open the mail of '" + *name + "': " + user.error().detail);
+  std::vector<std::string> folders;
+  if (args.size() == 3) {
+    folders.push_back(args[2]);
+  } else {
+    auto listed = (*user)->list();
+    if (!listed) return fail(listed.error().detail);
+    for (const auto& f : *listed) folders.push_back(f.name);
+  }
+  int status = 0;
+  for (const auto& folder : folders) {
+    if (args[0] == "rebuild") {
+      auto rebuilt = (*user)->rebuild_index(folder);
+      if (!rebuilt) {
+        std::cerr << "roostctl: " << folder << ": " << roost::storage::describe(rebuilt.error().kind) << " ("
+                  << rebuilt.error().detail << ")\n";
+        status = 1;
+        continue;
+      }
+      auto state = (*user)->status(folder);
+      std::cout << folder << ": rebuilt, " << (state ? state->messages : 0) << " messages\n";
+    } else {
+      auto problems = (*user)->verify_index(folder);
+      if (!problems) {
+        std::cerr << "roostctl: " << folder << ": " << roost::storage::describe(problems.error().kind) << " ("
+                  << problems.error().detail << ")\n";
+        status = 1;
+        continue;
+      }
+      if (problems->empty()) std::cout << folder << ": ok\n";
+      for (const auto& p : *problems) std::cout << folder << ": " << p << "\n";
+      if (!problems->empty()) status = 1;
+    }
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +242,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 3, args.end());
   const auto& command = args[2];
   if (command == "user") return cmd_user(*config, rest);
+  if (command == "index") return cmd_index(*config, rest);
   if (command == "who") {
     auto lines = admin_request(*config, "WHO");
     if (!lines) return fail(lines.error());

@@ -283,6 +283,56 @@ const std::vector<Setting>& settings() {
       {{"proxy_protocol", "header_timeout", "5s", "Time allowed for the PROXY header to arrive."},
        set_duration(&Config::proxy, &Config::Proxy::header_timeout)},
 
+      {{"mail", "mail_dir", "mail", "Users' maildirs live in mail_dir/USER; relative to data_dir."},
+       set_path(&Config::mail, &Config::Mail::mail_dir)},
+      {{"mail", "host_name", "",
+        "Host name written into new message file names; empty means the system's host name."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.mail.host_name = std::string(v);
+         return {};
+       }},
+      {{"mail", "default_folders", "Drafts:\\Drafts, Sent:\\Sent, Trash:\\Trash, Junk:\\Junk, Archive:\\Archive",
+        "Folders created at a user's first login, comma-separated, each NAME or NAME:\\Use "
+        "(\\Drafts \\Sent \\Trash \\Junk \\Archive \\All \\Flagged)."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         static constexpr std::string_view uses[] = {"\\Drafts", "\\Sent", "\\Trash", "\\Junk",
+                                                     "\\Archive", "\\All", "\\Flagged"};
+         c.mail.default_folders.clear();
+         auto trim = [](std::string_view t) {
+           while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+           while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+           return t;
+         };
+         std::size_t start = 0;
+         while (start <= v.size()) {
+           std::size_t comma = v.find(',', start);
+           std::string_view item = trim(v.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                                           : comma - start));
+           start = comma == std::string_view::npos ? v.size() + 1 : comma + 1;
+           if (item.empty()) continue;
+           std::string_view name = item, use;
+           if (std::size_t colon = item.rfind(':'); colon != std::string_view::npos) {
+             name = trim(item.substr(0, colon));
+             use = trim(item.substr(colon + 1));
+             if (std::ranges::find(uses, use) == std::end(uses))
+               return std::unexpected("unknown special use '" + std::string(use) + "'");
+           }
+           if (name.empty()) return std::unexpected("empty folder name in '" + std::string(item) + "'");
+           c.mail.default_folders.emplace_back(std::string(name), std::string(use));
+         }
+         return {};
+       }},
+      {{"mail", "auto_subscribe", "true", "Subscribe users to INBOX and the default folders at their first login."},
+       set_bool(&Config::mail, &Config::Mail::auto_subscribe)},
+      {{"mail", "quota_storage", "0",
+        "Storage each user may use, all folders together (K, M, G); 0 means no limit."},
+       set_size(&Config::mail, &Config::Mail::quota_storage, 0)},
+      {{"mail", "quota_messages", "0", "Messages each user may keep, all folders together; 0 means no limit."},
+       set_uint(&Config::mail, &Config::Mail::quota_messages, 0, 4000000000u)},
+      {{"mail", "open_index_limit", "256",
+        "Folder indexes no session is using that a process keeps open (each costs 3 file descriptors)."},
+       set_uint(&Config::mail, &Config::Mail::open_index_limit, 0, 100000)},
+
       {{"metrics", "listen", "",
         "HTTP listener for Prometheus metrics, such as 127.0.0.1:9100; empty disables it."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {
@@ -484,6 +534,7 @@ std::expected<Config, ConfigError> parse_config(std::string_view text,
   config.tls.certificate = anchor(base, config.tls.certificate);
   config.tls.key = anchor(base, config.tls.key);
   config.auth.user_db = anchor(config.data_dir, config.auth.user_db);
+  config.mail.mail_dir = anchor(config.data_dir, config.mail.mail_dir);
   config.admin.socket = anchor(config.run_dir, config.admin.socket);
   for (auto& l : config.listeners) {
     if (l.address.kind == ListenAddress::Kind::unix_socket) {

@@ -82,6 +82,18 @@ struct Config {
     std::chrono::milliseconds header_timeout{};
   } proxy;
 
+  struct Mail {
+    std::filesystem::path mail_dir;  // users' maildirs: mail_dir/<user>
+    std::string host_name;           // in new file names; empty: the system's
+    // Folders made at a user's first login: name and special-use attribute
+    // ("\\Sent", or empty for none).
+    std::vector<std::pair<std::string, std::string>> default_folders;
+    bool auto_subscribe = true;
+    std::size_t quota_storage = 0;  // bytes; 0: no limit
+    unsigned quota_messages = 0;    // 0: no limit
+    unsigned open_index_limit = 0;
+  } mail;
+
   struct Metrics {
     std::optional<ListenAddress> listen;  // empty setting: no metrics listener
   } metrics;

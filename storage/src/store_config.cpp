@@ -1,0 +1,29 @@
+#include "roost/storage/store_config.hpp"
+
+#include <unistd.h>
+
+namespace roost::storage {
+
+StoreConfig store_config(const Config& config) {
+  StoreConfig out;
+  out.mail_root = config.mail.mail_dir;
+  out.host_name = config.mail.host_name;
+  if (out.host_name.empty()) {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0) out.host_name = name;
+  }
+  for (const auto& [name, attribute] : config.mail.default_folders) {
+    DefaultFolder folder{name, SpecialUse::none};
+    for (auto use : {SpecialUse::drafts, SpecialUse::sent, SpecialUse::trash, SpecialUse::junk, SpecialUse::archive,
+                     SpecialUse::all, SpecialUse::flagged})
+      if (special_use_attribute(use) == attribute) folder.use = use;
+    out.default_folders.push_back(std::move(folder));
+  }
+  out.auto_subscribe_defaults = config.mail.auto_subscribe;
+  out.quota_bytes = config.mail.quota_storage;
+  out.quota_messages = config.mail.quota_messages;
+  out.open_index_limit = config.mail.open_index_limit;
+  return out;
+}
+
+}  // namespace roost::storage
