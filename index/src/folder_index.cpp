@@ -381,6 +381,20 @@ std::expected<std::optional<MessageKeys>, LmdbError> find_keys(const Txn& txn, U
   return keys;
 }
 
+bool decode_thread_keys(std::string_view value, ThreadKeys& out) {
+  codec::Reader r(value);
+  out.sent_date = r.s();
+  for (int skip = 0; skip < 5; ++skip) r.str();  // from, to, cc, display_from, display_to
+  out.subject = r.str();
+  out.subject_reply = r.u() != 0;
+  out.message_id = r.str();
+  std::uint64_t count = r.u();
+  out.references.clear();
+  if (!r.ok() || count > value.size()) return false;
+  for (std::uint64_t i = 0; i < count && r.ok(); ++i) out.references.push_back(r.str());
+  return r.ok();
+}
+
 std::expected<void, LmdbError> for_each_record(const Txn& txn, Uid from,
                                                const std::function<bool(const MessageRecord&)>& visit) {
   Cursor cursor(txn, txn.env().dbi(Db::msgs));

@@ -70,10 +70,11 @@ class Folder {
   std::filesystem::path dir_;
   std::string name_;
 
-  // A full sync at least this often, for foreign changes that did not move
-  // a directory's time (two changes within one clock tick).
-  static constexpr std::chrono::steady_clock::duration kFullSyncInterval = std::chrono::seconds(60);
-  std::atomic<std::chrono::steady_clock::rep> last_full_sync_{0};
+  // A full sync at least this often while the folder is in use, for foreign
+  // changes that did not move a directory's time (two changes within one
+  // clock tick of the file system).
+  static constexpr std::chrono::steady_clock::duration kFullSyncInterval = std::chrono::minutes(10);
+  std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};
 
   std::mutex mutex_;  // guards the queue below
   std::deque<std::shared_ptr<Pending>> queue_;

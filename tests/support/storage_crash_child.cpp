@@ -1,0 +1,52 @@
+// The writer the crash test kills: delivers messages, marks some \Seen and
+// expunges some, and prints each result on stdout only after storage
+// answered success, which is what a client would have been told:
+//   D <n> <uid>    message <n> delivered as <uid>
+//   S <uid>        \Seen stored
+//   X <uid>        expunged
+// usage: storage_crash_child MAIL_ROOT USER FIRST_N
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "roost/storage/storage.hpp"
+
+int main(int argc, char** argv) {
+  using namespace roost::storage;
+  if (argc != 4) return 2;
+  StoreConfig config;
+  config.mail_root = argv[1];
+  config.host_name = "crash";
+  Store store(config);
+  auto user = store.open_user(argv[2]);
+  if (!user) return 1;
+  auto view = (*user)->open("INBOX", false);
+  if (!view) return 1;
+  for (long n = std::atol(argv[3]);; ++n) {
+    NewMessage m;
+    m.data = "From: crash@example.org\r\nSubject: message " + std::to_string(n) + "\r\nMessage-ID: <crash-" +
+             std::to_string(n) + "@example.org>\r\n\r\nBody of " + std::to_string(n) + "\r\n";
+    auto added = (*user)->deliver("INBOX", std::move(m));
+    if (!added) continue;
+    roost::index::Uid uid = added->uids[0];
+    std::printf("D %ld %u\n", n, uid);
+    std::fflush(stdout);
+    if (n % 3 == 0) {
+      auto stored = (*view)->store({uid}, StoreMode::add, Flags{roost::index::flag::seen, {}});
+      if (stored && !stored->changed.empty()) {
+        std::printf("S %u\n", uid);
+        std::fflush(stdout);
+      }
+    }
+    if (n % 7 == 0) {
+      auto marked = (*view)->store({uid}, StoreMode::add, Flags{roost::index::flag::deleted, {}});
+      auto gone = marked ? (*view)->expunge(std::vector<roost::index::Uid>{uid}) : Result<std::vector<roost::index::Uid>>();
+      if (gone && gone->size() == 1) {
+        std::printf("X %u\n", uid);
+        std::fflush(stdout);
+      }
+    }
+  }
+}
