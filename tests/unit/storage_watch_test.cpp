@@ -1,0 +1,118 @@
+// Change notification (DESIGN.md invariant 3): a session waiting on a
+// folder wakes within milliseconds when this process, another process or
+// another program changes it, and times out when nothing happens.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <thread>
+
+#include "roost/storage/watch.hpp"
+#include "storage_test_util.hpp"
+
+extern char** environ;
+
+namespace roost::storage {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+struct Outcome {
+  bool changed = false;
+  std::chrono::milliseconds after{};
+};
+
+// Waits once on `view` while `act` runs on another thread after 50 ms.
+Outcome wait_while(FolderView& view, std::chrono::milliseconds timeout, std::function<void()> act) {
+  asio::io_context io;
+  ChangeWatcher watcher(io.get_executor());
+  Outcome outcome;
+  auto start = std::chrono::steady_clock::now();
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    outcome.changed = co_await watcher.wait(view, timeout);
+    outcome.after = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  }, asio::detached);
+  std::thread actor([&] {
+    std::this_thread::sleep_for(50ms);
+    if (act) act();
+  });
+  io.run();
+  actor.join();
+  return outcome;
+}
+
+TEST(StorageWatch, DeliveryInThisProcessWakesTheWaiter) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("wendy"));
+  auto view = std::move(*user->open("INBOX", false));
+  Outcome o = wait_while(*view, 10s, [&] { ASSERT_TRUE(user->deliver("INBOX", testing::new_message("hi"))); });
+  EXPECT_TRUE(o.changed);
+  EXPECT_LT(o.after, 2s);
+  auto update = view->refresh(true);
+  ASSERT_TRUE(update.has_value());
+  EXPECT_TRUE(update->new_messages);
+}
+
+TEST(StorageWatch, FlagChangeAndForeignFileWake) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("wendy"));
+  ASSERT_TRUE(user->deliver("INBOX", testing::new_message("a")));
+  auto view = std::move(*user->open("INBOX", false));
+  auto other = std::move(*user->open("INBOX", false));
+  Outcome flags = wait_while(*view, 10s, [&] {
+    ASSERT_TRUE(other->store({1}, StoreMode::add, Flags{index::flag::flagged, {}}));
+  });
+  EXPECT_TRUE(flags.changed);
+  EXPECT_EQ(view->refresh(true)->flags_changed, std::vector<Uid>{1});
+  Outcome foreign = wait_while(*view, 10s, [&] {
+    testing::write_file(user->root() / "new" / "1900000000.Mx.foreign", testing::message("dropped"));
+  });
+  EXPECT_TRUE(foreign.changed);
+  EXPECT_LT(foreign.after, 2s);
+}
+
+TEST(StorageWatch, TimesOutWhenNothingHappens) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("wendy"));
+  auto view = std::move(*user->open("INBOX", false));
+  Outcome o = wait_while(*view, 150ms, {});
+  EXPECT_FALSE(o.changed);
+  EXPECT_GE(o.after, 140ms);
+}
+
+TEST(StorageWatch, DeliveryByAnotherProcessWakesTheWaiter) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("crash"));
+  auto view = std::move(*user->open("INBOX", false));
+  pid_t pid = -1;
+  Outcome o = wait_while(*view, 10s, [&] {
+    std::string program = std::string(ROOST_BIN_DIR) + "/storage_crash_child";
+    std::string root = dir.path().string();
+    char* argv[] = {program.data(), root.data(), const_cast<char*>("crash"), const_cast<char*>("1"), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    ASSERT_EQ(posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+  });
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(o.changed);
+  EXPECT_LT(o.after, 5s);
+  ASSERT_TRUE(view->refresh(true));
+  EXPECT_FALSE(view->uids().empty());
+}
+
+}  // namespace
+}  // namespace roost::storage
