@@ -145,3 +145,77 @@ TEST(StorageCrash, KilledWriterLosesNothingAcknowledged) {
 
 }  // namespace
 }  // namespace roost::storage
+
+namespace roost::storage {
+namespace {
+
+// Delivery in one process while another changes flags and expunges in the
+// same folder (issue 4: "two processes on one folder").
+TEST(StorageConcurrency, TwoProcessesShareAFolder) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("crash"));
+  Child child = spawn_child(dir.path().string(), 1);
+  auto view = std::move(*user->open("INBOX", false));
+  std::mt19937 random(7);
+  std::map<Uid, bool> flagged;  // what this process last set
+  std::set<Uid> expunged_here;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
+  int operations = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(view->refresh(true).has_value());
+    const auto& uids = view->uids();
+    if (uids.size() < 3) continue;
+    Uid uid = uids[random() % uids.size()];
+    if (random() % 5 == 0) {
+      ASSERT_TRUE(view->store({uid}, StoreMode::add, Flags{index::flag::deleted, {}}));
+      auto gone = view->expunge(std::vector<Uid>{uid});
+      ASSERT_TRUE(gone.has_value());
+      for (Uid g : *gone) expunged_here.insert(g);
+    } else {
+      bool on = random() % 2 == 0;
+      auto stored = view->store({uid}, on ? StoreMode::add : StoreMode::remove, Flags{index::flag::flagged, {}});
+      ASSERT_TRUE(stored.has_value()) << stored.error().detail;
+      flagged[uid] = on;
+    }
+    ++operations;
+  }
+  std::string said = run_and_kill(child, std::chrono::milliseconds(0));
+  EXPECT_GT(operations, 20);
+
+  std::set<Uid> expunged_by_child;
+  std::map<long, Uid> delivered;
+  std::istringstream lines(said);
+  std::string kind;
+  while (lines >> kind) {
+    if (kind == "D") {
+      long n;
+      Uid uid;
+      lines >> n >> uid;
+      delivered[n] = uid;
+    } else {
+      Uid uid;
+      lines >> uid;
+      if (kind == "X") expunged_by_child.insert(uid);
+    }
+  }
+  ASSERT_TRUE(view->refresh(true).has_value());
+  std::set<Uid> present(view->uids().begin(), view->uids().end());
+  for (const auto& [n, uid] : delivered) {
+    bool gone = expunged_here.contains(uid) || expunged_by_child.contains(uid) || n % 7 == 0;
+    if (!gone) EXPECT_TRUE(present.contains(uid)) << "message " << n << " (UID " << uid << ") lost";
+    if (expunged_here.contains(uid) || expunged_by_child.contains(uid)) EXPECT_FALSE(present.contains(uid));
+  }
+  std::vector<Uid> check;
+  for (const auto& [uid, on] : flagged)
+    if (present.contains(uid)) check.push_back(uid);
+  auto infos = view->messages(check).value();
+  for (const auto& info : infos)
+    EXPECT_EQ((info.system_flags & index::flag::flagged) != 0, flagged[info.uid]) << "UID " << info.uid;
+  auto problems = user->verify_index("INBOX");
+  ASSERT_TRUE(problems.has_value());
+  EXPECT_TRUE(problems->empty()) << (problems->empty() ? "" : problems->front());
+}
+
+}  // namespace
+}  // namespace roost::storage
