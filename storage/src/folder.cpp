@@ -29,6 +29,7 @@
 #include <set>
 
 #include "maildir.hpp"
+#include "roost/storage/fault_injection.hpp"
 #include "quota.hpp"
 #include "uidlist.hpp"
 
@@ -534,7 +535,9 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver) {
     }
     index::MessageAnalysis analysis = index::analyze(m.data, m.internal_date);
     std::string name = maildir::unique_name(config_.host_name, m.data.size(), analysis.vsize);
-    if (auto ec = maildir::write_new_file(dir_ / "tmp" / name, m.data, m.internal_date)) {
+    auto ec = injected_fault(FaultPoint::write_message).value_or(std::error_code());
+    if (!ec) ec = maildir::write_new_file(dir_ / "tmp" / name, m.data, m.internal_date);
+    if (ec) {
       for (const auto& written : pending->names) ::unlink((dir_ / "tmp" / written).c_str());
       return std::unexpected(error_from(ec, "write " + (dir_ / "tmp" / name).string()));
     }
@@ -610,6 +613,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   // concurrent flushes); the answer waits for all of them.
   std::vector<std::future<std::error_code>> flushes;
   auto flush = [&flushes](std::function<std::error_code()> job) {
+    if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
     try {
       flushes.push_back(std::async(std::launch::async, std::move(job)));
     } catch (const std::system_error&) {
@@ -636,7 +640,9 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     // 1. Into new/ or cur/, never replacing a file (a retried attempt finds
     // its files already there).
     for (const auto& [from, to] : moves) {
-      if (auto ec = maildir::rename_noreplace(from, to)) {
+      auto ec = injected_fault(FaultPoint::rename_message).value_or(std::error_code());
+      if (!ec) ec = maildir::rename_noreplace(from, to);
+      if (ec) {
         if (ec == std::errc::no_such_file_or_directory && path_exists(to)) continue;
         problem = error_from(ec, "rename into " + to.string());
         return std::unexpected(carry(problem));
@@ -685,12 +691,16 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
       pending->result = std::move(appended);
     }
-    auto end = uidlist::append(uidlist_file(), entries, false);
+    auto append_fault = injected_fault(FaultPoint::uidlist_append);
+    auto end = append_fault ? std::expected<std::uint64_t, std::error_code>(std::unexpected(*append_fault))
+                            : uidlist::append(uidlist_file(), entries, false);
     if (!end) {
       problem = error_from(end.error(), "append " + uidlist_file().string());
       return std::unexpected(carry(problem));
     }
     flush([path = uidlist_file()] { return maildir::fsync_file(path); });
+    if (auto failed = injected_fault(FaultPoint::index_commit))
+      return std::unexpected(LmdbError{failed->value(), "injected index failure"});
     meta.uidlist_offset = *end;
     // Our own renames moved the directory times; if the index was in step
     // before them, it still is.
