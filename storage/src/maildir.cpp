@@ -50,10 +50,9 @@ FileName parse(std::string_view name) {
   out.vsize = number_after(out.key, ",W=");
   if (colon == std::string_view::npos) return out;
   std::string_view info = name.substr(colon + 1);
-  if (!info.starts_with("2,")) {
-    out.unknown_info = std::string(info);
-    return out;
-  }
+  // Only the ":2," form carries flags; anything else (":1," experimental
+  // semantics) is dropped when the message is next renamed.
+  if (!info.starts_with("2,")) return out;
   info.remove_prefix(2);
   // Dovecot never looks past a second comma; neither do we, but keep it.
   std::size_t comma = info.find(',');

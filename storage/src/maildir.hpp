@@ -23,7 +23,7 @@ struct FileName {
   std::optional<std::uint64_t> size;   // S=
   std::optional<std::uint64_t> vsize;  // W=
   bool passed = false;        // P (forwarded): kept, not an IMAP flag
-  std::string unknown_info;   // other info letters, kept as they were
+  std::string unknown_info;   // other letters of a ":2," info, and anything after its second comma: kept
 };
 
 FileName parse(std::string_view name);

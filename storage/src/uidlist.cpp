@@ -133,23 +133,28 @@ std::expected<Contents, std::error_code> read(const std::filesystem::path& file,
   ::close(fd);
   data.resize(done);
 
+  if (!parse(data, incremental, out)) return std::unexpected(std::make_error_code(std::errc::illegal_byte_sequence));
+  out.end += start;
+  return out;
+}
+
+bool parse(std::string_view data, bool incremental, Contents& out) {
   std::size_t pos = 0;
   bool header_seen = incremental;
   while (pos < data.size()) {
     std::size_t nl = data.find('\n', pos);
-    if (nl == std::string::npos) break;  // a line still being written
-    std::string_view line(data.data() + pos, nl - pos);
+    if (nl == std::string_view::npos) break;  // a line still being written
+    std::string_view line = data.substr(pos, nl - pos);
     pos = nl + 1;
     if (!header_seen) {
-      if (!parse_header(line, out.header)) return std::unexpected(std::make_error_code(std::errc::illegal_byte_sequence));
+      if (!parse_header(line, out.header)) return false;
       header_seen = true;
       continue;
     }
     if (auto entry = parse_entry(line)) out.entries.push_back(std::move(*entry));
   }
-  if (!header_seen) return std::unexpected(std::make_error_code(std::errc::illegal_byte_sequence));
-  out.end = start + pos;
-  return out;
+  out.end = pos;
+  return header_seen;
 }
 
 std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(

@@ -45,6 +45,11 @@ struct Contents {
 
 inline constexpr std::string_view kFileName = "dovecot-uidlist";
 
+// Parses file content: the whole file, or (incremental) lines appended after
+// an earlier read, which carry no header. Stops at the last complete line;
+// `end` counts from the start of `data`. False when the header is unreadable.
+bool parse(std::string_view data, bool incremental, Contents& out);
+
 // Reads the file; with `from` (inode and offset of an earlier read) and an
 // unchanged inode, only the lines appended since. Missing file: ENOENT.
 std::expected<Contents, std::error_code> read(const std::filesystem::path& file,

@@ -1,0 +1,43 @@
+// The parsers of what other programs leave in a maildir: file names with
+// their flags, dovecot-uidlist, folder directory names in modified UTF-7,
+// and index values read back from disk. None may crash, and the round
+// trips must hold.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "maildir.hpp"
+#include "roost/index/folder_index.hpp"
+#include "roost/storage/mailbox_name.hpp"
+#include "uidlist.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace roost;
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+
+  storage::maildir::FileName name = storage::maildir::parse(input);
+  storage::maildir::FileName again = storage::maildir::parse(storage::maildir::with_flags(name));
+  if (again.flags != name.flags || again.keywords != name.keywords || again.key != name.key) std::abort();
+
+  storage::uidlist::Contents contents;
+  storage::uidlist::parse(input, false, contents);
+  if (contents.end > input.size()) std::abort();
+
+  if (auto utf8 = storage::decode_mutf7(input)) {
+    if (storage::encode_mutf7(*utf8) != input) std::abort();
+  }
+  if (auto canonical = storage::canonical_name(input)) {
+    std::string dir = storage::directory_name(*canonical);
+    if (!dir.empty()) {
+      auto back = storage::name_from_directory(dir);
+      if (!back || *back != *canonical) std::abort();
+    }
+  }
+  (void)storage::name_from_directory(input);
+
+  (void)index::decode_record(input);
+  index::ThreadKeys keys;
+  (void)index::decode_thread_keys(input, keys);
+  (void)index::words(input);
+  return 0;
+}
