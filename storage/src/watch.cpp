@@ -10,6 +10,8 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -69,14 +71,19 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static asio::awaitable<void> read_loop(std::shared_ptr<Impl> self) {
-    alignas(inotify_event) char buffer[8192];
+    // Events are copied out: a coroutine frame does not promise the
+    // buffer inotify_event's alignment.
+    std::vector<char> buffer(8192);
     while (!self->watches.empty()) {
       auto [ec, n] = co_await self->stream.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
       if (ec) break;
       for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
-        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
-        at += sizeof(inotify_event) + event->len;
-        auto it = self->watches.find(event->wd);
+        int wd = 0;
+        std::uint32_t name_length = 0;
+        std::memcpy(&wd, buffer.data() + at + offsetof(inotify_event, wd), sizeof wd);
+        std::memcpy(&name_length, buffer.data() + at + offsetof(inotify_event, len), sizeof name_length);
+        at += sizeof(inotify_event) + name_length;
+        auto it = self->watches.find(wd);
         if (it == self->watches.end()) continue;
         for (Waiter* w : it->second.waiters) {
           w->changed = true;
