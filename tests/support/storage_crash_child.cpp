@@ -4,8 +4,14 @@
 //   D <n> <uid>    message <n> delivered as <uid>
 //   S <uid>        \Seen stored
 //   X <uid>        expunged
+// It dies with its parent and stops by itself after a minute, so a failed
+// test never leaves it running.
 // usage: storage_crash_child MAIL_ROOT USER FIRST_N
+#include <sys/prctl.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +22,10 @@
 int main(int argc, char** argv) {
   using namespace roost::storage;
   if (argc != 4) return 2;
+  pid_t parent = ::getppid();
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) return 1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   StoreConfig config;
   config.mail_root = argv[1];
   config.host_name = "crash";
@@ -24,7 +34,7 @@ int main(int argc, char** argv) {
   if (!user) return 1;
   auto view = (*user)->open("INBOX", false);
   if (!view) return 1;
-  for (long n = std::atol(argv[3]);; ++n) {
+  for (long n = std::atol(argv[3]); std::chrono::steady_clock::now() < deadline; ++n) {
     NewMessage m;
     m.data = "From: crash@example.org\r\nSubject: message " + std::to_string(n) + "\r\nMessage-ID: <crash-" +
              std::to_string(n) + "@example.org>\r\n\r\nBody of " + std::to_string(n) + "\r\n";
@@ -49,4 +59,5 @@ int main(int argc, char** argv) {
       }
     }
   }
+  return 0;
 }
