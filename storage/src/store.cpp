@@ -328,8 +328,22 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
   if (!source) return std::unexpected(source.error());
   auto target = canonical_name(to);
   if (!target) return std::unexpected(bad_name(target.error()));
-  if (is_inbox(*source)) return std::unexpected(Error{ErrorKind::not_possible, "rename INBOX"});
   if (impl_->folder_exists(*target)) return std::unexpected(Error{ErrorKind::exists, *target});
+  if (is_inbox(*source)) {
+    // RFC 9051 §6.3.6: renaming INBOX moves its messages to the new folder
+    // and leaves INBOX, empty, in place; its subfolders stay where they are.
+    if (auto made = create(*target); !made) return made;
+    auto inbox = open("INBOX", false);
+    if (!inbox) return std::unexpected(inbox.error());
+    const std::vector<Uid> all = (*inbox)->uids();
+    constexpr std::size_t kChunk = 500;  // bounds the memory one move holds
+    for (std::size_t at = 0; at < all.size(); at += kChunk) {
+      std::vector<Uid> chunk(all.begin() + static_cast<std::ptrdiff_t>(at),
+                             all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), at + kChunk)));
+      if (auto moved = (*inbox)->copy(chunk, *target, true); !moved) return std::unexpected(moved.error());
+    }
+    return {};
+  }
   std::string prefix = *source + kHierarchySeparator;
   if (target->starts_with(prefix)) return std::unexpected(Error{ErrorKind::not_possible, "rename into itself"});
   // Superior levels of the new name, then the folder and each child.

@@ -243,6 +243,27 @@ TEST(Storage, FoldersCreateRenameDeleteSubscribe) {
   EXPECT_EQ(user->status("Work/Old/Roost/Notes").error().kind, ErrorKind::not_found);
 }
 
+TEST(Storage, RenamingInboxMovesItsMessages) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->create("INBOX/Sub"));
+  for (const char* s : {"a", "b"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto inbox = user->open("INBOX", false).value();
+  ASSERT_TRUE(inbox->store({2}, StoreMode::add, Flags{fl::seen, {"Kept"}}));
+  // RFC 9051 §6.3.6: the messages move, INBOX stays (empty), its children stay.
+  ASSERT_TRUE(user->rename("INBOX", "Old Inbox"));
+  EXPECT_EQ(user->status("INBOX")->messages, 0u);
+  EXPECT_EQ(user->status("Old Inbox")->messages, 2u);
+  EXPECT_TRUE(user->status("INBOX/Sub").has_value());
+  auto old = user->open("Old Inbox", false).value();
+  auto infos = old->messages(old->uids()).value();
+  ASSERT_EQ(infos.size(), 2u);
+  EXPECT_EQ(infos[1].system_flags, fl::seen);
+  EXPECT_EQ(infos[1].keywords, std::vector<std::string>{"Kept"});
+  EXPECT_EQ(user->rename("INBOX", "Old Inbox").error().kind, ErrorKind::exists);
+}
+
 TEST(Storage, HostileFolderNamesNeverLeaveTheMaildir) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));
