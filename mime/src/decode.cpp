@@ -232,6 +232,15 @@ std::string decode_base64_lenient(std::string_view text) {
   return out;
 }
 
+std::uint64_t base64_decoded_size(std::string_view text) {
+  std::uint64_t symbols = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    if (base64_value(c) >= 0) ++symbols;
+  }
+  return symbols * 6 / 8;
+}
+
 std::string decode_quoted_printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());

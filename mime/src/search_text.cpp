@@ -197,9 +197,8 @@ std::string preview(const Message& message) {
 
 std::uint64_t decoded_size(const Message& message, const Part& part) {
   std::string_view raw = message.data.substr(part.body.begin, part.body.size());
-  if (iequals(part.encoding, "base64") || iequals(part.encoding, "quoted-printable")) {
-    return decode_transfer(raw, part.encoding).size();
-  }
+  if (iequals(part.encoding, "base64")) return base64_decoded_size(raw);
+  if (iequals(part.encoding, "quoted-printable")) return decode_transfer(raw, part.encoding).size();
   return part.body.wire_size;
 }
 

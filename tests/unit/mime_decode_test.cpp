@@ -83,6 +83,10 @@ TEST(Parameters, Rfc2231) {
 TEST(TransferEncodings, Tolerant) {
   EXPECT_EQ(decode_base64_lenient("SGVs\r\nbG8s IHdv!cmxk"), "Hello, world");
   EXPECT_EQ(decode_base64_lenient("SGk"), "Hi");  // missing padding
+  // BINARY.SIZE counts without decoding; it must agree with decoding.
+  for (std::string_view text : {"SGVs\r\nbG8s IHdv!cmxk", "SGk", "SGk=", "SGVsbG8=junk", "", "====", "S", "SG",
+                                "a b c d e f g h", "\x80\xff//++"})
+    EXPECT_EQ(base64_decoded_size(text), decode_base64_lenient(text).size()) << text;
   EXPECT_EQ(decode_quoted_printable("caf=C3=A9 =\r\nnext=3D x=\nend"), "caf\xc3\xa9 next= xend");
   EXPECT_EQ(decode_quoted_printable("bad =ZZ and =4"), "bad =ZZ and =4");
   EXPECT_EQ(decode_transfer("=41", "Quoted-Printable"), "A");

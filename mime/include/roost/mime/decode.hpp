@@ -8,6 +8,7 @@
 // tolerant of junk as real mail requires.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,8 @@ std::vector<Param> decode_params(const std::vector<Param>& params);
 // Base64 as found in mail bodies: white space and junk skipped, missing
 // padding tolerated.
 std::string decode_base64_lenient(std::string_view text);
+// decode_base64_lenient(text).size(), without decoding.
+std::uint64_t base64_decoded_size(std::string_view text);
 
 // Quoted-printable (RFC 2045 §6.7): soft line breaks removed, =XX decoded,
 // malformed '=' sequences kept as they are.
