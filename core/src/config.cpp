@@ -333,6 +333,39 @@ const std::vector<Setting>& settings() {
         "Folder indexes no session is using that a process keeps open (each costs 3 file descriptors)."},
        set_uint(&Config::mail, &Config::Mail::open_index_limit, 0, 100000)},
 
+      {{"lmtp", "default_domain", "",
+        "Domain of bare recipients (RCPT TO:<user>), and the domain whose addresses also match users stored without one."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.lmtp.default_domain = std::string(v);
+         for (char& ch : c.lmtp.default_domain)
+           if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+         return {};
+       }},
+      {{"lmtp", "subaddress_separator", "+",
+        "Separates user and detail in user+detail@domain (RFC 5233); empty turns subaddresses off."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v.size() > 1) return std::unexpected("the separator is one character or empty");
+         c.lmtp.subaddress_separator = std::string(v);
+         return {};
+       }},
+      {{"lmtp", "subaddress_folders", "true",
+        "Deliver user+detail into the user's folder named detail when it exists (else INBOX)."},
+       set_bool(&Config::lmtp, &Config::Lmtp::subaddress_folders)},
+      {{"lmtp", "max_message_size", "50M", "Largest message accepted (announced as SIZE)."},
+       set_size(&Config::lmtp, &Config::Lmtp::max_message_size, 1024)},
+      {{"lmtp", "max_recipients", "1000", "Recipients in one transaction; more get 452 4.5.3."},
+       set_uint(&Config::lmtp, &Config::Lmtp::max_recipients, 1, 100000)},
+      {{"lmtp", "max_errors", "20", "Protocol errors in one connection before it is closed with 421 4.7.0."},
+       set_uint(&Config::lmtp, &Config::Lmtp::max_errors, 1, 10000)},
+      {{"lmtp", "data_timeout", "10m", "Time allowed for a message's content (DATA or one BDAT chunk) to arrive."},
+       set_duration(&Config::lmtp, &Config::Lmtp::data_timeout)},
+      {{"lmtp", "add_return_path", "true", "Add a Return-Path field with the envelope sender."},
+       set_bool(&Config::lmtp, &Config::Lmtp::add_return_path)},
+      {{"lmtp", "add_delivered_to", "true", "Add a Delivered-To field with the recipient."},
+       set_bool(&Config::lmtp, &Config::Lmtp::add_delivered_to)},
+      {{"lmtp", "add_received", "true", "Add a Received field (RFC 5321 §4.4)."},
+       set_bool(&Config::lmtp, &Config::Lmtp::add_received)},
+
       {{"metrics", "listen", "",
         "HTTP listener for Prometheus metrics, such as 127.0.0.1:9100; empty disables it."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <mutex>
+
 namespace roost::storage {
 
 StoreConfig store_config(const Config& config) {
@@ -24,6 +26,14 @@ StoreConfig store_config(const Config& config) {
   out.quota_messages = config.mail.quota_messages;
   out.open_index_limit = config.mail.open_index_limit;
   return out;
+}
+
+std::shared_ptr<Store> shared_store(const Config& config) {
+  static std::mutex mutex;
+  static std::shared_ptr<Store> store;
+  std::lock_guard lock(mutex);
+  if (!store) store = std::make_shared<Store>(store_config(config));
+  return store;
 }
 
 }  // namespace roost::storage

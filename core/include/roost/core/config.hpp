@@ -94,6 +94,19 @@ struct Config {
     unsigned open_index_limit = 0;
   } mail;
 
+  struct Lmtp {
+    std::string default_domain;          // for bare recipients and local@default_domain users
+    std::string subaddress_separator;    // "+" for user+detail; empty: none
+    bool subaddress_folders = true;      // deliver user+detail into folder "detail" if it exists
+    std::size_t max_message_size = 0;
+    unsigned max_recipients = 0;
+    unsigned max_errors = 0;             // protocol errors before 421
+    std::chrono::milliseconds data_timeout{};
+    bool add_return_path = true;
+    bool add_delivered_to = true;
+    bool add_received = true;
+  } lmtp;
+
   struct Metrics {
     std::optional<ListenAddress> listen;  // empty setting: no metrics listener
   } metrics;

@@ -1,0 +1,379 @@
+#include "roost/lmtpd/lmtp_service.hpp"
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "roost/core/blocking.hpp"
+#include "roost/core/user_db.hpp"
+#include "roost/core/auth.hpp"
+#include "roost/lmtpd/syntax.hpp"
+#include "roost/storage/mailbox_name.hpp"
+#include "roost/storage/store_config.hpp"
+
+namespace roost::lmtp {
+
+namespace {
+
+struct Recipient {
+  std::string address;  // as the MTA gave it
+  std::string user;     // canonical user name
+  std::string folder;   // where it goes
+};
+
+// RFC 2033 §4.2 replies, one per recipient, in RCPT order.
+struct Transaction {
+  std::optional<Mail> mail;
+  std::vector<Recipient> recipients;
+  std::string data;
+  bool too_big = false;
+  bool bdat_started = false;
+  void reset() { *this = Transaction{}; }
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string rfc5322_now() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  return buf;
+}
+
+std::string storage_reply(const storage::Error& e) {
+  switch (e.kind) {
+    case storage::ErrorKind::over_quota: return "552 5.2.2 Mailbox full";
+    case storage::ErrorKind::too_big: return "552 5.3.4 Message too big";
+    case storage::ErrorKind::temporary: return "451 4.3.0 Temporary failure, try again later";
+    default: return "451 4.3.0 Local error in processing";
+  }
+}
+
+class LmtpService final : public Service {
+ public:
+  explicit LmtpService(Server& server) : store_(storage::shared_store(*server.config())) {}
+
+  std::string_view name() const override { return "lmtp"; }
+
+  std::string refusal(Refusal why) const override {
+    switch (why) {
+      case Refusal::too_many_connections: return "421 4.3.2 Too many connections\r\n";
+      case Refusal::too_many_from_address: return "421 4.7.0 Too many connections from your address\r\n";
+      case Refusal::shutting_down: return "421 4.3.2 Server shutting down\r\n";
+    }
+    return "421 4.3.2 Unavailable\r\n";
+  }
+
+  asio::awaitable<void> serve(Session& session) override;
+
+ private:
+  asio::awaitable<std::string> add_recipient(Session& session, Transaction& t, const Rcpt& rcpt);
+  asio::awaitable<void> deliver(Session& session, Transaction& t, const std::string& client_name);
+
+  std::shared_ptr<storage::Store> store_;
+};
+
+asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transaction& t, const Rcpt& rcpt) {
+  const Config& config = *session.config;
+  std::string address = rcpt.forward_path;
+  std::size_t at = address.rfind('@');
+  std::string local = address.substr(0, at), domain = at == std::string::npos ? "" : lower(address.substr(at + 1));
+  std::string detail;
+  const std::string& separator = config.lmtp.subaddress_separator;
+  if (!separator.empty()) {
+    if (std::size_t cut = local.find(separator[0]); cut != std::string::npos) {
+      detail = local.substr(cut + 1);
+      local.resize(cut);
+    }
+  }
+  std::vector<std::string> candidates;
+  if (!domain.empty()) candidates.push_back(local + "@" + domain);
+  if (domain.empty() || domain == config.lmtp.default_domain) candidates.push_back(local);
+  if (domain.empty() && !config.lmtp.default_domain.empty())
+    candidates.push_back(local + "@" + config.lmtp.default_domain);
+
+  std::optional<Recipient> found;
+  std::string reply;
+  auto uint64_size = t.mail->size.value_or(0);
+  auto work = [&]() {
+    for (const auto& candidate : candidates) {
+      auto name = canonical_user_name(candidate);
+      if (!name) continue;
+      auto record = session.server.auth().users().find(*name);
+      if (!record) {
+        reply = "451 4.3.0 User database unavailable";
+        return;
+      }
+      if (!*record) continue;
+      auto user = store_->open_user(*name);
+      if (!user) {
+        reply = storage_reply(user.error());
+        return;
+      }
+      // Over quota already (or by the declared SIZE): refuse now (RFC 1870 §6.2).
+      auto usage = (*user)->quota();
+      if (usage && ((usage->bytes_limit != 0 && usage->bytes + uint64_size > usage->bytes_limit) ||
+                    (usage->messages_limit != 0 && usage->messages + 1 > usage->messages_limit))) {
+        reply = "552 5.2.2 Mailbox full";
+        return;
+      }
+      std::string folder = "INBOX";
+      if (!detail.empty() && config.lmtp.subaddress_folders) {
+        auto canonical = storage::canonical_name(detail);
+        if (canonical && (*user)->status(*canonical)) folder = *canonical;
+      }
+      found = Recipient{address, *name, folder};
+      return;
+    }
+    reply = "550 5.1.1 No such user here";
+  };
+  co_await on_blocking_pool(session, work);
+  if (!found) co_return reply;
+  t.recipients.push_back(std::move(*found));
+  co_return "250 2.1.5 OK";
+}
+
+asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, const std::string& client_name) {
+  auto& conn = *session.connection;
+  const Config& config = *session.config;
+  if (t.too_big) {
+    for (std::size_t i = 0; i < t.recipients.size(); ++i) conn.send("552 5.3.4 Message too big\r\n");
+    co_return;
+  }
+  std::vector<std::string> replies(t.recipients.size());
+  std::string received;
+  if (config.lmtp.add_received) {
+    // RFC 5321 §4.4 trace field; the peer's address, never anything the
+    // client could use to forge another hop.
+    received = "Received: from " + client_name + " (" + conn.peer().to_string() + ")\r\n\tby " +
+               store_->config().host_name + " (Roost) with LMTP id " + session.id_text + "\r\n\tfor <" +
+               (t.recipients.size() == 1 ? t.recipients[0].address : std::string("multiple recipients")) +
+               ">; " + rfc5322_now() + "\r\n";
+  }
+  auto work = [&]() {
+    for (std::size_t i = 0; i < t.recipients.size(); ++i) {
+      const Recipient& r = t.recipients[i];
+      storage::NewMessage m;
+      if (config.lmtp.add_return_path) m.data += "Return-Path: <" + t.mail->reverse_path + ">\r\n";
+      if (config.lmtp.add_delivered_to) m.data += "Delivered-To: " + r.address + "\r\n";
+      m.data += received;
+      m.data += t.data;
+      auto user = store_->open_user(r.user);
+      if (!user) {
+        replies[i] = storage_reply(user.error());
+        continue;
+      }
+      auto delivered = (*user)->deliver(r.folder, std::move(m));
+      if (!delivered && delivered.error().kind == storage::ErrorKind::not_found && r.folder != "INBOX") {
+        storage::NewMessage again;  // the detail folder went away meanwhile
+        again.data = t.data;
+        delivered = (*user)->deliver("INBOX", std::move(again));
+      }
+      replies[i] = delivered ? "250 2.0.0 <" + r.address + "> delivered, UID " + std::to_string(delivered->uids[0])
+                             : storage_reply(delivered.error());
+      log::info(session.log_context(), delivered ? "delivered" : "delivery_failed",
+                {{"to", r.user}, {"folder", r.folder}, {"size", t.data.size()},
+                 {"error", delivered ? std::string() : delivered.error().detail}});
+    }
+  };
+  co_await on_blocking_pool(session, work);
+  for (const auto& reply : replies) conn.send(reply + "\r\n");
+  session.server.metrics().add("roost_lmtp_recipients_total", {}, static_cast<std::int64_t>(t.recipients.size()));
+}
+
+asio::awaitable<void> LmtpService::serve(Session& session) {
+  auto& conn = *session.connection;
+  const Config& config = *session.config;
+  const auto& limits = config.limits;
+  const std::string host = store_->config().host_name;
+  conn.send("220 " + host + " Roost LMTP ready\r\n");
+  Transaction t;
+  std::string client_name;
+  unsigned errors = 0;
+  std::string line;
+  auto fail = [&](const std::string& reply) {
+    conn.send(reply + "\r\n");
+    ++errors;
+  };
+  for (;;) {
+    if (errors >= config.lmtp.max_errors) {
+      conn.send("421 4.7.0 Too many errors, closing the connection\r\n");
+      co_await conn.flush(limits.write_timeout);
+      co_return;
+    }
+    // Pipelining (RFC 2920): answer a batch of commands at once.
+    if (conn.buffered_input() == 0 && !co_await conn.flush(limits.write_timeout)) co_return;
+    auto status = co_await conn.read_line(line, limits.max_line_length, limits.idle_timeout);
+    switch (status) {
+      case ReadStatus::ok: break;
+      case ReadStatus::too_long: fail("500 5.5.2 Line too long"); continue;
+      case ReadStatus::timeout:
+        conn.send("421 4.4.2 " + host + " Timeout, closing the connection\r\n");
+        co_await conn.flush(limits.write_timeout);
+        co_return;
+      case ReadStatus::stopped:
+        conn.send("421 4.3.2 " + host + " Server shutting down\r\n");
+        co_await conn.flush(limits.write_timeout);
+        co_return;
+      default: co_return;
+    }
+    auto parsed = parse_command(line);
+    if (auto* e = std::get_if<SyntaxError>(&parsed)) {
+      fail(e->reply());
+      continue;
+    }
+    Command& command = std::get<Command>(parsed);
+    session.server.metrics().add("roost_commands_total", {{"service", "lmtp"}});
+
+    if (auto* lhlo = std::get_if<Lhlo>(&command)) {
+      t.reset();
+      client_name = lhlo->domain;
+      std::string r = "250-" + host + "\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n";
+      r += "250-SIZE " + std::to_string(config.lmtp.max_message_size) + "\r\n";
+      r += "250-CHUNKING\r\n250-BINARYMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n";
+      if (session.listener.tls == TlsMode::starttls && !conn.tls_active()) r += "250-STARTTLS\r\n";
+      r += "250 HELP\r\n";
+      conn.send(r);
+    } else if (auto* mail = std::get_if<Mail>(&command)) {
+      if (client_name.empty()) {
+        fail("503 5.5.1 Say LHLO first");
+      } else if (t.mail) {
+        fail("503 5.5.1 Sender already given");
+      } else if (mail->size && *mail->size > config.lmtp.max_message_size) {
+        conn.send("552 5.3.4 Message size exceeds the limit of " + std::to_string(config.lmtp.max_message_size) +
+                  " bytes\r\n");
+      } else {
+        t.mail = *mail;
+        conn.send("250 2.1.0 Sender OK\r\n");
+      }
+    } else if (auto* rcpt = std::get_if<Rcpt>(&command)) {
+      if (!t.mail) {
+        fail("503 5.5.1 MAIL first");
+      } else if (t.recipients.size() >= config.lmtp.max_recipients) {
+        conn.send("452 4.5.3 Too many recipients\r\n");
+      } else {
+        conn.send(co_await add_recipient(session, t, *rcpt) + "\r\n");
+      }
+    } else if (std::get_if<Data>(&command)) {
+      if (!t.mail) {
+        fail("503 5.5.1 MAIL first");
+      } else if (t.recipients.empty()) {
+        fail("503 5.5.1 No valid recipients");
+      } else if (t.mail->body == Body::binary_mime || t.bdat_started) {
+        fail("503 5.5.1 BINARYMIME and BDAT transactions take no DATA (RFC 3030)");
+      } else {
+        conn.send("354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+        if (!co_await conn.flush(limits.write_timeout)) co_return;
+        // Lines until a lone ".", with the leading dot of dot-stuffed lines
+        // removed (RFC 5321 §4.5.2).
+        for (;;) {
+          auto s = co_await conn.read_line(line, config.lmtp.max_message_size + 2, config.lmtp.data_timeout);
+          if (s == ReadStatus::too_long) {
+            t.too_big = true;
+            continue;
+          }
+          if (s != ReadStatus::ok) {
+            if (s == ReadStatus::timeout) {
+              conn.send("421 4.4.2 " + host + " Timeout waiting for data\r\n");
+              co_await conn.flush(limits.write_timeout);
+            }
+            co_return;
+          }
+          if (line == ".") break;
+          if (t.too_big) continue;
+          std::string_view content = line;
+          if (content.starts_with('.')) content.remove_prefix(1);
+          if (t.data.size() + content.size() + 2 > config.lmtp.max_message_size) {
+            t.too_big = true;
+            t.data.clear();
+            continue;
+          }
+          t.data.append(content);
+          t.data.append("\r\n");
+        }
+        co_await deliver(session, t, client_name);
+        t.reset();
+      }
+    } else if (auto* bdat = std::get_if<Bdat>(&command)) {
+      // The chunk follows the command whatever happens: read it first.
+      bool keep = t.mail && !t.recipients.empty() && !t.too_big &&
+                  t.data.size() + bdat->size <= config.lmtp.max_message_size;
+      std::uint64_t left = bdat->size;
+      std::string chunk;
+      while (left > 0) {
+        std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 << 20));
+        chunk.clear();
+        auto s = co_await conn.read_exact(chunk, piece, config.lmtp.data_timeout);
+        if (s != ReadStatus::ok) {
+          if (s == ReadStatus::timeout) {
+            conn.send("421 4.4.2 " + host + " Timeout waiting for data\r\n");
+            co_await conn.flush(limits.write_timeout);
+          }
+          co_return;
+        }
+        if (keep) t.data += chunk;
+        left -= piece;
+      }
+      if (!t.mail) {
+        fail("503 5.5.1 MAIL first");
+      } else if (t.recipients.empty()) {
+        fail("503 5.5.1 No valid recipients");
+      } else {
+        t.bdat_started = true;
+        if (!keep) {
+          t.too_big = true;
+          t.data.clear();
+        }
+        if (bdat->last) {
+          co_await deliver(session, t, client_name);
+          t.reset();
+        } else {
+          conn.send("250 2.0.0 " + std::to_string(bdat->size) + " octets received\r\n");
+        }
+      }
+    } else if (std::get_if<Rset>(&command)) {
+      t.reset();
+      conn.send("250 2.0.0 OK\r\n");
+    } else if (std::get_if<Noop>(&command)) {
+      conn.send("250 2.0.0 OK\r\n");
+    } else if (std::get_if<Quit>(&command)) {
+      conn.send("221 2.0.0 " + host + " Bye\r\n");
+      co_await conn.flush(limits.write_timeout);
+      co_return;
+    } else if (std::get_if<Vrfy>(&command)) {
+      conn.send("252 2.5.0 Cannot VRFY user, but will accept the message and attempt delivery\r\n");
+    } else if (std::get_if<Help>(&command)) {
+      conn.send("214 2.0.0 Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS\r\n");
+    } else if (std::get_if<StartTls>(&command)) {
+      auto tls = session.server.tls();
+      if (session.listener.tls != TlsMode::starttls || conn.tls_active() || !tls) {
+        fail("502 5.5.1 STARTTLS not offered here");
+        continue;
+      }
+      conn.send("220 2.0.0 Ready to start TLS\r\n");
+      if (!co_await conn.flush(limits.write_timeout)) co_return;
+      // Anything sent before the handshake is an injection attempt: dropped.
+      conn.discard_buffered_input();
+      auto started = co_await conn.start_tls(tls->native(), limits.login_timeout);
+      if (!started) co_return;
+      t.reset();
+      client_name.clear();  // RFC 3207 §4.2: forget what came before
+    }
+  }
+}
+
+}  // namespace
+
+ServiceFactory service_factory() {
+  return {"lmtp", [](Server& server) { return std::make_unique<LmtpService>(server); }};
+}
+
+}  // namespace roost::lmtp
