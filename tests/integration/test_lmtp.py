@@ -212,3 +212,113 @@ class LmtpTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LmtpFailures(unittest.TestCase):
+    """Storage failures (armed through roost-testd's test service) and a
+    daemon killed mid-batch: 4xx with nothing half-delivered, and every 250
+    true."""
+
+    def setUp(self):
+        self.port = free_port()
+        self.test_port = free_port()
+        self.instance = Instance(
+            f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.port}\n"
+            f"[listener test]\nservice = test\naddress = 127.0.0.1:{self.test_port}\n",
+            "[lmtp]\ndefault_domain = example.org\n")
+        for user in ("alice", "carol"):
+            self.instance.add_user(user, "pw")
+        self.instance.start()
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+        self.instance.close()
+
+    def connect(self, port):
+        c = LineClient("127.0.0.1", port)
+        self.clients.append(c)
+        c.line()
+        return c
+
+    def files(self, user):
+        root = os.path.join(self.instance.dir, "data", "mail", user)
+        out = []
+        for sub in ("new", "cur"):
+            for path in glob.glob(os.path.join(root, sub, "*")):
+                with open(path, "rb") as f:
+                    out.append(f.read())
+        return out
+
+    def tmp_files(self, user):
+        return glob.glob(os.path.join(self.instance.dir, "data", "mail", user, "tmp", "*"))
+
+    def transaction(self, c, recipients, body):
+        c.send("MAIL FROM:<a@example.net>\r\n" + "".join(f"RCPT TO:<{r}>\r\n" for r in recipients) + "DATA\r\n")
+        replies = [c.line() for _ in range(len(recipients) + 2)]
+        c.send(body + ".\r\n")
+        return replies, [c.line() for _ in recipients]
+
+    def test_full_disk_fails_one_recipient_only(self):
+        control = self.connect(self.test_port)
+        self.assertEqual(control.command("FAULT write_message ENOSPC 1"), "+OK armed")
+        c = self.connect(self.port)
+        c.command("LHLO mx")
+        while not c.line().startswith("250 "):
+            pass
+        _, results = self.transaction(c, ["alice", "carol"], "Subject: full\r\n\r\nx\r\n")
+        self.assertEqual(results[0], "451 4.3.0 Temporary failure, try again later")
+        self.assertRegex(results[1], r"^250 2\.0\.0 <carol> delivered")
+        self.assertEqual(self.files("alice"), [])
+        self.assertEqual(len(self.files("carol")), 1)
+        self.assertEqual(self.tmp_files("alice"), [])
+
+    def test_failed_index_commit_is_4xx_and_leaves_nothing(self):
+        control = self.connect(self.test_port)
+        c = self.connect(self.port)
+        c.command("LHLO mx")
+        while not c.line().startswith("250 "):
+            pass
+        self.transaction(c, ["alice"], "Subject: first\r\n\r\nx\r\n")
+        self.assertEqual(control.command("FAULT index_commit EIO 1"), "+OK armed")
+        _, results = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
+        self.assertEqual(results[0], "451 4.3.0 Local error in processing")
+        self.assertEqual(len(self.files("alice")), 1)
+        self.assertEqual(self.tmp_files("alice"), [])
+        _, results = self.transaction(c, ["alice"], "Subject: third\r\n\r\nx\r\n")
+        self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 3$")  # UID 2 is never reused
+
+    def test_sigkill_mid_batch_keeps_every_250_exactly_once(self):
+        c = self.connect(self.port)
+        c.command("LHLO mx")
+        while not c.line().startswith("250 "):
+            pass
+        acknowledged = {"alice": set(), "carol": set()}
+        import threading
+        killer = threading.Timer(0.4, lambda: self.instance.daemon.kill())
+        killer.start()
+        n = 0
+        try:
+            while True:
+                n += 1
+                _, results = self.transaction(c, ["alice", "carol"],
+                                              f"Message-ID: <kill-{n}@example.net>\r\nSubject: {n}\r\n\r\nx\r\n")
+                for user, reply in zip(("alice", "carol"), results):
+                    if reply.startswith("250 "):
+                        acknowledged[user].add(n)
+        except (EOFError, ConnectionError, OSError):
+            pass
+        killer.join()
+        self.instance.daemon.wait(10)
+        self.assertGreater(n, 3)
+        for user, numbers in acknowledged.items():
+            seen = {}
+            for data in self.files(user):
+                for line in data.split(b"\r\n"):
+                    if line.startswith(b"Message-ID: <kill-"):
+                        k = int(line[len(b"Message-ID: <kill-"):].split(b"@")[0])
+                        seen[k] = seen.get(k, 0) + 1
+            for k in numbers:
+                self.assertEqual(seen.get(k), 1, f"{user}: message {k} answered 250 but found {seen.get(k)} times")
+            self.assertTrue(all(count == 1 for count in seen.values()), f"{user}: a message stored twice")

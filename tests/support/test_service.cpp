@@ -13,6 +13,10 @@
 //   PEER                 +OK the client address as the server sees it
 //   ECHO TEXT            +OK TEXT
 //   SLEEP MS             waits, as a long command would, then +OK slept
+//   FAULT POINT ERRNO N  arms a storage failure point (fault_injection.hpp)
+//                        for the next N checks: POINT is write_message,
+//                        rename_message, flush, uidlist_append or
+//                        index_commit; ERRNO is ENOSPC, EIO or EDQUOT
 //   QUIT                 +OK bye
 #include "test_service.hpp"
 
@@ -21,9 +25,12 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <map>
+#include <sstream>
 
 #include "roost/core/auth.hpp"
 #include "roost/core/session_auth.hpp"
+#include "roost/storage/fault_injection.hpp"
 
 namespace roost::testing {
 namespace {
@@ -158,6 +165,28 @@ class TestService final : public Service {
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         session.set_state("idle");
         conn.send("+OK slept\r\n");
+      } else if (verb == "FAULT") {
+        std::istringstream words(args);
+        std::string point, error;
+        int times = 0;
+        words >> point >> error >> times;
+        static const std::map<std::string, storage::FaultPoint> points{
+            {"write_message", storage::FaultPoint::write_message},
+            {"rename_message", storage::FaultPoint::rename_message},
+            {"flush", storage::FaultPoint::flush},
+            {"uidlist_append", storage::FaultPoint::uidlist_append},
+            {"index_commit", storage::FaultPoint::index_commit}};
+        static const std::map<std::string, std::errc> errors{{"ENOSPC", std::errc::no_space_on_device},
+                                                             {"EIO", std::errc::io_error},
+                                                             {"EDQUOT", std::errc::no_space_on_device}};
+        auto p = points.find(point);
+        auto e = errors.find(error);
+        if (p == points.end() || e == errors.end() || times <= 0) {
+          conn.send("-ERR FAULT POINT ERRNO COUNT\r\n");
+        } else {
+          storage::inject_fault(p->second, e->second, times);
+          conn.send("+OK armed\r\n");
+        }
       } else {
         conn.send("-ERR unknown command\r\n");
       }
