@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Roost and Dovecot side by side on the same machine, the same generated
+mail and the same durability (every message fsynced), in one run; prints
+messages per second and the ratio. Starts both servers itself, each with a
+generated configuration on loopback ports, and stops them by their pids.
+
+    scripts/build && sudo bench/side_by_side.py [--messages 400] [--connections 1,4,16]
+
+Needs Debian's dovecot-lmtpd (installed if missing) and root (Dovecot's
+master runs as root; mail is written as nobody)."""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, what, log, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{what} did not listen on {port}; see {log}")
+
+
+def load(port, connections, each):
+    out = subprocess.run([os.path.join(BIN, "lmtp_load"), "127.0.0.1", str(port), str(connections), str(each)],
+                         capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        sys.exit(f"lmtp_load failed: {out.stdout}{out.stderr}")
+    # "C connections, N messages, T s, R messages/s, F failed"
+    return float(out.stdout.split(", ")[3].split()[0])
+
+
+class Roost:
+    def __init__(self, base, users):
+        self.dir = os.path.join(base, "roost")
+        self.port = free_port()
+        subprocess.run([os.path.join(BIN, "roostctl"), "init", self.dir], check=True, capture_output=True)
+        self.conf = os.path.join(self.dir, "roost.conf")
+        with open(self.conf, "w") as f:
+            f.write("data_dir = data\nrun_dir = run\n[log]\nlevel = warning\n"
+                    "[lmtp]\ndefault_domain = example.org\nadd_received = true\n"
+                    f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.port}\n")
+        for u in users:
+            subprocess.run([os.path.join(BIN, "roostctl"), "--config", self.conf, "user", "add", u,
+                            "--password-stdin"], input="pw\n", text=True, check=True, capture_output=True)
+        self.log = open(os.path.join(self.dir, "roostd.log"), "w")
+        self.process = subprocess.Popen([os.path.join(BIN, "roostd"), "--config", self.conf],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, "roostd", self.log.name)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+        self.log.close()
+
+
+class Dovecot:
+    def __init__(self, base):
+        self.dir = os.path.join(base, "dovecot")
+        self.port = free_port()
+        mail = os.path.join(self.dir, "mail")
+        for d in ("run", "state", "mail"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        os.chmod(mail, 0o777)
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.log = os.path.join(self.dir, "dovecot.log")
+        with open(self.conf, "w") as f:
+            f.write(f"""base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+log_path = {self.log}
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+mail_location = maildir:{mail}/%n
+# Every saved message fsynced (file and directory), as Roost does.
+mail_fsync = optimized
+first_valid_uid = 65534
+first_valid_gid = 65534
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home={mail}/%n
+}}
+passdb {{
+  driver = static
+  args = nopassword=y
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+}}
+""")
+        subprocess.run(["dovecot", "-c", self.conf], check=True)
+        wait_port(self.port, "dovecot", self.log)
+
+    def stop(self):
+        with open(os.path.join(self.dir, "run", "master.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            except ProcessLookupError:
+                return
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=400, help="messages per measurement, all connections together")
+    parser.add_argument("--connections", default="1,4,16")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("side_by_side needs root (Dovecot's master runs as root)")
+    if not shutil.which("dovecot"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "dovecot-lmtpd"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    levels = [int(c) for c in args.connections.split(",")]
+    base = tempfile.mkdtemp(prefix="roost-side-by-side-")
+    os.chmod(base, 0o755)
+    roost = dovecot = None
+    try:
+        roost = Roost(base, [f"user{i}" for i in range(1, max(levels) + 1)])
+        dovecot = Dovecot(base)
+        print("LMTP delivery, messages/s (every message fsynced), "
+              f"{args.messages} messages per row, one user per connection")
+        print("| connections | Roost | Dovecot | Roost / Dovecot |")
+        print("|---|---|---|---|")
+        for c in levels:
+            each = max(1, args.messages // c)
+            r = load(roost.port, c, each)
+            d = load(dovecot.port, c, each)
+            print(f"| {c} | {r:.0f} | {d:.0f} | {r / d:.2f}x |", flush=True)
+    finally:
+        if roost:
+            roost.stop()
+        if dovecot:
+            dovecot.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
