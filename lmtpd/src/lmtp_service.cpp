@@ -119,7 +119,9 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
         return;
       }
       // Over quota already (or by the declared SIZE): refuse now (RFC 1870 §6.2).
-      auto usage = (*user)->quota();
+      const auto& mail_config = config.mail;
+      auto usage = mail_config.quota_storage + mail_config.quota_messages == 0 ? storage::Result<storage::QuotaUsage>()
+                                                                              : (*user)->quota();
       if (usage && ((usage->bytes_limit != 0 && usage->bytes + uint64_size > usage->bytes_limit) ||
                     (usage->messages_limit != 0 && usage->messages + 1 > usage->messages_limit))) {
         reply = "552 5.2.2 Mailbox full";

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <map>
 #include <set>
 
@@ -157,6 +158,59 @@ bool same_keyword(std::string_view a, std::string_view b) {
 }
 
 LmdbError carry(const Error& e) { return LmdbError{-1, e.detail}; }
+
+// A few threads that only flush (fsync), so that a group commit's directory
+// and UID list flushes run beside its index commit without a thread being
+// created per commit.
+class Flusher {
+ public:
+  explicit Flusher(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  }
+  ~Flusher() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  std::future<std::error_code> submit(std::function<std::error_code()> job) {
+    std::packaged_task<std::error_code()> task(std::move(job));
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+    return result;
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::packaged_task<std::error_code()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::packaged_task<std::error_code()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+Flusher& flusher() {
+  static Flusher instance(4);
+  return instance;
+}
 
 }  // namespace
 
@@ -614,13 +668,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   std::vector<std::future<std::error_code>> flushes;
   auto flush = [&flushes](std::function<std::error_code()> job) {
     if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
-    try {
-      flushes.push_back(std::async(std::launch::async, std::move(job)));
-    } catch (const std::system_error&) {
-      std::promise<std::error_code> done;
-      done.set_value(job());
-      flushes.push_back(done.get_future());
-    }
+    flushes.push_back(flusher().submit(std::move(job)));
   };
   Error problem;
   FolderMeta meta;
