@@ -238,6 +238,7 @@ EnvOptions folder_env_options() {
       {"flags", MDB_DUPSORT | MDB_DUPFIXED},
       {"modseq", MDB_DUPSORT | MDB_DUPFIXED},
       {"expunged", MDB_DUPSORT | MDB_DUPFIXED},
+      {"pending", 0},
   };
   return options;
 }
@@ -422,13 +423,13 @@ std::expected<void, LmdbError> insert(Txn& txn, FolderMeta& meta, const MessageR
   if (auto r = txn.put(env.dbi(Db::keys), uid, encode_keys(analysis.keys)); !r) return r;
   for (SortKind kind : kSortKinds)
     if (auto r = txn.put(env.dbi(Db::sort), sort_entry(kind, record, analysis.keys), {}); !r) return r;
-  std::expected<void, LmdbError> result;
-  auto put_term = [&](const std::string& key) {
-    if (result) result = txn.put(env.dbi(Db::terms), key, uid, MDB_NODUPDATA);
-  };
-  for (const auto& word : analysis.body_terms) term_keys(term_field::body, word, put_term);
-  for (const auto& word : analysis.header_terms) term_keys(term_field::header, word, put_term);
-  if (!result) return result;
+  // The words wait in one value until a merge moves many messages' words at
+  // once: a page per word per delivery would dominate the commit.
+  codec::Writer words_value;
+  words_value.u(analysis.body_terms.size() + analysis.header_terms.size());
+  for (const auto& word : analysis.body_terms) words_value.str(std::string(1, term_field::body) + word);
+  for (const auto& word : analysis.header_terms) words_value.str(std::string(1, term_field::header) + word);
+  if (auto r = txn.put(env.dbi(Db::pending), uid, words_value.take()); !r) return r;
   for (unsigned id : flag_ids(record))
     if (auto r = txn.put(env.dbi(Db::flags), flag_key(id), uid, MDB_NODUPDATA); !r) return r;
   if (auto r = txn.put(env.dbi(Db::modseq), modseq_key(record.modseq), uid, MDB_NODUPDATA); !r) return r;
@@ -473,7 +474,7 @@ std::expected<void, LmdbError> remove(Txn& txn, FolderMeta& meta, const MessageR
   }
   // Full-text postings of expunged UIDs stay until the next rebuild: UIDs are
   // never reused, and every candidate is checked against msgs.
-  for (auto db : {Db::msgs, Db::cache, Db::keys})
+  for (auto db : {Db::msgs, Db::cache, Db::keys, Db::pending})
     if (auto r = txn.del(env.dbi(db), uid); !r) return r;
   if (auto existing = find_uid(txn, record.file_key); existing && *existing && **existing == record.uid)
     if (auto r = txn.del(env.dbi(Db::names), record.file_key); !r) return r;
@@ -485,6 +486,59 @@ std::expected<void, LmdbError> remove(Txn& txn, FolderMeta& meta, const MessageR
   if (record.uid >= meta.first_recent && meta.recent > 0) --meta.recent;
   meta.highest_modseq = std::max(meta.highest_modseq, modseq);
   return {};
+}
+
+namespace {
+
+bool decode_words(std::string_view value, std::vector<std::string_view>& out) {
+  codec::Reader r(value);
+  std::uint64_t count = r.u();
+  if (!r.ok() || count > value.size()) return false;
+  out.clear();
+  for (std::uint64_t i = 0; i < count && r.ok(); ++i) out.push_back(r.str());
+  return r.ok();
+}
+
+}  // namespace
+
+std::size_t pending_count(const Txn& txn) {
+  MDB_stat stat{};
+  if (mdb_stat(txn.get(), txn.env().dbi(Db::pending), &stat) != 0) return 0;
+  return stat.ms_entries;
+}
+
+std::expected<void, LmdbError> for_each_pending(
+    const Txn& txn, const std::function<void(Uid, const std::vector<std::string_view>&)>& visit) {
+  Cursor cursor(txn, txn.env().dbi(Db::pending));
+  std::string_view key, value;
+  std::vector<std::string_view> words_of;
+  for (bool more = cursor.get(MDB_FIRST, &key, &value); more; more = cursor.get(MDB_NEXT, &key, &value)) {
+    if (!decode_words(value, words_of)) return std::unexpected(LmdbError{MDB_CORRUPTED, "pending words unreadable"});
+    visit(read_be32(key), words_of);
+  }
+  return {};
+}
+
+std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit) {
+  const Env& env = txn.env();
+  // Collect first, then insert in key order: neighbouring words share pages.
+  std::vector<std::pair<std::string, Uid>> postings;
+  std::vector<Uid> merged;
+  auto collected = for_each_pending(txn, [&](Uid uid, const std::vector<std::string_view>& words_of) {
+    if (merged.size() >= limit) return;
+    merged.push_back(uid);
+    for (auto word : words_of) {
+      if (word.empty()) continue;
+      term_keys(word[0], word.substr(1), [&](const std::string& key) { postings.emplace_back(key, uid); });
+    }
+  });
+  if (!collected) return std::unexpected(collected.error());
+  std::sort(postings.begin(), postings.end());
+  for (const auto& [key, uid] : postings)
+    if (auto r = txn.put(env.dbi(Db::terms), key, uid_key(uid), MDB_NODUPDATA); !r) return std::unexpected(r.error());
+  for (Uid uid : merged)
+    if (auto r = txn.del(env.dbi(Db::pending), uid_key(uid)); !r) return std::unexpected(r.error());
+  return merged.size();
 }
 
 std::expected<void, LmdbError> clear(Txn& txn) {

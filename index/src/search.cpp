@@ -114,6 +114,17 @@ Uids term_candidates(const Txn& txn, char field, std::string_view token) {
     }
     more = cursor.get(MDB_NEXT_NODUP, &key, &value);
   }
+  // Messages whose words are not merged yet: the same test on their list.
+  (void)for_each_pending(txn, [&](Uid uid, const std::vector<std::string_view>& words_of) {
+    for (auto entry : words_of) {
+      if (entry.empty() || entry[0] != field) continue;
+      std::string_view word = entry.substr(1);
+      if (word.size() >= token.size() && (token.empty() || word.find(token) != std::string_view::npos)) {
+        out.push_back(uid);
+        break;
+      }
+    }
+  });
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -50,6 +50,10 @@ constexpr std::size_t kImportBatch = 500;
 // MODSEQs reserved in the modseq file at a time.
 constexpr Modseq kModseqReserve = 10000;
 constexpr std::string_view kModseqFile = "roost-modseq";
+// Messages whose words may wait before a background merge moves them into
+// the full-text index, and how many one merge transaction takes.
+constexpr std::size_t kMergeThreshold = 256;
+constexpr std::size_t kMergeBatch = 2048;
 
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -494,6 +498,10 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     if (auto inserted = index::insert(txn, meta, r, analysis); !inserted) return inserted;
     ++imported;
   }
+  if (imported > 0) {
+    auto merged = index::merge_pending(txn, kMergeBatch);
+    if (!merged) return std::unexpected(merged.error());
+  }
   if (!appended.empty()) {
     auto end = uidlist::append(uidlist_file(), appended);
     if (!end) {
@@ -672,6 +680,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   };
   Error problem;
   FolderMeta meta;
+  std::size_t waiting_words = 0;
   std::int64_t now = now_seconds();
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     problem = Error{};
@@ -747,6 +756,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       return std::unexpected(carry(problem));
     }
     flush([path = uidlist_file()] { return maildir::fsync_file(path); });
+    waiting_words = index::pending_count(txn);
     if (auto failed = injected_fault(FaultPoint::index_commit))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
     meta.uidlist_offset = *end;
@@ -778,6 +788,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   }
   quota::add(root_, bytes, count);
   announce(meta.highest_modseq);
+  if (waiting_words >= kMergeThreshold) schedule_merge();
   return {};
 }
 
@@ -905,6 +916,32 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
     announce(meta.highest_modseq);
   }
   return removed;
+}
+
+void Folder::schedule_merge() {
+  if (merging_.exchange(true)) return;
+  // The pool's future is dropped: nobody waits for a merge.
+  flusher().submit([self = shared_from_this()] {
+    (void)self->merge_now();
+    self->merging_ = false;
+    return std::error_code();
+  });
+}
+
+Result<void> Folder::merge_now() {
+  auto env_handle = env();
+  if (!env_handle) return std::unexpected(env_handle.error());
+  for (;;) {
+    std::size_t merged = 0;
+    auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+      auto n = index::merge_pending(txn, kMergeBatch);
+      if (!n) return std::unexpected(n.error());
+      merged = *n;
+      return {};
+    });
+    if (!written) return std::unexpected(error_from(written.error()));
+    if (merged < kMergeBatch) return {};
+  }
 }
 
 Result<Uid> Folder::claim_recent() {

@@ -19,7 +19,7 @@ namespace roost::storage {
 Error error_from(const index::LmdbError& e);
 Error error_from(std::error_code ec, std::string_view what);
 
-class Folder {
+class Folder : public std::enable_shared_from_this<Folder> {
  public:
   Folder(const StoreConfig& config, std::filesystem::path root, std::filesystem::path dir, std::string name);
 
@@ -57,6 +57,11 @@ class Folder {
 
   std::vector<std::string> keywords();
 
+  // Moves the words of delivered messages into the full-text index, in the
+  // background, once enough of them wait (index::merge_pending).
+  void schedule_merge();
+  Result<void> merge_now();
+
  private:
   struct Pending;
   struct Scan;
@@ -74,6 +79,7 @@ class Folder {
   // changes that did not move a directory's time (two changes within one
   // clock tick of the file system).
   static constexpr std::chrono::steady_clock::duration kFullSyncInterval = std::chrono::minutes(10);
+  std::atomic<bool> merging_{false};
   std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};
 
   std::mutex mutex_;  // guards the queue below

@@ -11,6 +11,9 @@
 //   keys      uid -> MessageKeys (sort and thread keys)
 //   sort      kind (1) + key + uid (be32) -> "" : every sort order, scanned
 //   terms     field (1) + word -> uids (dupsort): the full-text index
+//   pending   uid -> its words, not yet merged into terms: a delivery
+//             writes one value instead of a page per word; merges move
+//             many messages' words at once (merge_pending)
 //   flags     flag id (be32) -> uids (dupsort): \Seen, \Deleted, keywords...
 //   modseq    modseq (be64) -> uids (dupsort): last change of each message
 //   expunged  modseq (be64) -> uids (dupsort): for VANISHED and CHANGEDSINCE
@@ -51,7 +54,7 @@ inline constexpr unsigned system_count = 5;
 // only what the file names carry survives an index rebuild.
 inline constexpr unsigned kMaxKeywords = 26;
 
-enum Db : unsigned { meta, msgs, names, cache, keys, sort, terms, flags, modseq, expunged, db_count };
+enum Db : unsigned { meta, msgs, names, cache, keys, sort, terms, flags, modseq, expunged, pending, db_count };
 
 EnvOptions folder_env_options();
 
@@ -188,6 +191,16 @@ std::expected<void, LmdbError> update(Txn& txn, FolderMeta& meta, const MessageR
 // Removes a message, remembering its UID as expunged at `modseq`.
 std::expected<void, LmdbError> remove(Txn& txn, FolderMeta& meta, const MessageRecord& record,
                                       Modseq modseq);
+
+// Moves the words of up to `limit` messages from pending into terms.
+// Returns how many messages were merged.
+std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit);
+// Messages whose words wait in pending.
+std::size_t pending_count(const Txn& txn);
+// Calls `visit(uid, words)` for each pending message; `words` holds
+// field-prefixed words, each a view into the transaction's data.
+std::expected<void, LmdbError> for_each_pending(
+    const Txn& txn, const std::function<void(Uid, const std::vector<std::string_view>&)>& visit);
 
 // Empties every database of the folder index (a rebuild starts here).
 std::expected<void, LmdbError> clear(Txn& txn);
