@@ -4,10 +4,10 @@ looked for, byte for byte, in the recipient's maildir."""
 
 import glob
 import os
+import shutil
 import smtplib
-import socket
 import ssl
-import time
+import subprocess
 import unittest
 
 from roosttest import Instance, LineClient, free_port
@@ -195,6 +195,20 @@ class LmtpTest(unittest.TestCase):
             self.assertTrue(c.command("FROB").startswith("500 5.5.1"))
         self.assertEqual(c.line(), "421 4.7.0 Too many errors, closing the connection")
         self.assertTrue(c.closed())
+
+    def test_swaks_speaks_lmtp_to_tcp_and_unix(self):
+        swaks = shutil.which("swaks")
+        self.assertIsNotNone(swaks, "swaks is installed by scripts/install-deps")
+        sock_path = os.path.join(self.instance.dir, "run", "lmtp.sock")
+        for target in (["--server", "127.0.0.1", "--port", str(self.port)], ["--socket", sock_path]):
+            out = subprocess.run([swaks, "--protocol", "LMTP", *target, "--from", "s@example.net",
+                                  "--to", "alice@example.org,carol@example.org", "--header", "Subject: by swaks",
+                                  "--timeout", "20"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            # One reply per recipient after the data (RFC 2033 §4.2).
+            self.assertEqual(out.stdout.count("<-  250 2.0.0 <"), 2, out.stdout)
+        self.assertEqual(len(self.stored("alice")), 2)
+        self.assertEqual(len(self.stored("carol")), 2)
 
     def test_starttls(self):
         context = ssl.create_default_context()
