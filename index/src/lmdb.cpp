@@ -251,7 +251,7 @@ std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::file
   // Opening can fail while another process opens or closes the same
   // environment at that instant (lmdb.h caveats): try again briefly.
   for (int attempt = 0;; ++attempt) {
-    rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS, 0600);
+    rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS | (options.no_sync ? MDB_NOSYNC : 0u), 0600);
     if (rc == 0 || attempt == 3 || (rc != EAGAIN && rc != EBUSY)) break;
   }
   if (rc != 0) return std::unexpected(error(rc, "mdb_env_open", dir));

@@ -315,6 +315,38 @@ void Folder::announce(Modseq modseq) {
   ::close(fd);
 }
 
+void Folder::publish(const FolderMeta& meta) {
+  auto env = index::EnvRegistry::instance().open(root_ / "roost-folders", index::user_env_options());
+  if (!env) return;  // a cache: STATUS computes from the folder instead
+  (void)(*env)->write([&](Txn& txn) { return index::put_counters(txn, name_, index::counters_of(meta)); });
+}
+
+std::optional<index::FolderCounters> Folder::published() {
+  auto env = index::EnvRegistry::instance().open(root_ / "roost-folders", index::user_env_options());
+  if (!env) return std::nullopt;
+  std::optional<index::FolderCounters> counters;
+  (void)(*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto found = index::find_counters(txn, name_);
+    if (found) counters = *found;
+    return {};
+  });
+  if (!counters) return std::nullopt;
+  // Fresh only while the folder announced nothing newer and nobody else
+  // touched its directories.
+  int fd = ::open(change_file().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  unsigned char bytes[8];
+  bool read_all = ::pread(fd, bytes, sizeof bytes, 0) == sizeof bytes;
+  ::close(fd);
+  if (!read_all) return std::nullopt;
+  Modseq announced = 0;
+  for (unsigned char b : bytes) announced = (announced << 8) | b;
+  if (announced != counters->highest_modseq || mtime_ns(dir_ / "new") != counters->new_mtime_ns ||
+      mtime_ns(dir_ / "cur") != counters->cur_mtime_ns)
+    return std::nullopt;
+  return counters;
+}
+
 namespace {
 
 // The next MODSEQ, reserving a range in the modseq file when needed.
@@ -577,7 +609,8 @@ Result<FolderMeta> Folder::sync(bool full) {
       if (!problem.detail.empty()) return std::unexpected(problem);
       return std::unexpected(error_from(written.error()));
     }
-    if (meta.highest_modseq != before) announce(meta.highest_modseq);
+    publish(meta);
+    announce(meta.highest_modseq);
     if (problem.kind != ErrorKind::not_possible) return meta;
   }
 }
@@ -787,6 +820,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     }
   }
   quota::add(root_, bytes, count);
+  publish(meta);
   announce(meta.highest_modseq);
   if (waiting_words >= kMergeThreshold) schedule_merge();
   return {};
@@ -865,7 +899,10 @@ Result<FolderView::StoreResult> Folder::store(const std::vector<Uid>& uids, Stor
     return index::write_meta(txn, meta);
   });
   if (!written) return std::unexpected(error_from(written.error()));
-  if (!result.changed.empty()) announce(meta.highest_modseq);
+  if (!result.changed.empty()) {
+    publish(meta);
+    announce(meta.highest_modseq);
+  }
   return result;
 }
 
@@ -913,6 +950,7 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
   if (!written) return std::unexpected(error_from(written.error()));
   if (!removed.empty()) {
     quota::add(root_, -removed_bytes, -static_cast<std::int64_t>(removed.size()));
+    publish(meta);
     announce(meta.highest_modseq);
   }
   return removed;
@@ -948,6 +986,7 @@ Result<Uid> Folder::claim_recent() {
   auto env_handle = env();
   if (!env_handle) return std::unexpected(env_handle.error());
   Uid first = 0;
+  std::optional<FolderMeta> claimed;
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
@@ -955,9 +994,11 @@ Result<Uid> Folder::claim_recent() {
     if (m->first_recent >= m->uidnext) return {};
     m->first_recent = m->uidnext;
     m->recent = 0;
+    claimed = *m;
     return index::write_meta(txn, *m);
   });
   if (!written) return std::unexpected(error_from(written.error()));
+  if (claimed) publish(*claimed);
   return first;
 }
 

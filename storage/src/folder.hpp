@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "roost/index/user_index.hpp"
 #include "roost/storage/storage.hpp"
 
 namespace roost::storage {
@@ -54,6 +55,10 @@ class Folder : public std::enable_shared_from_this<Folder> {
 
   // Wakes watchers in every process (bumps the change file).
   void announce(Modseq modseq);
+  // Publishes the folder's counters to the user's index (STATUS reads them).
+  void publish(const index::FolderMeta& meta);
+  // The counters as last published, if they still describe the folder.
+  std::optional<index::FolderCounters> published();
 
   std::vector<std::string> keywords();
 

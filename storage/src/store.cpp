@@ -397,8 +397,14 @@ Result<FolderStatus> User::status(std::string_view name) {
   auto canonical = impl_->existing(name);
   if (!canonical) return std::unexpected(canonical.error());
   auto folder = impl_->folder(*canonical);
+  if (auto counters = folder->published()) {
+    // From the user's index: no folder index opened (LIST-STATUS on many folders).
+    const auto& c = *counters;
+    return FolderStatus{c.messages, c.recent, c.unseen, c.deleted, c.size, c.uidnext, c.uidvalidity, c.highest_modseq};
+  }
   auto meta = folder->sync(false);
   if (!meta) return std::unexpected(meta.error());
+  folder->publish(*meta);
   FolderStatus status;
   status.messages = meta->messages;
   status.unseen = meta->unseen;

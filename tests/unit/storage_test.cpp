@@ -1,6 +1,7 @@
 // The storage API as services use it: delivery, views, flags, expunge,
 // folders, other writers, index loss, Dovecot takeover, quota.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <set>
@@ -241,6 +242,36 @@ TEST(Storage, FoldersCreateRenameDeleteSubscribe) {
   ASSERT_TRUE(user->remove("Work/Old/Roost/Notes"));
   EXPECT_FALSE(std::filesystem::exists(user->root() / ".Work.Old.Roost.Notes"));
   EXPECT_EQ(user->status("Work/Old/Roost/Notes").error().kind, ErrorKind::not_found);
+}
+
+TEST(Storage, StatusComesFromTheUserIndexWithoutOpeningFolders) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "F" + std::to_string(i);
+    ASSERT_TRUE(user->create(name));
+    ASSERT_TRUE(user->deliver(name, new_message(name)));
+  }
+  auto view = user->open("F3", false).value();
+  ASSERT_TRUE(view->store({1}, StoreMode::add, Flags{fl::seen | fl::deleted, {}}));
+  view.reset();
+  // Idle folder indexes closed: STATUS must not need them.
+  index::EnvRegistry::instance().set_keep_idle(0);
+  std::size_t open_before = index::EnvRegistry::instance().open_count();
+  for (int i = 0; i < 20; ++i) {
+    auto status = user->status("F" + std::to_string(i)).value();
+    EXPECT_EQ(status.messages, 1u);
+    EXPECT_EQ(status.unseen, i == 3 ? 0u : 1u);
+    EXPECT_EQ(status.deleted, i == 3 ? 1u : 0u);
+    EXPECT_EQ(status.uidnext, 2u);
+  }
+  EXPECT_LE(index::EnvRegistry::instance().open_count(), open_before + 1);  // the user index only
+  // A foreign file in new/ makes the cached entry stale: counted again.
+  testing::write_file(user->root() / ".F5" / "new" / "1900000000.Mforeign.x", testing::message("x"));
+  ::utimensat(AT_FDCWD, (user->root() / ".F5" / "new").c_str(), nullptr, 0);
+  EXPECT_EQ(user->status("F5")->messages, 2u);
+  index::EnvRegistry::instance().set_keep_idle(256);
 }
 
 TEST(Storage, RenamingInboxMovesItsMessages) {

@@ -125,6 +125,10 @@ struct EnvOptions {
   std::size_t initial_map_size = std::size_t{64} << 20;
   std::vector<DbSpec> dbs;  // opened (created if missing) in this order
   bool create = true;       // create the directory when it does not exist
+  // MDB_NOSYNC for environments that are pure caches of something durable
+  // elsewhere: commits cost no flush; after a crash the cache may be stale
+  // or damaged, and the caller must detect that and rebuild.
+  bool no_sync = false;
 };
 
 // The process-wide registry. Thread-safe.
