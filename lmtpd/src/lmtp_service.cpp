@@ -1,6 +1,7 @@
 #include "roost/lmtpd/lmtp_service.hpp"
 
 #include <ctime>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -160,30 +161,48 @@ asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, con
                (t.recipients.size() == 1 ? t.recipients[0].address : std::string("multiple recipients")) +
                ">; " + rfc5322_now() + "\r\n";
   }
+  auto deliver_one = [&](std::size_t i) {
+    const Recipient& r = t.recipients[i];
+    std::string added;
+    if (config.lmtp.add_return_path) added += "Return-Path: <" + t.mail->reverse_path + ">\r\n";
+    if (config.lmtp.add_delivered_to) added += "Delivered-To: " + r.address + "\r\n";
+    added += received;
+    auto user = store_->open_user(r.user);
+    if (!user) {
+      replies[i] = storage_reply(user.error());
+      return;
+    }
+    storage::NewMessage m;
+    m.data = added + t.data;
+    auto delivered = (*user)->deliver(r.folder, std::move(m));
+    if (!delivered && delivered.error().kind == storage::ErrorKind::not_found && r.folder != "INBOX") {
+      storage::NewMessage again;  // the detail folder went away meanwhile
+      again.data = added + t.data;
+      delivered = (*user)->deliver("INBOX", std::move(again));
+    }
+    replies[i] = delivered ? "250 2.0.0 <" + r.address + "> delivered, UID " + std::to_string(delivered->uids[0])
+                           : storage_reply(delivered.error());
+    log::info(session.log_context(), delivered ? "delivered" : "delivery_failed",
+              {{"to", r.user}, {"folder", r.folder}, {"size", t.data.size()},
+               {"error", delivered ? std::string() : delivered.error().detail}});
+  };
+  // Recipients are independent writes (RFC 2033 §4.2: one reply each), so
+  // they go to disk side by side, a few at a time; one recipient's trouble
+  // never touches another's copy.
   auto work = [&]() {
-    for (std::size_t i = 0; i < t.recipients.size(); ++i) {
-      const Recipient& r = t.recipients[i];
-      storage::NewMessage m;
-      if (config.lmtp.add_return_path) m.data += "Return-Path: <" + t.mail->reverse_path + ">\r\n";
-      if (config.lmtp.add_delivered_to) m.data += "Delivered-To: " + r.address + "\r\n";
-      m.data += received;
-      m.data += t.data;
-      auto user = store_->open_user(r.user);
-      if (!user) {
-        replies[i] = storage_reply(user.error());
-        continue;
+    constexpr std::size_t kParallel = 8;
+    for (std::size_t first = 0; first < t.recipients.size(); first += kParallel) {
+      std::size_t last = std::min(t.recipients.size(), first + kParallel);
+      std::vector<std::future<void>> running;
+      for (std::size_t i = first + 1; i < last; ++i) {
+        try {
+          running.push_back(std::async(std::launch::async, deliver_one, i));
+        } catch (const std::system_error&) {
+          deliver_one(i);
+        }
       }
-      auto delivered = (*user)->deliver(r.folder, std::move(m));
-      if (!delivered && delivered.error().kind == storage::ErrorKind::not_found && r.folder != "INBOX") {
-        storage::NewMessage again;  // the detail folder went away meanwhile
-        again.data = t.data;
-        delivered = (*user)->deliver("INBOX", std::move(again));
-      }
-      replies[i] = delivered ? "250 2.0.0 <" + r.address + "> delivered, UID " + std::to_string(delivered->uids[0])
-                             : storage_reply(delivered.error());
-      log::info(session.log_context(), delivered ? "delivered" : "delivery_failed",
-                {{"to", r.user}, {"folder", r.folder}, {"size", t.data.size()},
-                 {"error", delivered ? std::string() : delivered.error().detail}});
+      deliver_one(first);
+      for (auto& r : running) r.get();
     }
   };
   co_await on_blocking_pool(session, work);
