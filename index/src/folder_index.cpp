@@ -338,48 +338,42 @@ std::expected<void, LmdbError> write_meta(Txn& txn, const FolderMeta& meta) {
   return txn.put(txn.env().dbi(Db::meta), kStateKey, encode_meta(meta));
 }
 
-std::expected<std::optional<MessageRecord>, LmdbError> find_record(const Txn& txn, Uid uid) {
-  auto value = txn.get(txn.env().dbi(Db::msgs), uid_key(uid));
+namespace {
+
+// A value looked up and decoded: absent is not an error, garbled is.
+template <class T, class Decode>
+std::expected<std::optional<T>, LmdbError> find_decoded(const Txn& txn, Db db, std::string_view key, Decode decode,
+                                                        const char* what) {
+  auto value = txn.get(txn.env().dbi(db), key);
   if (!value) {
     if (value.error().code == MDB_NOTFOUND) return std::nullopt;
     return std::unexpected(value.error());
   }
-  auto record = decode_record(*value);
-  if (!record) return std::unexpected(LmdbError{MDB_CORRUPTED, "message record unreadable"});
-  record->uid = uid;
+  std::optional<T> decoded = decode(*value);
+  if (!decoded) return std::unexpected(LmdbError{MDB_CORRUPTED, std::string(what) + " unreadable"});
+  return decoded;
+}
+
+}  // namespace
+
+std::expected<std::optional<MessageRecord>, LmdbError> find_record(const Txn& txn, Uid uid) {
+  auto record = find_decoded<MessageRecord>(txn, Db::msgs, uid_key(uid), decode_record, "message record");
+  if (record && *record) (*record)->uid = uid;
   return record;
 }
 
 std::expected<std::optional<Uid>, LmdbError> find_uid(const Txn& txn, std::string_view file_key) {
   if (file_key.empty() || file_key.size() > 511) return std::nullopt;
-  auto value = txn.get(txn.env().dbi(Db::names), file_key);
-  if (!value) {
-    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
-    return std::unexpected(value.error());
-  }
-  return read_be32(*value);
+  return find_decoded<Uid>(
+      txn, Db::names, file_key, [](std::string_view v) { return std::optional<Uid>(read_be32(v)); }, "name");
 }
 
 std::expected<std::optional<MessageCache>, LmdbError> find_cache(const Txn& txn, Uid uid) {
-  auto value = txn.get(txn.env().dbi(Db::cache), uid_key(uid));
-  if (!value) {
-    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
-    return std::unexpected(value.error());
-  }
-  auto cache = decode_cache(*value);
-  if (!cache) return std::unexpected(LmdbError{MDB_CORRUPTED, "message cache unreadable"});
-  return cache;
+  return find_decoded<MessageCache>(txn, Db::cache, uid_key(uid), decode_cache, "message cache");
 }
 
 std::expected<std::optional<MessageKeys>, LmdbError> find_keys(const Txn& txn, Uid uid) {
-  auto value = txn.get(txn.env().dbi(Db::keys), uid_key(uid));
-  if (!value) {
-    if (value.error().code == MDB_NOTFOUND) return std::nullopt;
-    return std::unexpected(value.error());
-  }
-  auto keys = decode_keys(*value);
-  if (!keys) return std::unexpected(LmdbError{MDB_CORRUPTED, "message keys unreadable"});
-  return keys;
+  return find_decoded<MessageKeys>(txn, Db::keys, uid_key(uid), decode_keys, "message keys");
 }
 
 bool decode_thread_keys(std::string_view value, ThreadKeys& out) {

@@ -63,23 +63,28 @@ std::expected<void, LmdbError> Env::grow(std::size_t at_least) {
   return {};
 }
 
+// A transaction under resize_ held shared; adopts another process's larger
+// map (MDB_MAP_RESIZED) and tries again.
+std::expected<MDB_txn*, LmdbError> Env::begin_adopting(bool write, std::shared_lock<std::shared_mutex>& lock) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    lock = std::shared_lock(resize_);
+    auto txn = begin(write);
+    if (txn || txn.error().code != MDB_MAP_RESIZED) return txn;
+    lock.unlock();
+    if (auto grown = grow(0); !grown) return std::unexpected(grown.error());
+  }
+  return std::unexpected(error(MDB_MAP_RESIZED, "mdb_txn_begin", dir_));
+}
+
 std::expected<void, LmdbError> Env::read(
     const std::function<std::expected<void, LmdbError>(Txn&)>& body) {
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    std::shared_lock lock(resize_);
-    auto txn = begin(false);
-    if (!txn) {
-      if (txn.error().code != MDB_MAP_RESIZED) return std::unexpected(txn.error());
-      lock.unlock();
-      if (auto grown = grow(0); !grown) return grown;
-      continue;
-    }
-    Txn t(this, *txn);
-    auto result = body(t);
-    mdb_txn_abort(*txn);
-    return result;
-  }
-  return std::unexpected(error(MDB_MAP_RESIZED, "read", dir_));
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = begin_adopting(false, lock);
+  if (!txn) return std::unexpected(txn.error());
+  Txn t(this, *txn);
+  auto result = body(t);
+  mdb_txn_abort(*txn);
+  return result;
 }
 
 std::expected<void, LmdbError> Env::write(
@@ -96,14 +101,9 @@ std::expected<void, LmdbError> Env::write(
     }
   } restore{env_, !sync_meta};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    std::shared_lock lock(resize_);
-    auto txn = begin(true);
-    if (!txn) {
-      if (txn.error().code != MDB_MAP_RESIZED) return std::unexpected(txn.error());
-      lock.unlock();
-      if (auto grown = grow(0); !grown) return grown;
-      continue;
-    }
+    std::shared_lock<std::shared_mutex> lock;
+    auto txn = begin_adopting(true, lock);
+    if (!txn) return std::unexpected(txn.error());
     Txn t(this, *txn);
     auto result = body(t);
     if (!result) {

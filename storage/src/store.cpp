@@ -486,6 +486,30 @@ struct FolderView::Impl {
   std::vector<std::string> keywords;
 
   bool is_recent(Uid uid) const { return uid >= recent_from && uid < recent_to; }
+
+  // Runs `body` in a read transaction of the folder index.
+  Result<void> read(const std::function<std::expected<void, LmdbError>(Txn&)>& body) {
+    auto env = folder->env();
+    if (!env) return std::unexpected(env.error());
+    auto done = (*env)->read(body);
+    if (!done) return std::unexpected(error_from(done.error()));
+    return {};
+  }
+
+  // One message's value from the index, or `expunged`.
+  template <class T, class Find>
+  Result<T> find(Uid uid, Find find_in) {
+    std::optional<T> out;
+    auto done = read([&](Txn& txn) -> std::expected<void, LmdbError> {
+      auto found = find_in(txn, uid);
+      if (!found) return std::unexpected(found.error());
+      out = std::move(*found);
+      return {};
+    });
+    if (!done) return std::unexpected(done.error());
+    if (!out) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
+    return std::move(*out);
+  }
 };
 
 FolderView::FolderView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -617,10 +641,8 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
 }
 
 Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& uids) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
   std::vector<MessageInfo> out;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto meta = index::read_meta(txn);
     if (!meta) return std::unexpected(meta.error());
     for (Uid uid : uids) {
@@ -641,66 +663,28 @@ Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& ui
     }
     return {};
   });
-  if (!read) return std::unexpected(error_from(read.error()));
+  if (!read) return std::unexpected(read.error());
   return out;
 }
 
 Result<index::MessageCache> FolderView::cache(Uid uid) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
-  std::optional<index::MessageCache> out;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-    auto c = index::find_cache(txn, uid);
-    if (!c) return std::unexpected(c.error());
-    out = std::move(*c);
-    return {};
-  });
-  if (!read) return std::unexpected(error_from(read.error()));
-  if (!out) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
-  return std::move(*out);
+  return impl_->find<index::MessageCache>(uid, index::find_cache);
 }
 
 Result<index::MessageKeys> FolderView::keys(Uid uid) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
-  std::optional<index::MessageKeys> out;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-    auto k = index::find_keys(txn, uid);
-    if (!k) return std::unexpected(k.error());
-    out = std::move(*k);
-    return {};
-  });
-  if (!read) return std::unexpected(error_from(read.error()));
-  if (!out) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
-  return std::move(*out);
+  return impl_->find<index::MessageKeys>(uid, index::find_keys);
 }
 
 Result<std::string> FolderView::read_range(Uid uid, std::uint64_t offset, std::uint64_t length) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
-  std::optional<index::MessageRecord> record;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-    auto r = index::find_record(txn, uid);
-    if (!r) return std::unexpected(r.error());
-    record = std::move(*r);
-    return {};
-  });
-  if (!read) return std::unexpected(error_from(read.error()));
-  if (!record) return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
-  // A rename by another session may have moved it since the index was read.
+  // A rename by another session may move the file between reading its name
+  // and opening it: look the name up again.
   for (int attempt = 0; attempt < 3; ++attempt) {
+    auto record = impl_->find<index::MessageRecord>(uid, index::find_record);
+    if (!record) return std::unexpected(record.error());
     auto data = maildir::read_range(impl_->folder->message_path(*record), offset, length);
     if (data) return std::move(*data);
     if (data.error() != std::errc::no_such_file_or_directory)
       return std::unexpected(error_from(data.error(), "read message"));
-    auto again = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-      auto r = index::find_record(txn, uid);
-      if (!r) return std::unexpected(r.error());
-      record = std::move(*r);
-      return {};
-    });
-    if (!again) return std::unexpected(error_from(again.error()));
-    if (!record) break;
   }
   return std::unexpected(Error{ErrorKind::expunged, std::to_string(uid)});
 }
@@ -735,26 +719,22 @@ index::SearchContext search_context(const Txn& txn, const Folder& folder) {
 }  // namespace
 
 Result<std::vector<Uid>> FolderView::search(const index::SearchKey& key, const std::vector<Uid>* within) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
   std::vector<Uid> out;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto found = index::search_messages(txn, key, within != nullptr ? *within : impl_->uids,
                                         search_context(txn, *impl_->folder));
     if (!found) return std::unexpected(found.error());
     out = std::move(*found);
     return {};
   });
-  if (!read) return std::unexpected(error_from(read.error()));
+  if (!read) return std::unexpected(read.error());
   return out;
 }
 
 Result<std::vector<Uid>> FolderView::sort(const std::vector<index::SortCriterion>& criteria,
                                           const index::SearchKey& key) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
   std::vector<Uid> out;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto found = index::search_messages(txn, key, impl_->uids, search_context(txn, *impl_->folder));
     if (!found) return std::unexpected(found.error());
     auto sorted = index::sort_messages(txn, criteria, *found);
@@ -762,16 +742,14 @@ Result<std::vector<Uid>> FolderView::sort(const std::vector<index::SortCriterion
     out = std::move(*sorted);
     return {};
   });
-  if (!read) return std::unexpected(error_from(read.error()));
+  if (!read) return std::unexpected(read.error());
   return out;
 }
 
 Result<std::vector<index::ThreadNode>> FolderView::thread(index::ThreadAlgorithm algorithm,
                                                           const index::SearchKey& key) {
-  auto env = impl_->folder->env();
-  if (!env) return std::unexpected(env.error());
   std::vector<index::ThreadNode> out;
-  auto read = (*env)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto found = index::search_messages(txn, key, impl_->uids, search_context(txn, *impl_->folder));
     if (!found) return std::unexpected(found.error());
     auto threads = index::thread_messages(txn, algorithm, *found);
@@ -779,7 +757,7 @@ Result<std::vector<index::ThreadNode>> FolderView::thread(index::ThreadAlgorithm
     out = std::move(*threads);
     return {};
   });
-  if (!read) return std::unexpected(error_from(read.error()));
+  if (!read) return std::unexpected(read.error());
   return out;
 }
 

@@ -75,34 +75,39 @@ std::string run_and_kill(Child child, std::chrono::milliseconds after) {
   return said;
 }
 
+// What the child said it did (only what storage acknowledged).
+struct Acknowledged {
+  std::map<long, Uid> delivered;  // message number -> UID
+  std::set<Uid> seen, expunged;
+};
+
+void parse_acknowledged(const std::string& said, Acknowledged& into) {
+  std::istringstream lines(said);
+  std::string kind;
+  while (lines >> kind) {
+    if (kind == "D") {
+      long n;
+      Uid uid;
+      lines >> n >> uid;
+      into.delivered[n] = uid;
+    } else {
+      Uid uid;
+      lines >> uid;
+      (kind == "S" ? into.seen : into.expunged).insert(uid);
+    }
+  }
+}
+
 TEST(StorageCrash, KilledWriterLosesNothingAcknowledged) {
   testing::TempDir dir;
   std::mt19937 random(20261123);
-  std::map<long, Uid> delivered;     // acknowledged message -> UID
-  std::set<Uid> expunged, seen;
+  Acknowledged acked;
+  auto& [delivered, seen, expunged] = acked;
   std::map<Uid, long> owner;         // every UID ever observed -> its message
   const int rounds = 40;
   for (int round = 0; round < rounds; ++round) {
     Child child = spawn_child(dir.path().string(), round * 100000L);
-    std::string said = run_and_kill(child, std::chrono::milliseconds(20 + random() % 150));
-    std::istringstream lines(said);
-    std::string kind;
-    while (lines >> kind) {
-      if (kind == "D") {
-        long n;
-        Uid uid;
-        lines >> n >> uid;
-        delivered[n] = uid;
-      } else if (kind == "S") {
-        Uid uid;
-        lines >> uid;
-        seen.insert(uid);
-      } else if (kind == "X") {
-        Uid uid;
-        lines >> uid;
-        expunged.insert(uid);
-      }
-    }
+    parse_acknowledged(run_and_kill(child, std::chrono::milliseconds(20 + random() % 150)), acked);
 
     Store store(testing::test_config(dir.path()));
     auto user = store.open_user("crash");
@@ -183,22 +188,10 @@ TEST(StorageConcurrency, TwoProcessesShareAFolder) {
   std::string said = run_and_kill(child, std::chrono::milliseconds(0));
   EXPECT_GT(operations, 20);
 
-  std::set<Uid> expunged_by_child;
-  std::map<long, Uid> delivered;
-  std::istringstream lines(said);
-  std::string kind;
-  while (lines >> kind) {
-    if (kind == "D") {
-      long n;
-      Uid uid;
-      lines >> n >> uid;
-      delivered[n] = uid;
-    } else {
-      Uid uid;
-      lines >> uid;
-      if (kind == "X") expunged_by_child.insert(uid);
-    }
-  }
+  Acknowledged acked;
+  parse_acknowledged(said, acked);
+  const auto& delivered = acked.delivered;
+  const auto& expunged_by_child = acked.expunged;
   ASSERT_TRUE(view->refresh(true).has_value());
   std::set<Uid> present(view->uids().begin(), view->uids().end());
   for (const auto& [n, uid] : delivered) {

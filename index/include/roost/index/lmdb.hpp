@@ -76,6 +76,7 @@ class Env {
   friend class Txn;
   Env() = default;
   std::expected<MDB_txn*, LmdbError> begin(bool write);
+  std::expected<MDB_txn*, LmdbError> begin_adopting(bool write, std::shared_lock<std::shared_mutex>& lock);
   std::expected<void, LmdbError> grow(std::size_t at_least);
 
   MDB_env* env_ = nullptr;
