@@ -206,8 +206,11 @@ asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, con
     }
   };
   co_await on_blocking_pool(session, work);
-  for (const auto& reply : replies) conn.send(reply + "\r\n");
-  session.server.metrics().add("roost_lmtp_recipients_total", {}, static_cast<std::int64_t>(t.recipients.size()));
+  for (const auto& reply : replies) {
+    conn.send(reply + "\r\n");
+    session.server.metrics().add("roost_deliveries_total",
+                                 {{"service", "lmtp"}, {"result", reply.starts_with("250") ? "delivered" : "failed"}});
+  }
 }
 
 asio::awaitable<void> LmtpService::serve(Session& session) {

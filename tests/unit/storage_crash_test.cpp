@@ -17,6 +17,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "roost/storage/storage.hpp"
 #include "storage_test_util.hpp"
@@ -50,20 +51,26 @@ Child spawn_child(const std::string& root, long first) {
   return child;
 }
 
-// Reads what the child said until `until`; then kills it and reads the rest.
+// Reads what the child says: first until its first line (start-up takes a
+// while under sanitizers and load), then for `after`; then kills it and
+// reads the rest.
 std::string run_and_kill(Child child, std::chrono::milliseconds after) {
   std::string said;
-  auto deadline = std::chrono::steady_clock::now() + after;
   char buffer[4096];
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{child.out, POLLIN, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 0))) > 0) {
-      ssize_t n = ::read(child.out, buffer, sizeof buffer);
-      if (n <= 0) break;
-      said.append(buffer, static_cast<std::size_t>(n));
+  auto read_until = [&](std::chrono::steady_clock::time_point deadline, bool stop_at_first_line) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (stop_at_first_line && said.find('\n') != std::string::npos) return;
+      pollfd p{child.out, POLLIN, 0};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 0))) > 0) {
+        ssize_t n = ::read(child.out, buffer, sizeof buffer);
+        if (n <= 0) return;
+        said.append(buffer, static_cast<std::size_t>(n));
+      }
     }
-  }
+  };
+  read_until(std::chrono::steady_clock::now() + std::chrono::seconds(20), true);
+  read_until(std::chrono::steady_clock::now() + after, false);
   ::kill(child.pid, SIGKILL);
   int status = 0;
   ::waitpid(child.pid, &status, 0);
@@ -165,6 +172,13 @@ TEST(StorageConcurrency, TwoProcessesShareAFolder) {
   std::mt19937 random(7);
   std::map<Uid, bool> flagged;  // what this process last set
   std::set<Uid> expunged_here;
+  // The window starts once the child is delivering (start-up is slow under
+  // sanitizers and load).
+  for (auto start = std::chrono::steady_clock::now();
+       view->uids().size() < 3 && std::chrono::steady_clock::now() - start < std::chrono::seconds(20);) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(view->refresh(true).has_value());
+  }
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
   int operations = 0;
   while (std::chrono::steady_clock::now() < until) {
