@@ -615,12 +615,13 @@ Result<FolderMeta> Folder::sync(bool full) {
   }
 }
 
-Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver) {
-
+Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
+                             const std::vector<std::filesystem::path>& links) {
   auto pending = std::make_shared<Pending>();
   pending->deliver = deliver;
   std::int64_t now = now_seconds();
-  for (auto& m : messages) {
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    NewMessage& m = messages[i];
     if (m.internal_date == 0) m.internal_date = now;
     std::uint64_t mask = 0;
     if (!m.flags.keywords.empty()) {
@@ -631,7 +632,10 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver) {
     index::MessageAnalysis analysis = index::analyze(m.data, m.internal_date);
     std::string name = maildir::unique_name(config_.host_name, m.data.size(), analysis.vsize);
     auto ec = injected_fault(FaultPoint::write_message).value_or(std::error_code());
-    if (!ec) ec = maildir::write_new_file(dir_ / "tmp" / name, m.data, m.internal_date);
+    // A link shares the durable bytes (and the mtime, the INTERNALDATE) of
+    // the source; if the source moved meanwhile or lives elsewhere, write.
+    bool linked = !ec && i < links.size() && ::link(links[i].c_str(), (dir_ / "tmp" / name).c_str()) == 0;
+    if (!ec && !linked) ec = maildir::write_new_file(dir_ / "tmp" / name, m.data, m.internal_date);
     if (ec) {
       for (const auto& written : pending->names) ::unlink((dir_ / "tmp" / written).c_str());
       return std::unexpected(error_from(ec, "write " + (dir_ / "tmp" / name).string()));

@@ -39,8 +39,11 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // when they did.
   Result<index::FolderMeta> sync(bool full);
 
-  // Adds messages (group commit with concurrent callers).
-  Result<Appended> add(std::vector<NewMessage> messages, bool deliver);
+  // Adds messages (group commit with concurrent callers). `links`, when
+  // given, names for each message a file already durable on this file
+  // system with the same bytes (COPY): it is hard-linked, not written.
+  Result<Appended> add(std::vector<NewMessage> messages, bool deliver,
+                       const std::vector<std::filesystem::path>& links = {});
 
   Result<FolderView::StoreResult> store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
                                         std::optional<Modseq> unchanged_since);

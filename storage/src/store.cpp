@@ -779,8 +779,14 @@ Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::s
   auto infos = messages(uids);
   if (!infos) return std::unexpected(infos.error());
   std::vector<NewMessage> copies;
+  std::vector<std::filesystem::path> links;
   Copied out;
   for (const auto& info : *infos) {
+    auto record = impl_->find<index::MessageRecord>(info.uid, index::find_record);
+    if (!record) {
+      if (record.error().kind == ErrorKind::expunged) continue;
+      return std::unexpected(record.error());
+    }
     auto data = read(info.uid);
     if (!data) {
       if (data.error().kind == ErrorKind::expunged) continue;
@@ -792,10 +798,11 @@ Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::s
     m.flags.system = info.system_flags;
     m.flags.keywords = info.keywords;
     copies.push_back(std::move(m));
+    links.push_back(impl_->folder->message_path(*record));
     out.source.push_back(info.uid);
   }
   if (copies.empty()) return out;
-  auto added = impl_->user->folder(*target)->add(std::move(copies), false);
+  auto added = impl_->user->folder(*target)->add(std::move(copies), false, links);
   if (!added) return std::unexpected(added.error());
   out.uidvalidity = added->uidvalidity;
   out.destination = added->uids;

@@ -205,6 +205,35 @@ TEST(Storage, CopyAndMoveReportUids) {
   EXPECT_FALSE(inbox->copy({1}, "Nowhere", false).has_value());
 }
 
+TEST(Storage, CopyHardLinksAndSurvivesTheSourcesExpunge) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->create("Archive"));
+  ASSERT_TRUE(user->deliver("INBOX", new_message("linked")));
+  auto inbox = user->open("INBOX", false).value();
+  auto copied = inbox->copy({1}, "Archive", false);
+  ASSERT_TRUE(copied.has_value());
+  // The copy is the same inode: no bytes written, nothing to fsync but the directory.
+  auto inode_of = [](const std::filesystem::path& folder) {
+    for (const auto& sub : {"new", "cur"})
+      for (const auto& e : std::filesystem::directory_iterator(folder / sub)) {
+        struct stat st{};
+        ::stat(e.path().c_str(), &st);
+        return std::pair<ino_t, nlink_t>{st.st_ino, st.st_nlink};
+      }
+    return std::pair<ino_t, nlink_t>{0, 0};
+  };
+  auto [source_inode, links] = inode_of(user->root());
+  EXPECT_EQ(inode_of(user->root() / ".Archive").first, source_inode);
+  EXPECT_EQ(links, 2u);
+  ASSERT_TRUE(inbox->store({1}, StoreMode::add, Flags{fl::deleted, {}}));
+  ASSERT_TRUE(inbox->expunge());
+  auto archive = user->open("Archive", false).value();
+  EXPECT_EQ(archive->read(copied->destination[0]).value(), testing::message("linked"));
+  EXPECT_EQ(archive->messages({copied->destination[0]}).value()[0].internal_date, 1772445600);
+}
+
 TEST(Storage, FoldersCreateRenameDeleteSubscribe) {
   TempDir dir;
   StoreConfig config = testing::test_config(dir.path());
