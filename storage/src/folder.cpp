@@ -278,6 +278,24 @@ Result<void> Folder::ensure_directories() {
 
 std::vector<std::string> Folder::keywords() { return read_keyword_file(keywords_file()); }
 
+std::size_t Folder::remove_stale_tmp(std::chrono::seconds age) {
+  // The inode change time, not the mtime: a message being appended right
+  // now already carries its (possibly old) INTERNALDATE as its mtime.
+  std::int64_t now = now_seconds();
+  std::size_t removed = 0;
+  DIR* d = ::opendir((dir_ / "tmp").c_str());
+  if (d == nullptr) return 0;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    struct stat st{};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        now - st.st_ctim.tv_sec >= age.count() && ::unlinkat(::dirfd(d), e->d_name, 0) == 0)
+      ++removed;
+  }
+  ::closedir(d);
+  return removed;
+}
+
 Result<std::uint64_t> Folder::keyword_mask(const std::vector<std::string>& names, bool create) {
   std::vector<std::string> known = keywords();
   std::uint64_t mask = 0;
@@ -437,6 +455,8 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   meta.uidlist_inode = contents->inode;
   meta.uidlist_offset = contents->end;
   meta.keywords = keywords();
+
+  remove_stale_tmp(std::chrono::hours(36));
 
   // 2. The directories, with their times taken before listing them.
   std::int64_t new_mtime = mtime_ns(dir_ / "new"), cur_mtime = mtime_ns(dir_ / "cur");

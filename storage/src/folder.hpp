@@ -49,6 +49,10 @@ class Folder : public std::enable_shared_from_this<Folder> {
                                         std::optional<Modseq> unchanged_since);
   Result<std::vector<Uid>> expunge(const std::optional<std::vector<Uid>>& only);
 
+  // Removes what a crash left in tmp/ (maildir(5)): files whose inode has not
+  // changed for `age` (every full sync uses 36 hours, as Dovecot does).
+  std::size_t remove_stale_tmp(std::chrono::seconds age);
+
   // Deletes the index and builds it again from the maildir and UID list.
   Result<void> rebuild();
   Result<std::vector<std::string>> verify();

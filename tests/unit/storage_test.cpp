@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "roost/storage/storage.hpp"
+#include "folder.hpp"
 #include "storage_test_util.hpp"
 
 namespace roost::storage {
@@ -232,6 +233,18 @@ TEST(Storage, CopyHardLinksAndSurvivesTheSourcesExpunge) {
   auto archive = user->open("Archive", false).value();
   EXPECT_EQ(archive->read(copied->destination[0]).value(), testing::message("linked"));
   EXPECT_EQ(archive->messages({copied->destination[0]}).value()[0].internal_date, 1772445600);
+}
+
+TEST(Storage, CrashLeftoversInTmpAreRemovedWhenStale) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  Folder inbox(store.config(), user->root(), user->root(), "INBOX");
+  testing::write_file(user->root() / "tmp" / "1700000000.Mleft.behind", "half a mess");
+  EXPECT_EQ(inbox.remove_stale_tmp(std::chrono::hours(36)), 0u);  // young: may still be written
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(inbox.remove_stale_tmp(std::chrono::seconds(1)), 1u);
+  EXPECT_TRUE(files_in(user->root() / "tmp").empty());
 }
 
 TEST(Storage, FoldersCreateRenameDeleteSubscribe) {
