@@ -21,6 +21,7 @@ struct Recipient {
   std::string address;  // as the MTA gave it
   std::string user;     // canonical user name
   std::string folder;   // where it goes
+  std::shared_ptr<storage::User> mail;  // opened at RCPT, written after DATA
 };
 
 // RFC 2033 §4.2 replies, one per recipient, in RCPT order.
@@ -103,7 +104,7 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
 
   std::optional<Recipient> found;
   std::string reply;
-  auto uint64_size = t.mail->size.value_or(0);
+  std::uint64_t declared_size = t.mail->size.value_or(0);
   auto work = [&]() {
     for (const auto& candidate : candidates) {
       auto name = canonical_user_name(candidate);
@@ -120,12 +121,8 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
         return;
       }
       // Over quota already (or by the declared SIZE): refuse now (RFC 1870 §6.2).
-      const auto& mail_config = config.mail;
-      auto usage = mail_config.quota_storage + mail_config.quota_messages == 0 ? storage::Result<storage::QuotaUsage>()
-                                                                              : (*user)->quota();
-      if (usage && ((usage->bytes_limit != 0 && usage->bytes + uint64_size > usage->bytes_limit) ||
-                    (usage->messages_limit != 0 && usage->messages + 1 > usage->messages_limit))) {
-        reply = "552 5.2.2 Mailbox full";
+      if (auto fits = (*user)->check_quota(declared_size, 1); !fits) {
+        reply = storage_reply(fits.error());
         return;
       }
       std::string folder = "INBOX";
@@ -133,7 +130,7 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
         auto canonical = storage::canonical_name(detail);
         if (canonical && (*user)->status(*canonical)) folder = *canonical;
       }
-      found = Recipient{address, *name, folder};
+      found = Recipient{address, *name, folder, std::move(*user)};
       return;
     }
     reply = "550 5.1.1 No such user here";
@@ -167,18 +164,13 @@ asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, con
     if (config.lmtp.add_return_path) added += "Return-Path: <" + t.mail->reverse_path + ">\r\n";
     if (config.lmtp.add_delivered_to) added += "Delivered-To: " + r.address + "\r\n";
     added += received;
-    auto user = store_->open_user(r.user);
-    if (!user) {
-      replies[i] = storage_reply(user.error());
-      return;
-    }
     storage::NewMessage m;
     m.data = added + t.data;
-    auto delivered = (*user)->deliver(r.folder, std::move(m));
+    auto delivered = r.mail->deliver(r.folder, std::move(m));
     if (!delivered && delivered.error().kind == storage::ErrorKind::not_found && r.folder != "INBOX") {
       storage::NewMessage again;  // the detail folder went away meanwhile
       again.data = added + t.data;
-      delivered = (*user)->deliver("INBOX", std::move(again));
+      delivered = r.mail->deliver("INBOX", std::move(again));
     }
     replies[i] = delivered ? "250 2.0.0 <" + r.address + "> delivered, UID " + std::to_string(delivered->uids[0])
                            : storage_reply(delivered.error());

@@ -422,13 +422,7 @@ Result<Appended> User::deliver(std::string_view folder, NewMessage message) {
   one.push_back(std::move(message));
   auto canonical = impl_->existing(folder);
   if (!canonical) return std::unexpected(canonical.error());
-  const StoreConfig& config = impl_->store->config;
-  if (auto q = config.quota_bytes + config.quota_messages == 0 ? Result<QuotaUsage>() : quota(); q) {
-    const auto& u = *q;
-    if ((u.bytes_limit != 0 && u.bytes + one[0].data.size() > u.bytes_limit) ||
-        (u.messages_limit != 0 && u.messages + 1 > u.messages_limit))
-      return std::unexpected(Error{ErrorKind::over_quota, impl_->name});
-  }
+  if (auto fits = check_quota(one[0].data.size(), 1); !fits) return std::unexpected(fits.error());
   return impl_->folder(*canonical)->add(std::move(one), true);
 }
 
@@ -437,14 +431,19 @@ Result<Appended> User::append(std::string_view folder, std::vector<NewMessage> m
   if (!canonical) return std::unexpected(canonical.error());
   std::uint64_t bytes = 0;
   for (const auto& m : messages) bytes += m.data.size();
-  const StoreConfig& config = impl_->store->config;
-  if (auto q = config.quota_bytes + config.quota_messages == 0 ? Result<QuotaUsage>() : quota(); q) {
-    const auto& u = *q;
-    if ((u.bytes_limit != 0 && u.bytes + bytes > u.bytes_limit) ||
-        (u.messages_limit != 0 && u.messages + messages.size() > u.messages_limit))
-      return std::unexpected(Error{ErrorKind::over_quota, impl_->name});
-  }
+  if (auto fits = check_quota(bytes, messages.size()); !fits) return std::unexpected(fits.error());
   return impl_->folder(*canonical)->add(std::move(messages), false);
+}
+
+Result<void> User::check_quota(std::uint64_t bytes, std::uint64_t messages) {
+  const StoreConfig& c = impl_->store->config;
+  if (c.quota_bytes == 0 && c.quota_messages == 0) return {};
+  auto usage = quota();
+  if (!usage) return std::unexpected(usage.error());
+  if ((c.quota_bytes != 0 && usage->bytes + bytes > c.quota_bytes) ||
+      (c.quota_messages != 0 && usage->messages + messages > c.quota_messages))
+    return std::unexpected(Error{ErrorKind::over_quota, impl_->name});
+  return {};
 }
 
 Result<QuotaUsage> User::quota() {

@@ -218,6 +218,10 @@ class User {
   Result<Appended> append(std::string_view folder, std::vector<NewMessage> messages);
 
   Result<QuotaUsage> quota();
+  // over_quota when `messages` more messages of `bytes` in total would not
+  // fit (RFC 1870 §6.2 lets LMTP refuse at RCPT with the declared SIZE).
+  // Reads nothing when no limit is configured.
+  Result<void> check_quota(std::uint64_t bytes, std::uint64_t messages);
 
   // Rebuilds a folder's index from the maildir and the UID list; verifies
   // that the index agrees with them (a description of each difference).
