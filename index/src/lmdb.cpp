@@ -220,14 +220,6 @@ void EnvRegistry::forget(const std::filesystem::path& dir) {
   }
 }
 
-void EnvRegistry::check_readers() {
-  std::lock_guard lock(impl_->mutex);
-  for (auto& [id, entry] : impl_->open) {
-    int dead = 0;
-    mdb_reader_check(entry.env->env_, &dead);
-  }
-}
-
 std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::filesystem::path& dir,
                                                                   const EnvOptions& options) {
   std::error_code ec;

@@ -339,6 +339,12 @@ void Folder::publish(const FolderMeta& meta) {
   (void)(*env)->write([&](Txn& txn) { return index::put_counters(txn, name_, index::counters_of(meta)); });
 }
 
+void Folder::unpublish() {
+  auto env = index::EnvRegistry::instance().open(root_ / "roost-folders", index::user_env_options());
+  if (!env) return;
+  (void)(*env)->write([&](Txn& txn) { return index::forget_counters(txn, name_); });
+}
+
 std::optional<index::FolderCounters> Folder::published() {
   auto env = index::EnvRegistry::instance().open(root_ / "roost-folders", index::user_env_options());
   if (!env) return std::nullopt;

@@ -64,6 +64,8 @@ class Folder : public std::enable_shared_from_this<Folder> {
   void announce(Modseq modseq);
   // Publishes the folder's counters to the user's index (STATUS reads them).
   void publish(const index::FolderMeta& meta);
+  // Drops them (the folder is being deleted or renamed).
+  void unpublish();
   // The counters as last published, if they still describe the folder.
   std::optional<index::FolderCounters> published();
 

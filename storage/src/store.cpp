@@ -308,6 +308,7 @@ Result<void> User::remove(std::string_view name) {
   for (const auto& other : impl_->folder_names())
     if (other.starts_with(prefix)) return std::unexpected(Error{ErrorKind::has_children, *canonical});
   fs::path dir = impl_->root / directory_name(*canonical);
+  impl_->folder(*canonical)->unpublish();
   impl_->store->forget(dir);
   index::EnvRegistry::instance().forget(dir / "roost-index");
   // Out of sight in one rename, then removed at leisure.
@@ -358,6 +359,7 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
     if (other.starts_with(prefix)) moves.emplace_back(other, *target + other.substr(source->size()));
   for (const auto& [old_name, new_name] : moves) {
     fs::path a = impl_->root / directory_name(old_name), b = impl_->root / directory_name(new_name);
+    impl_->folder(old_name)->unpublish();
     impl_->store->forget(a);
     if (auto ec = maildir::rename_noreplace(a, b)) return std::unexpected(error_from(ec, "rename " + a.string()));
   }

@@ -156,6 +156,8 @@ TEST(Storage, ExpungeAnnouncedWhenAllowed) {
   EXPECT_EQ(update->expunged, (std::vector<std::uint32_t>{3, 2}));  // highest first
   EXPECT_EQ(update->vanished, (std::vector<Uid>{2, 3}));
   EXPECT_EQ(two->uids(), (std::vector<Uid>{1, 4}));
+  EXPECT_EQ(two->sequence_of(4), 2u);
+  EXPECT_FALSE(two->sequence_of(2).has_value());
   EXPECT_EQ(update->exists, 2u);
   EXPECT_EQ(user->status("INBOX")->messages, 2u);
   EXPECT_EQ(user->quota()->messages, 2u);
@@ -284,6 +286,9 @@ TEST(Storage, FoldersCreateRenameDeleteSubscribe) {
   ASSERT_TRUE(user->remove("Work/Old/Roost/Notes"));
   EXPECT_FALSE(std::filesystem::exists(user->root() / ".Work.Old.Roost.Notes"));
   EXPECT_EQ(user->status("Work/Old/Roost/Notes").error().kind, ErrorKind::not_found);
+  // Made again under the same name: nothing of the old folder's counters remains.
+  ASSERT_TRUE(user->create("Work/Old/Roost/Notes"));
+  EXPECT_EQ(user->status("Work/Old/Roost/Notes")->messages, 0u);
 }
 
 TEST(Storage, StatusComesFromTheUserIndexWithoutOpeningFolders) {

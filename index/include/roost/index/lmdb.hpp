@@ -145,8 +145,6 @@ class EnvRegistry {
   // Closes an environment nobody holds, so its files may be removed.
   void forget(const std::filesystem::path& dir);
   std::size_t open_count() const;
-  // Clears stale reader slots in every open environment.
-  void check_readers();
 
  private:
   struct Impl;
