@@ -294,28 +294,32 @@ class Evaluator {
     return std::nullopt;
   }
 
-  Result header(const std::string& field, const TextQuery& q, const Uids& within) {
+  // The candidates whose cached data passes `matches`.
+  template <class Matches>
+  Result confirm_by_cache(const Uids& candidates, Matches matches) {
     Uids out;
-    for (Uid uid : candidates(txn_, term_field::header, q, within)) {
+    for (Uid uid : candidates) {
       auto cache = find_cache(txn_, uid);
       if (!cache) return std::unexpected(cache.error());
-      if (!*cache) continue;
-      auto block = header_block(uid, **cache);
-      if (block && header_matches(*block, field, q)) out.push_back(uid);
+      if (*cache && matches(uid, **cache)) out.push_back(uid);
     }
     return out;
+  }
+
+  Result header(const std::string& field, const TextQuery& q, const Uids& within) {
+    return confirm_by_cache(candidates(txn_, term_field::header, q, within),
+                            [&](Uid uid, const MessageCache& cache) {
+                              auto block = header_block(uid, cache);
+                              return block && header_matches(*block, field, q);
+                            });
   }
 
   Result all_headers(const TextQuery& q, const Uids& within) {
     Uids found = candidates(txn_, term_field::header, q, within);
     if (q.exact_by_index) return found;
-    Uids out;
-    for (Uid uid : found) {
-      auto cache = find_cache(txn_, uid);
-      if (!cache) return std::unexpected(cache.error());
-      if (*cache && contains((*cache)->search_headers, q.casemapped)) out.push_back(uid);
-    }
-    return out;
+    return confirm_by_cache(found, [&](Uid, const MessageCache& cache) {
+      return contains(cache.search_headers, q.casemapped);
+    });
   }
 
   Result body(const TextQuery& q, const Uids& within) {

@@ -119,23 +119,8 @@ std::optional<FileEntry> find_file(const fs::path& dir, std::string_view key) {
 }
 
 std::vector<std::string> read_keyword_file(const fs::path& file) {
-  std::vector<std::string> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::size_t space = line.find(' ');
-    if (space == std::string::npos) continue;
-    unsigned n = 0;
-    bool number = space > 0;
-    for (std::size_t i = 0; i < space; ++i) {
-      if (line[i] < '0' || line[i] > '9') number = false;
-      else n = n * 10 + static_cast<unsigned>(line[i] - '0');
-    }
-    if (!number || n >= index::kMaxKeywords) continue;
-    if (out.size() <= n) out.resize(n + 1);
-    out[n] = line.substr(space + 1);
-  }
-  return out;
+  auto text = maildir::read_file(file);
+  return text ? maildir::parse_keywords(*text) : std::vector<std::string>{};
 }
 
 std::error_code write_keyword_file(const fs::path& file, const std::vector<std::string>& keywords) {

@@ -100,6 +100,29 @@ std::string with_flags(const FileName& name) {
   return name.key + ":2," + info;
 }
 
+std::vector<std::string> parse_keywords(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? text.size() : end + 1;
+    std::size_t space = line.find(' ');
+    // One or two digits: the letters stop at 26.
+    if (space == 0 || space > 2 || space == std::string_view::npos) continue;
+    unsigned n = 0;
+    bool number = true;
+    for (std::size_t i = 0; i < space; ++i) {
+      if (line[i] < '0' || line[i] > '9') number = false;
+      else n = n * 10 + static_cast<unsigned>(line[i] - '0');
+    }
+    if (!number || n >= index::kMaxKeywords) continue;
+    if (out.size() <= n) out.resize(n + 1);
+    out[n] = std::string(line.substr(space + 1));
+  }
+  return out;
+}
+
 std::string sanitize_host(std::string_view host) {
   std::string out;
   for (char c : host) {

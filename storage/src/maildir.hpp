@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace roost::storage::maildir {
 
@@ -35,6 +36,10 @@ std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t
 
 // Host part of unique names: '/' and ':' escaped as maildir(5) says.
 std::string sanitize_host(std::string_view host);
+
+// A dovecot-keywords file: "<n> <name>" per line, n below 26; anything
+// else is skipped. Index n of the result is keyword letter 'a' + n.
+std::vector<std::string> parse_keywords(std::string_view text);
 
 // Writes `data` to a new file (O_EXCL) and fsyncs it; removes it on failure.
 std::error_code write_new_file(const std::filesystem::path& path, std::string_view data, std::int64_t mtime);

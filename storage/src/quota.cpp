@@ -5,8 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <charconv>
 #include <string>
 
 #include "maildir.hpp"
@@ -74,24 +73,47 @@ Usage recount(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t mes
   return usage;
 }
 
+std::optional<Usage> parse(std::string_view text) {
+  std::size_t first_end = text.find('\n');
+  if (first_end == std::string_view::npos) return std::nullopt;
+  // Each value is capped far below what could overflow a sum of them.
+  constexpr std::int64_t kCap = std::int64_t{1} << 50;
+  enum class Read { number, junk, absurd };
+  auto number = [](std::string_view& rest, std::int64_t& out) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out);
+    if (ec == std::errc::result_out_of_range || (ec == std::errc() && (out > kCap || out < -kCap))) return Read::absurd;
+    if (ec != std::errc()) return Read::junk;
+    rest.remove_prefix(static_cast<std::size_t>(end - rest.data()));
+    return Read::number;
+  };
+  Usage usage;
+  std::size_t pos = first_end + 1;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? text.size() : end + 1;
+    std::int64_t bytes = 0, messages = 0;
+    Read first = number(line, bytes);
+    Read second = first == Read::number ? number(line, messages) : Read::junk;
+    if (first == Read::absurd || second == Read::absurd) return std::nullopt;  // not ours to trust: recount
+    if (second != Read::number) continue;
+    usage.bytes += bytes;
+    usage.messages += messages;
+    if (usage.bytes > kCap || usage.messages > kCap || usage.bytes < -kCap || usage.messages < -kCap)
+      return std::nullopt;
+  }
+  if (usage.bytes < 0 || usage.messages < 0) return std::nullopt;
+  return usage;
+}
+
 Usage read(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t messages_limit) {
   std::error_code ec;
   auto size = fs::file_size(root / kFile, ec);
   if (ec || size >= kRecountSize) return recount(root, bytes_limit, messages_limit);
-  std::ifstream in(root / kFile);
-  std::string line;
-  if (!std::getline(in, line)) return recount(root, bytes_limit, messages_limit);
-  Usage usage;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::int64_t bytes = 0, messages = 0;
-    if (fields >> bytes >> messages) {
-      usage.bytes += bytes;
-      usage.messages += messages;
-    }
-  }
-  if (usage.bytes < 0 || usage.messages < 0) return recount(root, bytes_limit, messages_limit);
-  return usage;
+  auto text = maildir::read_file(root / kFile);
+  auto usage = text ? parse(*text) : std::nullopt;
+  return usage ? *usage : recount(root, bytes_limit, messages_limit);
 }
 
 }  // namespace roost::storage::quota

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 
 namespace roost::storage::quota {
 
@@ -17,6 +19,11 @@ struct Usage {
   std::int64_t bytes = 0;
   std::int64_t messages = 0;
 };
+
+// A maildirsize file's usage: the sum of its lines after the limits line.
+// Absent when there is no limits line or the sums are negative or absurd
+// (then the caller recounts).
+std::optional<Usage> parse(std::string_view text);
 
 Usage read(const std::filesystem::path& root, std::uint64_t bytes_limit, std::uint64_t messages_limit);
 void add(const std::filesystem::path& root, std::int64_t bytes, std::int64_t messages);

@@ -1,12 +1,13 @@
 // The parsers of what other programs leave in a maildir: file names with
-// their flags, dovecot-uidlist, folder directory names in modified UTF-7,
-// and index values read back from disk. None may crash, and the round
+// their flags, dovecot-uidlist, dovecot-keywords, maildirsize, folder
+// directory names in modified UTF-7, and index values read back from disk. None may crash, and the round
 // trips must hold.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "maildir.hpp"
+#include "quota.hpp"
 #include "roost/index/folder_index.hpp"
 #include "roost/storage/mailbox_name.hpp"
 #include "uidlist.hpp"
@@ -34,6 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)storage::name_from_directory(input);
+
+  if (storage::maildir::parse_keywords(input).size() > roost::index::kMaxKeywords) std::abort();
+  if (auto usage = storage::quota::parse(input); usage && (usage->bytes < 0 || usage->messages < 0)) std::abort();
 
   (void)index::decode_record(input);
   index::ThreadKeys keys;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "../../storage/src/maildir.hpp"
+#include "../../storage/src/quota.hpp"
 #include "../../storage/src/uidlist.hpp"
 #include "roost/index/folder_index.hpp"
 #include "roost/storage/mailbox_name.hpp"
@@ -123,6 +124,30 @@ TEST(UidList, TornLastLineIsNotGluedToTheNext) {
   ASSERT_EQ(contents->entries.size(), 3u);
   EXPECT_EQ(contents->entries[2].uid, 3u);
   EXPECT_EQ(contents->entries[2].key, "three");
+}
+
+}  // namespace
+}  // namespace roost::storage
+
+namespace roost::storage {
+namespace {
+
+TEST(MaildirFiles, KeywordsFileSkipsWhatIsNotALetter) {
+  auto keywords = maildir::parse_keywords("0 $Label1\n2 Work\nx Bad\n26 TooFar\n99999999999999999999 Wrap\n 1 Space\n");
+  ASSERT_EQ(keywords.size(), 3u);
+  EXPECT_EQ(keywords[0], "$Label1");
+  EXPECT_EQ(keywords[1], "");
+  EXPECT_EQ(keywords[2], "Work");
+}
+
+TEST(MaildirFiles, MaildirsizeSumsAndRefusesAbsurdTotals) {
+  auto usage = quota::parse("0S,0C\n100 2\n-40 -1\nnot a line\n");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->bytes, 60);
+  EXPECT_EQ(usage->messages, 1);
+  EXPECT_FALSE(quota::parse("").has_value());  // no limits line: recount
+  EXPECT_FALSE(quota::parse("0S,0C\n-5 -1\n").has_value());  // negative: recount
+  EXPECT_FALSE(quota::parse("0S,0C\n9223372036854775807 1\n9223372036854775807 1\n").has_value());
 }
 
 }  // namespace
