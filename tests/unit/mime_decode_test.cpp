@@ -59,6 +59,31 @@ TEST(Charsets, LabelCorrections) {
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));      // truncated
 }
 
+// Unlabeled 8-bit text that is not UTF-8: ICU's detector names the charset
+// when there is enough text to be sure (LIBRARY-FACTS §4), else windows-1252.
+TEST(Charsets, UnlabeledTextIsDetected) {
+  const std::string koi8 =
+      "\xf0\xd2\xc9\xd7\xc5\xd4, \xcb\xc1\xcb \xc4\xc5\xcc\xc1? \xf7\xd3\xd4\xd2\xc5\xde\xc1 "
+      "\xda\xc1\xd7\xd4\xd2\xc1";
+  const std::string russian =
+      "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, \xd0\xba\xd0\xb0\xd0\xba "
+      "\xd0\xb4\xd0\xb5\xd0\xbb\xd0\xb0? \xd0\x92\xd1\x81\xd1\x82\xd1\x80\xd0\xb5\xd1\x87\xd0\xb0 "
+      "\xd0\xb7\xd0\xb0\xd0\xb2\xd1\x82\xd1\x80\xd0\xb0";  // Привет, как дела? Встреча завтра
+  EXPECT_EQ(decode_header_text(koi8), russian);      // a raw 8-bit header field
+  EXPECT_EQ(to_utf8(koi8, ""), russian);             // a text part without charset
+  EXPECT_EQ(to_utf8(koi8, "unknown-8bit"), russian); // a label ICU cannot open
+  // Shift_JIS: 山田 太郎 会議の予定について
+  const std::string sjis = "\x8e\x52\x93\x63 \x91\xbe\x98\x59 \x89\xef\x8b\x63\x82\xcc\x97\x5c"
+                           "\x92\xe8\x82\xc9\x82\xc2\x82\xa2\x82\xc4";
+  EXPECT_EQ(to_utf8(sjis, ""),
+            "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e \xe4\xbc\x9a\xe8\xad\xb0\xe3\x81\xae"
+            "\xe4\xba\x88\xe5\xae\x9a\xe3\x81\xab\xe3\x81\xa4\xe3\x81\x84\xe3\x81\xa6");
+  // Too little text to tell: windows-1252, as before (0x80 is the euro sign).
+  EXPECT_EQ(to_utf8("5 \x80", ""), "5 \xe2\x82\xac");
+  // A label always wins over detection.
+  EXPECT_EQ(to_utf8(koi8.substr(0, 6), "windows-1251"), to_utf8(koi8.substr(0, 6), "cp1251"));
+}
+
 // RFC 2231 §3 and §4 examples.
 TEST(Parameters, Rfc2231) {
   auto p = decode_params({{"access-type", "URL"},
