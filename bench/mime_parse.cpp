@@ -69,7 +69,7 @@ void BM_StructureEnvelopeSortKeys(benchmark::State& state) {
     for (const auto& text : corpus()) {
       auto m = roost::mime::parse(text);
       benchmark::DoNotOptimize(roost::mime::envelope(m));
-      benchmark::DoNotOptimize(roost::mime::body_structure(m, true));
+      benchmark::DoNotOptimize(roost::mime::body_structure(m, true, roost::mime::Grammar::imap4rev2));
       if (auto* s = m.header.find("Subject")) {
         benchmark::DoNotOptimize(roost::mime::casemap(roost::mime::base_subject(s->raw_value).text));
       }

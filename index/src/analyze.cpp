@@ -61,8 +61,8 @@ MessageAnalysis analyze(std::string_view data, std::int64_t internal_date) {
 
   MessageCache& cache = out.cache;
   cache.envelope = mime::envelope(message);
-  cache.body = mime::body_structure(message, false);
-  cache.body_structure = mime::body_structure(message, true);
+  cache.body = mime::body_structure(message, false, mime::Grammar::imap4rev2);
+  cache.body_structure = mime::body_structure(message, true, mime::Grammar::imap4rev2);
   cache.preview = mime::preview(message);
   const mime::Span& header = message.root.header;
   cache.header_complete = header.size() <= kCachedHeaderMax;

@@ -9,7 +9,9 @@ namespace roost::index {
 namespace {
 
 constexpr std::string_view kStateKey = "state";
-constexpr std::uint32_t kFormat = 2;  // a different format reads as corrupt: rebuilt
+// A different format reads as corrupt and is rebuilt. 3: BODYSTRUCTURE
+// parameters with RFC 2231 continuations joined.
+constexpr std::uint32_t kFormat = 3;
 // Longest word kept whole in the full-text index; longer words are stored as
 // overlapping chunks so that any piece of up to kTermStep bytes lies inside one.
 constexpr std::size_t kTermMax = 200;

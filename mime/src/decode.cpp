@@ -1,5 +1,6 @@
 #include "roost/mime/decode.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "roost/mime/charset.hpp"
@@ -150,17 +151,22 @@ std::string decode_header_text(std::string_view raw_value) {
   return out;
 }
 
-std::vector<Param> decode_params(const std::vector<Param>& params) {
-  // name -> sections (index -> (encoded?, value)), in order of first sight.
-  struct Pieces {
-    std::map<unsigned, std::pair<bool, std::string>> sections;
-    bool plain = false;
-    std::string plain_value;
-  };
-  std::vector<std::string> order;
-  std::map<std::string, Pieces> by_name;
+namespace {
+
+// RFC 2231 parameters grouped by name: a plain value and/or numbered
+// sections, each marked encoded ("*" suffix) or not, in order of first sight.
+struct ParamGroup {
+  std::string name;          // lower case, without section or "*"
+  std::string written_name;  // as the message first wrote it, same cut
+  std::map<unsigned, std::pair<bool, std::string>> sections;
+  bool plain = false;
+  std::string plain_value;
+};
+
+std::vector<ParamGroup> group_params(const std::vector<Param>& params) {
+  std::vector<ParamGroup> groups;
   for (const auto& p : params) {
-    std::string name = lower(p.name);
+    std::string name = p.name;
     bool encoded = !name.empty() && name.back() == '*';
     if (encoded) name.pop_back();
     unsigned section = 0;
@@ -174,41 +180,96 @@ std::vector<Param> decode_params(const std::vector<Param>& params) {
         name = name.substr(0, star);
       }
     }
-    if (!by_name.contains(name)) order.push_back(name);
-    auto& pieces = by_name[name];
+    std::string key = lower(name);
+    auto group = std::ranges::find(groups, key, &ParamGroup::name);
+    if (group == groups.end()) group = groups.insert(groups.end(), ParamGroup{key, name, {}, false, {}});
     if (continued || encoded) {
-      pieces.sections.emplace(section, std::pair{encoded, p.value});
-    } else if (!pieces.plain) {
-      pieces.plain = true;
-      pieces.plain_value = p.value;
+      group->sections.emplace(section, std::pair{encoded, p.value});
+    } else if (!group->plain) {
+      group->plain = true;
+      group->plain_value = p.value;
     }
   }
+  return groups;
+}
+
+// The sections joined: RFC 2231 §4's charset and language from the first
+// section when it is encoded, and the bytes with %XX decoded where marked.
+struct Joined {
+  bool encoded = false;
+  std::string charset;
+  std::string language;
+  std::string bytes;
+};
+
+Joined join_sections(const ParamGroup& group) {
+  Joined out;
+  bool first = true;
+  for (const auto& [index, piece] : group.sections) {
+    const auto& [encoded, value] = piece;
+    std::string_view v = value;
+    if (first && encoded) {
+      auto q1 = v.find('\'');
+      auto q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
+      if (q2 != std::string_view::npos) {
+        out.charset = std::string(v.substr(0, q1));
+        out.language = std::string(v.substr(q1 + 1, q2 - q1 - 1));
+        v = v.substr(q2 + 1);
+      }
+    }
+    out.encoded = out.encoded || encoded;
+    out.bytes += encoded ? percent_decode(v) : std::string(v);
+    first = false;
+  }
+  return out;
+}
+
+// RFC 2231 attribute-char: what an extended value may carry unescaped.
+bool attribute_char(unsigned char c) {
+  return c > 0x20 && c < 0x7f && std::string_view("*'%()<>@,;:\\\"/[]?=").find(static_cast<char>(c)) ==
+                                     std::string_view::npos;
+}
+
+}  // namespace
+
+std::vector<Param> decode_params(const std::vector<Param>& params) {
   std::vector<Param> out;
-  for (const auto& name : order) {
-    const auto& pieces = by_name[name];
-    if (pieces.sections.empty()) {
-      out.push_back(Param{name, decode_header_text(pieces.plain_value)});
+  for (const auto& group : group_params(params)) {
+    if (group.sections.empty()) {
+      out.push_back(Param{group.name, decode_header_text(group.plain_value)});
       continue;
     }
-    // RFC 2231 §4: the first section carries charset'language'.
-    std::string charset;
-    std::string bytes;
-    bool first = true;
-    for (const auto& [index, piece] : pieces.sections) {
-      auto [encoded, value] = piece;
-      std::string_view v = value;
-      if (first && encoded) {
-        auto q1 = v.find('\'');
-        auto q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
-        if (q2 != std::string_view::npos) {
-          charset = std::string(v.substr(0, q1));
-          v = v.substr(q2 + 1);
-        }
-      }
-      bytes += encoded ? percent_decode(v) : std::string(v);
-      first = false;
+    Joined joined = join_sections(group);
+    out.push_back(Param{group.name, to_utf8(joined.bytes, joined.charset.empty() ? "utf-8" : joined.charset)});
+  }
+  return out;
+}
+
+std::vector<Param> join_param_continuations(const std::vector<Param>& params) {
+  std::vector<Param> out;
+  for (const auto& group : group_params(params)) {
+    if (group.sections.empty()) {
+      out.push_back(Param{group.written_name, group.plain_value});
+      continue;
     }
-    out.push_back(Param{name, to_utf8(bytes, charset.empty() ? "utf-8" : charset)});
+    Joined joined = join_sections(group);
+    if (!joined.encoded) {
+      out.push_back(Param{group.written_name, std::move(joined.bytes)});
+      continue;
+    }
+    std::string utf8 = to_utf8(joined.bytes, joined.charset.empty() ? "utf-8" : joined.charset);
+    std::string value = "utf-8'" + joined.language + "'";
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : utf8) {
+      if (attribute_char(c)) {
+        value += static_cast<char>(c);
+      } else {
+        value += '%';
+        value += hex[c >> 4];
+        value += hex[c & 15];
+      }
+    }
+    out.push_back(Param{group.written_name + "*", std::move(value)});
   }
   return out;
 }

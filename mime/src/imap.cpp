@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "roost/mime/address.hpp"
+#include "roost/mime/decode.hpp"
 #include "text.hpp"
 
 namespace roost::mime {
@@ -65,7 +66,13 @@ bool has_addresses(const HeaderField* field) {
   return field != nullptr && !parse_address_list(field->raw_value).empty();
 }
 
-void append_params(std::string& out, const std::vector<Param>& params, bool text) {
+void append_params(std::string& out, const std::vector<Param>& params_as_written, bool text) {
+  bool continued = std::ranges::any_of(params_as_written, [](const Param& p) {
+    return p.name.find('*') != std::string::npos;
+  });
+  std::vector<Param> joined;
+  if (continued) joined = join_param_continuations(params_as_written);
+  const std::vector<Param>& params = continued ? joined : params_as_written;
   bool charset = std::ranges::any_of(params, [](const Param& p) { return iequals(p.name, "charset"); });
   if (params.empty() && !(text && !charset)) {
     out += "NIL";
@@ -139,10 +146,24 @@ void append_dsp_lang_loc(std::string& out, const Part& part) {
   append_optional(out, part.location);
 }
 
-void append_part(std::string& out, const Message& m, const Part& part, bool ext) {
+// A part rendered as body-type-msg under `grammar`: the grammar's
+// media-message, which body-type-basic must never be.
+bool renders_as_message(const Part& part, Grammar grammar) {
+  return part.content_type.is("message", "rfc822") ||
+         (grammar == Grammar::imap4rev2 && part.content_type.is("message", "global"));
+}
+
+bool holds_message_global(const Part& part) {
+  if (part.content_type.is("message", "global")) return true;
+  for (const auto& child : part.children)
+    if (holds_message_global(child)) return true;
+  return false;
+}
+
+void append_part(std::string& out, const Message& m, const Part& part, bool ext, Grammar grammar) {
   out += '(';
   if (part.is_multipart()) {
-    for (const auto& child : part.children) append_part(out, m, child, ext);
+    for (const auto& child : part.children) append_part(out, m, child, ext, grammar);
     out += ' ';
     append_string(out, part.content_type.subtype);
     if (ext) {
@@ -167,14 +188,22 @@ void append_part(std::string& out, const Message& m, const Part& part, bool ext)
   append_string(out, encoding_of(part));
   out += ' ';
   out += std::to_string(part.body.wire_size);
-  if (part.is_message() && !part.children.empty()) {
-    const Part& nested = part.children.front();
-    Header header;
-    parse_header(m.data, nested.header.begin, nested.header.end, header, 5000);
+  if (renders_as_message(part, grammar)) {
     out += ' ';
-    out += envelope(header);
-    out += ' ';
-    append_part(out, m, nested, ext);
+    if (part.children.empty()) {
+      // Past a parse limit: an empty envelope and the content as one
+      // opaque part, so the grammar still holds.
+      out += "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"7BIT\" ";
+      out += std::to_string(part.body.wire_size);
+      out += ext ? " NIL NIL NIL NIL)" : ")";
+    } else {
+      const Part& nested = part.children.front();
+      Header header;
+      parse_header(m.data, nested.header.begin, nested.header.end, header, 5000);
+      out += envelope(header);
+      out += ' ';
+      append_part(out, m, nested, ext, grammar);
+    }
     out += ' ';
     out += std::to_string(part.body_lines);
   } else if (text) {
@@ -256,10 +285,12 @@ std::string envelope(const Header& header) {
 
 std::string envelope(const Message& message) { return envelope(message.header); }
 
-std::string body_structure(const Message& message, bool extensible) {
+std::string body_structure(const Message& message, bool extensible, Grammar grammar) {
   std::string out;
-  append_part(out, message, message.root, extensible);
+  append_part(out, message, message.root, extensible, grammar);
   return out;
 }
+
+bool renders_differ_by_revision(const Message& message) { return holds_message_global(message.root); }
 
 }  // namespace roost::mime

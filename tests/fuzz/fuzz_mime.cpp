@@ -46,6 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!roost::mime::is_valid_utf8(shown) || shown.size() > 256 * 4) __builtin_trap();
   roost::mime::decoded_size(message, message.root);
   roost::mime::envelope(message);
-  roost::mime::body_structure(message, true);
+  roost::mime::body_structure(message, true, roost::mime::Grammar::imap4rev2);
+  roost::mime::body_structure(message, false, roost::mime::Grammar::imap4rev1);
   return 0;
 }

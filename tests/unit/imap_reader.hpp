@@ -160,13 +160,16 @@ inline std::string check_lang(const Node& n) {
   return "";
 }
 
-inline std::string check_body_node(const Node& n, bool ext) {
+// IMAP4rev2's media-message is MESSAGE/RFC822 or MESSAGE/GLOBAL; IMAP4rev1's
+// is MESSAGE/RFC822 only. A media-message part must be a body-type-msg, and
+// body-type-basic must not be one (the comments in both grammars).
+inline std::string check_body_node(const Node& n, bool ext, bool rev2) {
   if (n.kind != Node::Kind::list || n.items.empty()) return "body must be a list";
   const auto& it = n.items;
   if (it[0].kind == Node::Kind::list) {  // body-type-mpart
     std::size_t i = 0;
     while (i < it.size() && it[i].kind == Node::Kind::list) {
-      if (auto e = check_body_node(it[i], ext); !e.empty()) return e;
+      if (auto e = check_body_node(it[i], ext, rev2); !e.empty()) return e;
       ++i;
     }
     if (i >= it.size() || it[i].kind != Node::Kind::string) return "multipart needs a subtype";
@@ -190,10 +193,10 @@ inline std::string check_body_node(const Node& n, bool ext) {
   for (char c : it[0].text) type += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (char c : it[1].text) subtype += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::size_t i = 7;
-  if (type == "message" && (subtype == "rfc822" || subtype == "global") && it.size() > 9 &&
-      it[7].kind == Node::Kind::list) {
+  if (type == "message" && (subtype == "rfc822" || (rev2 && subtype == "global"))) {
+    if (it.size() < 10 || it[7].kind != Node::Kind::list) return "media-message needs envelope, body, lines";
     if (auto e = check_envelope_node(it[7]); !e.empty()) return e;
-    if (auto e = check_body_node(it[8], ext); !e.empty()) return e;
+    if (auto e = check_body_node(it[8], ext, rev2); !e.empty()) return e;
     if (it[9].kind != Node::Kind::number) return "message body-fld-lines must be number";
     i = 10;
   } else if (type == "text") {
@@ -217,13 +220,13 @@ inline std::string check_envelope(std::string_view text) {
   return check_envelope_node(n);
 }
 
-inline std::string check_body(std::string_view text, bool ext) {
+inline std::string check_body(std::string_view text, bool ext, bool rev2 = true) {
   Reader r(text);
   Node n;
   std::string error;
   if (!r.read(n, error)) return error;
   if (!r.at_end()) return "trailing bytes";
-  return check_body_node(n, ext);
+  return check_body_node(n, ext, rev2);
 }
 
 }  // namespace roost::testing_imap

@@ -260,10 +260,13 @@ TEST(MimeCorpus, EveryMessageAsDovecotSeesIt) {
     auto env_check = testing_imap::check_envelope(env);
     EXPECT_TRUE(env_check.empty()) << name << ": ENVELOPE " << env_check << "\n" << env;
     for (bool ext : {true, false}) {
-      auto body = body_structure(message, ext);
-      auto body_check = testing_imap::check_body(body, ext);
-      EXPECT_TRUE(body_check.empty())
-          << name << ": " << (ext ? "BODYSTRUCTURE " : "BODY ") << body_check << "\n" << body;
+      for (Grammar grammar : {Grammar::imap4rev1, Grammar::imap4rev2}) {
+        auto body = body_structure(message, ext, grammar);
+        auto body_check = testing_imap::check_body(body, ext, grammar == Grammar::imap4rev2);
+        EXPECT_TRUE(body_check.empty()) << name << ": " << (ext ? "BODYSTRUCTURE " : "BODY ")
+                                         << (grammar == Grammar::imap4rev2 ? "rev2 " : "rev1 ")
+                                         << body_check << "\n" << body;
+      }
     }
     ++checked;
   }

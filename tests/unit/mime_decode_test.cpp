@@ -59,6 +59,32 @@ TEST(Charsets, LabelCorrections) {
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));      // truncated
 }
 
+// RFC 9051 §7.5.2 body parameter list: continuations joined; charset'd
+// sections returned as one "name*" value in UTF-8, still RFC 2231 form.
+TEST(Parameters, JoinedForImap) {
+  auto plain = join_param_continuations({{"access-type", "URL"},
+                                         {"URL*0", "ftp://"},
+                                         {"URL*1", "cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"}});
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_EQ(plain[0].name, "access-type");
+  EXPECT_EQ(plain[1].name, "URL");
+  EXPECT_EQ(plain[1].value, "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
+  auto mixed = join_param_continuations({{"title*0*", "us-ascii'en'This%20is%20even%20more%20"},
+                                         {"title*1*", "%2A%2A%2Afun%2A%2A%2A%20"},
+                                         {"title*2", "isn't it!"}});
+  ASSERT_EQ(mixed.size(), 1u);
+  EXPECT_EQ(mixed[0].name, "title*");
+  EXPECT_EQ(mixed[0].value, "utf-8'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A%2A%20isn%27t%20it!");
+  // Latin-1 bytes become UTF-8 (é is C3 A9); the round trip gives the text.
+  auto latin = join_param_continuations({{"filename*0*", "iso-8859-1''caf%E9"}, {"filename*1*", ".pdf"}});
+  ASSERT_EQ(latin.size(), 1u);
+  EXPECT_EQ(latin[0].value, "utf-8''caf%C3%A9.pdf");
+  EXPECT_EQ(decode_params(latin)[0].value, "caf\xc3\xa9.pdf");
+  // Plain values stay as written, encoded words included.
+  auto words = join_param_continuations({{"name", "=?koi8-r?B?+sHQ0s/T?="}});
+  EXPECT_EQ(words[0].value, "=?koi8-r?B?+sHQ0s/T?=");
+}
+
 // Unlabeled 8-bit text that is not UTF-8: ICU's detector names the charset
 // when there is enough text to be sure (LIBRARY-FACTS §4), else windows-1252.
 TEST(Charsets, UnlabeledTextIsDetected) {

@@ -262,8 +262,8 @@ TEST(Imap, EnvelopeOfTheRfcExample) {
             "((NIL NIL \"imap\" \"cac.washington.edu\")) "
             "((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) "
             "NIL NIL \"<B27397-0100000@cac.washington.ed>\")");
-  EXPECT_EQ(body_structure(m, false), "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 6 1)");
-  EXPECT_EQ(body_structure(m, true),
+  EXPECT_EQ(body_structure(m, false, Grammar::imap4rev2), "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 6 1)");
+  EXPECT_EQ(body_structure(m, true, Grammar::imap4rev2),
             "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 6 1 NIL NIL NIL NIL)");
 }
 
@@ -287,13 +287,54 @@ TEST(Imap, NestedMessageBodyStructure) {
   auto m = parse(
       "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: message/rfc822\r\n\r\n"
       "Subject: inner\r\nFrom: a@b.test\r\n\r\ninner body\r\n--x--\r\n");
-  auto body = body_structure(m, true);
+  auto body = body_structure(m, true, Grammar::imap4rev2);
   EXPECT_EQ(body,
             "((\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 44 (NIL \"inner\" ((NIL NIL \"a\" \"b.test\")) "
             "((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"a\" \"b.test\")) NIL NIL NIL NIL NIL) "
             "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL) 4 "
             "NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)");
   EXPECT_EQ(testing_imap::check_body(body, true), "");
+}
+
+// RFC 9051 §9 media-message is MESSAGE/RFC822 or MESSAGE/GLOBAL; RFC 3501
+// §9's is MESSAGE/RFC822 only, so an IMAP4rev1 client is shown a
+// message/global part as body-type-basic.
+TEST(Imap, MessageGlobalDependsOnTheRevision) {
+  auto m = parse(
+      "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: message/global\r\n\r\n"
+      "Subject: caf\xc3\xa9\r\nFrom: a@b.test\r\n\r\ninner body\r\n--x--\r\n");
+  EXPECT_TRUE(renders_differ_by_revision(m));
+  auto rev2 = body_structure(m, false, Grammar::imap4rev2);
+  auto rev1 = body_structure(m, false, Grammar::imap4rev1);
+  EXPECT_EQ(rev2,
+            "((\"message\" \"global\" NIL NIL NIL \"7BIT\" 44 (NIL {5}\r\ncaf\xc3\xa9 ((NIL NIL \"a\" \"b.test\")) "
+            "((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"a\" \"b.test\")) NIL NIL NIL NIL NIL) "
+            "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 10 1) 4) \"mixed\")");
+  EXPECT_EQ(rev1, "((\"message\" \"global\" NIL NIL NIL \"7BIT\" 44) \"mixed\")");
+  EXPECT_EQ(testing_imap::check_body(rev2, false, true), "");
+  EXPECT_EQ(testing_imap::check_body(rev1, false, false), "");
+  // Each form is invalid under the other grammar.
+  EXPECT_NE(testing_imap::check_body(rev1, false, true), "");
+  for (bool ext : {true, false}) {
+    EXPECT_EQ(testing_imap::check_body(body_structure(m, ext, Grammar::imap4rev1), ext, false), "");
+    EXPECT_EQ(testing_imap::check_body(body_structure(m, ext, Grammar::imap4rev2), ext, true), "");
+  }
+  EXPECT_FALSE(renders_differ_by_revision(parse("Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n")));
+}
+
+// Past the depth limit a message/rfc822 part is not parsed further, yet the
+// grammar still wants an envelope and a body for it.
+TEST(Imap, MessagePastTheDepthLimitStillRendersAsAMessage) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "Content-Type: message/rfc822\r\n\r\n";
+  text += "Subject: deep\r\n\r\nbody\r\n";
+  auto m = parse(text);
+  for (bool ext : {true, false}) {
+    for (Grammar grammar : {Grammar::imap4rev1, Grammar::imap4rev2}) {
+      auto body = body_structure(m, ext, grammar);
+      EXPECT_EQ(testing_imap::check_body(body, ext, grammar == Grammar::imap4rev2), "") << body;
+    }
+  }
 }
 
 }  // namespace

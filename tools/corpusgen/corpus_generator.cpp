@@ -37,6 +37,49 @@ constexpr std::array<Sample, 10> names = {{
     {"Bob Jones", "utf-8"},
 }};
 
+// Sentences for body text, each with a charset its language is mailed in
+// (several per language where the field has several).
+constexpr std::array<Sample, 14> phrases = {{
+    {"Gr\xc3\xbc\xc3\x9f"
+     "e aus M\xc3\xbc"
+     "nchen, die Besprechung ist verschoben.",
+     "iso-8859-1"},
+    {"Fran\xc3\xa7oise a envoy\xc3\xa9 le rapport \xc3\xa0 l\xe2\x80\x99\xc3\xa9quipe.", "windows-1252"},
+    {"Sch\xc5\xaf"
+     "zka je p\xc5\x99"
+     "esunuta na z\xc3\xadt\xc5\x99"
+     "ek.",
+     "windows-1250"},
+    {"Za\xc5\xbc\xc3\xb3\xc5\x82\xc4\x87 g\xc4\x99\xc5\x9bl\xc4\x85 ja\xc5\xba\xc5\x84, spotkanie jutro.",
+     "iso-8859-2"},
+    {"\xd0\x92\xd1\x81\xd1\x82\xd1\x80\xd0\xb5\xd1\x87\xd0\xb0 \xd0\xbf\xd0\xb5\xd1\x80\xd0\xb5\xd0\xbd"
+     "\xd0\xb5\xd1\x81\xd0\xb5\xd0\xbd\xd0\xb0 \xd0\xbd\xd0\xb0 \xd0\xb7\xd0\xb0\xd0\xb2\xd1\x82\xd1\x80"
+     "\xd0\xb0.",
+     "koi8-r"},
+    {"\xd0\x9e\xd1\x82\xd1\x87\xd0\xb5\xd1\x82 \xd0\xb3\xd0\xbe\xd1\x82\xd0\xbe\xd0\xb2, \xd1\x81\xd0\xbc"
+     "\xd0\xbe\xd1\x82\xd1\x80\xd0\xb8\xd1\x82\xd0\xb5 \xd0\xb2\xd0\xbb\xd0\xbe\xd0\xb6\xd0\xb5\xd0\xbd"
+     "\xd0\xb8\xd0\xb5.",
+     "windows-1251"},
+    {"\xce\x97 \xcf\x83\xcf\x85\xce\xbd\xce\xac\xce\xbd\xcf\x84\xce\xb7\xcf\x83\xce\xb7 \xce\xbc\xce\xb5"
+     "\xcf\x84\xce\xb1\xcf\x86\xce\xad\xcf\x81\xce\xb8\xce\xb7\xce\xba\xce\xb5.",
+     "iso-8859-7"},
+    {"\xce\x9a\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1 \xcf\x83\xce\xb1\xcf\x82.", "windows-1253"},
+    {"\xe4\xbc\x9a\xe8\xad\xb0\xe3\x81\xaf\xe6\x98\x8e\xe6\x97\xa5\xe3\x81\xab\xe5\xbb\xb6\xe6\x9c\x9f"
+     "\xe3\x81\x95\xe3\x82\x8c\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82",
+     "shift_jis"},
+    {"\xe4\xbc\x9a\xe8\xae\xae\xe6\x94\xb9\xe5\x88\xb0\xe6\x98\x8e\xe5\xa4\xa9\xef\xbc\x8c\xe6\x8a\xa5"
+     "\xe5\x91\x8a\xe5\xb7\xb2\xe7\xbb\x8f\xe5\x87\x86\xe5\xa4\x87\xe5\xa5\xbd\xe4\xba\x86\xe3\x80\x82",
+     "gb2312"},
+    {"\xe4\xb8\x82\xe4\xb8\x84 \xe6\x8a\xa5\xe5\x91\x8a\xe3\x80\x82", "gbk"},  // 丂丄 are GBK only
+    {"\xe6\x9c\x83\xe8\xad\xb0\xe6\x94\xb9\xe5\x88\xb0\xe6\x98\x8e\xe5\xa4\xa9\xef\xbc\x8c\xe5\xa0\xb1"
+     "\xe5\x91\x8a\xe5\xb7\xb2\xe7\xb6\x93\xe6\xba\x96\xe5\x82\x99\xe5\xa5\xbd\xe4\xba\x86\xe3\x80\x82",
+     "big5"},
+    {"T\xc3\xbcrk\xc3\xa7"
+     "e: toplant\xc4\xb1 yar\xc4\xb1na ertelendi.",
+     "iso-8859-9"},
+    {"Plain words and a snowman \xe2\x98\x83 in UTF-8.", "utf-8"},
+}};
+
 std::string from_utf8(std::string_view utf8, std::string_view charset) {
   UErrorCode status = U_ZERO_ERROR;
   std::string out(utf8.size() * 4 + 16, '\0');
@@ -90,6 +133,38 @@ std::string encode_word(std::string_view utf8, std::string_view charset, bool q)
   return out + "?=";
 }
 
+// Quoted-printable (RFC 2045 §6.7) with soft breaks before 76 columns.
+std::string quoted_printable(std::string_view bytes) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  std::size_t column = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n') {
+      out += "\r\n";
+      ++i;
+      column = 0;
+      continue;
+    }
+    bool next_is_break = i + 1 >= bytes.size() || bytes[i + 1] == '\r';
+    bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !next_is_break);
+    std::size_t width = literal ? 1 : 3;
+    if (column + width > 75) {
+      out += "=\r\n";
+      column = 0;
+    }
+    if (literal) {
+      out += static_cast<char>(c);
+    } else {
+      out += '=';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    column += width;
+  }
+  return out;
+}
+
 std::string folded_base64(std::string_view bytes) {
   std::string b = base64(bytes);
   std::string out;
@@ -103,7 +178,7 @@ std::string rfc5322_date(std::int64_t t, int offset_minutes) {
   gmtime_r(&local, &tm);
   char buf[64];
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S", &tm);
-  char zone[8];
+  char zone[16];
   int a = std::abs(offset_minutes);
   std::snprintf(zone, sizeof zone, "%c%02d%02d", offset_minutes < 0 ? '-' : '+', a / 60, a % 60);
   return std::string(buf) + " " + zone;
@@ -182,26 +257,50 @@ Message Generator::next() {
     text += line + "\r\n\r\n";
   }
   text += "Ref " + m.facts.planted_word + "\r\n";
+  for (const char* keyword : keywords) {
+    if (pick(8) == 0) {
+      m.facts.keywords.emplace_back(keyword);
+      text += "Also " + std::string(keyword) + ".\r\n";
+    }
+  }
+  // Most mail is UTF-8 or plain ASCII; the rest in the charsets of its
+  // language, sent 8bit, quoted-printable or base64.
+  const Sample* phrase = pick(3) == 0 ? &phrases[pick(phrases.size())] : nullptr;
+  m.facts.body_charset = phrase != nullptr ? std::string(phrase->charset) : "utf-8";
+  if (phrase != nullptr) {
+    m.facts.body_phrase = std::string(phrase->utf8);
+    text += m.facts.body_phrase + "\r\n";
+  }
+  std::string body_bytes = from_utf8(text, m.facts.body_charset);
+  static constexpr const char* encodings[] = {"8bit", "quoted-printable", "base64"};
+  m.facts.body_encoding = phrase != nullptr ? encodings[pick(3)] : "8bit";
+  auto encoded = [&](std::string_view bytes) {
+    if (m.facts.body_encoding == "base64") return folded_base64(bytes);
+    if (m.facts.body_encoding == "quoted-printable") return quoted_printable(bytes);
+    return std::string(bytes);
+  };
+  std::string text_headers = "Content-Type: text/plain; charset=" + m.facts.body_charset +
+                             "\r\nContent-Transfer-Encoding: " + m.facts.body_encoding + "\r\n";
 
   std::string boundary = "=_b" + std::to_string(count_) + "_" + std::to_string(random_() % 100000);
   switch (pick(4)) {
     case 0:  // plain
-      h += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
-      m.text = h + text;
+      m.text = h + text_headers + "\r\n" + encoded(body_bytes);
       m.facts.leaf_count = 1;
       break;
     case 1: {  // alternative
       h += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
-      std::string html = "<html><body><p>" + text + "</p></body></html>\r\n";
-      m.text = h + "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
-               "\r\n--" + boundary + "\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html +
-               "\r\n--" + boundary + "--\r\n";
+      std::string html = from_utf8("<html><body><p>" + text + "</p></body></html>\r\n", m.facts.body_charset);
+      std::string html_headers = text_headers;
+      html_headers.replace(html_headers.find("text/plain"), 10, "text/html");
+      m.text = h + "--" + boundary + "\r\n" + text_headers + "\r\n" + encoded(body_bytes) + "\r\n--" +
+               boundary + "\r\n" + html_headers + "\r\n" + encoded(html) + "\r\n--" + boundary + "--\r\n";
       m.facts.leaf_count = 2;
       break;
     }
     default: {  // mixed with attachments, sometimes a nested message
       h += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
-      m.text = h + "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text;
+      m.text = h + "--" + boundary + "\r\n" + text_headers + "\r\n" + encoded(body_bytes);
       m.facts.leaf_count = 1;
       std::size_t attachments = 1 + pick(3);
       for (std::size_t a = 0; a < attachments; ++a) {

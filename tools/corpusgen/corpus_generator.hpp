@@ -13,12 +13,21 @@
 
 namespace roost::corpus {
 
+// Rare words planted in some bodies (about one message in eight each), so
+// that a search for one has a known set of hits.
+inline constexpr const char* keywords[] = {"aardvark", "quokka", "zeppelin", "marzipan",
+                                           "okapi",    "tamarind", "xylophone", "gondola"};
+
 struct Facts {
   std::string subject;       // decoded, as a reader shows it
   std::string from_address;  // addr-spec of the first From address
   std::string from_name;     // decoded display name
   std::string message_id;    // without angle brackets
   std::string planted_word;  // a word that occurs in this message's body only
+  std::vector<std::string> keywords;  // the words of `keywords` in its body
+  std::string body_charset;           // the label of its text part(s)
+  std::string body_encoding;          // their Content-Transfer-Encoding
+  std::string body_phrase;            // UTF-8 text their decoded body contains
   unsigned leaf_count = 0;   // non-multipart parts, as IMAP numbers them
   std::int64_t date = 0;     // seconds since 1970, UTC
 };

@@ -26,6 +26,14 @@ std::string decode_header_text(std::string_view raw_value);
 // without the '*' suffixes.
 std::vector<Param> decode_params(const std::vector<Param>& params);
 
+// Parameters as IMAP's body-fld-param shows them (RFC 9051 §7.5.2: servers
+// SHOULD decode continuations): "name*0", "name*1" become one "name";
+// sections with charset'language'%XX become one "name*" whose value is
+// "utf-8'language'" and the UTF-8 text %XX-encoded, so that it stays a
+// valid RFC 2231 extended value. Plain values stay as written (encoded
+// words are the client's to decode), and so does the name's case.
+std::vector<Param> join_param_continuations(const std::vector<Param>& params);
+
 // Base64 as found in mail bodies: white space and junk skipped, missing
 // padding tolerated.
 std::string decode_base64_lenient(std::string_view text);
