@@ -21,6 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                    {"other", std::string(rest)}})) {
     if (!roost::mime::is_valid_utf8(p.value)) __builtin_trap();
   }
+  // A joined extended value is RFC 2231 text: ASCII only.
+  for (const auto& p : roost::mime::join_param_continuations({{"n*0*", std::string(charset)},
+                                                              {"n*1", std::string(rest)},
+                                                              {"n*2*", std::string(rest)}})) {
+    for (unsigned char c : p.value)
+      if (c >= 0x80) __builtin_trap();
+  }
   if (!roost::mime::is_valid_utf8(roost::mime::base_subject(text).text)) __builtin_trap();
   auto mapped = roost::mime::casemap(text);
   if (roost::mime::is_valid_utf8(text) && !roost::mime::is_valid_utf8(mapped)) __builtin_trap();
