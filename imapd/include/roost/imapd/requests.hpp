@@ -1,0 +1,203 @@
+// IMAP commands as typed values (RFC 3501 §6, RFC 9051 §6 and the
+// extensions imapd implements). The parser (syntax.hpp) produces them; the
+// session executes them and never looks at the client's bytes again.
+//
+// Sequence sets, mailbox names and flags are kept as the client wrote them
+// (mailbox names still in modified UTF-7): what they mean depends on the
+// session (the selected folder's size, UTF8=ACCEPT), which syntax does not
+// know.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace roost::imap {
+
+// A sequence set (RFC 9051 §9 sequence-set): ranges in the order given,
+// with `*` as kStar; `$` (RFC 5182 SEARCHRES) as `saved`.
+inline constexpr std::uint32_t kStar = 0xffffffff;
+struct SeqRange {
+  std::uint32_t first = 0;
+  std::uint32_t last = 0;  // as written: may be below `first`, or kStar
+};
+struct SequenceSet {
+  std::vector<SeqRange> ranges;
+  bool saved = false;
+};
+
+enum class StatusItem : std::uint8_t { messages, recent, uidnext, uidvalidity, unseen, deleted, size };
+
+// SEARCH keys (RFC 9051 §6.4.4, RFC 3501 §6.4.4), sequence sets unresolved.
+struct SearchNode {
+  enum class Kind : std::uint8_t {
+    all, and_, or_, not_,
+    sequence, uid,                    // set
+    answered, deleted, draft, flagged, seen,
+    unanswered, undeleted, undraft, unflagged, unseen,
+    recent, new_, old,                // IMAP4rev1 only in meaning; accepted in both
+    keyword, unkeyword,               // text
+    larger, smaller,                  // number
+    before, on, since,                // day
+    sent_before, sent_on, sent_since, // day
+    header,                           // field, text
+    body, text,                       // text
+  };
+  Kind kind = Kind::all;
+  std::vector<SearchNode> children;
+  SequenceSet set;
+  std::string field;
+  std::string text;
+  std::uint64_t number = 0;
+  std::int64_t day = 0;  // days since 1970-01-01
+};
+
+enum class SearchReturn : std::uint8_t { min, max, all, count, save };
+
+// BODY[section] and BINARY[section] (RFC 9051 §6.4.5, RFC 3516).
+struct Section {
+  std::vector<std::uint32_t> part;  // "1.2.3"; empty: the whole message
+  enum class Text : std::uint8_t { none, header, header_fields, header_fields_not, text, mime };
+  Text text = Text::none;
+  std::vector<std::string> fields;  // for header_fields(_not), as written
+};
+struct Partial {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+struct FetchItem {
+  enum class Kind : std::uint8_t {
+    flags, internaldate, rfc822_size, envelope, body, bodystructure, uid,
+    rfc822, rfc822_header, rfc822_text,
+    body_section,  // BODY[...] / BODY.PEEK[...]
+    binary,        // BINARY[...] / BINARY.PEEK[...]
+    binary_size,   // BINARY.SIZE[...]
+    preview,       // RFC 8970
+    savedate,      // RFC 8514
+  };
+  Kind kind = Kind::flags;
+  bool peek = false;
+  Section section;
+  std::optional<Partial> partial;
+  bool lazy = false;  // PREVIEW (LAZY)
+};
+
+struct Capability {};
+struct Noop {};
+struct Logout {};
+struct StartTls {};
+struct Authenticate {
+  std::string mechanism;                // upper case
+  std::optional<std::string> initial;   // SASL-IR, base64 as sent ("=" is empty)
+};
+struct Login {
+  std::string user;
+  std::string password;
+};
+struct Enable {
+  std::vector<std::string> capabilities;  // upper case
+};
+struct Id {
+  // NIL, or field/value pairs (a value may be NIL).
+  std::optional<std::vector<std::pair<std::string, std::optional<std::string>>>> fields;
+};
+struct Select {
+  std::string mailbox;
+  bool read_only = false;  // EXAMINE
+};
+struct Create {
+  std::string mailbox;
+  std::vector<std::string> uses;  // RFC 6154 USE (\Drafts ...), as written
+};
+struct Delete {
+  std::string mailbox;
+};
+struct Rename {
+  std::string from;
+  std::string to;
+};
+struct Subscribe {
+  std::string mailbox;
+  bool subscribe = true;  // false: UNSUBSCRIBE
+};
+struct List {
+  enum class Form : std::uint8_t { list, lsub, xlist };
+  Form form = Form::list;
+  bool extended = false;  // selection options, several patterns or RETURN given
+  std::vector<std::string> selection;  // upper case: SUBSCRIBED REMOTE RECURSIVEMATCH SPECIAL-USE
+  std::string reference;
+  std::vector<std::string> patterns;
+  std::vector<std::string> returns;    // upper case: SUBSCRIBED CHILDREN SPECIAL-USE STATUS
+  std::vector<StatusItem> status;      // RETURN (STATUS (...)), RFC 5819
+};
+struct Namespace {};
+struct Status {
+  std::string mailbox;
+  std::vector<StatusItem> items;
+};
+struct AppendMessage {
+  std::vector<std::string> flags;
+  std::optional<std::int64_t> internal_date;  // seconds since 1970
+  std::string data;
+  bool binary = false;  // literal8 (RFC 3516 §4.4)
+};
+struct Append {
+  std::string mailbox;
+  std::vector<AppendMessage> messages;  // several with MULTIAPPEND (RFC 3502)
+};
+struct Check {};
+struct Close {};
+struct Unselect {};
+struct Expunge {
+  std::optional<SequenceSet> uids;  // UID EXPUNGE (RFC 4315)
+};
+struct Search {
+  std::string charset;  // upper case; empty when not given
+  std::optional<std::vector<SearchReturn>> returns;  // RETURN (...) given (RFC 4731)
+  SearchNode key;
+};
+struct Fetch {
+  SequenceSet set;
+  std::vector<FetchItem> items;
+};
+enum class StoreMode : std::uint8_t { replace, add, remove };
+struct Store {
+  SequenceSet set;
+  StoreMode mode = StoreMode::replace;
+  bool silent = false;
+  std::vector<std::string> flags;
+};
+struct Copy {
+  SequenceSet set;
+  std::string mailbox;
+  bool move = false;  // MOVE (RFC 6851)
+};
+struct Idle {};
+struct GetQuota {
+  std::string root;
+};
+struct GetQuotaRoot {
+  std::string mailbox;
+};
+struct SetQuota {
+  std::string root;
+  std::vector<std::pair<std::string, std::uint64_t>> limits;  // resource name upper case
+};
+struct Unauthenticate {};
+
+using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
+                             Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
+                             Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
+                             GetQuotaRoot, SetQuota, Unauthenticate>;
+
+struct Request {
+  std::string tag;
+  bool uid = false;  // UID FETCH/STORE/COPY/MOVE/SEARCH/EXPUNGE: sets are UIDs
+  Command command;
+};
+
+}  // namespace roost::imap

@@ -1,0 +1,395 @@
+// parse_command(): the tag, the command name looked up in one table, and
+// the command's own parser (RFC 9051 §9 and the extensions' grammars).
+#include <functional>
+
+#include "parse_internal.hpp"
+#include "text.hpp"
+
+namespace roost::imap {
+namespace {
+
+using Parse = std::function<bool(Cursor&, Command&)>;
+
+template <class T>
+T& make(Command& command) {
+  return command.emplace<T>();
+}
+
+template <class T>
+Parse simple() {
+  return [](Cursor&, Command& command) {
+    make<T>(command);
+    return true;
+  };
+}
+
+bool mailbox_argument(Cursor& c, std::string& out) {
+  if (!c.space()) return false;
+  auto name = c.astring();
+  if (!name) return false;
+  out = std::move(*name);
+  return true;
+}
+
+std::optional<StatusItem> status_item(Cursor& c) {
+  static const std::pair<std::string_view, StatusItem> items[] = {
+      {"MESSAGES", StatusItem::messages}, {"RECENT", StatusItem::recent},
+      {"UIDNEXT", StatusItem::uidnext},   {"UIDVALIDITY", StatusItem::uidvalidity},
+      {"UNSEEN", StatusItem::unseen},     {"DELETED", StatusItem::deleted},
+      {"SIZE", StatusItem::size}};
+  std::string word = c.peek_word();
+  for (auto [name, item] : items) {
+    if (word == name && c.eat_word(name)) return item;
+  }
+  c.fail(word.empty() ? "Expected a status item" : "Unknown status item " + word);
+  return std::nullopt;
+}
+
+bool status_items(Cursor& c, std::vector<StatusItem>& out) {
+  if (!c.open_paren()) return c.fail("Expected a list of status items");
+  do {
+    auto item = status_item(c);
+    if (!item) return false;
+    out.push_back(*item);
+  } while (c.eat(' '));
+  return c.close_paren();
+}
+
+bool parse_authenticate(Cursor& c, Command& command) {
+  auto& a = make<Authenticate>(command);
+  if (!c.space()) return false;
+  auto mechanism = c.atom();
+  if (!mechanism) return false;
+  a.mechanism = upper(*mechanism);
+  if (c.eat(' ')) {
+    // SASL-IR (RFC 4959): base64 or "=" for an empty response.
+    auto initial = c.atom();
+    if (!initial) return false;
+    a.initial = std::move(*initial);
+  }
+  return true;
+}
+
+bool parse_login(Cursor& c, Command& command) {
+  auto& l = make<Login>(command);
+  if (!c.space()) return false;
+  auto user = c.astring();
+  if (!user || !c.space()) return false;
+  auto password = c.astring();
+  if (!password) return false;
+  l.user = std::move(*user);
+  l.password = std::move(*password);
+  return true;
+}
+
+bool parse_enable(Cursor& c, Command& command) {
+  auto& e = make<Enable>(command);
+  do {
+    if (!c.space()) return false;
+    auto capability = c.atom();
+    if (!capability) return false;
+    e.capabilities.push_back(upper(*capability));
+  } while (c.peek(' '));
+  return true;
+}
+
+bool parse_id(Cursor& c, Command& command) {
+  auto& id = make<Id>(command);
+  if (!c.space()) return false;
+  if (c.eat_word("NIL")) return true;
+  if (!c.open_paren()) return c.fail("Expected NIL or a list of field/value pairs");
+  id.fields.emplace();
+  if (!c.peek(')')) {
+    do {
+      auto field = c.string();
+      if (!field || !c.space()) return false;
+      auto value = c.nstring();
+      if (!value) return false;
+      if (id.fields->size() >= 30) return c.fail("Too many ID fields (RFC 2971 §3.3 allows 30)");
+      id.fields->emplace_back(std::move(*field), std::move(*value));
+    } while (c.eat(' '));
+  }
+  return c.close_paren();
+}
+
+Parse select(bool read_only) {
+  return [read_only](Cursor& c, Command& command) {
+    auto& s = make<Select>(command);
+    s.read_only = read_only;
+    if (!mailbox_argument(c, s.mailbox)) return false;
+    if (c.eat(' ')) {
+      if (!c.open_paren()) return c.fail("Expected SELECT parameters");
+      if (!c.peek(')')) return c.fail("Unknown SELECT parameter " + c.peek_word());
+      return c.close_paren();
+    }
+    return true;
+  };
+}
+
+bool parse_create(Cursor& c, Command& command) {
+  auto& cr = make<Create>(command);
+  if (!mailbox_argument(c, cr.mailbox)) return false;
+  if (c.eat(' ')) {
+    // RFC 6154 §3: CREATE name (USE (\Drafts ...))
+    if (!c.open_paren() || !c.eat_word("USE") || !c.space() || !c.open_paren())
+      return c.fail("Expected (USE (...))");
+    if (!c.peek(')')) {
+      do {
+        auto use = c.flag();
+        if (!use) return false;
+        cr.uses.push_back(std::move(*use));
+      } while (c.eat(' '));
+    }
+    if (!c.close_paren() || !c.close_paren()) return false;
+  }
+  return true;
+}
+
+bool parse_rename(Cursor& c, Command& command) {
+  auto& r = make<Rename>(command);
+  return mailbox_argument(c, r.from) && mailbox_argument(c, r.to);
+}
+
+Parse subscribe(bool on) {
+  return [on](Cursor& c, Command& command) {
+    auto& s = make<Subscribe>(command);
+    s.subscribe = on;
+    return mailbox_argument(c, s.mailbox);
+  };
+}
+
+template <class T>
+Parse mailbox_only() {
+  return [](Cursor& c, Command& command) {
+    auto& t = make<T>(command);
+    if constexpr (requires { t.mailbox; }) return mailbox_argument(c, t.mailbox);
+    else return mailbox_argument(c, t.root);
+  };
+}
+
+// LIST with RFC 5258 selection and return options and RFC 5819 STATUS.
+Parse list(List::Form form) {
+  return [form](Cursor& c, Command& command) {
+    auto& l = make<List>(command);
+    l.form = form;
+    if (!c.space()) return false;
+    if (form == List::Form::list && c.peek('(')) {
+      l.extended = true;
+      if (!c.open_paren()) return false;
+      if (!c.peek(')')) {
+        do {
+          auto option = c.atom();
+          if (!option) return false;
+          l.selection.push_back(upper(*option));
+        } while (c.eat(' '));
+      }
+      if (!c.close_paren() || !c.space()) return false;
+    }
+    auto reference = c.astring();
+    if (!reference || !c.space()) return false;
+    l.reference = std::move(*reference);
+    if (form == List::Form::list && c.peek('(')) {
+      l.extended = true;
+      if (!c.open_paren()) return false;
+      do {
+        auto pattern = c.list_mailbox();
+        if (!pattern) return false;
+        l.patterns.push_back(std::move(*pattern));
+      } while (c.eat(' '));
+      if (!c.close_paren()) return false;
+    } else {
+      auto pattern = c.list_mailbox();
+      if (!pattern) return false;
+      l.patterns.push_back(std::move(*pattern));
+    }
+    if (form == List::Form::list && c.eat(' ')) {
+      l.extended = true;
+      if (!c.eat_word("RETURN") || !c.space() || !c.open_paren()) return c.fail("Expected RETURN (...)");
+      if (!c.peek(')')) {
+        do {
+          auto option = c.atom();
+          if (!option) return false;
+          std::string name = upper(*option);
+          if (name == "STATUS") {
+            if (!c.space() || !status_items(c, l.status)) return false;
+          }
+          l.returns.push_back(std::move(name));
+        } while (c.eat(' '));
+      }
+      if (!c.close_paren()) return false;
+    }
+    return true;
+  };
+}
+
+bool parse_status(Cursor& c, Command& command) {
+  auto& s = make<Status>(command);
+  if (!mailbox_argument(c, s.mailbox) || !c.space()) return false;
+  return status_items(c, s.items);
+}
+
+bool parse_append(Cursor& c, Command& command) {
+  auto& a = make<Append>(command);
+  if (!mailbox_argument(c, a.mailbox)) return false;
+  do {
+    if (!c.space()) return false;
+    AppendMessage m;
+    if (c.peek('(')) {
+      auto flags = c.flag_list();
+      if (!flags || !c.space()) return false;
+      m.flags = std::move(*flags);
+    }
+    if (c.peek('"')) {
+      auto date = c.date_time();
+      if (!date || !c.space()) return false;
+      m.internal_date = *date;
+    }
+    auto data = c.literal(true, &m.binary);
+    if (!data) return false;
+    m.data = std::move(*data);
+    a.messages.push_back(std::move(m));
+  } while (c.peek(' '));
+  return true;
+}
+
+bool parse_search_command(Cursor& c, Command& command) { return parse_search(c, make<Search>(command)); }
+bool parse_fetch_command(Cursor& c, Command& command) { return parse_fetch(c, make<Fetch>(command)); }
+
+bool parse_store(Cursor& c, Command& command) {
+  auto& s = make<Store>(command);
+  if (!c.space()) return false;
+  auto set = c.sequence_set();
+  if (!set || !c.space()) return false;
+  s.set = std::move(*set);
+  if (c.eat('+')) s.mode = StoreMode::add;
+  else if (c.eat('-')) s.mode = StoreMode::remove;
+  if (c.eat_word("FLAGS.SILENT")) s.silent = true;
+  else if (!c.eat_word("FLAGS")) return c.fail("Expected FLAGS, +FLAGS or -FLAGS");
+  if (!c.space()) return false;
+  if (c.peek('(')) {
+    auto flags = c.flag_list();
+    if (!flags) return false;
+    s.flags = std::move(*flags);
+    return true;
+  }
+  do {
+    auto flag = c.flag();
+    if (!flag) return false;
+    s.flags.push_back(std::move(*flag));
+  } while (c.eat(' '));
+  return true;
+}
+
+Parse copy(bool move) {
+  return [move](Cursor& c, Command& command) {
+    auto& cp = make<Copy>(command);
+    cp.move = move;
+    if (!c.space()) return false;
+    auto set = c.sequence_set();
+    if (!set) return false;
+    cp.set = std::move(*set);
+    return mailbox_argument(c, cp.mailbox);
+  };
+}
+
+bool parse_setquota(Cursor& c, Command& command) {
+  auto& q = make<SetQuota>(command);
+  if (!mailbox_argument(c, q.root) || !c.space() || !c.open_paren()) return c.fail("Expected a quota root and a list");
+  if (!c.peek(')')) {
+    do {
+      auto resource = c.atom();
+      if (!resource || !c.space()) return false;
+      auto limit = c.number();
+      if (!limit) return false;
+      q.limits.emplace_back(upper(*resource), *limit);
+    } while (c.eat(' '));
+  }
+  return c.close_paren();
+}
+
+struct Entry {
+  std::string_view name;
+  Parse parse;
+  bool uid_form = false;  // may follow "UID"
+};
+
+const std::vector<Entry>& table() {
+  static const std::vector<Entry> entries = {
+      {"CAPABILITY", simple<Capability>()},
+      {"NOOP", simple<Noop>()},
+      {"LOGOUT", simple<Logout>()},
+      {"STARTTLS", simple<StartTls>()},
+      {"AUTHENTICATE", parse_authenticate},
+      {"LOGIN", parse_login},
+      {"ENABLE", parse_enable},
+      {"ID", parse_id},
+      {"SELECT", select(false)},
+      {"EXAMINE", select(true)},
+      {"CREATE", parse_create},
+      {"DELETE", mailbox_only<Delete>()},
+      {"RENAME", parse_rename},
+      {"SUBSCRIBE", subscribe(true)},
+      {"UNSUBSCRIBE", subscribe(false)},
+      {"LIST", list(List::Form::list)},
+      {"LSUB", list(List::Form::lsub)},
+      {"XLIST", list(List::Form::xlist)},
+      {"NAMESPACE", simple<Namespace>()},
+      {"STATUS", parse_status},
+      {"APPEND", parse_append},
+      {"CHECK", simple<Check>()},
+      {"CLOSE", simple<Close>()},
+      {"UNSELECT", simple<Unselect>()},
+      {"EXPUNGE", simple<Expunge>(), true},
+      {"SEARCH", parse_search_command, true},
+      {"FETCH", parse_fetch_command, true},
+      {"STORE", parse_store, true},
+      {"COPY", copy(false), true},
+      {"MOVE", copy(true), true},
+      {"IDLE", simple<Idle>()},
+      {"GETQUOTA", mailbox_only<GetQuota>()},
+      {"GETQUOTAROOT", mailbox_only<GetQuotaRoot>()},
+      {"SETQUOTA", parse_setquota},
+      {"UNAUTHENTICATE", simple<Unauthenticate>()},
+  };
+  return entries;
+}
+
+}  // namespace
+
+std::variant<Request, SyntaxError> parse_command(const RawCommand& raw) {
+  Request request;
+  std::size_t space = raw.text.find(' ');
+  std::string_view tag = std::string_view(raw.text).substr(0, space);
+  if (!valid_tag(tag)) return SyntaxError{"", tag.empty() ? "Empty command line" : "Invalid tag"};
+  request.tag = std::string(tag);
+  if (space == std::string::npos) return SyntaxError{request.tag, "Missing command"};
+  Cursor body(raw);
+  body.skip(space + 1);
+  std::string name = body.peek_word();
+  if (name.empty() || !body.eat_word(name)) return SyntaxError{request.tag, "Missing command"};
+  if (name == "UID") {
+    request.uid = true;
+    if (!body.space()) return SyntaxError{request.tag, "UID needs a command"};
+    name = body.peek_word();
+    if (name.empty() || !body.eat_word(name)) return SyntaxError{request.tag, "UID needs a command"};
+  }
+  for (const auto& entry : table()) {
+    if (entry.name != name) continue;
+    if (request.uid && !entry.uid_form) return SyntaxError{request.tag, "UID " + name + " is not a command"};
+    if (request.uid && name == "EXPUNGE") {
+      // UID EXPUNGE sequence-set (RFC 4315 §2.1)
+      auto& e = request.command.emplace<Expunge>();
+      if (!body.space()) return SyntaxError{request.tag, body.error()};
+      auto set = body.sequence_set();
+      if (!set) return SyntaxError{request.tag, body.error()};
+      e.uids = std::move(*set);
+    } else if (!entry.parse(body, request.command)) {
+      return SyntaxError{request.tag, body.error().empty() ? "Invalid arguments" : body.error()};
+    }
+    if (!body.finish()) return SyntaxError{request.tag, body.error()};
+    return request;
+  }
+  return SyntaxError{request.tag, "Unknown command " + name};
+}
+
+}  // namespace roost::imap

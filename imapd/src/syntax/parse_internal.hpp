@@ -1,0 +1,14 @@
+// The per-command parsers shared between the files of the syntax library.
+// Each starts right after the command name and leaves the cursor at the end
+// of its arguments; parse_command() checks that nothing follows.
+#pragma once
+
+#include "cursor.hpp"
+#include "roost/imapd/requests.hpp"
+
+namespace roost::imap {
+
+bool parse_search(Cursor& c, Search& out);
+bool parse_fetch(Cursor& c, Fetch& out);
+
+}  // namespace roost::imap

@@ -1,0 +1,174 @@
+// SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4, RFC 4731 RETURN options).
+#include "parse_internal.hpp"
+#include "text.hpp"
+
+namespace roost::imap {
+namespace {
+
+using K = SearchNode::Kind;
+
+bool search_key(Cursor& c, SearchNode& out);
+
+bool key_with_text(Cursor& c, SearchNode& out, K kind, std::string field = {}) {
+  if (!c.space()) return false;
+  auto text = c.astring();
+  if (!text) return false;
+  out.kind = kind;
+  out.field = std::move(field);
+  out.text = std::move(*text);
+  return true;
+}
+
+bool key_with_date(Cursor& c, SearchNode& out, K kind) {
+  if (!c.space()) return false;
+  auto day = c.date();
+  if (!day) return false;
+  out.kind = kind;
+  out.day = *day;
+  return true;
+}
+
+bool key_with_number(Cursor& c, SearchNode& out, K kind) {
+  if (!c.space()) return false;
+  auto n = c.number();
+  if (!n) return false;
+  out.kind = kind;
+  out.number = *n;
+  return true;
+}
+
+bool key_with_keyword(Cursor& c, SearchNode& out, K kind) {
+  if (!c.space()) return false;
+  auto keyword = c.atom();
+  if (!keyword) return false;
+  out.kind = kind;
+  out.text = std::move(*keyword);
+  return true;
+}
+
+// One or more keys separated by spaces up to `stop` (')' or the end).
+bool key_list(Cursor& c, std::vector<SearchNode>& out, bool until_paren) {
+  do {
+    SearchNode node;
+    if (!search_key(c, node)) return false;
+    out.push_back(std::move(node));
+  } while (c.eat(' '));
+  if (until_paren ? !c.peek(')') : !c.at_end()) return c.fail("Expected a search key");
+  return true;
+}
+
+bool search_key(Cursor& c, SearchNode& out) {
+  if (c.peek('(')) {
+    if (!c.open_paren()) return false;
+    out.kind = K::and_;
+    if (!key_list(c, out.children, true)) return false;
+    return c.close_paren();
+  }
+  if (c.peek('$') || c.peek('*') || c.peek_digit()) {
+    auto set = c.sequence_set();
+    if (!set) return false;
+    out.kind = K::sequence;
+    out.set = std::move(*set);
+    return true;
+  }
+  std::string word = c.peek_word();
+  if (word.empty()) return c.fail("Expected a search key");
+  if (!c.eat_word(word)) return c.fail("Expected a search key");
+  static const std::pair<std::string_view, K> flag_keys[] = {
+      {"ALL", K::all},         {"ANSWERED", K::answered},     {"DELETED", K::deleted},
+      {"DRAFT", K::draft},     {"FLAGGED", K::flagged},       {"SEEN", K::seen},
+      {"UNANSWERED", K::unanswered}, {"UNDELETED", K::undeleted}, {"UNDRAFT", K::undraft},
+      {"UNFLAGGED", K::unflagged},   {"UNSEEN", K::unseen},   {"RECENT", K::recent},
+      {"NEW", K::new_},        {"OLD", K::old}};
+  for (auto [name, kind] : flag_keys) {
+    if (word == name) {
+      out.kind = kind;
+      return true;
+    }
+  }
+  static const std::string_view address_fields[] = {"FROM", "TO", "CC", "BCC", "SUBJECT"};
+  for (auto field : address_fields) {
+    if (word == field) {
+      std::string name = field == "SUBJECT" ? "Subject" : field == "FROM" ? "From" : field == "TO" ? "To"
+                         : field == "CC" ? "Cc" : "Bcc";
+      return key_with_text(c, out, K::header, std::move(name));
+    }
+  }
+  if (word == "BODY") return key_with_text(c, out, K::body);
+  if (word == "TEXT") return key_with_text(c, out, K::text);
+  if (word == "KEYWORD") return key_with_keyword(c, out, K::keyword);
+  if (word == "UNKEYWORD") return key_with_keyword(c, out, K::unkeyword);
+  if (word == "BEFORE") return key_with_date(c, out, K::before);
+  if (word == "ON") return key_with_date(c, out, K::on);
+  if (word == "SINCE") return key_with_date(c, out, K::since);
+  if (word == "SENTBEFORE") return key_with_date(c, out, K::sent_before);
+  if (word == "SENTON") return key_with_date(c, out, K::sent_on);
+  if (word == "SENTSINCE") return key_with_date(c, out, K::sent_since);
+  if (word == "LARGER") return key_with_number(c, out, K::larger);
+  if (word == "SMALLER") return key_with_number(c, out, K::smaller);
+  if (word == "HEADER") {
+    if (!c.space()) return false;
+    auto field = c.astring();
+    if (!field) return false;
+    return key_with_text(c, out, K::header, std::move(*field));
+  }
+  if (word == "UID") {
+    if (!c.space()) return false;
+    auto set = c.sequence_set();
+    if (!set) return false;
+    out.kind = K::uid;
+    out.set = std::move(*set);
+    return true;
+  }
+  if (word == "NOT") {
+    if (!c.space()) return false;
+    out.kind = K::not_;
+    out.children.emplace_back();
+    return search_key(c, out.children.back());
+  }
+  if (word == "OR") {
+    out.kind = K::or_;
+    out.children.resize(2);
+    if (!c.space() || !search_key(c, out.children[0])) return false;
+    if (!c.space()) return false;
+    return search_key(c, out.children[1]);
+  }
+  return c.fail("Unknown search key " + word);
+}
+
+}  // namespace
+
+bool parse_search(Cursor& c, Search& out) {
+  if (!c.space()) return false;
+  if (c.eat_word("RETURN")) {
+    if (!c.space() || !c.open_paren()) return c.fail("Expected RETURN (...)");
+    out.returns.emplace();
+    while (!c.peek(')')) {
+      std::string option = c.peek_word();
+      static const std::pair<std::string_view, SearchReturn> options[] = {
+          {"MIN", SearchReturn::min}, {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
+          {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}};
+      bool known = false;
+      for (auto [name, value] : options) {
+        if (option == name && c.eat_word(name)) {
+          out.returns->push_back(value);
+          known = true;
+        }
+      }
+      if (!known) return c.fail("Unknown SEARCH return option " + option);
+      if (!c.peek(')') && !c.space()) return false;
+    }
+    if (!c.close_paren() || !c.space()) return false;
+  }
+  if (c.eat_word("CHARSET")) {
+    if (!c.space()) return false;
+    auto charset = c.astring();
+    if (!charset) return false;
+    out.charset = upper(*charset);
+    if (!c.space()) return false;
+  }
+  out.key.kind = K::and_;
+  return key_list(c, out.key.children, false);
+}
+
+}  // namespace roost::imap

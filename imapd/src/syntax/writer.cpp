@@ -1,0 +1,105 @@
+#include "roost/imapd/writer.hpp"
+
+#include <ctime>
+
+#include "text.hpp"
+
+namespace roost::imap {
+namespace {
+
+// Longer strings go as literals: easier on clients' line buffers.
+constexpr std::size_t kMaxQuoted = 1024;
+
+bool quotable(std::string_view s, bool utf8) {
+  if (s.size() > kMaxQuoted) return false;
+  for (unsigned char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+    if (c >= 0x80 && !utf8) return false;
+  }
+  return true;
+}
+
+bool is_atom(std::string_view s) {
+  if (s.empty() || iequals(s, "NIL")) return false;
+  for (unsigned char c : s)
+    if (!is_astring_char(c)) return false;
+  return true;
+}
+
+}  // namespace
+
+void append_literal(std::string& out, std::string_view bytes, bool binary) {
+  if (binary) out += '~';
+  out += '{';
+  out += std::to_string(bytes.size());
+  out += "}\r\n";
+  out.append(bytes);
+}
+
+void append_string(std::string& out, std::string_view value, bool utf8) {
+  std::string without_nul;
+  if (value.find('\0') != std::string_view::npos) {
+    without_nul.assign(value);
+    std::erase(without_nul, '\0');
+    value = without_nul;
+  }
+  if (!quotable(value, utf8)) {
+    append_literal(out, value);
+    return;
+  }
+  out += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+void append_astring(std::string& out, std::string_view value, bool utf8) {
+  if (is_atom(value)) {
+    out.append(value);
+    return;
+  }
+  append_string(out, value, utf8);
+}
+
+void append_nstring(std::string& out, const std::optional<std::string>& value, bool utf8) {
+  if (!value) {
+    out += "NIL";
+    return;
+  }
+  append_string(out, *value, utf8);
+}
+
+void append_list(std::string& out, const std::vector<std::string>& atoms) {
+  out += '(';
+  for (std::size_t i = 0; i < atoms.size(); ++i) {
+    if (i > 0) out += ' ';
+    out += atoms[i];
+  }
+  out += ')';
+}
+
+std::string date_time(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "\"%d-%b-%Y %H:%M:%S +0000\"", &tm);
+  return buf;
+}
+
+std::string compact_set(const std::vector<std::uint32_t>& ascending) {
+  std::string out;
+  for (std::size_t i = 0; i < ascending.size();) {
+    std::size_t j = i;
+    while (j + 1 < ascending.size() && ascending[j + 1] == ascending[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(ascending[i]);
+    if (j > i) out += ':' + std::to_string(ascending[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace roost::imap

@@ -1,0 +1,301 @@
+// The IMAP syntax library: command assembly with literals and their limits,
+// typed parsing of every command, and the response writer.
+#include <gtest/gtest.h>
+
+#include "roost/imapd/syntax.hpp"
+#include "roost/imapd/writer.hpp"
+
+namespace roost::imap {
+namespace {
+
+using namespace std::string_literals;
+
+using Next = CommandReader::Next;
+
+// Feeds a command given as its wire text: lines, and after each literal
+// marker exactly the literal's bytes.
+struct Fed {
+  std::vector<Next> steps;
+  RawCommand raw;
+  std::string response;
+};
+
+Fed feed(std::string_view wire, SyntaxLimits limits = {}) {
+  CommandReader reader(limits);
+  Fed fed;
+  while (!wire.empty()) {
+    std::size_t eol = wire.find("\r\n");
+    std::string_view line = wire.substr(0, eol);
+    wire.remove_prefix(eol == std::string_view::npos ? wire.size() : eol + 2);
+    Next next = reader.add_line(line);
+    fed.steps.push_back(next);
+    if (next == Next::literal || next == Next::discard) {
+      std::size_t n = reader.literal().size;
+      if (next == Next::literal) reader.add_literal(std::string(wire.substr(0, n)));
+      if (!reader.response().empty()) fed.response = reader.response();
+      wire.remove_prefix(std::min(n, wire.size()));
+      continue;
+    }
+    if (next != Next::complete) {
+      fed.response = reader.response();
+      continue;
+    }
+    fed.raw = reader.take();
+  }
+  return fed;
+}
+
+Request parse_ok(std::string_view wire) {
+  auto fed = feed(wire);
+  auto parsed = parse_command(fed.raw);
+  if (auto* e = std::get_if<SyntaxError>(&parsed)) {
+    ADD_FAILURE() << wire << ": " << e->text;
+    return {};
+  }
+  return std::get<Request>(parsed);
+}
+
+std::string parse_error(std::string_view wire) {
+  auto parsed = parse_command(feed(wire).raw);
+  if (auto* e = std::get_if<SyntaxError>(&parsed)) return e->text;
+  ADD_FAILURE() << wire << " parsed";
+  return {};
+}
+
+TEST(ImapReader, LiteralsSynchronizingAndNot) {
+  auto fed = feed("a1 LOGIN {5}\r\nalice {6+}\r\nsecret\r\n");
+  ASSERT_EQ(fed.steps.size(), 3u);
+  EXPECT_EQ(fed.steps[0], Next::literal);
+  EXPECT_EQ(fed.steps[1], Next::literal);
+  EXPECT_EQ(fed.steps[2], Next::complete);
+  auto r = parse_ok("a1 LOGIN {5}\r\nalice {6+}\r\nsecret\r\n");
+  auto& login = std::get<Login>(r.command);
+  EXPECT_EQ(login.user, "alice");
+  EXPECT_EQ(login.password, "secret");
+}
+
+TEST(ImapReader, OversizedLiteralsAreRefusedBeforeTheirBytes) {
+  SyntaxLimits limits;
+  limits.max_literal = 100;
+  limits.max_append_literal = 1000;
+  // A synchronizing literal: refused at once, no bytes follow (RFC 9051 §7.5).
+  CommandReader reader(limits);
+  EXPECT_EQ(reader.add_line("t LOGIN {101}"), Next::refused);
+  EXPECT_EQ(reader.response(), "t BAD [TOOBIG] Literal too large\r\n");
+  // APPEND over APPENDLIMIT: NO [TOOBIG] (RFC 7889 §4).
+  EXPECT_EQ(reader.add_line("t2 APPEND INBOX {1001}"), Next::refused);
+  EXPECT_EQ(reader.response(), "t2 NO [TOOBIG] Message too large\r\n");
+  // A non-synchronizing one is already on its way: its bytes are dropped,
+  // and so is the rest of the command.
+  // Over what may be dropped, too: the connection ends (RFC 7888 §4 choice 2).
+  EXPECT_EQ(reader.add_line("t3 APPEND INBOX {1001+}"), Next::close);
+  EXPECT_EQ(reader.response(), "t3 BAD [TOOBIG] Literal too large\r\n* BYE [TOOBIG] Literal too large\r\n");
+  CommandReader second(limits);
+  EXPECT_EQ(second.add_line("t4 LOGIN {200+}"), Next::discard);
+  EXPECT_EQ(second.response(), "t4 BAD [TOOBIG] Literal too large\r\n");
+  EXPECT_EQ(second.add_line(" {3+}"), Next::discard);
+  EXPECT_EQ(second.response(), "");
+  EXPECT_EQ(second.add_line(""), Next::refused);
+  EXPECT_EQ(second.add_line("t5 NOOP"), Next::complete);
+  EXPECT_EQ(second.take().text, "t5 NOOP");
+}
+
+TEST(ImapReader, LiteralMinusLimitsNonSynchronizingLiterals) {
+  SyntaxLimits limits;
+  limits.literal_minus = true;
+  CommandReader reader(limits);
+  // RFC 7888 §5: over 4096 bytes must be synchronizing; APPEND gets BAD [TOOBIG].
+  EXPECT_EQ(reader.add_line("a APPEND INBOX {5000+}"), Next::discard);
+  EXPECT_EQ(reader.response(), "a BAD [TOOBIG] Literal too large\r\n");
+  CommandReader fine(limits);
+  EXPECT_EQ(fine.add_line("a APPEND INBOX {5000}"), Next::literal);
+  EXPECT_TRUE(fine.literal().synchronizing);
+}
+
+TEST(ImapReader, CommandTooLong) {
+  SyntaxLimits limits;
+  limits.max_command = 64;
+  CommandReader reader(limits);
+  EXPECT_EQ(reader.add_line("x SEARCH " + std::string(100, 'A')), Next::refused);
+  EXPECT_EQ(reader.response(), "x BAD [TOOBIG] Command too long\r\n");
+}
+
+TEST(ImapParse, TagsAndCommandNames) {
+  EXPECT_EQ(parse_ok("A001 capability").tag, "A001");
+  EXPECT_TRUE(std::holds_alternative<Noop>(parse_ok("x NOOP").command));
+  auto bad = parse_command(RawCommand{"+tag NOOP", {}});
+  EXPECT_EQ(std::get<SyntaxError>(bad).tag, "");
+  EXPECT_EQ(parse_error("a FROB"), "Unknown command FROB");
+  EXPECT_EQ(parse_error("a NOOP extra"), "Unexpected characters at the end of the command");
+  EXPECT_EQ(parse_error("a UID NOOP"), "UID NOOP is not a command");
+  EXPECT_EQ(parse_error("a"), "Missing command");
+}
+
+TEST(ImapParse, StringsAndEscapes) {
+  auto r = parse_ok("a LOGIN \"al\\\"ice\" \"p\\\\w\"");
+  EXPECT_EQ(std::get<Login>(r.command).user, "al\"ice");
+  EXPECT_EQ(std::get<Login>(r.command).password, "p\\w");
+  EXPECT_EQ(parse_error("a LOGIN \"bad\\x\" y"), "Only \\\" and \\\\ may be escaped in a quoted string");
+  EXPECT_EQ(parse_error("a LOGIN \"open"), "Unterminated quoted string");
+  EXPECT_EQ(parse_error("a LOGIN alice"), "Missing arguments");
+}
+
+TEST(ImapParse, SequenceSets) {
+  EXPECT_EQ(parse_error("a FETCH 0 FLAGS"), "Zero is not a valid number here");
+  EXPECT_EQ(parse_error("a FETCH 1,$ FLAGS"), "Invalid sequence set");
+  auto r = parse_ok("a UID FETCH 1:3,7,*:5 FLAGS");
+  EXPECT_TRUE(r.uid);
+  auto& f = std::get<Fetch>(r.command);
+  ASSERT_EQ(f.set.ranges.size(), 3u);
+  EXPECT_EQ(f.set.ranges[0].first, 1u);
+  EXPECT_EQ(f.set.ranges[0].last, 3u);
+  EXPECT_EQ(f.set.ranges[2].first, kStar);
+  EXPECT_EQ(f.set.ranges[2].last, 5u);
+  EXPECT_TRUE(std::get<Fetch>(parse_ok("a FETCH $ UID").command).set.saved);
+}
+
+TEST(ImapParse, FetchItemsAndSections) {
+  auto r = parse_ok(
+      "a FETCH 1 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (From \"To\")]<0.100> BODY[2.MIME] BODY[] "
+      "BINARY.PEEK[1]<5.10> BINARY.SIZE[2] RFC822.SIZE PREVIEW (LAZY) SAVEDATE BODY[TEXT] BODY)");
+  auto& items = std::get<Fetch>(r.command).items;
+  ASSERT_EQ(items.size(), 11u);
+  EXPECT_EQ(items[1].kind, FetchItem::Kind::body_section);
+  EXPECT_TRUE(items[1].peek);
+  EXPECT_EQ(items[1].section.part, (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(items[1].section.text, Section::Text::header_fields);
+  EXPECT_EQ(items[1].section.fields, (std::vector<std::string>{"From", "To"}));
+  EXPECT_EQ(items[1].partial->offset, 0u);
+  EXPECT_EQ(items[1].partial->length, 100u);
+  EXPECT_EQ(items[2].section.text, Section::Text::mime);
+  EXPECT_TRUE(items[3].section.part.empty());
+  EXPECT_EQ(items[4].kind, FetchItem::Kind::binary);
+  EXPECT_EQ(items[4].partial->offset, 5u);
+  EXPECT_EQ(items[5].kind, FetchItem::Kind::binary_size);
+  EXPECT_TRUE(items[7].lazy);
+  EXPECT_EQ(items[9].section.text, Section::Text::text);
+  EXPECT_EQ(items[10].kind, FetchItem::Kind::body);
+  EXPECT_EQ(std::get<Fetch>(parse_ok("a FETCH 1:* ALL").command).items.size(), 4u);
+  EXPECT_EQ(std::get<Fetch>(parse_ok("a FETCH 1 FULL").command).items.size(), 5u);
+  EXPECT_EQ(parse_error("a FETCH 1 (BODY[MIME])"), "Invalid section");
+  EXPECT_EQ(parse_error("a FETCH 1 BINARY[1.TEXT]"), "A BINARY section is part numbers only");
+  EXPECT_EQ(parse_error("a FETCH 1 BODY.PEEK"), "BODY.PEEK needs a section");
+  EXPECT_EQ(parse_error("a FETCH 1 (FLAGS"), "Expected ')'");
+  EXPECT_EQ(parse_error("a FETCH 1 BOGUS"), "Unknown fetch item BOGUS");
+}
+
+TEST(ImapParse, SearchKeys) {
+  auto r = parse_ok(
+      "a UID SEARCH RETURN (MIN COUNT) CHARSET UTF-8 OR FROM alice (SUBJECT \"caf\xc3\xa9\" UNSEEN) "
+      "NOT 1:5 SINCE 1-Feb-2024 HEADER X-Spam yes LARGER 1000 UID 7:* KEYWORD $Junk");
+  auto& s = std::get<Search>(r.command);
+  EXPECT_EQ(s.charset, "UTF-8");
+  ASSERT_TRUE(s.returns);
+  EXPECT_EQ(s.returns->size(), 2u);
+  ASSERT_EQ(s.key.children.size(), 7u);
+  const auto& o = s.key.children[0];
+  EXPECT_EQ(o.kind, SearchNode::Kind::or_);
+  EXPECT_EQ(o.children[0].field, "From");
+  EXPECT_EQ(o.children[1].kind, SearchNode::Kind::and_);
+  EXPECT_EQ(o.children[1].children[0].text, "caf\xc3\xa9");
+  EXPECT_EQ(s.key.children[1].kind, SearchNode::Kind::not_);
+  EXPECT_EQ(s.key.children[1].children[0].kind, SearchNode::Kind::sequence);
+  EXPECT_EQ(s.key.children[2].day, 19754);  // 2024-02-01
+  EXPECT_EQ(s.key.children[3].field, "X-Spam");
+  EXPECT_EQ(s.key.children[4].number, 1000u);
+  EXPECT_EQ(s.key.children[5].kind, SearchNode::Kind::uid);
+  EXPECT_EQ(parse_error("a SEARCH SINCE 30-Feb-2024"), "Invalid date (expected d-Mon-yyyy)");
+  EXPECT_EQ(parse_error("a SEARCH FROBNICATE"), "Unknown search key FROBNICATE");
+  EXPECT_EQ(parse_error("a SEARCH"), "Missing arguments");
+  std::string deep = "a SEARCH " + std::string(40, '(') + "ALL" + std::string(40, ')');
+  EXPECT_EQ(parse_error(deep), "Too deeply nested");
+}
+
+TEST(ImapParse, StoreCopyMoveExpunge) {
+  auto s = std::get<Store>(parse_ok("a STORE 1:2 +FLAGS.SILENT (\\Seen $Forwarded)").command);
+  EXPECT_EQ(s.mode, StoreMode::add);
+  EXPECT_TRUE(s.silent);
+  EXPECT_EQ(s.flags, (std::vector<std::string>{"\\Seen", "$Forwarded"}));
+  s = std::get<Store>(parse_ok("a STORE 1 FLAGS \\Deleted \\Seen").command);
+  EXPECT_EQ(s.mode, StoreMode::replace);
+  EXPECT_EQ(s.flags.size(), 2u);
+  EXPECT_EQ(parse_error("a STORE 1 LABELS x"), "Expected FLAGS, +FLAGS or -FLAGS");
+  auto m = std::get<Copy>(parse_ok("a UID MOVE 4:9 \"Sent Items\"").command);
+  EXPECT_TRUE(m.move);
+  EXPECT_EQ(m.mailbox, "Sent Items");
+  auto e = parse_ok("a UID EXPUNGE 3:5");
+  EXPECT_TRUE(std::get<Expunge>(e.command).uids);
+  EXPECT_FALSE(std::get<Expunge>(parse_ok("a EXPUNGE").command).uids);
+}
+
+TEST(ImapParse, ListForms) {
+  auto l = std::get<List>(parse_ok("a LIST \"\" *").command);
+  EXPECT_FALSE(l.extended);
+  EXPECT_EQ(l.patterns, (std::vector<std::string>{"*"}));
+  // RFC 5258 §5 examples.
+  l = std::get<List>(parse_ok("A02 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"%\" \"Other/*\") "
+                              "RETURN (CHILDREN STATUS (MESSAGES UNSEEN))").command);
+  EXPECT_TRUE(l.extended);
+  EXPECT_EQ(l.selection, (std::vector<std::string>{"SUBSCRIBED", "RECURSIVEMATCH"}));
+  EXPECT_EQ(l.patterns.size(), 2u);
+  EXPECT_EQ(l.returns, (std::vector<std::string>{"CHILDREN", "STATUS"}));
+  EXPECT_EQ(l.status.size(), 2u);
+  EXPECT_EQ(std::get<List>(parse_ok("a LSUB \"\" %").command).form, List::Form::lsub);
+}
+
+TEST(ImapParse, AppendWithFlagsDateAndMultiappend) {
+  auto a = std::get<Append>(
+      parse_ok("a APPEND Drafts (\\Draft) \" 7-Feb-1994 21:52:25 -0800\" {5}\r\nhello ~{3}\r\nb\0c\r\n"s).command);
+  EXPECT_EQ(a.mailbox, "Drafts");
+  ASSERT_EQ(a.messages.size(), 2u);
+  EXPECT_EQ(a.messages[0].flags, (std::vector<std::string>{"\\Draft"}));
+  EXPECT_EQ(*a.messages[0].internal_date, 760686745);  // RFC 3501 §6.3.11's example date
+  EXPECT_EQ(a.messages[0].data, "hello");
+  EXPECT_TRUE(a.messages[1].binary);
+  EXPECT_EQ(a.messages[1].data, std::string("b\0c", 3));
+  EXPECT_EQ(parse_error("a APPEND INBOX \"31-Feb-2020 00:00:00 +0000\" {1}\r\nx\r\n"),
+            "Invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")");
+  EXPECT_EQ(parse_error("a LOGIN ~{1}\r\nx y\r\n"), "A literal8 is not allowed here");
+}
+
+TEST(ImapParse, SessionCommands) {
+  auto a = std::get<Authenticate>(parse_ok("a AUTHENTICATE plain AGFsaWNlAHNlY3JldA==").command);
+  EXPECT_EQ(a.mechanism, "PLAIN");
+  EXPECT_EQ(*a.initial, "AGFsaWNlAHNlY3JldA==");
+  EXPECT_FALSE(std::get<Authenticate>(parse_ok("a AUTHENTICATE SCRAM-SHA-256").command).initial);
+  auto e = std::get<Enable>(parse_ok("a ENABLE imap4rev2 UTF8=ACCEPT").command);
+  EXPECT_EQ(e.capabilities, (std::vector<std::string>{"IMAP4REV2", "UTF8=ACCEPT"}));
+  auto id = std::get<Id>(parse_ok("a ID (\"name\" \"imaplib\" \"version\" NIL)").command);
+  ASSERT_TRUE(id.fields);
+  EXPECT_FALSE((*id.fields)[1].second);
+  EXPECT_FALSE(std::get<Id>(parse_ok("a ID NIL").command).fields);
+  auto c = std::get<Create>(parse_ok("a CREATE Archive (USE (\\Archive))").command);
+  EXPECT_EQ(c.uses, (std::vector<std::string>{"\\Archive"}));
+  auto st = std::get<Status>(parse_ok("a STATUS INBOX (MESSAGES UIDNEXT SIZE DELETED)").command);
+  EXPECT_EQ(st.items.size(), 4u);
+  EXPECT_EQ(parse_error("a STATUS INBOX (MESSAGES BOGUS)"), "Unknown status item BOGUS");
+  EXPECT_TRUE(std::get<Select>(parse_ok("a EXAMINE INBOX").command).read_only);
+  auto q = std::get<SetQuota>(parse_ok("a SETQUOTA \"\" (STORAGE 512 MESSAGE 1000)").command);
+  EXPECT_EQ(q.limits.size(), 2u);
+}
+
+TEST(ImapWriter, StringsChooseTheirForm) {
+  std::string out;
+  append_astring(out, "INBOX");
+  out += ' ';
+  append_astring(out, "Sent Items");
+  out += ' ';
+  append_astring(out, "nil");
+  out += ' ';
+  append_string(out, "caf\xc3\xa9");
+  out += ' ';
+  append_string(out, "caf\xc3\xa9", true);
+  out += ' ';
+  append_string(out, "a\r\nb");
+  EXPECT_EQ(out, "INBOX \"Sent Items\" \"nil\" {5}\r\ncaf\xc3\xa9 \"caf\xc3\xa9\" {4}\r\na\r\nb");
+  EXPECT_EQ(date_time(760686745), "\"08-Feb-1994 05:52:25 +0000\"");
+  EXPECT_EQ(compact_set({1, 2, 3, 7, 9, 10}), "1:3,7,9:10");
+}
+
+}  // namespace
+}  // namespace roost::imap
