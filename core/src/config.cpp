@@ -366,6 +366,16 @@ const std::vector<Setting>& settings() {
       {{"lmtp", "add_received", "true", "Add a Received field (RFC 5321 §4.4)."},
        set_bool(&Config::lmtp, &Config::Lmtp::add_received)},
 
+      {{"imap", "max_message_size", "50M", "Largest message APPEND accepts (announced as APPENDLIMIT, RFC 7889)."},
+       set_size(&Config::imap, &Config::Imap::max_message_size, 1024)},
+      {{"imap", "literal_minus", "false",
+        "Announce LITERAL- (non-synchronizing literals up to 4096 bytes) instead of LITERAL+ (RFC 7888)."},
+       set_bool(&Config::imap, &Config::Imap::literal_minus)},
+      {{"imap", "idle_keepalive", "2m", "Interval of the \"* OK Still here\" lines sent to a client in IDLE."},
+       set_duration(&Config::imap, &Config::Imap::idle_keepalive)},
+      {{"imap", "max_bad_commands", "20", "BAD replies in a row before the connection is closed with BYE."},
+       set_uint(&Config::imap, &Config::Imap::max_bad_commands, 1, 10000)},
+
       {{"metrics", "listen", "",
         "HTTP listener for Prometheus metrics, such as 127.0.0.1:9100; empty disables it."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {

@@ -30,6 +30,7 @@ std::string_view to_string(ReadStatus status) {
     case ReadStatus::too_long: return "too_long";
     case ReadStatus::stopped: return "stopped";
     case ReadStatus::error: return "error";
+    case ReadStatus::interrupted: return "interrupted";
   }
   return "?";
 }
@@ -65,6 +66,12 @@ void Connection::request_stop(StopReason reason) {
   socket_.cancel(ec);
 }
 
+void Connection::interrupt() {
+  interrupted_ = true;
+  boost::system::error_code ec;
+  socket_.cancel(ec);
+}
+
 void Connection::post_stop(const std::weak_ptr<Connection>& connection, StopReason reason) {
   if (auto c = connection.lock()) {
     asio::post(c->executor(), [c, reason] { c->request_stop(reason); });
@@ -77,6 +84,10 @@ void Connection::post_stop(const std::weak_ptr<Connection>& connection, StopReas
 // number makes a handler from an earlier wait harmless.
 std::optional<ReadStatus> Connection::arm_deadline(Deadline deadline, bool stoppable) {
   if (stoppable && stop_requested()) return ReadStatus::stopped;
+  if (stoppable && interrupted_) {
+    interrupted_ = false;
+    return ReadStatus::interrupted;
+  }
   if (std::chrono::steady_clock::now() >= deadline) return ReadStatus::timeout;
   const auto generation = ++wait_generation_;
   timed_out_ = false;
@@ -95,8 +106,13 @@ std::optional<ReadStatus> Connection::settle_wait(boost::system::error_code ec, 
   timer_.cancel();
   if (timed_out_) return ReadStatus::timeout;
   if (ec == asio::error::operation_aborted) {
-    // Cancelled by request_stop(): reads end, writes carry on to the deadline.
-    if (stoppable) return ReadStatus::stopped;
+    // Cancelled by request_stop() or interrupt(): reads end, writes carry
+    // on to the deadline.
+    if (stoppable && stop_requested()) return ReadStatus::stopped;
+    if (stoppable && interrupted_) {
+      interrupted_ = false;
+      return ReadStatus::interrupted;
+    }
     return std::nullopt;
   }
   return ec ? ReadStatus::error : ReadStatus::ok;

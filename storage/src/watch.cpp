@@ -7,11 +7,13 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -33,8 +35,7 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
   }
 
   struct Waiter {
-    asio::steady_timer* timer;
-    bool changed = false;
+    std::function<void()> notify;
   };
   struct Watch {
     int refs = 0;
@@ -64,6 +65,22 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Watches the folder's paths for `waiter`; returns the watch descriptors.
+  std::vector<int> watch(const FolderView& view, Waiter* waiter) {
+    // The change file exists from the first commit on; make sure it does now.
+    int fd = ::open(view.change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    std::vector<int> wds;
+    for (const auto& path : view.watch_paths()) {
+      int wd = add(path);
+      if (wd < 0) continue;
+      wds.push_back(wd);
+      watches[wd].waiters.push_back(waiter);
+    }
+    start_reading();
+    return wds;
+  }
+
   void start_reading() {
     if (reading || !stream.is_open()) return;
     reading = true;
@@ -85,41 +102,79 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
         at += sizeof(inotify_event) + name_length;
         auto it = self->watches.find(wd);
         if (it == self->watches.end()) continue;
-        for (Waiter* w : it->second.waiters) {
-          w->changed = true;
-          w->timer->cancel();
-        }
+        std::vector<Waiter*> waiters = it->second.waiters;  // a notification may release a watch
+        for (Waiter* w : waiters) w->notify();
       }
     }
     self->reading = false;
   }
 };
 
+namespace {
+
+// One watcher per event loop, living and dying with it: asio destroys an
+// io_context's services before the reactor they use, after every coroutine
+// still suspended in the loop is gone.
+class WatcherService : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+  explicit WatcherService(asio::execution_context& context)
+      : asio::execution_context::service(context), watcher(static_cast<asio::io_context&>(context).get_executor()) {}
+  void shutdown() override { watcher.close(); }
+  ChangeWatcher watcher;
+};
+
+}  // namespace
+
+ChangeWatcher& ChangeWatcher::of(asio::io_context& context) { return asio::use_service<WatcherService>(context).watcher; }
+
 ChangeWatcher::ChangeWatcher(const asio::any_io_executor& executor) : impl_(std::make_shared<Impl>(executor)) {}
 
-ChangeWatcher::~ChangeWatcher() {
-  if (impl_->stream.is_open()) impl_->stream.close();
+ChangeWatcher::~ChangeWatcher() { close(); }
+
+void ChangeWatcher::close() {
+  if (impl_->stream.is_open()) {
+    boost::system::error_code ignored;
+    impl_->stream.close(ignored);
+  }
 }
 
 asio::awaitable<bool> ChangeWatcher::wait(const FolderView& view, std::chrono::milliseconds timeout) {
   std::shared_ptr<Impl> impl = impl_;
   asio::steady_timer timer(impl->executor);
   timer.expires_after(timeout);
-  Impl::Waiter waiter{&timer};
-  // The change file exists from the first commit on; make sure it does now.
-  int fd = ::open(view.change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
-  std::vector<int> wds;
-  for (const auto& path : view.watch_paths()) {
-    int wd = impl->add(path);
-    if (wd < 0) continue;
-    wds.push_back(wd);
-    impl->watches[wd].waiters.push_back(&waiter);
-  }
-  impl->start_reading();
+  bool changed = false;
+  Impl::Waiter waiter{[&] {
+    changed = true;
+    timer.cancel();
+  }};
+  std::vector<int> wds = impl->watch(view, &waiter);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   for (int wd : wds) impl->release(wd, &waiter);
-  co_return waiter.changed;
+  co_return changed;
+}
+
+struct ChangeWatcher::Subscription::State {
+  std::shared_ptr<Impl> impl;
+  Impl::Waiter waiter;
+  std::vector<int> wds;
+};
+
+ChangeWatcher::Subscription::Subscription(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ChangeWatcher::Subscription::Subscription(Subscription&&) noexcept = default;
+ChangeWatcher::Subscription& ChangeWatcher::Subscription::operator=(Subscription&&) noexcept = default;
+
+ChangeWatcher::Subscription::~Subscription() {
+  if (!state_) return;
+  for (int wd : state_->wds) state_->impl->release(wd, &state_->waiter);
+}
+
+ChangeWatcher::Subscription ChangeWatcher::subscribe(const FolderView& view, std::function<void()> on_change) {
+  auto state = std::make_unique<Subscription::State>();
+  state->impl = impl_;
+  state->waiter.notify = std::move(on_change);
+  state->wds = impl_->watch(view, &state->waiter);
+  return Subscription(std::move(state));
 }
 
 }  // namespace roost::storage

@@ -40,6 +40,7 @@ CommandReader::Next CommandReader::refuse(std::string text, bool close) {
 CommandReader::Next CommandReader::add_line(std::string_view line) {
   if (!started_) {
     started_ = true;
+    response_.clear();
     std::size_t space = line.find(' ');
     std::string_view tag = line.substr(0, space);
     tag_ = valid_tag(tag) ? std::string(tag) : std::string();

@@ -107,6 +107,13 @@ struct Config {
     bool add_received = true;
   } lmtp;
 
+  struct Imap {
+    std::size_t max_message_size = 0;    // APPENDLIMIT (RFC 7889)
+    bool literal_minus = false;          // announce LITERAL- instead of LITERAL+ (RFC 7888)
+    std::chrono::milliseconds idle_keepalive{};  // "* OK Still here" while in IDLE
+    unsigned max_bad_commands = 0;       // BAD replies in a row before the connection is closed
+  } imap;
+
   struct Metrics {
     std::optional<ListenAddress> listen;  // empty setting: no metrics listener
   } metrics;

@@ -43,6 +43,7 @@ enum class ReadStatus {
   too_long,  // a line exceeded its limit; the rest of it was discarded
   stopped,   // the server is shutting down or the session was kicked
   error,     // a socket or TLS error
+  interrupted,  // interrupt() woke the read; nothing was consumed
 };
 
 std::string_view to_string(ReadStatus status);
@@ -95,6 +96,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // deadline passed.
   asio::awaitable<bool> flush(Duration timeout);
   void set_output_limit(std::size_t bytes) { output_limit_ = bytes; }
+  std::size_t output_limit() const { return output_limit_; }
+  // Bytes queued and not yet written.
+  std::size_t buffered_output() const { return out_.size(); }
 
   // Reads a PROXY protocol header consuming exactly its bytes.
   asio::awaitable<std::expected<proxy_protocol::Header, std::string>> read_proxy_header(
@@ -116,6 +120,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The first reason given is kept.
   void request_stop(StopReason reason);
   bool stop_requested() const { return stop_reason_ != StopReason::none; }
+  // Wakes the pending read (or the next one) with `interrupted`, once,
+  // leaving the connection usable: IDLE uses it when a folder changes.
+  void interrupt();
   StopReason stop_reason() const { return stop_reason_; }
   // Thread-safe: posts request_stop() to the connection's executor.
   static void post_stop(const std::weak_ptr<Connection>& connection, StopReason reason);
@@ -159,6 +166,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   StopReason stop_reason_ = StopReason::none;
   std::uint32_t wait_generation_ = 0;
   bool timed_out_ = false;
+  bool interrupted_ = false;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
 };

@@ -10,8 +10,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "roost/storage/storage.hpp"
@@ -24,6 +26,30 @@ class ChangeWatcher {
   ~ChangeWatcher();
   ChangeWatcher(const ChangeWatcher&) = delete;
   ChangeWatcher& operator=(const ChangeWatcher&) = delete;
+
+  // The watcher of an event loop, made on first use and destroyed with the
+  // loop (an asio service of the io_context).
+  static ChangeWatcher& of(boost::asio::io_context& context);
+
+  // Stops watching: later waits only time out.
+  void close();
+
+  // Calls `on_change` on the watcher's thread each time the folder may
+  // have changed, until the subscription is destroyed (IDLE). Without
+  // inotify it never calls: the caller's own timeout is the poll.
+  class Subscription {
+   public:
+    Subscription(Subscription&&) noexcept;
+    Subscription& operator=(Subscription&&) noexcept;
+    ~Subscription();
+
+   private:
+    friend class ChangeWatcher;
+    struct State;
+    explicit Subscription(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+  };
+  Subscription subscribe(const FolderView& view, std::function<void()> on_change);
 
   // Completes when the folder may have changed (true) or after `timeout`
   // (false), whichever comes first; the caller then refreshes its view.

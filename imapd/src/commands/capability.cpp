@@ -1,0 +1,31 @@
+// CAPABILITY (RFC 9051 §6.1.1): exactly what works, before and after login.
+#include "commands.hpp"
+#include "roost/core/session_auth.hpp"
+
+namespace roost::imap::commands {
+
+asio::awaitable<std::string> capabilities(ImapSession& s) {
+  std::string caps = "IMAP4rev1 SASL-IR ID ENABLE IDLE";
+  caps += s.config().imap.literal_minus ? " LITERAL-" : " LITERAL+";
+  if (s.state == State::not_authenticated) {
+    if (s.net.listener.tls == TlsMode::starttls && !s.conn().tls_active()) caps += " STARTTLS";
+    if (!s.net.plaintext_allowed()) caps += " LOGINDISABLED";
+    std::vector<std::string> mechanisms = co_await offered_mechanisms(s.net);
+    for (const auto& mechanism : mechanisms) caps += " AUTH=" + mechanism;
+    co_return caps;
+  }
+  caps += " NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
+          " CREATE-SPECIAL-USE ESEARCH SEARCHRES BINARY UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE"
+          " QUOTA=RES-MESSAGE STATUS=SIZE PREVIEW SAVEDATE XLIST";
+  caps += " APPENDLIMIT=" + std::to_string(s.config().imap.max_message_size);
+  co_return caps;
+}
+
+asio::awaitable<Reply> capability(ImapSession& s, const Request&) {
+  std::string caps = co_await capabilities(s);
+  std::string line = "* CAPABILITY " + caps + "\r\n";
+  co_await s.send(line);
+  co_return ok("CAPABILITY completed");
+}
+
+}  // namespace roost::imap::commands

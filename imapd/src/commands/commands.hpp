@@ -1,0 +1,50 @@
+// The command handlers, one file each under commands/ (mailbox.cpp holds
+// CREATE, DELETE, RENAME and (UN)SUBSCRIBE, which are one call each). The
+// table in imap_service.cpp says in which states each may run.
+#pragma once
+
+#include "../session.hpp"
+#include "roost/core/session_auth.hpp"
+
+namespace roost::imap::commands {
+
+asio::awaitable<Reply> capability(ImapSession& s, const Request& r);
+asio::awaitable<Reply> noop(ImapSession& s, const Request& r);
+asio::awaitable<Reply> logout(ImapSession& s, const Request& r);
+asio::awaitable<Reply> starttls(ImapSession& s, const Request& r);
+asio::awaitable<Reply> authenticate(ImapSession& s, const Request& r);
+asio::awaitable<Reply> login(ImapSession& s, const Request& r);
+asio::awaitable<Reply> enable(ImapSession& s, const Request& r);
+asio::awaitable<Reply> id(ImapSession& s, const Request& r);
+asio::awaitable<Reply> select(ImapSession& s, const Request& r);
+asio::awaitable<Reply> create(ImapSession& s, const Request& r);
+asio::awaitable<Reply> remove(ImapSession& s, const Request& r);
+asio::awaitable<Reply> rename(ImapSession& s, const Request& r);
+asio::awaitable<Reply> subscribe(ImapSession& s, const Request& r);
+asio::awaitable<Reply> list(ImapSession& s, const Request& r);
+asio::awaitable<Reply> namespace_(ImapSession& s, const Request& r);
+asio::awaitable<Reply> status(ImapSession& s, const Request& r);
+asio::awaitable<Reply> append(ImapSession& s, const Request& r);
+asio::awaitable<Reply> close(ImapSession& s, const Request& r);
+asio::awaitable<Reply> expunge(ImapSession& s, const Request& r);
+asio::awaitable<Reply> search(ImapSession& s, const Request& r);
+asio::awaitable<Reply> fetch(ImapSession& s, const Request& r);
+asio::awaitable<Reply> store(ImapSession& s, const Request& r);
+asio::awaitable<Reply> copy(ImapSession& s, const Request& r);
+asio::awaitable<Reply> idle(ImapSession& s, const Request& r);
+asio::awaitable<Reply> quota(ImapSession& s, const Request& r);
+asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request& r);
+
+// After AUTHENTICATE or LOGIN: opens the user's mail and enters the
+// authenticated state, or says why not.
+asio::awaitable<Reply> finish_login(ImapSession& s, const AuthOutcome& outcome);
+
+// "* STATUS name (items)" for a folder's counters.
+std::string status_line(ImapSession& s, std::string_view name, const storage::FolderStatus& st,
+                        const std::vector<StatusItem>& items);
+
+// The capability list for this session now (before or after login, with
+// or without TLS).
+asio::awaitable<std::string> capabilities(ImapSession& s);
+
+}  // namespace roost::imap::commands

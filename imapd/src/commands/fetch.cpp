@@ -1,0 +1,403 @@
+// FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5) with BINARY (RFC 3516), PREVIEW
+// (RFC 8970) and SAVEDATE (RFC 8514). ENVELOPE, BODY, BODYSTRUCTURE and
+// PREVIEW come from the cache written at delivery; BODY[section] reads the
+// exact byte range the cache's part table names, never re-parsing the file.
+#include <algorithm>
+
+#include "commands.hpp"
+#include "roost/imapd/writer.hpp"
+#include "roost/mime/decode.hpp"
+
+namespace roost::imap::commands {
+namespace {
+
+using FK = FetchItem::Kind;
+using index::PartInfo;
+namespace part_kind = index::part_kind;
+
+// Bare LF and bare CR become CRLF: what IMAP sends and RFC822.SIZE counts.
+std::string to_crlf(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() + raw.size() / 32);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The index just past part `i`'s subtree in the pre-order part table.
+std::size_t subtree_end(const std::vector<PartInfo>& parts, std::size_t i) {
+  std::size_t next = i + 1;
+  for (std::uint32_t c = 0; c < parts[i].children && next < parts.size(); ++c) next = subtree_end(parts, next);
+  return next;
+}
+
+// The part that IMAP part number `path` names (RFC 9051 §6.4.5).
+std::optional<std::size_t> find_part(const std::vector<PartInfo>& parts, const std::vector<std::uint32_t>& path) {
+  if (parts.empty()) return std::nullopt;
+  std::size_t node = 0;
+  for (std::size_t k = 0; k < path.size(); ++k) {
+    if (parts[node].kind & part_kind::multipart) {
+      std::size_t child = node + 1;
+      for (std::uint32_t n = 1; n < path[k]; ++n) {
+        if (child >= parts.size()) return std::nullopt;
+        child = subtree_end(parts, child);
+      }
+      if (path[k] > parts[node].children || child >= parts.size()) return std::nullopt;
+      node = child;
+    } else if (path[k] != 1) {
+      return std::nullopt;
+    }
+    // A nested message's own parts are numbered below it.
+    if (k + 1 < path.size()) {
+      if (!(parts[node].kind & part_kind::message) || node + 1 >= parts.size()) return std::nullopt;
+      node = node + 1;
+    }
+  }
+  return node;
+}
+
+std::string section_label(const FetchItem& item) {
+  std::string out = item.kind == FK::binary ? "BINARY[" : item.kind == FK::binary_size ? "BINARY.SIZE[" : "BODY[";
+  for (std::size_t i = 0; i < item.section.part.size(); ++i) {
+    if (i > 0) out += '.';
+    out += std::to_string(item.section.part[i]);
+  }
+  const bool dot = !item.section.part.empty();
+  switch (item.section.text) {
+    case Section::Text::none: break;
+    case Section::Text::header: out += dot ? ".HEADER" : "HEADER"; break;
+    case Section::Text::text: out += dot ? ".TEXT" : "TEXT"; break;
+    case Section::Text::mime: out += ".MIME"; break;
+    case Section::Text::header_fields:
+    case Section::Text::header_fields_not: {
+      out += dot ? "." : "";
+      out += item.section.text == Section::Text::header_fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (";
+      for (std::size_t i = 0; i < item.section.fields.size(); ++i) {
+        if (i > 0) out += ' ';
+        append_astring(out, item.section.fields[i]);
+      }
+      out += ')';
+      break;
+    }
+  }
+  out += ']';
+  return out;
+}
+
+// The header fields of `header` (CRLF lines, ending with the empty line)
+// whose names are (or, with `exclude`, are not) in `names`.
+std::string filter_fields(std::string_view header, const std::vector<std::string>& names, bool exclude) {
+  auto listed = [&](std::string_view name) {
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+      return n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+             });
+    });
+  };
+  std::string out;
+  bool keep = false;
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    std::size_t eol = header.find("\r\n", pos);
+    std::size_t end = eol == std::string_view::npos ? header.size() : eol + 2;
+    std::string_view line = header.substr(pos, end - pos);
+    pos = end;
+    if (line == "\r\n") break;
+    if (line[0] != ' ' && line[0] != '\t') {
+      std::size_t colon = line.find(':');
+      std::string_view name = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      keep = colon != std::string_view::npos && listed(name) != exclude;
+    }
+    if (keep) out.append(line);
+  }
+  out += "\r\n";
+  return out;
+}
+
+// What one message's response needs, gathered on the blocking pool.
+struct Gathered {
+  storage::MessageInfo info;
+  std::optional<index::MessageCache> cache;
+  std::string message;  // the stored bytes, when a section needs them
+};
+
+bool needs_cache(const FetchItem& item) {
+  switch (item.kind) {
+    case FK::envelope: case FK::body: case FK::bodystructure: case FK::preview:
+    case FK::body_section: case FK::binary: case FK::binary_size: case FK::rfc822_header: case FK::rfc822_text:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool needs_message(const FetchItem& item) {
+  switch (item.kind) {
+    case FK::rfc822: case FK::rfc822_header: case FK::rfc822_text: case FK::body_section: case FK::binary:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool sets_seen(const FetchItem& item) {
+  return !item.peek && (item.kind == FK::body_section || item.kind == FK::binary || item.kind == FK::rfc822 ||
+                        item.kind == FK::rfc822_text);
+}
+
+// BODY[section] data, or nullopt when the section does not exist.
+std::optional<std::string> section_data(const Gathered& g, const Section& section, const std::string& raw) {
+  const auto& parts = g.cache->parts;
+  auto range = [&](std::uint64_t b, std::uint64_t e) { return to_crlf(std::string_view(raw).substr(b, e - b)); };
+  if (section.part.empty()) {
+    switch (section.text) {
+      case Section::Text::none: return to_crlf(raw);
+      case Section::Text::header: return range(parts[0].header_begin, parts[0].header_end);
+      case Section::Text::text: return range(parts[0].body_begin, parts[0].body_end);
+      case Section::Text::header_fields:
+      case Section::Text::header_fields_not:
+        return filter_fields(range(parts[0].header_begin, parts[0].header_end), section.fields,
+                             section.text == Section::Text::header_fields_not);
+      case Section::Text::mime: return std::nullopt;
+    }
+  }
+  auto found = find_part(parts, section.part);
+  if (!found) return std::nullopt;
+  const PartInfo& p = parts[*found];
+  switch (section.text) {
+    case Section::Text::none: return range(p.body_begin, p.body_end);
+    case Section::Text::mime: return range(p.header_begin, p.header_end);
+    default: break;
+  }
+  // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it
+  // holds (message/rfc822); other parts have none.
+  if (!(p.kind & part_kind::message) || *found + 1 >= parts.size()) return std::string();
+  const PartInfo& nested = parts[*found + 1];
+  switch (section.text) {
+    case Section::Text::header: return range(nested.header_begin, nested.header_end);
+    case Section::Text::text: return range(nested.body_begin, nested.body_end);
+    default:
+      return filter_fields(range(nested.header_begin, nested.header_end), section.fields,
+                           section.text == Section::Text::header_fields_not);
+  }
+}
+
+void append_partial(std::string& out, std::string_view data, const std::optional<Partial>& partial, bool binary) {
+  if (partial) {
+    std::uint64_t offset = std::min<std::uint64_t>(partial->offset, data.size());
+    data = data.substr(offset, partial->length);
+  }
+  append_literal(out, data, binary);
+}
+
+}  // namespace
+
+asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
+  const auto& f = std::get<Fetch>(r.command);
+  auto uids = s.resolve(f.set, r.uid);
+  if (!uids) co_return bad("[CLIENTBUG] Invalid message sequence number");
+  std::vector<FetchItem> items = f.items;
+  // UID FETCH always returns UID (RFC 9051 §6.4.9).
+  if (r.uid && std::none_of(items.begin(), items.end(), [](const FetchItem& i) { return i.kind == FK::uid; }))
+    items.insert(items.begin(), FetchItem{.kind = FK::uid});
+  const bool cache_needed = std::any_of(items.begin(), items.end(), needs_cache);
+  const bool message_needed = std::any_of(items.begin(), items.end(), needs_message);
+  const bool seen_needed = !s.view->read_only() && std::any_of(items.begin(), items.end(), sets_seen);
+
+  bool missing = false;
+  std::size_t next = 0;
+  constexpr std::size_t kBatch = 256;
+  constexpr std::size_t kBatchBytes = 8u << 20;
+  while (next < uids->size() && !s.lost) {
+    std::vector<Gathered> batch;
+    storage::Error failure;
+    bool failed = false;
+    auto work = [&]() {
+      std::size_t end = std::min(uids->size(), next + kBatch);
+      std::vector<storage::Uid> chunk(uids->begin() + static_cast<std::ptrdiff_t>(next),
+                                      uids->begin() + static_cast<std::ptrdiff_t>(end));
+      if (seen_needed) {
+        storage::Flags seen;
+        seen.system = index::flag::seen;
+        auto stored = s.view->store(chunk, storage::StoreMode::add, seen);
+        if (!stored) {
+          failure = stored.error();
+          failed = true;
+          return;
+        }
+      }
+      auto infos = s.view->messages(chunk);
+      if (!infos) {
+        failure = infos.error();
+        failed = true;
+        return;
+      }
+      std::size_t bytes = 0;
+      for (auto& info : *infos) {
+        Gathered g;
+        g.info = std::move(info);
+        if (cache_needed) {
+          auto cache = s.view->cache(g.info.uid);
+          if (!cache) {
+            if (cache.error().kind == storage::ErrorKind::expunged) continue;
+            failure = cache.error();
+            failed = true;
+            return;
+          }
+          g.cache = std::move(*cache);
+        }
+        if (message_needed) {
+          auto data = s.view->read(g.info.uid);
+          if (!data) {
+            if (data.error().kind == storage::ErrorKind::expunged) continue;
+            failure = data.error();
+            failed = true;
+            return;
+          }
+          g.message = std::move(*data);
+          bytes += g.message.size();
+        }
+        batch.push_back(std::move(g));
+        if (bytes > kBatchBytes) break;
+      }
+      // The rest of the chunk waits for the next round when the batch is
+      // full; what is neither here nor waiting was expunged meanwhile.
+      std::size_t consumed = end;
+      if (bytes > kBatchBytes && !batch.empty()) {
+        auto last = std::lower_bound(uids->begin(), uids->end(), batch.back().info.uid);
+        consumed = static_cast<std::size_t>(last - uids->begin()) + 1;
+      }
+      if (consumed - next != batch.size()) missing = true;
+      next = consumed;
+    };
+    co_await s.blocking(work);
+    if (failed) co_return storage_error(s, failure);
+    if (seen_needed) {
+      // The implicit \Seen is reported in these responses (RFC 9051 §6.4.5).
+      for (const auto& g : batch) s.flags_reported.push_back(g.info.uid);
+    }
+    for (const auto& g : batch) {
+      auto seq = s.view->sequence_of(g.info.uid);
+      if (!seq) continue;
+      std::string out = "* " + std::to_string(*seq) + " FETCH (";
+      bool first = true;
+      auto item_name = [&](std::string_view name) {
+        if (!first) out += ' ';
+        first = false;
+        out += name;
+        out += ' ';
+      };
+      bool flags_sent = false;
+      for (const auto& item : items) {
+        switch (item.kind) {
+          case FK::flags:
+            if (flags_sent) break;
+            item_name("FLAGS");
+            out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
+            flags_sent = true;
+            break;
+          case FK::uid: item_name("UID"); out += std::to_string(g.info.uid); break;
+          case FK::internaldate: item_name("INTERNALDATE"); out += date_time(g.info.internal_date); break;
+          case FK::savedate:
+            item_name("SAVEDATE");
+            out += g.info.save_date > 0 ? date_time(g.info.save_date) : std::string("NIL");
+            break;
+          case FK::rfc822_size: item_name("RFC822.SIZE"); out += std::to_string(g.info.size); break;
+          case FK::envelope: item_name("ENVELOPE"); out += g.cache->envelope; break;
+          case FK::body: item_name("BODY"); out += g.cache->body; break;
+          case FK::bodystructure: item_name("BODYSTRUCTURE"); out += g.cache->body_structure; break;
+          case FK::preview:
+            item_name("PREVIEW");
+            append_string(out, g.cache->preview, true);
+            break;
+          case FK::rfc822:
+            item_name("RFC822");
+            append_literal(out, to_crlf(g.message));
+            break;
+          case FK::rfc822_header: {
+            item_name("RFC822.HEADER");
+            const auto& p = g.cache->parts.front();
+            append_literal(out, to_crlf(std::string_view(g.message).substr(p.header_begin, p.header_end - p.header_begin)));
+            break;
+          }
+          case FK::rfc822_text: {
+            item_name("RFC822.TEXT");
+            const auto& p = g.cache->parts.front();
+            append_literal(out, to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin)));
+            break;
+          }
+          case FK::body_section: {
+            std::string label = section_label(item);
+            if (item.partial) label += "<" + std::to_string(item.partial->offset) + ">";
+            item_name(label);
+            auto data = section_data(g, item.section, g.message);
+            if (!data) out += "NIL";
+            else append_partial(out, *data, item.partial, false);
+            break;
+          }
+          case FK::binary_size: {
+            item_name(section_label(item));
+            if (item.section.part.empty()) {
+              out += std::to_string(g.info.size);
+            } else if (auto found = find_part(g.cache->parts, item.section.part)) {
+              const PartInfo& p = g.cache->parts[*found];
+              bool encoded = p.encoding == "base64" || p.encoding == "quoted-printable";
+              out += std::to_string(encoded ? p.decoded_size : p.body_wire);
+            } else {
+              out += "0";
+            }
+            break;
+          }
+          case FK::binary: {
+            // RFC 3516: the part's content decoded from its transfer encoding.
+            std::optional<std::string> raw;
+            std::string encoding;
+            if (item.section.part.empty()) {
+              raw = to_crlf(g.message);
+            } else if (auto found = find_part(g.cache->parts, item.section.part)) {
+              const PartInfo& p = g.cache->parts[*found];
+              encoding = p.encoding;
+              raw = to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin));
+            }
+            if (!encoding.empty() && encoding != "7bit" && encoding != "8bit" && encoding != "binary" &&
+                encoding != "base64" && encoding != "quoted-printable")
+              co_return no("[UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding " + encoding);
+            std::string label = section_label(item);
+            if (item.partial) label += "<" + std::to_string(item.partial->offset) + ">";
+            item_name(label);
+            if (!raw) {
+              out += "NIL";
+              break;
+            }
+            std::string decoded = encoding == "base64"             ? mime::decode_base64_lenient(*raw)
+                                  : encoding == "quoted-printable" ? mime::decode_quoted_printable(*raw)
+                                                                   : std::move(*raw);
+            append_partial(out, decoded, item.partial, true);
+            break;
+          }
+        }
+      }
+      if (seen_needed && !flags_sent) {
+        item_name("FLAGS");
+        out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
+      }
+      out += ")\r\n";
+      co_await s.send(out);
+      if (s.lost) co_return Reply{.sent = true};
+    }
+  }
+  if (missing) co_return no("[EXPUNGEISSUED] Some of the requested messages no longer exist");
+  co_return ok(r.uid ? "UID FETCH completed" : "FETCH completed");
+}
+
+}  // namespace roost::imap::commands

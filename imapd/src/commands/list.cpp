@@ -1,0 +1,136 @@
+// LIST with LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819), the
+// special-use attributes (RFC 6154), CHILDREN (RFC 3348), LSUB, and the
+// XLIST that older clients still send.
+#include <algorithm>
+
+#include "commands.hpp"
+#include "roost/imapd/writer.hpp"
+
+namespace roost::imap::commands {
+namespace {
+
+// RFC 9051 §6.3.9: "*" matches anything, "%" anything but the separator.
+bool matches(std::string_view pattern, std::string_view name) {
+  // Row by row over the pattern: which prefixes of `name` are matched.
+  std::vector<char> row(name.size() + 1, 0), next(name.size() + 1, 0);
+  row[0] = 1;
+  for (char p : pattern) {
+    std::fill(next.begin(), next.end(), 0);
+    for (std::size_t i = 0; i <= name.size(); ++i) {
+      if (!row[i]) continue;
+      if (p == '*' || p == '%') {
+        next[i] = 1;
+        for (std::size_t j = i; j < name.size() && (p == '*' || name[j] != '/'); ++j) next[j + 1] = 1;
+      } else if (i < name.size() && name[i] == p) {
+        next[i + 1] = 1;
+      }
+    }
+    std::swap(row, next);
+  }
+  return row[name.size()] != 0;
+}
+
+// "inbox", "Inbox/x": INBOX is matched case-insensitively as the first level.
+std::string normalize_inbox(std::string pattern) {
+  if (pattern.size() >= 5 && (pattern.size() == 5 || pattern[5] == '/')) {
+    std::string head = pattern.substr(0, 5);
+    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::toupper(c); });
+    if (head == "INBOX") pattern.replace(0, 5, "INBOX");
+  }
+  return pattern;
+}
+
+bool contains(const std::vector<std::string>& options, std::string_view o) {
+  return std::find(options.begin(), options.end(), o) != options.end();
+}
+
+std::string xlist_attribute(storage::SpecialUse use) {
+  switch (use) {
+    case storage::SpecialUse::all: return "\\AllMail";
+    case storage::SpecialUse::junk: return "\\Spam";
+    case storage::SpecialUse::flagged: return "\\Starred";
+    default: return std::string(storage::special_use_attribute(use));
+  }
+}
+
+}  // namespace
+
+asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
+  const auto& l = std::get<List>(r.command);
+  for (const auto& o : l.selection)
+    if (o != "SUBSCRIBED" && o != "REMOTE" && o != "RECURSIVEMATCH" && o != "SPECIAL-USE")
+      co_return bad("Unknown LIST selection option " + o);
+  if (contains(l.selection, "RECURSIVEMATCH") && !contains(l.selection, "SUBSCRIBED"))
+    co_return bad("RECURSIVEMATCH needs another selection option (RFC 5258 §3)");
+  for (const auto& o : l.returns)
+    if (o != "SUBSCRIBED" && o != "CHILDREN" && o != "SPECIAL-USE" && o != "STATUS")
+      co_return bad("Unknown LIST return option " + o);
+
+  const char* verb = l.form == List::Form::lsub ? "LSUB" : l.form == List::Form::xlist ? "XLIST" : "LIST";
+  if (l.patterns.size() == 1 && l.patterns[0].empty() && l.form != List::Form::lsub) {
+    // The hierarchy separator (RFC 9051 §6.3.9).
+    std::string separator = std::string("* ") + verb + " (\\Noselect) \"/\" \"\"\r\n";
+    co_await s.send(separator);
+    co_return ok(std::string(verb) + " completed");
+  }
+
+  storage::Result<std::vector<storage::FolderInfo>> folders;
+  auto work = [&]() { folders = s.mail->list(); };
+  co_await s.blocking(work);
+  if (!folders) co_return storage_error(s, folders.error());
+
+  std::vector<std::string> patterns;
+  for (const auto& p : l.patterns) patterns.push_back(normalize_inbox(l.reference + p));
+  const bool only_subscribed = l.form == List::Form::lsub || contains(l.selection, "SUBSCRIBED");
+  const bool recursive = contains(l.selection, "RECURSIVEMATCH");
+  const bool only_special = contains(l.selection, "SPECIAL-USE");
+  const bool show_subscribed = only_subscribed || contains(l.returns, "SUBSCRIBED");
+
+  std::string out;
+  for (const auto& f : *folders) {
+    std::string wire = s.mailbox_to_wire(f.name);
+    if (std::none_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, wire); }))
+      continue;
+    bool child_subscribed = false;
+    if (only_subscribed && !f.subscribed) {
+      if (!recursive) continue;
+      std::string prefix = f.name + "/";
+      child_subscribed = std::any_of(folders->begin(), folders->end(), [&](const storage::FolderInfo& g) {
+        return g.subscribed && g.name.starts_with(prefix);
+      });
+      if (!child_subscribed) continue;
+    }
+    if (only_special && f.use == storage::SpecialUse::none) continue;
+    std::vector<std::string> attributes;
+    if (l.form != List::Form::lsub) attributes.push_back(f.has_children ? "\\HasChildren" : "\\HasNoChildren");
+    if (l.form == List::Form::xlist) {
+      if (f.name == "INBOX") attributes.push_back("\\Inbox");
+      else if (f.use != storage::SpecialUse::none) attributes.push_back(xlist_attribute(f.use));
+    } else if (f.use != storage::SpecialUse::none && l.form != List::Form::lsub) {
+      attributes.push_back(std::string(storage::special_use_attribute(f.use)));
+    }
+    if (show_subscribed && f.subscribed && l.form == List::Form::list) attributes.push_back("\\Subscribed");
+    out += std::string("* ") + verb + " ";
+    append_list(out, attributes);
+    out += " \"/\" ";
+    append_astring(out, wire, s.utf8_accept);
+    if (child_subscribed) out += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
+    out += "\r\n";
+    if (!l.status.empty() && !child_subscribed) {
+      // LIST-STATUS (RFC 5819 §2): the folder's STATUS right after its LIST.
+      storage::Result<storage::FolderStatus> st;
+      const std::string& name = f.name;
+      auto status_work = [&]() { st = s.mail->status(name); };
+      co_await s.blocking(status_work);
+      if (st) out += status_line(s, name, *st, l.status);
+    }
+    if (out.size() > 64 * 1024) {
+      co_await s.send(out);
+      out.clear();
+    }
+  }
+  co_await s.send(out);
+  co_return ok(std::string(verb) + " completed");
+}
+
+}  // namespace roost::imap::commands

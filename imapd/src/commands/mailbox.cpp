@@ -1,0 +1,84 @@
+// CREATE (with RFC 6154 USE), DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE
+// (RFC 9051 §6.3.4-6.3.8): each one storage call on a checked name.
+#include "commands.hpp"
+
+namespace roost::imap::commands {
+namespace {
+
+constexpr storage::SpecialUse uses[] = {storage::SpecialUse::drafts, storage::SpecialUse::sent,
+                                        storage::SpecialUse::trash,  storage::SpecialUse::junk,
+                                        storage::SpecialUse::archive, storage::SpecialUse::all,
+                                        storage::SpecialUse::flagged};
+
+std::optional<storage::SpecialUse> use_from(std::string_view attribute) {
+  for (auto use : uses) {
+    auto name = storage::special_use_attribute(use);
+    if (name.size() == attribute.size() &&
+        std::equal(name.begin(), name.end(), attribute.begin(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                               std::tolower(static_cast<unsigned char>(b)); }))
+      return use;
+  }
+  return std::nullopt;
+}
+
+Reply bad_name() { return no("[CANNOT] Invalid mailbox name"); }
+
+}  // namespace
+
+asio::awaitable<Reply> create(ImapSession& s, const Request& r) {
+  const auto& c = std::get<Create>(r.command);
+  std::string wire = c.mailbox;
+  // A trailing separator declares the intent to create superiors (RFC 9051 §6.3.4).
+  if (wire.size() > 1 && wire.back() == '/') wire.pop_back();
+  auto name = s.mailbox_from_wire(wire);
+  if (!name) co_return bad_name();
+  storage::SpecialUse use = storage::SpecialUse::none;
+  if (c.uses.size() > 1) co_return no("[USEATTR] One special use per mailbox");
+  if (!c.uses.empty()) {
+    auto u = use_from(c.uses.front());
+    if (!u) co_return no("[USEATTR] Unknown special use " + c.uses.front());
+    use = *u;
+  }
+  storage::Result<void> done;
+  auto work = [&]() { done = s.mail->create(*name, use); };
+  co_await s.blocking(work);
+  if (!done) co_return storage_error(s, done.error());
+  co_return ok("CREATE completed");
+}
+
+asio::awaitable<Reply> remove(ImapSession& s, const Request& r) {
+  auto name = s.mailbox_from_wire(std::get<Delete>(r.command).mailbox);
+  if (!name) co_return bad_name();
+  if (s.view && s.view->name() == *name) co_return no("[INUSE] Mailbox is selected; close it first");
+  storage::Result<void> done;
+  auto work = [&]() { done = s.mail->remove(*name); };
+  co_await s.blocking(work);
+  if (!done) co_return storage_error(s, done.error());
+  co_return ok("DELETE completed");
+}
+
+asio::awaitable<Reply> rename(ImapSession& s, const Request& r) {
+  const auto& rn = std::get<Rename>(r.command);
+  auto from = s.mailbox_from_wire(rn.from);
+  auto to = s.mailbox_from_wire(rn.to);
+  if (!from || !to) co_return bad_name();
+  storage::Result<void> done;
+  auto work = [&]() { done = s.mail->rename(*from, *to); };
+  co_await s.blocking(work);
+  if (!done) co_return storage_error(s, done.error());
+  co_return ok("RENAME completed");
+}
+
+asio::awaitable<Reply> subscribe(ImapSession& s, const Request& r) {
+  const auto& sub = std::get<Subscribe>(r.command);
+  auto name = s.mailbox_from_wire(sub.mailbox);
+  if (!name) co_return bad_name();
+  storage::Result<void> done;
+  auto work = [&]() { done = s.mail->subscribe(*name, sub.subscribe); };
+  co_await s.blocking(work);
+  if (!done) co_return storage_error(s, done.error());
+  co_return ok(sub.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+}
+
+}  // namespace roost::imap::commands

@@ -1,0 +1,181 @@
+// SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with CHARSET US-ASCII and
+// UTF-8, ESEARCH return options (RFC 4731) and SEARCHRES (RFC 5182). The
+// session resolves what only it knows (sequence numbers, \Recent, $);
+// storage answers the rest from the folder index.
+#include <algorithm>
+
+#include "commands.hpp"
+#include "roost/imapd/writer.hpp"
+
+namespace roost::imap::commands {
+namespace {
+
+using K = SearchNode::Kind;
+using IK = index::SearchKey::Kind;
+namespace flag = index::flag;
+
+index::SearchKey key_of(IK kind) {
+  index::SearchKey k;
+  k.kind = kind;
+  return k;
+}
+
+index::SearchKey flags_key(std::uint32_t bits, bool negate) {
+  index::SearchKey k = key_of(IK::flags);
+  k.flags = bits;
+  if (!negate) return k;
+  index::SearchKey n = key_of(IK::not_);
+  n.children.push_back(std::move(k));
+  return n;
+}
+
+index::SearchKey uid_key(std::vector<storage::Uid> uids) {
+  index::SearchKey k = key_of(IK::uids);
+  k.uids = std::move(uids);
+  return k;
+}
+
+struct Converter {
+  ImapSession& s;
+  const std::vector<storage::Uid>& recent;  // ascending
+  std::string error;
+
+  std::optional<index::SearchKey> convert(const SearchNode& n) {
+    index::SearchKey k;
+    switch (n.kind) {
+      case K::all: return key_of(IK::all);
+      case K::and_:
+      case K::or_:
+      case K::not_: {
+        k.kind = n.kind == K::and_ ? IK::and_ : n.kind == K::or_ ? IK::or_ : IK::not_;
+        for (const auto& child : n.children) {
+          auto c = convert(child);
+          if (!c) return std::nullopt;
+          k.children.push_back(std::move(*c));
+        }
+        return k;
+      }
+      case K::sequence:
+      case K::uid: {
+        auto uids = s.resolve(n.set, n.kind == K::uid);
+        if (!uids) {
+          error = "[CLIENTBUG] Invalid message sequence number";
+          return std::nullopt;
+        }
+        return uid_key(std::move(*uids));
+      }
+      case K::answered: return flags_key(flag::answered, false);
+      case K::deleted: return flags_key(flag::deleted, false);
+      case K::draft: return flags_key(flag::draft, false);
+      case K::flagged: return flags_key(flag::flagged, false);
+      case K::seen: return flags_key(flag::seen, false);
+      case K::unanswered: return flags_key(flag::answered, true);
+      case K::undeleted: return flags_key(flag::deleted, true);
+      case K::undraft: return flags_key(flag::draft, true);
+      case K::unflagged: return flags_key(flag::flagged, true);
+      case K::unseen: return flags_key(flag::seen, true);
+      case K::recent: return uid_key(recent);
+      case K::new_: {
+        k.kind = IK::and_;
+        k.children.push_back(uid_key(recent));
+        k.children.push_back(flags_key(flag::seen, true));
+        return k;
+      }
+      case K::old: {
+        k.kind = IK::not_;
+        k.children.push_back(uid_key(recent));
+        return k;
+      }
+      case K::keyword:
+      case K::unkeyword: {
+        // System flags are not keywords: KEYWORD \Seen matches nothing.
+        index::SearchKey kw = key_of(IK::keyword);
+        kw.text = n.text;
+        if (n.kind == K::keyword) return kw;
+        k.kind = IK::not_;
+        k.children.push_back(std::move(kw));
+        return k;
+      }
+      case K::larger: k.kind = IK::larger; k.number = n.number; return k;
+      case K::smaller: k.kind = IK::smaller; k.number = n.number; return k;
+      case K::before: k.kind = IK::before; k.day = n.day; return k;
+      case K::on: k.kind = IK::on; k.day = n.day; return k;
+      case K::since: k.kind = IK::since; k.day = n.day; return k;
+      case K::sent_before: k.kind = IK::sent_before; k.day = n.day; return k;
+      case K::sent_on: k.kind = IK::sent_on; k.day = n.day; return k;
+      case K::sent_since: k.kind = IK::sent_since; k.day = n.day; return k;
+      case K::header: k.kind = IK::header; k.field = n.field; k.text = n.text; return k;
+      case K::body: k.kind = IK::body; k.text = n.text; return k;
+      case K::text: k.kind = IK::text; k.text = n.text; return k;
+    }
+    return k;
+  }
+};
+
+bool uses_recent(const SearchNode& n) {
+  if (n.kind == K::recent || n.kind == K::new_ || n.kind == K::old) return true;
+  return std::any_of(n.children.begin(), n.children.end(), uses_recent);
+}
+
+}  // namespace
+
+asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
+  const auto& sr = std::get<Search>(r.command);
+  if (!sr.charset.empty() && sr.charset != "US-ASCII" && sr.charset != "UTF-8")
+    co_return no("[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+
+  std::vector<storage::Uid> recent;
+  if (uses_recent(sr.key)) {
+    storage::Result<std::vector<storage::MessageInfo>> infos;
+    auto work = [&]() { infos = s.view->messages(s.view->uids()); };
+    co_await s.blocking(work);
+    if (!infos) co_return storage_error(s, infos.error());
+    for (const auto& m : *infos)
+      if (m.recent) recent.push_back(m.uid);
+  }
+  Converter converter{s, recent, {}};
+  auto key = converter.convert(sr.key);
+  if (!key) co_return bad(converter.error);
+
+  storage::Result<std::vector<storage::Uid>> found;
+  auto work = [&]() { found = s.view->search(*key); };
+  co_await s.blocking(work);
+  if (!found) co_return storage_error(s, found.error());
+
+  std::vector<std::uint32_t> numbers;
+  numbers.reserve(found->size());
+  for (auto uid : *found) {
+    if (r.uid) numbers.push_back(uid);
+    else if (auto seq = s.view->sequence_of(uid)) numbers.push_back(*seq);
+  }
+  std::sort(numbers.begin(), numbers.end());
+
+  if (!sr.returns) {
+    std::string out = "* SEARCH";
+    for (auto n : numbers) out += " " + std::to_string(n);
+    out += "\r\n";
+    co_await s.send(out);
+    co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
+  }
+  // RFC 4731: RETURN () means ALL.
+  std::vector<SearchReturn> returns = *sr.returns;
+  if (returns.empty()) returns.push_back(SearchReturn::all);
+  auto has = [&](SearchReturn x) { return std::find(returns.begin(), returns.end(), x) != returns.end(); };
+  if (has(SearchReturn::save)) s.saved_result = *found;
+  if (returns.size() == 1 && has(SearchReturn::save)) co_return ok("SEARCH completed, result saved");
+  std::string out = "* ESEARCH (TAG ";
+  append_string(out, r.tag);
+  out += ")";
+  if (r.uid) out += " UID";
+  if (!numbers.empty()) {
+    if (has(SearchReturn::min)) out += " MIN " + std::to_string(numbers.front());
+    if (has(SearchReturn::max)) out += " MAX " + std::to_string(numbers.back());
+    if (has(SearchReturn::all)) out += " ALL " + compact_set(numbers);
+  }
+  if (has(SearchReturn::count)) out += " COUNT " + std::to_string(numbers.size());
+  out += "\r\n";
+  co_await s.send(out);
+  co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
+}
+
+}  // namespace roost::imap::commands

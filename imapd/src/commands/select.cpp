@@ -1,0 +1,61 @@
+// SELECT and EXAMINE (RFC 9051 §6.3.2-6.3.3, RFC 3501 §6.3.1-6.3.2): a view
+// of the folder for this session and the untagged data a client needs.
+#include "commands.hpp"
+
+namespace roost::imap::commands {
+
+namespace flag = index::flag;
+
+asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
+  const auto& sel = std::get<Select>(r.command);
+  // Selecting ends any current selection, even when the new one fails.
+  bool was_selected = s.view != nullptr;
+  s.view.reset();
+  s.state = State::authenticated;
+  s.saved_result.clear();
+  if (was_selected && s.rev2) co_await s.send("* OK [CLOSED] Previous mailbox closed\r\n");
+  auto name = s.mailbox_from_wire(sel.mailbox);
+  if (!name) co_return no("[CANNOT] Invalid mailbox name");
+
+  storage::Result<std::unique_ptr<storage::FolderView>> view;
+  std::optional<std::uint32_t> first_unseen;
+  auto work = [&]() {
+    view = s.mail->open(*name, sel.read_only);
+    if (!view || (*view)->uids().empty()) return;
+    index::SearchKey unseen;
+    unseen.kind = index::SearchKey::Kind::not_;
+    unseen.children.emplace_back();
+    unseen.children[0].kind = index::SearchKey::Kind::flags;
+    unseen.children[0].flags = flag::seen;
+    auto found = (*view)->search(unseen);
+    if (found && !found->empty()) first_unseen = (*view)->sequence_of(found->front());
+  };
+  co_await s.blocking(work);
+  if (!view) co_return storage_error(s, view.error());
+  s.view = std::move(*view);
+  s.state = State::selected;
+  auto& v = *s.view;
+  s.known_keywords = v.keywords();
+  const std::uint32_t all = flag::answered | flag::flagged | flag::deleted | flag::seen | flag::draft;
+  std::string out = "* FLAGS " + ImapSession::flag_list(all, s.known_keywords, false) + "\r\n";
+  if (sel.read_only) {
+    out += "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n";
+  } else {
+    std::string permanent = ImapSession::flag_list(all, s.known_keywords, false);
+    // New keywords may be created while the folder has room for them.
+    if (s.known_keywords.size() < index::kMaxKeywords) permanent.insert(permanent.size() - 1, " \\*");
+    out += "* OK [PERMANENTFLAGS " + permanent + "] Flags permitted\r\n";
+  }
+  out += "* " + std::to_string(v.uids().size()) + " EXISTS\r\n";
+  if (!s.rev2) {
+    out += "* " + std::to_string(v.recent_count()) + " RECENT\r\n";
+    if (first_unseen) out += "* OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen\r\n";
+  }
+  out += "* OK [UIDVALIDITY " + std::to_string(v.uidvalidity()) + "] UIDs valid\r\n";
+  out += "* OK [UIDNEXT " + std::to_string(v.uidnext()) + "] Predicted next UID\r\n";
+  co_await s.send(out);
+  s.net.set_state("selected " + *name);
+  co_return ok(sel.read_only ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+}
+
+}  // namespace roost::imap::commands

@@ -1,0 +1,48 @@
+// STATUS (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438): answered from the
+// user's folder counters without opening the folder.
+#include "commands.hpp"
+#include "roost/imapd/writer.hpp"
+
+namespace roost::imap::commands {
+
+std::string status_line(ImapSession& s, std::string_view name, const storage::FolderStatus& st,
+                        const std::vector<StatusItem>& items) {
+  std::string out = "* STATUS ";
+  append_astring(out, s.mailbox_to_wire(name), s.utf8_accept);
+  out += " (";
+  bool first = true;
+  auto add = [&](std::string_view label, std::uint64_t value) {
+    if (!first) out += ' ';
+    first = false;
+    out += label;
+    out += ' ';
+    out += std::to_string(value);
+  };
+  for (auto item : items) {
+    switch (item) {
+      case StatusItem::messages: add("MESSAGES", st.messages); break;
+      case StatusItem::recent: add("RECENT", st.recent); break;
+      case StatusItem::uidnext: add("UIDNEXT", st.uidnext); break;
+      case StatusItem::uidvalidity: add("UIDVALIDITY", st.uidvalidity); break;
+      case StatusItem::unseen: add("UNSEEN", st.unseen); break;
+      case StatusItem::deleted: add("DELETED", st.deleted); break;
+      case StatusItem::size: add("SIZE", st.size); break;
+    }
+  }
+  out += ")\r\n";
+  return out;
+}
+
+asio::awaitable<Reply> status(ImapSession& s, const Request& r) {
+  const auto& st = std::get<Status>(r.command);
+  auto name = s.mailbox_from_wire(st.mailbox);
+  if (!name) co_return no("[CANNOT] Invalid mailbox name");
+  storage::Result<storage::FolderStatus> found;
+  auto work = [&]() { found = s.mail->status(*name); };
+  co_await s.blocking(work);
+  if (!found) co_return storage_error(s, found.error());
+  co_await s.send(status_line(s, *name, *found, st.items));
+  co_return ok("STATUS completed");
+}
+
+}  // namespace roost::imap::commands

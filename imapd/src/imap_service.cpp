@@ -1,0 +1,189 @@
+// The IMAP connection loop: read a command (lines and literals through
+// CommandReader), parse it, check it against the table of commands and the
+// session's state, run its handler, report the selected folder's news, and
+// send the tagged reply.
+#include "roost/imapd/imap_service.hpp"
+
+#include <array>
+
+#include "commands/commands.hpp"
+#include "roost/core/log.hpp"
+#include "roost/imapd/syntax.hpp"
+#include "roost/storage/store_config.hpp"
+#include "service.hpp"
+#include "session.hpp"
+
+namespace roost::imap {
+namespace {
+
+constexpr unsigned kAny = 1 | 2 | 4;
+constexpr unsigned kNotAuthenticated = static_cast<unsigned>(State::not_authenticated);
+constexpr unsigned kAuthenticated = static_cast<unsigned>(State::authenticated) | static_cast<unsigned>(State::selected);
+constexpr unsigned kSelected = static_cast<unsigned>(State::selected);
+
+struct Row {
+  unsigned states = 0;
+  Handler handler = nullptr;
+  // Works with sequence numbers unless given as a UID command: EXPUNGE
+  // responses must wait (RFC 9051 §7.5.1).
+  bool sequence_numbers = false;
+};
+
+const std::array<Row, std::variant_size_v<Command>>& table() {
+  static const auto rows = [] {
+    std::array<Row, std::variant_size_v<Command>> t{};
+    auto set = [&]<class T>(std::in_place_type_t<T>, unsigned states, Handler handler, bool sequence_numbers = false) {
+      t[Command(std::in_place_type<T>).index()] = Row{states, handler, sequence_numbers};
+    };
+    using namespace commands;
+    set(std::in_place_type<Capability>, kAny, capability);
+    set(std::in_place_type<Noop>, kAny, noop);
+    set(std::in_place_type<Logout>, kAny, logout);
+    set(std::in_place_type<StartTls>, kNotAuthenticated, starttls);
+    set(std::in_place_type<Authenticate>, kNotAuthenticated, authenticate);
+    set(std::in_place_type<Login>, kNotAuthenticated, login);
+    set(std::in_place_type<Enable>, kAuthenticated, enable);
+    set(std::in_place_type<Id>, kAny, id);
+    set(std::in_place_type<Select>, kAuthenticated, select);
+    set(std::in_place_type<Create>, kAuthenticated, create);
+    set(std::in_place_type<Delete>, kAuthenticated, remove);
+    set(std::in_place_type<Rename>, kAuthenticated, rename);
+    set(std::in_place_type<Subscribe>, kAuthenticated, subscribe);
+    set(std::in_place_type<List>, kAuthenticated, list);
+    set(std::in_place_type<Namespace>, kAuthenticated, namespace_);
+    set(std::in_place_type<Status>, kAuthenticated, status);
+    set(std::in_place_type<Append>, kAuthenticated, append);
+    set(std::in_place_type<Check>, kSelected, noop);
+    set(std::in_place_type<Close>, kSelected, close);
+    set(std::in_place_type<Unselect>, kSelected, close);
+    set(std::in_place_type<Expunge>, kSelected, expunge);
+    set(std::in_place_type<Search>, kSelected, search, true);
+    set(std::in_place_type<Fetch>, kSelected, fetch, true);
+    set(std::in_place_type<Store>, kSelected, store, true);
+    set(std::in_place_type<Copy>, kSelected, copy, true);
+    set(std::in_place_type<Idle>, kAuthenticated, idle);
+    set(std::in_place_type<GetQuota>, kAuthenticated, quota);
+    set(std::in_place_type<GetQuotaRoot>, kAuthenticated, quota);
+    set(std::in_place_type<SetQuota>, kAuthenticated, quota);
+    set(std::in_place_type<Unauthenticate>, kAuthenticated, unauthenticate);
+    for (const auto& row : t)
+      if (row.handler == nullptr) std::abort();  // a command without a row: a bug caught at startup
+    return t;
+  }();
+  return rows;
+}
+
+SyntaxLimits syntax_limits(const Config& config) {
+  SyntaxLimits limits;
+  limits.max_append_literal = config.imap.max_message_size;
+  limits.max_append_total = std::max<std::uint64_t>(config.imap.max_message_size, 4 * config.imap.max_message_size);
+  limits.max_command = std::max<std::size_t>(config.limits.max_line_length * 4, 64 * 1024);
+  limits.literal_minus = config.imap.literal_minus;
+  return limits;
+}
+
+}  // namespace
+
+ImapService::ImapService(Server& server) : store_(storage::shared_store(*server.config())) {}
+
+std::string ImapService::refusal(Refusal why) const {
+  switch (why) {
+    case Refusal::too_many_connections: return "* BYE [UNAVAILABLE] Too many connections\r\n";
+    case Refusal::too_many_from_address: return "* BYE [UNAVAILABLE] Too many connections from your address\r\n";
+    case Refusal::shutting_down: return "* BYE [UNAVAILABLE] Server shutting down\r\n";
+  }
+  return "* BYE [UNAVAILABLE] Unavailable\r\n";
+}
+
+asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request) {
+  const Row& row = table()[request.command.index()];
+  const unsigned state = static_cast<unsigned>(s.state);
+  s.net.server.metrics().add("roost_commands_total", {{"service", "imap"}});
+  if ((row.states & state) == 0) {
+    if (s.state == State::not_authenticated) s.tagged(request, "NO", "[CLIENTBUG] Log in first");
+    else if (row.states == kSelected) s.tagged(request, "BAD", "[CLIENTBUG] No mailbox selected");
+    else s.tagged(request, "BAD", "[CLIENTBUG] Not allowed now");
+    co_return;
+  }
+  Reply reply = co_await row.handler(s, request);
+  if (s.lost) co_return;
+  if (s.state == State::selected && s.view) co_await s.announce_changes(!row.sequence_numbers || request.uid);
+  if (s.state == State::logout) co_await s.send("* BYE Logging out\r\n");
+  if (!reply.sent) s.tagged(request, reply.status, reply.text);
+}
+
+asio::awaitable<void> ImapService::serve(Session& session) {
+  ImapSession s{session, *store_};
+  auto& conn = session.connection;
+  const Config& config = *session.config;
+  const auto& limits = config.limits;
+  // g++ 12 mishandles string temporaries in co_await expressions: every
+  // awaited call here and in commands/ takes named values.
+  std::string caps = co_await commands::capabilities(s);
+  std::string greeting = "* OK [CAPABILITY " + caps + "] Roost IMAP ready\r\n";
+  co_await s.send(greeting);
+  CommandReader reader(syntax_limits(config));
+  unsigned bad_in_row = 0;
+  std::string line;
+  for (;;) {
+    if (s.lost || s.state == State::logout) break;
+    // Pipelining: answer everything already received before waiting.
+    if (conn->buffered_input() == 0 && !reader.in_command() && !co_await conn->flush(limits.write_timeout)) break;
+    auto timeout = s.state == State::not_authenticated ? limits.login_timeout : limits.idle_timeout;
+    auto status = co_await conn->read_line(line, limits.max_line_length, timeout);
+    if (status != ReadStatus::ok) {
+      if (status == ReadStatus::too_long) co_await s.send("* BYE [TOOBIG] Line too long\r\n");
+      else if (status == ReadStatus::timeout) co_await s.send("* BYE Autologout; idle for too long\r\n");
+      else if (status == ReadStatus::stopped)
+        co_await s.send(conn->stop_reason() == StopReason::kicked ? "* BYE Disconnected by the administrator\r\n"
+                                                                   : "* BYE [UNAVAILABLE] Server shutting down\r\n");
+      break;
+    }
+    auto next = reader.add_line(line);
+    if (next == CommandReader::Next::literal || next == CommandReader::Next::discard) {
+      const auto literal = reader.literal();
+      if (!reader.response().empty()) co_await s.send(reader.response());
+      if (next == CommandReader::Next::literal && literal.synchronizing) {
+        co_await s.send("+ Ready for literal data\r\n");
+        if (!co_await conn->flush(limits.write_timeout)) break;
+      }
+      std::string bytes;
+      std::uint64_t left = literal.size;
+      bool failed = false;
+      while (left > 0 && !failed) {
+        std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 << 20));
+        if (next == CommandReader::Next::discard) bytes.clear();
+        failed = co_await conn->read_exact(bytes, piece, limits.idle_timeout) != ReadStatus::ok;
+        left -= piece;
+      }
+      if (failed) break;
+      if (next == CommandReader::Next::literal) reader.add_literal(std::move(bytes));
+      continue;  // the command goes on on the next line
+    }
+    if (next == CommandReader::Next::refused || next == CommandReader::Next::close) {
+      co_await s.send(reader.response());
+      if (next == CommandReader::Next::close) break;
+      continue;
+    }
+    RawCommand raw = reader.take();
+    auto parsed = parse_command(raw);
+    if (auto* error = std::get_if<SyntaxError>(&parsed)) {
+      std::string response = (error->tag.empty() ? std::string("*") : error->tag) + " BAD " + error->text + "\r\n";
+      co_await s.send(response);
+      if (++bad_in_row >= config.imap.max_bad_commands) {
+        co_await s.send("* BYE Too many invalid commands\r\n");
+        break;
+      }
+      continue;
+    }
+    bad_in_row = 0;
+    co_await run_command(s, std::get<Request>(parsed));
+  }
+  if (!s.lost) co_await conn->flush(limits.write_timeout);
+}
+
+ServiceFactory service_factory() {
+  return {"imap", [](Server& server) { return std::make_unique<ImapService>(server); }};
+}
+
+}  // namespace roost::imap

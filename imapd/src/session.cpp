@@ -1,0 +1,203 @@
+#include "session.hpp"
+
+#include <algorithm>
+
+#include "roost/core/log.hpp"
+#include "roost/storage/mailbox_name.hpp"
+
+namespace roost::imap {
+
+namespace flag = index::flag;
+
+namespace {
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x >= 'a' && x <= 'z' ? x - 32 : x) == (y >= 'a' && y <= 'z' ? y - 32 : y);
+         });
+}
+
+constexpr std::pair<std::uint32_t, std::string_view> system_flags[] = {
+    {flag::answered, "\\Answered"}, {flag::flagged, "\\Flagged"}, {flag::deleted, "\\Deleted"},
+    {flag::seen, "\\Seen"},         {flag::draft, "\\Draft"}};
+
+}  // namespace
+
+std::uint32_t system_flag(std::string_view name) {
+  for (auto [bit, text] : system_flags)
+    if (iequal(name, text)) return bit;
+  return 0;
+}
+
+std::expected<storage::Flags, std::string> to_storage_flags(const std::vector<std::string>& names) {
+  storage::Flags flags;
+  for (const auto& name : names) {
+    if (std::uint32_t bit = system_flag(name); bit != 0) {
+      flags.system |= bit;
+    } else if (!name.empty() && name[0] == '\\') {
+      return std::unexpected(iequal(name, "\\Recent") ? std::string("\\Recent cannot be set")
+                                                        : "Unknown system flag " + name);
+    } else if (std::find(flags.keywords.begin(), flags.keywords.end(), name) == flags.keywords.end()) {
+      flags.keywords.push_back(name);
+    }
+  }
+  return flags;
+}
+
+std::string ImapSession::flag_list(std::uint32_t system, const std::vector<std::string>& keywords, bool recent) {
+  std::string out = "(";
+  auto add = [&](std::string_view f) {
+    if (out.size() > 1) out += ' ';
+    out += f;
+  };
+  for (auto [bit, text] : system_flags)
+    if (system & bit) add(text);
+  for (const auto& k : keywords) add(k);
+  if (recent) add("\\Recent");
+  out += ')';
+  return out;
+}
+
+asio::awaitable<void> ImapSession::send(std::string_view bytes) {
+  auto& c = conn();
+  const std::size_t chunk = std::max<std::size_t>(c.output_limit() / 2, 4096);
+  while (!bytes.empty() && !lost) {
+    std::string_view piece = bytes.substr(0, chunk);
+    if (c.buffered_output() + piece.size() > c.output_limit() || c.buffered_output() >= chunk) {
+      if (!co_await c.flush(config().limits.write_timeout)) {
+        lost = true;
+        co_return;
+      }
+    }
+    if (!c.send(piece)) {
+      lost = true;
+      co_return;
+    }
+    bytes.remove_prefix(piece.size());
+  }
+}
+
+void ImapSession::tagged(const Request& request, std::string_view status, std::string_view text) {
+  std::string line = request.tag;
+  line += ' ';
+  line += status;
+  line += ' ';
+  line += text;
+  line += "\r\n";
+  if (!conn().send(line)) lost = true;
+}
+
+Reply storage_error(ImapSession& session, const storage::Error& error) {
+  using storage::ErrorKind;
+  std::string text;
+  switch (error.kind) {
+    case ErrorKind::not_found: text = "[NONEXISTENT] No such mailbox"; break;
+    case ErrorKind::exists: text = "[ALREADYEXISTS] Mailbox exists already"; break;
+    case ErrorKind::bad_name: text = "[CANNOT] Invalid mailbox name"; break;
+    case ErrorKind::not_possible: text = "[CANNOT] That cannot be done to this mailbox"; break;
+    case ErrorKind::has_children: text = "[CANNOT] Mailbox has children, delete them first"; break;
+    case ErrorKind::over_quota: text = "[OVERQUOTA] Quota exceeded"; break;
+    case ErrorKind::too_big: text = "[TOOBIG] Message too large"; break;
+    case ErrorKind::limit: text = "[LIMIT] Too many keywords in this mailbox"; break;
+    case ErrorKind::expunged: text = "[EXPUNGEISSUED] Some of the messages have been expunged"; break;
+    case ErrorKind::temporary: text = "[UNAVAILABLE] Temporary failure, try again later"; break;
+    case ErrorKind::internal:
+      text = "[SERVERBUG] Internal error, session " + session.net.id_text;
+      break;
+  }
+  if (error.kind == ErrorKind::internal || error.kind == ErrorKind::temporary) {
+    log::warning(session.net.log_context(), "storage_error",
+                 {{"kind", std::string(storage::describe(error.kind))}, {"detail", error.detail}});
+  }
+  return no(text);
+}
+
+asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
+  if (!view || lost) co_return;
+  storage::Result<storage::ViewUpdate> update;
+  storage::Result<std::vector<storage::MessageInfo>> changed;
+  std::vector<std::string> keywords;
+  auto work = [&]() {
+    update = view->refresh(allow_expunges);
+    if (update && !update->flags_changed.empty()) changed = view->messages(update->flags_changed);
+    keywords = view->keywords();
+  };
+  co_await blocking(work);
+  if (!update) {
+    log::warning(net.log_context(), "refresh_failed", {{"detail", update.error().detail}});
+    co_return;
+  }
+  std::string out;
+  if (keywords != known_keywords) {
+    known_keywords = keywords;
+    out += "* FLAGS " + flag_list(flag::answered | flag::flagged | flag::deleted | flag::seen | flag::draft,
+                                  known_keywords, !rev2) + "\r\n";
+  }
+  for (auto seq : update->expunged) out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
+  if (update->new_messages) {
+    out += "* " + std::to_string(update->exists) + " EXISTS\r\n";
+    if (!rev2) out += "* " + std::to_string(view->recent_count()) + " RECENT\r\n";
+  }
+  std::vector<storage::Uid> skip = std::move(flags_reported);
+  flags_reported.clear();
+  std::sort(skip.begin(), skip.end());
+  if (changed) {
+    for (const auto& m : *changed) {
+      auto seq = view->sequence_of(m.uid);
+      if (!seq || std::binary_search(skip.begin(), skip.end(), m.uid)) continue;
+      // RFC 9051 §7.5.2: unsolicited FETCH responses carry the UID.
+      out += "* " + std::to_string(*seq) + " FETCH (UID " + std::to_string(m.uid) + " FLAGS " +
+             flag_list(m.system_flags, m.keywords, m.recent && !rev2) + ")\r\n";
+    }
+  }
+  co_await send(out);
+}
+
+std::optional<std::vector<storage::Uid>> ImapSession::resolve(const SequenceSet& set, bool uid) const {
+  std::vector<storage::Uid> out;
+  const auto& uids = view->uids();
+  if (set.saved) {
+    for (auto u : saved_result)
+      if (std::binary_search(uids.begin(), uids.end(), u)) out.push_back(u);
+    return out;
+  }
+  for (const auto& range : set.ranges) {
+    if (uid) {
+      if (uids.empty()) continue;
+      std::uint32_t a = range.first == kStar ? uids.back() : range.first;
+      std::uint32_t b = range.last == kStar ? uids.back() : range.last;
+      if (a > b) std::swap(a, b);
+      auto from = std::lower_bound(uids.begin(), uids.end(), a);
+      auto to = std::upper_bound(uids.begin(), uids.end(), b);
+      out.insert(out.end(), from, to);
+    } else {
+      std::uint32_t size = static_cast<std::uint32_t>(uids.size());
+      std::uint32_t a = range.first == kStar ? size : range.first;
+      std::uint32_t b = range.last == kStar ? size : range.last;
+      if (a > b) std::swap(a, b);
+      if (a == 0 || b > size) return std::nullopt;
+      for (std::uint32_t seq = a; seq <= b; ++seq) out.push_back(uids[seq - 1]);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<std::string> ImapSession::mailbox_from_wire(const std::string& wire) const {
+  std::string utf8 = wire;
+  if (!utf8_accept) {
+    auto decoded = storage::decode_mutf7(wire);
+    if (!decoded) return std::nullopt;
+    utf8 = std::move(*decoded);
+  }
+  auto canonical = storage::canonical_name(utf8);
+  if (!canonical) return std::nullopt;
+  return *canonical;
+}
+
+std::string ImapSession::mailbox_to_wire(std::string_view canonical) const {
+  return utf8_accept ? std::string(canonical) : storage::encode_mutf7(canonical);
+}
+
+}  // namespace roost::imap

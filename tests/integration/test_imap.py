@@ -1,0 +1,318 @@
+"""IMAP over the wire with Python's imaplib, a real client: login, folders,
+APPEND, SELECT, FETCH, STORE, SEARCH, COPY/MOVE, EXPUNGE, IDLE woken by an
+LMTP delivery, and the errors a client meets on the way."""
+
+import imaplib
+import re
+import smtplib
+import socket
+import ssl
+import time
+import unittest
+
+from roosttest import Instance, LineClient, client_tls_context, free_port
+
+MESSAGE = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Hello there\r\n"
+           b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@example.org>\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFirst part, planted zebra.\r\n"
+           b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           b"AAECAwQ=\r\n--b--\r\n")
+
+
+class ImapTest(unittest.TestCase):
+    def setUp(self):
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.lmtp_port = free_port()
+        self.instance = Instance(
+            f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\ntls = starttls\n"
+            f"[listener imaps]\nservice = imap\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n"
+            f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.lmtp_port}\n",
+            "[auth]\nallow_plaintext_loopback = true\n[imap]\nmax_message_size = 64K\nidle_keepalive = 1s\n")
+        self.instance.add_user("alice", "secret")
+        self.instance.add_user("bob", "hunter2")
+        self.instance.start(program="roostd")
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.logout()
+            except Exception:
+                pass
+        self.instance.close()
+
+    def login(self, user="alice", password="secret"):
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        self.clients.append(c)
+        c.login(user, password)
+        return c
+
+    def raw(self):
+        c = LineClient("127.0.0.1", self.port)
+        greeting = c.line()
+        self.assertTrue(greeting.startswith("* OK [CAPABILITY IMAP4rev1 "), greeting)
+        return c
+
+    def exchange(self, c, tag, command):
+        """Sends a command; returns (untagged lines, tagged line)."""
+        c.send((tag + " " + command + "\r\n").encode())
+        untagged = []
+        while True:
+            line = c.line()
+            if line.startswith(tag + " "):
+                return untagged, line
+            untagged.append(line)
+
+    def test_capability_before_and_after_login(self):
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        self.clients.append(c)
+        before = c.capabilities
+        self.assertIn("STARTTLS", before)
+        self.assertIn("AUTH=PLAIN", before)
+        self.assertNotIn("LOGINDISABLED", before)  # loopback may log in in clear here
+        self.assertNotIn("UIDPLUS", before)
+        c.login("alice", "secret")
+        typ, data = c.capability()
+        after = data[0].decode().split()
+        for cap in ("IMAP4rev1", "UIDPLUS", "MOVE", "IDLE", "NAMESPACE", "LIST-EXTENDED", "SPECIAL-USE",
+                    "ESEARCH", "APPENDLIMIT=65536"):
+            self.assertIn(cap, after)
+        self.assertNotIn("STARTTLS", after)
+
+    def test_login_failures_and_states(self):
+        c = self.raw()
+        _, tagged = self.exchange(c, "a1", "LOGIN alice wrong")
+        self.assertEqual(tagged, "a1 NO [AUTHENTICATIONFAILED] Authentication failed")
+        _, tagged = self.exchange(c, "a2", "SELECT INBOX")
+        self.assertEqual(tagged, "a2 NO [CLIENTBUG] Log in first")
+        _, tagged = self.exchange(c, "a3", "FROB")
+        self.assertEqual(tagged, "a3 BAD Unknown command FROB")
+        _, tagged = self.exchange(c, "a4", "LOGIN alice secret")
+        self.assertTrue(tagged.startswith("a4 OK [CAPABILITY IMAP4rev1 "), tagged)
+        _, tagged = self.exchange(c, "a5", "FETCH 1 FLAGS")
+        self.assertEqual(tagged, "a5 BAD [CLIENTBUG] No mailbox selected")
+        untagged, tagged = self.exchange(c, "a6", "LOGOUT")
+        self.assertEqual(untagged, ["* BYE Logging out"])
+        self.assertEqual(tagged, "a6 OK LOGOUT completed")
+        self.assertTrue(c.closed())
+
+    def test_authenticate_plain_with_initial_response(self):
+        c = self.raw()
+        import base64
+        ir = base64.b64encode(b"\0alice\0secret").decode()
+        _, tagged = self.exchange(c, "a1", "AUTHENTICATE PLAIN " + ir)
+        self.assertTrue(tagged.startswith("a1 OK "), tagged)
+        # Without an initial response: an empty continuation first.
+        c2 = self.raw()
+        c2.send(b"b1 AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(c2.line(), "+ ")
+        c2.send(base64.b64encode(b"\0bob\0hunter2") + b"\r\n")
+        self.assertTrue(c2.line().startswith("b1 OK "))
+        c3 = self.raw()
+        c3.send(b"c1 AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(c3.line(), "+ ")
+        c3.send(b"*\r\n")
+        self.assertEqual(c3.line(), "c1 BAD Authentication cancelled")
+
+    def test_starttls_then_login_and_implicit_tls(self):
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        self.clients.append(c)
+        c.starttls(ssl_context=client_tls_context())
+        self.assertNotIn("STARTTLS", c.capabilities)
+        c.login("alice", "secret")
+        s = imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=client_tls_context(), timeout=10)
+        self.clients.append(s)
+        s.login("bob", "hunter2")
+        self.assertEqual(s.select("INBOX")[0], "OK")
+
+    def test_folders_list_status_and_special_use(self):
+        c = self.login()
+        self.assertEqual(c.create("Projects/2026")[0], "OK")
+        self.assertEqual(c.create("Caf\u00e9".encode("ascii", "ignore").decode() + "s")[0], "OK")
+        typ, data = c.create("Projects")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[ALREADYEXISTS]", data[0])
+        typ, data = c.list()
+        names = [line.decode() for line in data]
+        self.assertTrue(any(n.endswith('"/" Projects/2026') for n in names), names)
+        self.assertTrue(any('\\HasChildren' in n and n.endswith('"/" Projects') for n in names), names)
+        self.assertTrue(any('\\Sent' in n for n in names), names)  # a default folder
+        typ, data = c.list('""', "%")
+        self.assertFalse(any(b"Projects/2026" in line for line in data))
+        typ, data = c._simple_command("LIST", '""', '""')
+        self.assertEqual(typ, "OK")
+        self.assertEqual(c.untagged_responses.pop("LIST"), [b'(\\Noselect) "/" ""'])
+        # RFC 5258/5819: selection, return options and STATUS in one LIST.
+        typ, data = c._simple_command("LIST", "(SPECIAL-USE)", '""', "*", "RETURN", "(STATUS (MESSAGES UIDNEXT))")
+        self.assertEqual(typ, "OK")
+        listed = c.untagged_responses.pop("LIST")
+        self.assertTrue(all(re.search(rb"\\(Sent|Drafts|Trash|Junk|Archive)", x) for x in listed), listed)
+        self.assertEqual(len(c.untagged_responses.pop("STATUS")), len(listed))
+        self.assertEqual(c.rename("Projects", "Work")[0], "OK")
+        typ, data = c.status("Work/2026", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE)")
+        self.assertEqual(typ, "OK")
+        self.assertRegex(data[0].decode(), r'^"?Work/2026"? \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0 DELETED 0 SIZE 0\)$')
+        self.assertEqual(c.subscribe("Work")[0], "OK")
+        typ, data = c.lsub('""', "*")
+        self.assertTrue(any(line.endswith(b"Work") for line in data), data)
+        self.assertEqual(c.delete("Work/2026")[0], "OK")
+        typ, data = c.delete("INBOX")
+        self.assertEqual(typ, "NO")
+        typ, data = c.status("Nope", "(MESSAGES)")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[NONEXISTENT]", data[0])
+        with self.assertRaisesRegex(imaplib.IMAP4.error, "Unexpected characters"):
+            c.create("bad\x01name")  # a control character cannot be in an atom
+        for hostile in ("&Jjo", "&AGE-", "../x", "a/../../b", "a.b"):
+            typ, data = c.create(hostile)
+            self.assertEqual(typ, "NO", hostile)
+            self.assertIn(b"[CANNOT]", data[0])
+
+    def test_append_select_fetch_store_search(self):
+        c = self.login()
+        typ, data = c.append("INBOX", r"(\Flagged $Important)", imaplib.Time2Internaldate(1700000000), MESSAGE)
+        self.assertEqual(typ, "OK")
+        m = re.search(rb"\[APPENDUID (\d+) 1\]", data[0])
+        self.assertIsNotNone(m, data)
+        c.append("INBOX", None, None, b"Subject: second\r\n\r\nplain body\r\n")
+        typ, data = c.select("INBOX")
+        self.assertEqual(data, [b"2"])
+        self.assertIn(b"$Important", c.untagged_responses["FLAGS"][0])
+        typ, data = c.fetch("1", "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)")
+        text = data[0][0].decode() if isinstance(data[0], tuple) else data[0].decode()
+        self.assertIn("UID 1", text)
+        self.assertIn("\\Flagged", text)
+        self.assertIn('INTERNALDATE "14-Nov-2023 22:13:20 +0000"', text)
+        self.assertIn("RFC822.SIZE %d" % len(MESSAGE), text)
+        self.assertIn('"Hello there"', text)
+        typ, data = c.fetch("1", "(BODY.PEEK[1] BODY.PEEK[HEADER.FIELDS (Subject)] BINARY.PEEK[2] BINARY.SIZE[2])")
+        self.assertEqual(data[0][1], b"First part, planted zebra.")
+        self.assertEqual(data[1][1], b"Subject: Hello there\r\n\r\n")
+        self.assertEqual(data[2][1], b"\x00\x01\x02\x03\x04")
+        self.assertIn(b"BINARY.SIZE[2] 5", data[3])
+        typ, data = c.fetch("1", "(BODY[]<0.10>)")
+        self.assertEqual(data[0][1], MESSAGE[:10])
+        self.assertIn(b"\\Seen", data[0][0] + data[1])  # the implicit \Seen is reported
+        typ, data = c.fetch("1:2", "(FLAGS)")
+        self.assertIn(b"\\Seen", data[0])
+        typ, data = c.fetch("1", "BODYSTRUCTURE")
+        self.assertIn(b'("text" "plain" ("charset" "utf-8")', data[0])
+        typ, data = c.store("2", "+FLAGS", r"(\Deleted)")
+        self.assertIn(b"\\Deleted", data[0])
+        typ, data = c.search(None, "DELETED")
+        self.assertEqual(data, [b"2"])
+        typ, data = c.search(None, "BODY", "zebra")
+        self.assertEqual(data, [b"1"])
+        typ, data = c.uid("SEARCH", "SUBJECT", "second")
+        self.assertEqual(data, [b"2"])
+        typ, data = c._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT)", "ALL")
+        esearch = c.untagged_responses.pop("ESEARCH")
+        self.assertRegex(esearch[0].decode(), r'^\(TAG "\w+"\) MIN 1 MAX 2 COUNT 2$')
+        typ, data = c.search("UTF-8", "SUBJECT", "Hello")
+        self.assertEqual(data, [b"1"])
+        typ, data = c.search("KOI8-R", "ALL")
+        self.assertEqual(typ, "NO")
+        typ, data = c.expunge()
+        self.assertEqual(data, [b"2"])
+        with self.assertRaisesRegex(imaplib.IMAP4.error, "Invalid message sequence number"):
+            c.fetch("5", "FLAGS")
+
+    def test_copy_move_and_uidplus(self):
+        c = self.login()
+        for i in range(3):
+            c.append("INBOX", None, None, b"Subject: m%d\r\n\r\nbody\r\n" % i)
+        c.create("Archive2")
+        c.select("INBOX")
+        typ, data = c.copy("1:2", "Archive2")
+        self.assertEqual(typ, "OK")
+        self.assertRegex(data[0].decode(), r"^\[COPYUID \d+ 1:2 1:2\] COPY completed$")
+        typ, data = c.copy("1", "Nowhere")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+        typ, data = c._simple_command("UID", "MOVE", "3", "Archive2")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(c.untagged_responses.pop("EXPUNGE"), [b"3"])
+        self.assertEqual(c.status("Archive2", "(MESSAGES)")[1], [b'Archive2 (MESSAGES 3)'])
+        typ, data = c.select("INBOX", readonly=True)
+        self.assertEqual(data, [b"2"])
+        typ, data = c.store("1", "+FLAGS", r"(\Seen)")
+        self.assertEqual(typ, "NO")
+
+    def test_second_session_sees_changes(self):
+        a = self.login()
+        b = self.login()
+        a.append("INBOX", None, None, b"Subject: one\r\n\r\nx\r\n")
+        a.select("INBOX")
+        b.select("INBOX")
+        b.untagged_responses.clear()
+        a.store("1", "+FLAGS", r"(\Answered)")
+        a.append("INBOX", None, None, b"Subject: two\r\n\r\ny\r\n")
+        typ, data = b.noop()
+        self.assertEqual(b.untagged_responses.get("EXISTS"), [b"2"])
+        fetches = b.untagged_responses.get("FETCH", [])
+        self.assertTrue(any(b"\\Answered" in f for f in fetches), fetches)
+        a.store("1", "+FLAGS", r"(\Deleted)")
+        a.expunge()
+        b.untagged_responses.clear()
+        typ, data = b.noop()
+        self.assertEqual(b.untagged_responses.get("EXPUNGE"), [b"1"])
+
+    def test_idle_woken_by_lmtp_delivery(self):
+        c = self.login()
+        c.select("INBOX")
+        raw = self.raw()
+        self.exchange(raw, "a1", "LOGIN alice secret")
+        self.exchange(raw, "a2", "SELECT INBOX")
+        raw.send(b"a3 IDLE\r\n")
+        self.assertEqual(raw.line(), "+ idling")
+        started = time.monotonic()
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
+            lmtp.sendmail("x@example.org", ["alice"], b"Subject: ping\r\n\r\nwake up\r\n")
+        self.assertEqual(raw.line(), "* 1 EXISTS")
+        self.assertEqual(raw.line(), "* 1 RECENT")
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual(raw.line(), "* OK Still here")  # idle_keepalive = 1s
+        raw.send(b"DONE\r\n")
+        self.assertEqual(raw.line(), "a3 OK IDLE terminated")
+
+    def test_limits_and_literals(self):
+        c = self.raw()
+        self.exchange(c, "a1", "LOGIN alice secret")
+        # APPENDLIMIT: refused before a byte of the literal is sent (RFC 7889).
+        c.send(b"a2 APPEND INBOX {70000}\r\n")
+        self.assertEqual(c.line(), "a2 NO [TOOBIG] Message too large")
+        # A synchronizing literal gets its continuation, then the command runs.
+        c.send(b"a3 APPEND INBOX {20}\r\n")
+        self.assertEqual(c.line(), "+ Ready for literal data")
+        c.send(b"Subject: lit\r\n\r\nabcd\r\n")
+        self.assertRegex(c.line(), r"^a3 OK \[APPENDUID \d+ 1\] APPEND completed$")
+        # LITERAL+: no continuation.
+        c.send(b"a4 APPEND INBOX {20+}\r\nSubject: lit\r\n\r\nabcd\r\n")
+        self.assertRegex(c.line(), r"^a4 OK \[APPENDUID \d+ 2\]")
+        _, tagged = self.exchange(c, "a5", "SEARCH " + "(" * 40 + "ALL" + ")" * 40)
+        self.assertEqual(tagged, "a5 BAD Too deeply nested")
+        # Pipelined commands are answered in order.
+        c.send(b"p1 NOOP\r\np2 NOOP\r\np3 NOOP\r\n")
+        self.assertEqual([c.line() for _ in range(3)], ["p1 OK NOOP completed", "p2 OK NOOP completed", "p3 OK NOOP completed"])
+        c.send(b"x" * 70000 + b"\r\n")
+        self.assertEqual(c.line(), "* BYE [TOOBIG] Line too long")
+
+    def test_unauthenticate_and_quota(self):
+        c = self.raw()
+        self.exchange(c, "a1", "LOGIN alice secret")
+        untagged, tagged = self.exchange(c, "a2", "GETQUOTAROOT INBOX")
+        self.assertEqual(untagged, ["* QUOTAROOT INBOX"])
+        _, tagged = self.exchange(c, "a3", "SETQUOTA \"\" (STORAGE 10)")
+        self.assertEqual(tagged, "a3 NO [NOPERM] Quota limits are set by the administrator")
+        _, tagged = self.exchange(c, "a4", "UNAUTHENTICATE")
+        self.assertEqual(tagged, "a4 OK Not authenticated any more")
+        _, tagged = self.exchange(c, "a5", "SELECT INBOX")
+        self.assertEqual(tagged, "a5 NO [CLIENTBUG] Log in first")
+        untagged, tagged = self.exchange(c, "a6", 'ID ("name" "test")')
+        self.assertEqual(untagged, ['* ID ("name" "Roost" "vendor" "Roost")'])
+
+
+if __name__ == "__main__":
+    unittest.main()
