@@ -220,6 +220,7 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   constexpr std::size_t kBatchBytes = 8u << 20;
   while (next < uids->size() && !s.lost) {
     std::vector<Gathered> batch;
+    std::vector<storage::Uid> seen_set;  // \Seen newly set by this FETCH
     storage::Error failure;
     bool failed = false;
     auto work = [&]() {
@@ -235,6 +236,7 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
           failed = true;
           return;
         }
+        seen_set.insert(seen_set.end(), stored->changed.begin(), stored->changed.end());
       }
       auto infos = s.view->messages(chunk);
       if (!infos) {
@@ -282,10 +284,9 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
     };
     co_await s.blocking(work);
     if (failed) co_return storage_error(s, failure);
-    if (seen_needed) {
-      // The implicit \Seen is reported in these responses (RFC 9051 §6.4.5).
-      for (const auto& g : batch) s.flags_reported.push_back(g.info.uid);
-    }
+    // The implicit \Seen is reported in these responses (RFC 9051 §6.4.5).
+    std::sort(seen_set.begin(), seen_set.end());
+    s.flags_reported.insert(s.flags_reported.end(), seen_set.begin(), seen_set.end());
     for (const auto& g : batch) {
       auto seq = s.view->sequence_of(g.info.uid);
       if (!seq) continue;
@@ -387,7 +388,7 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
           }
         }
       }
-      if (seen_needed && !flags_sent) {
+      if (!flags_sent && std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid)) {
         item_name("FLAGS");
         out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
       }
