@@ -105,6 +105,9 @@ asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request)
     else s.tagged(request, "BAD", "[CLIENTBUG] Not allowed now");
     co_return;
   }
+  // A UID command may be told of expunges (RFC 9051 §7.5.1): tell them
+  // first, so that its UID set names only messages that still exist.
+  if (s.state == State::selected && row.sequence_numbers && request.uid) co_await s.announce_changes(true);
   Reply reply = co_await row.handler(s, request);
   if (s.lost) co_return;
   if (s.state == State::selected && s.view) co_await s.announce_changes(!row.sequence_numbers || request.uid);

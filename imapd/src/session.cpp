@@ -131,7 +131,7 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
   if (keywords != known_keywords) {
     known_keywords = keywords;
     out += "* FLAGS " + flag_list(flag::answered | flag::flagged | flag::deleted | flag::seen | flag::draft,
-                                  known_keywords, !rev2) + "\r\n";
+                                  known_keywords, false) + "\r\n";
   }
   for (auto seq : update->expunged) out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
   if (update->new_messages) {
