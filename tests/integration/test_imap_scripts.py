@@ -8,6 +8,7 @@ file, each against a fresh roostd. The format:
     C: text                        send text + CRLF on the current connection; when it ends
                                    in a synchronizing literal {n}, expect a "+" line first
                                    (the next C: lines are the literal's bytes)
+    C!: text                       send text + CRLF and expect no continuation (a refusal)
     S: pattern                     the next line received must match; "..." matches any
                                    run of characters; a pattern ending in " OK ..." style
                                    tagged line ends the exchange like any other line
@@ -103,6 +104,8 @@ class Runner:
                 i += 1
                 with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
                     lmtp.sendmail("sender@example.org", [line.split()[1]], "\r\n".join(body).encode() + b"\r\n")
+            elif line.startswith("C!: "):
+                self.current.send(line[4:].encode() + b"\r\n")
             elif line.startswith("C: ") or line == "C:":
                 text = line[3:]
                 self.current.send(text.encode() + b"\r\n")
