@@ -314,5 +314,47 @@ class ImapTest(unittest.TestCase):
         self.assertEqual(untagged, ['* ID ("name" "Roost" "vendor" "Roost")'])
 
 
+class ImapLimitsTest(unittest.TestCase):
+    """A configuration with quota limits and LITERAL- (RFC 7888 §5)."""
+
+    def setUp(self):
+        self.port = free_port()
+        self.instance = Instance(
+            f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\n",
+            "[auth]\nallow_plaintext_loopback = true\n[imap]\nliteral_minus = true\n"
+            "[mail]\nquota_storage = 10K\nquota_messages = 2\n")
+        self.instance.add_user("alice", "secret")
+        self.instance.start(program="roostd")
+
+    def tearDown(self):
+        self.instance.close()
+
+    def test_quota_and_literal_minus(self):
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        self.assertIn("LITERAL-", c.capabilities)
+        self.assertNotIn("LITERAL+", c.capabilities)
+        c.login("alice", "secret")
+        c.append("INBOX", None, None, b"Subject: a\r\n\r\n" + b"x" * 3000 + b"\r\n")
+        typ, data = c.getquotaroot("INBOX")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data, [[b'INBOX ""'], [b'"" (STORAGE 3 10 MESSAGE 1 2)']])
+        typ, data = c.getquota('""')
+        self.assertEqual(data, [b'"" (STORAGE 3 10 MESSAGE 1 2)'])
+        typ, data = c.append("INBOX", None, None, b"Subject: b\r\n\r\n" + b"y" * 9000 + b"\r\n")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[OVERQUOTA]", data[0])
+        c.logout()
+        raw = LineClient("127.0.0.1", self.port)
+        raw.line()
+        raw.send(b"a1 LOGIN alice secret\r\n")
+        self.assertTrue(raw.line().startswith("a1 OK"))
+        # A non-synchronizing literal over 4096 bytes: BAD [TOOBIG], its bytes dropped.
+        raw.send(b"a2 APPEND INBOX {5000+}\r\n" + b"z" * 5000 + b"\r\n")
+        self.assertEqual(raw.line(), "a2 BAD [TOOBIG] Literal too large")
+        raw.send(b"a3 NOOP\r\n")
+        self.assertEqual(raw.line(), "a3 OK NOOP completed")
+        raw.close()
+
+
 if __name__ == "__main__":
     unittest.main()
