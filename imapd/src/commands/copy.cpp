@@ -34,8 +34,12 @@ asio::awaitable<Reply> copy(ImapSession& s, const Request& r) {
     } else {
       source_set.clear();
       for (std::size_t i = 0; i < from.size(); ++i) {
-        source_set += (i ? "," : "") + std::to_string(from[i]);
-        destination_set += (i ? "," : "") + std::to_string(to[i]);
+        if (i > 0) {
+          source_set += ',';
+          destination_set += ',';
+        }
+        source_set += std::to_string(from[i]);
+        destination_set += std::to_string(to[i]);
       }
     }
     code = "[COPYUID " + std::to_string(copied->uidvalidity) + " " + source_set + " " + destination_set + "] ";

@@ -24,6 +24,17 @@ std::optional<storage::SpecialUse> use_from(std::string_view attribute) {
 
 Reply bad_name() { return no("[CANNOT] Invalid mailbox name"); }
 
+// Runs one storage call returning Result<void> on the blocking pool and
+// answers `done_text` or the error.
+template <class Call>
+asio::awaitable<Reply> one_call(ImapSession& s, Call& call, const char* done_text) {
+  storage::Result<void> done;
+  auto work = [&]() { done = call(); };
+  co_await s.blocking(work);
+  if (!done) co_return storage_error(s, done.error());
+  co_return ok(done_text);
+}
+
 }  // namespace
 
 asio::awaitable<Reply> create(ImapSession& s, const Request& r) {
@@ -40,22 +51,16 @@ asio::awaitable<Reply> create(ImapSession& s, const Request& r) {
     if (!u) co_return no("[USEATTR] Unknown special use " + c.uses.front());
     use = *u;
   }
-  storage::Result<void> done;
-  auto work = [&]() { done = s.mail->create(*name, use); };
-  co_await s.blocking(work);
-  if (!done) co_return storage_error(s, done.error());
-  co_return ok("CREATE completed");
+  auto call = [&]() { return s.mail->create(*name, use); };
+  co_return co_await one_call(s, call, "CREATE completed");
 }
 
 asio::awaitable<Reply> remove(ImapSession& s, const Request& r) {
   auto name = s.mailbox_from_wire(std::get<Delete>(r.command).mailbox);
   if (!name) co_return bad_name();
   if (s.view && s.view->name() == *name) co_return no("[INUSE] Mailbox is selected; close it first");
-  storage::Result<void> done;
-  auto work = [&]() { done = s.mail->remove(*name); };
-  co_await s.blocking(work);
-  if (!done) co_return storage_error(s, done.error());
-  co_return ok("DELETE completed");
+  auto call = [&]() { return s.mail->remove(*name); };
+  co_return co_await one_call(s, call, "DELETE completed");
 }
 
 asio::awaitable<Reply> rename(ImapSession& s, const Request& r) {
@@ -63,22 +68,16 @@ asio::awaitable<Reply> rename(ImapSession& s, const Request& r) {
   auto from = s.mailbox_from_wire(rn.from);
   auto to = s.mailbox_from_wire(rn.to);
   if (!from || !to) co_return bad_name();
-  storage::Result<void> done;
-  auto work = [&]() { done = s.mail->rename(*from, *to); };
-  co_await s.blocking(work);
-  if (!done) co_return storage_error(s, done.error());
-  co_return ok("RENAME completed");
+  auto call = [&]() { return s.mail->rename(*from, *to); };
+  co_return co_await one_call(s, call, "RENAME completed");
 }
 
 asio::awaitable<Reply> subscribe(ImapSession& s, const Request& r) {
   const auto& sub = std::get<Subscribe>(r.command);
   auto name = s.mailbox_from_wire(sub.mailbox);
   if (!name) co_return bad_name();
-  storage::Result<void> done;
-  auto work = [&]() { done = s.mail->subscribe(*name, sub.subscribe); };
-  co_await s.blocking(work);
-  if (!done) co_return storage_error(s, done.error());
-  co_return ok(sub.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+  auto call = [&]() { return s.mail->subscribe(*name, sub.subscribe); };
+  co_return co_await one_call(s, call, sub.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
 }
 
 }  // namespace roost::imap::commands
