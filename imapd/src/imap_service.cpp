@@ -20,6 +20,8 @@ constexpr unsigned kAny = 1 | 2 | 4;
 constexpr unsigned kNotAuthenticated = static_cast<unsigned>(State::not_authenticated);
 constexpr unsigned kAuthenticated = static_cast<unsigned>(State::authenticated) | static_cast<unsigned>(State::selected);
 constexpr unsigned kSelected = static_cast<unsigned>(State::selected);
+// ENABLE only before a mailbox is selected (RFC 5161 §3.1).
+constexpr unsigned kAuthenticatedOnly = static_cast<unsigned>(State::authenticated);
 
 struct Row {
   unsigned states = 0;
@@ -42,7 +44,7 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
     set(std::in_place_type<StartTls>, kNotAuthenticated, starttls);
     set(std::in_place_type<Authenticate>, kNotAuthenticated, authenticate);
     set(std::in_place_type<Login>, kNotAuthenticated, login);
-    set(std::in_place_type<Enable>, kAuthenticated, enable);
+    set(std::in_place_type<Enable>, kAuthenticatedOnly, enable);
     set(std::in_place_type<Id>, kAny, id);
     set(std::in_place_type<Select>, kAuthenticated, select);
     set(std::in_place_type<Create>, kAuthenticated, create);

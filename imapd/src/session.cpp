@@ -186,7 +186,7 @@ std::optional<std::vector<storage::Uid>> ImapSession::resolve(const SequenceSet&
 
 std::optional<std::string> ImapSession::mailbox_from_wire(const std::string& wire) const {
   std::string utf8 = wire;
-  if (!utf8_accept) {
+  if (!this->utf8()) {
     auto decoded = storage::decode_mutf7(wire);
     if (!decoded) return std::nullopt;
     utf8 = std::move(*decoded);
@@ -197,7 +197,7 @@ std::optional<std::string> ImapSession::mailbox_from_wire(const std::string& wir
 }
 
 std::string ImapSession::mailbox_to_wire(std::string_view canonical) const {
-  return utf8_accept ? std::string(canonical) : storage::encode_mutf7(canonical);
+  return utf8() ? std::string(canonical) : storage::encode_mutf7(canonical);
 }
 
 }  // namespace roost::imap

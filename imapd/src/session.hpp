@@ -30,6 +30,9 @@ struct ImapSession {
   std::unique_ptr<storage::FolderView> view;
   bool rev2 = false;        // ENABLE IMAP4rev2
   bool utf8_accept = false; // ENABLE UTF8=ACCEPT
+  // Mailbox names and quoted strings in UTF-8 (RFC 9051 §5.1; RFC 6855)
+  // rather than modified UTF-7 and literals.
+  bool utf8() const { return rev2 || utf8_accept; }
   bool lost = false;        // the connection failed or the client stopped reading
   std::vector<storage::Uid> saved_result;  // SEARCHRES ($)
   std::vector<std::string> known_keywords; // the selected folder's, as last announced in FLAGS

@@ -5,7 +5,7 @@
 namespace roost::imap::commands {
 
 asio::awaitable<std::string> capabilities(ImapSession& s) {
-  std::string caps = "IMAP4rev1 SASL-IR ID ENABLE IDLE";
+  std::string caps = "IMAP4rev1 IMAP4rev2 SASL-IR ID ENABLE IDLE";
   caps += s.config().imap.literal_minus ? " LITERAL-" : " LITERAL+";
   if (s.state == State::not_authenticated) {
     if (s.net.listener.tls == TlsMode::starttls && !s.conn().tls_active()) caps += " STARTTLS";

@@ -1,13 +1,20 @@
-// ENABLE (RFC 5161): turns on the extensions named that this server has and
-// that change how it talks; "* ENABLED" lists those that were turned on.
-// None of the announced capabilities needs enabling yet: IMAP4rev2 and
-// UTF8=ACCEPT are not announced, so they are not enabled either.
+// ENABLE (RFC 5161): turns on, for the rest of the session, the announced
+// extensions that change how the server talks; "* ENABLED" lists those
+// turned on. IMAP4rev2 (RFC 9051) is the one such extension here.
 #include "commands.hpp"
 
 namespace roost::imap::commands {
 
-asio::awaitable<Reply> enable(ImapSession& s, const Request&) {
-  co_await s.send("* ENABLED\r\n");
+asio::awaitable<Reply> enable(ImapSession& s, const Request& r) {
+  std::string enabled = "* ENABLED";
+  for (const auto& capability : std::get<Enable>(r.command).capabilities) {
+    if (capability == "IMAP4REV2" && !s.rev2) {
+      s.rev2 = true;
+      enabled += " IMAP4rev2";
+    }
+  }
+  enabled += "\r\n";
+  co_await s.send(enabled);
   co_return ok("ENABLE completed");
 }
 

@@ -113,7 +113,7 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     out += std::string("* ") + verb + " ";
     append_list(out, attributes);
     out += " \"/\" ";
-    append_astring(out, wire, s.utf8_accept);
+    append_astring(out, wire, s.utf8());
     if (child_subscribed) out += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     out += "\r\n";
     if (!l.status.empty() && !child_subscribed) {

@@ -37,7 +37,7 @@ asio::awaitable<Reply> quota(ImapSession& s, const Request& r) {
     auto name = s.mailbox_from_wire(root->mailbox);
     if (!name) co_return no("[CANNOT] Invalid mailbox name");
     std::string out = "* QUOTAROOT ";
-    append_astring(out, s.mailbox_to_wire(*name), s.utf8_accept);
+    append_astring(out, s.mailbox_to_wire(*name), s.utf8());
     if (limited) out += " \"\"";
     out += "\r\n";
     if (limited) out += quota_line(*usage);

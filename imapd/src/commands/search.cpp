@@ -150,7 +150,8 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   }
   std::sort(numbers.begin(), numbers.end());
 
-  if (!sr.returns) {
+  // IMAP4rev2 answers ESEARCH always, ALL by default (RFC 9051 §6.4.4).
+  if (!sr.returns && !s.rev2) {
     std::string out = "* SEARCH";
     for (auto n : numbers) out += " " + std::to_string(n);
     out += "\r\n";
@@ -158,7 +159,7 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
     co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
   }
   // RFC 4731: RETURN () means ALL.
-  std::vector<SearchReturn> returns = *sr.returns;
+  std::vector<SearchReturn> returns = sr.returns.value_or(std::vector<SearchReturn>{});
   if (returns.empty()) returns.push_back(SearchReturn::all);
   auto has = [&](SearchReturn x) { return std::find(returns.begin(), returns.end(), x) != returns.end(); };
   if (has(SearchReturn::save)) s.saved_result = *found;

@@ -1,6 +1,7 @@
 // SELECT and EXAMINE (RFC 9051 §6.3.2-6.3.3, RFC 3501 §6.3.1-6.3.2): a view
 // of the folder for this session and the untagged data a client needs.
 #include "commands.hpp"
+#include "roost/imapd/writer.hpp"
 
 namespace roost::imap::commands {
 
@@ -50,6 +51,12 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   if (!s.rev2) {
     out += "* " + std::to_string(v.recent_count()) + " RECENT\r\n";
     if (first_unseen) out += "* OK [UNSEEN " + std::to_string(*first_unseen) + "] First unseen\r\n";
+  }
+  if (s.rev2) {
+    // RFC 9051 §6.3.2: the mailbox's LIST response (its name as the server spells it).
+    out += "* LIST () \"/\" ";
+    append_astring(out, s.mailbox_to_wire(*name), true);
+    out += "\r\n";
   }
   out += "* OK [UIDVALIDITY " + std::to_string(v.uidvalidity()) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(v.uidnext()) + "] Predicted next UID\r\n";

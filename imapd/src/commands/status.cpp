@@ -8,7 +8,7 @@ namespace roost::imap::commands {
 std::string status_line(ImapSession& s, std::string_view name, const storage::FolderStatus& st,
                         const std::vector<StatusItem>& items) {
   std::string out = "* STATUS ";
-  append_astring(out, s.mailbox_to_wire(name), s.utf8_accept);
+  append_astring(out, s.mailbox_to_wire(name), s.utf8());
   out += " (";
   bool first = true;
   auto add = [&](std::string_view label, std::uint64_t value) {
