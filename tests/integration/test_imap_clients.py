@@ -1,0 +1,203 @@
+"""Real IMAP clients from Debian against roostd: mbsync (isync) syncing a
+1,000-message account both ways, and fetchmail fetching over IMAP. Both
+talk TLS to the instance's self-signed certificate."""
+
+import glob
+import imaplib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from roosttest import Instance, client_tls_context, free_port
+
+COUNT = 1000
+
+
+def message(i):
+    return (b"From: Sender %d <s%d@example.org>\r\nTo: alice@example.org\r\nSubject: message %d\r\n"
+            b"Message-ID: <m%d@example.org>\r\n\r\nBody of message %d.\r\n" % (i, i, i, i, i))
+
+
+def has_subject(path, i):
+    """mbsync stores messages with LF line ends."""
+    with open(path, "rb") as f:
+        return re.search(rb"^Subject: message %d\r?$" % i, f.read(), re.M) is not None
+
+
+class ImapClientsTest(unittest.TestCase):
+    def setUp(self):
+        for tool in ("mbsync", "fetchmail"):
+            if shutil.which(tool) is None:
+                self.skipTest(tool + " is not installed (scripts/install-deps installs it)")
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.instance = Instance(
+            f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\ntls = starttls\n"
+            f"[listener imaps]\nservice = imap\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n")
+        self.instance.add_user("alice", "secret")
+        self.instance.start(program="roostd")
+        self.cert = os.path.join(self.instance.dir, "tls", "cert.pem")
+        self.work = tempfile.TemporaryDirectory(prefix="roost-clients-")
+
+    def tearDown(self):
+        self.work.cleanup()
+        self.instance.close()
+
+    def imap(self):
+        c = imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=client_tls_context(), timeout=30)
+        c.login("alice", "secret")
+        return c
+
+    def fill(self, count):
+        c = self.imap()
+        for i in range(1, count + 1):
+            typ, _ = c.append("INBOX", None, None, message(i))
+            self.assertEqual(typ, "OK")
+        c.logout()
+
+    # mbsync --------------------------------------------------------------
+
+    def mbsync(self):
+        local = os.path.join(self.work.name, "local")
+        os.makedirs(local, exist_ok=True)
+        config = os.path.join(self.work.name, "mbsyncrc")
+        with open(config, "w") as f:
+            f.write(f"""IMAPAccount roost
+Host 127.0.0.1
+Port {self.tls_port}
+User alice
+Pass secret
+SSLType IMAPS
+CertificateFile {self.cert}
+
+IMAPStore far
+Account roost
+
+MaildirStore near
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :far:
+Near :near:
+Patterns *
+Create Both
+Remove Both
+Expunge Both
+SyncState *
+""")
+        run = subprocess.run(["mbsync", "-c", config, "-V", "-a"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(run.returncode, 0, run.stdout[-3000:] + run.stderr[-3000:])
+        return local, run.stdout + run.stderr
+
+    def transfers(self, output):
+        """The (far, near) change counts of mbsync's summary: "+new *flags #trash -expunged"."""
+        far = re.findall(r"far: \+(\d+) \*(\d+) #(\d+) -(\d+)", output, re.I)
+        near = re.findall(r"near: \+(\d+) \*(\d+) #(\d+) -(\d+)", output, re.I)
+        return far, near
+
+    def local_files(self, local, folder="INBOX"):
+        return sorted(glob.glob(os.path.join(local, folder, "cur", "*")) +
+                      glob.glob(os.path.join(local, folder, "new", "*")))
+
+    def test_mbsync_both_ways(self):
+        self.fill(COUNT)
+        local, out = self.mbsync()
+        self.assertEqual(len(self.local_files(local)), COUNT, out[-2000:])
+        # A second sync transfers nothing.
+        local, out = self.mbsync()
+        self.assertNotRegex(out, r"(?i)(far|near): \+[1-9]")
+        self.assertEqual(len(self.local_files(local)), COUNT)
+
+        # Changes on the server: a flag, a deletion, a new message, a new folder.
+        c = self.imap()
+        c.select("INBOX")
+        c.store("1", "+FLAGS", r"(\Flagged)")
+        c.store("2", "+FLAGS", r"(\Deleted)")
+        c.expunge()
+        c.append("INBOX", None, None, message(COUNT + 1))
+        c.create("ServerSide")
+        c.append("ServerSide", None, None, message(COUNT + 2))
+        c.logout()
+        # Changes here: a folder with a message, a message read, one deleted.
+        os.makedirs(os.path.join(local, "LocalSide", "cur"))
+        os.makedirs(os.path.join(local, "LocalSide", "new"))
+        os.makedirs(os.path.join(local, "LocalSide", "tmp"))
+        with open(os.path.join(local, "LocalSide", "new", "1700000000.local.host"), "wb") as f:
+            f.write(message(COUNT + 3))
+        files = self.local_files(local)
+        seen = next(p for p in files if has_subject(p, 10))
+        deleted = next(p for p in files if has_subject(p, 20))
+        base = os.path.basename(seen)
+        target = os.path.join(local, "INBOX", "cur", (base.split(":2,")[0] + ":2," +
+                              "".join(sorted(set(base.split(":2,")[1] if ":2," in base else "") | {"S"}))))
+        os.rename(seen, target)
+        os.remove(deleted)
+
+        local, out = self.mbsync()
+        inbox = self.local_files(local)
+        self.assertEqual(len(inbox), COUNT - 1)  # -1 expunged there, +1 new there, -1 deleted here
+        self.assertTrue(any(has_subject(p, COUNT + 1) for p in inbox))
+        flagged = next(p for p in inbox if has_subject(p, 1))
+        self.assertIn("F", flagged.split(":2,")[1])
+        self.assertEqual(len(self.local_files(local, "ServerSide")), 1)
+
+        c = self.imap()
+        typ, data = c.status("INBOX", "(MESSAGES)")
+        self.assertEqual(data, [b"INBOX (MESSAGES %d)" % (COUNT - 1)])
+        typ, data = c.status("LocalSide", "(MESSAGES)")
+        self.assertEqual(data, [b"LocalSide (MESSAGES 1)"])
+        c.select("INBOX", readonly=True)
+        typ, data = c.search(None, "HEADER", "Message-ID", "<m10@example.org>")
+        self.assertEqual(len(data[0].split()), 1)
+        typ, flags = c.fetch(data[0].split()[0], "FLAGS")
+        self.assertIn(b"\\Seen", flags[0])
+        typ, data = c.search(None, "HEADER", "Message-ID", "<m20@example.org>")
+        self.assertEqual(data, [b""])
+        c.logout()
+        local, out = self.mbsync()
+        self.assertNotRegex(out, r"(?i)(far|near): \+[1-9]")
+
+    # fetchmail -----------------------------------------------------------
+
+    def fetchmail(self, keep):
+        rc = os.path.join(self.work.name, "fetchmailrc")
+        out = os.path.join(self.work.name, "fetched.bsmtp")
+        with open(rc, "w") as f:
+            f.write(f"poll 127.0.0.1 with proto IMAP port {self.tls_port}\n"
+                    f"  user alice there with password secret is alice here\n"
+                    f"  options {'keep' if keep else 'nokeep'} ssl sslcertck sslcertfile {self.cert} sslcommonname localhost\n")
+        os.chmod(rc, 0o600)
+        if os.path.exists(out):
+            os.remove(out)
+        env = dict(os.environ, HOME=self.work.name)
+        run = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "--nosyslog", "--bsmtp", out,
+                              "--pidfile", os.path.join(self.work.name, "fetchmail.pid")],
+                             capture_output=True, text=True, timeout=600, env=env)
+        # fetchmail exits 1 when there was no mail.
+        self.assertIn(run.returncode, (0, 1), run.stdout[-2000:] + run.stderr[-2000:])
+        if not os.path.exists(out):
+            return 0
+        with open(out, "rb") as f:
+            return len(re.findall(rb"^DATA\r?$", f.read(), re.M))
+
+    def test_fetchmail_keep_then_delete(self):
+        self.fill(100)
+        self.assertEqual(self.fetchmail(keep=True), 100)
+        self.assertEqual(self.fetchmail(keep=True), 0)  # all \Seen now: nothing new
+        c = self.imap()
+        c.append("INBOX", None, None, message(101))
+        c.logout()
+        self.assertEqual(self.fetchmail(keep=False), 1)
+        c = self.imap()
+        typ, data = c.status("INBOX", "(MESSAGES UNSEEN)")
+        self.assertEqual(data, [b"INBOX (MESSAGES 100 UNSEEN 0)"])
+        c.logout()
+
+
+if __name__ == "__main__":
+    unittest.main()
