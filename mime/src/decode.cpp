@@ -258,7 +258,11 @@ std::vector<Param> join_param_continuations(const std::vector<Param>& params) {
       continue;
     }
     std::string utf8 = to_utf8(joined.bytes, joined.charset.empty() ? "utf-8" : joined.charset);
-    std::string value = "utf-8'" + joined.language + "'";
+    // A language tag is letters, digits and '-' (RFC 5646); anything else is dropped.
+    bool tag = std::all_of(joined.language.begin(), joined.language.end(), [](unsigned char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    });
+    std::string value = "utf-8'" + (tag ? joined.language : std::string()) + "'";
     static constexpr char hex[] = "0123456789ABCDEF";
     for (unsigned char c : utf8) {
       if (attribute_char(c)) {

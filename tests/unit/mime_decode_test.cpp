@@ -80,6 +80,8 @@ TEST(Parameters, JoinedForImap) {
   ASSERT_EQ(latin.size(), 1u);
   EXPECT_EQ(latin[0].value, "utf-8''caf%C3%A9.pdf");
   EXPECT_EQ(decode_params(latin)[0].value, "caf\xc3\xa9.pdf");
+  // A language that is not a tag is dropped: the value stays ASCII.
+  EXPECT_EQ(join_param_continuations({{"n*0*", "R:'\xcd'x"}})[0].value, "utf-8''x");
   // Plain values stay as written, encoded words included.
   auto words = join_param_continuations({{"name", "=?koi8-r?B?+sHQ0s/T?="}});
   EXPECT_EQ(words[0].value, "=?koi8-r?B?+sHQ0s/T?=");
