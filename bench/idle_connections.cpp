@@ -1,10 +1,12 @@
-// Memory per idle connection: starts a daemon (roost-testd by default) on
-// loopback, opens N connections that complete their greeting (and, for TLS,
-// the handshake), lets them sit idle, and reports the daemon's resident
-// memory per connection. Plain and TLS are measured in turn, each against a
-// fresh daemon.
+// Memory per idle connection: starts a daemon on loopback, opens N
+// connections that complete their greeting (and, for TLS, the handshake),
+// lets them sit idle, and reports the daemon's resident memory per
+// connection. Plain and TLS are measured in turn, each against a fresh
+// daemon. With --service test (the default) the daemon is roost-testd and a
+// connection idles after its greeting; with --service imap it is roostd and
+// each connection logs in, selects INBOX and sits in IDLE.
 //
-//   idle_connections [--connections N] [--mode plain|tls|both] [--bin DIR]
+//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap] [--bin DIR]
 //
 // The client runs in this process, the server in its own, so the numbers are
 // the server's alone. Kernel socket memory (about 3.5 KiB per socket, not in
@@ -68,17 +70,35 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-// Reads until the greeting's CRLF.
-bool read_greeting(int fd, SSL* ssl) {
+// Reads until a line that starts with `prefix` (or fails).
+bool read_until(int fd, SSL* ssl, const std::string& prefix) {
   std::string got;
-  char buf[256];
-  while (got.find("\r\n") == std::string::npos) {
+  char buf[512];
+  for (;;) {
+    std::size_t start = 0;
+    for (std::size_t eol; (eol = got.find("\r\n", start)) != std::string::npos; start = eol + 2) {
+      if (got.compare(start, prefix.size(), prefix) == 0) return true;
+    }
+    got.erase(0, start);
     int n = ssl != nullptr ? SSL_read(ssl, buf, sizeof buf)
                            : static_cast<int>(::read(fd, buf, sizeof buf));
     if (n <= 0) return false;
     got.append(buf, static_cast<std::size_t>(n));
   }
-  return got.rfind("+OK", 0) == 0 || got.rfind("* OK", 0) == 0;
+}
+
+bool write_all(int fd, SSL* ssl, const std::string& text) {
+  int n = ssl != nullptr ? SSL_write(ssl, text.data(), static_cast<int>(text.size()))
+                         : static_cast<int>(::write(fd, text.data(), text.size()));
+  return n == static_cast<int>(text.size());
+}
+
+// The greeting; for IMAP then LOGIN, SELECT INBOX and IDLE.
+bool settle(int fd, SSL* ssl, bool imap) {
+  if (!imap) return read_until(fd, ssl, "");  // any greeting line
+  return read_until(fd, ssl, "* OK") && write_all(fd, ssl, "a LOGIN alice bench-pass\r\n") &&
+         read_until(fd, ssl, "a OK") && write_all(fd, ssl, "b SELECT INBOX\r\n") &&
+         read_until(fd, ssl, "b OK") && write_all(fd, ssl, "c IDLE\r\n") && read_until(fd, ssl, "+ idling");
 }
 
 struct Daemon {
@@ -86,7 +106,8 @@ struct Daemon {
   int port = 0;
 };
 
-Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, const std::string& program) {
+Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, bool imap) {
+  const std::string program = imap ? "roostd" : "roost-testd";
   Daemon d;
   d.port = free_port();
   std::ofstream conf(dir / "roost.conf", std::ios::trunc);
@@ -94,7 +115,8 @@ Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, const st
        << "[runtime]\nio_threads = 2\n"
        << "[limits]\nmax_connections = 200000\nmax_connections_per_ip = 200000\n"
        << "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
-       << "[listener bench]\nservice = test\naddress = 127.0.0.1:" << d.port
+       << "[auth]\nallow_plaintext_loopback = true\n"
+       << "[listener bench]\nservice = " << (imap ? "imap" : "test") << "\naddress = 127.0.0.1:" << d.port
        << "\ntls = " << (tls ? "implicit" : "none") << "\n";
   conf.close();
   d.pid = ::fork();
@@ -129,8 +151,8 @@ struct Result {
   int opened = 0;
 };
 
-Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, const std::string& program) {
-  Daemon d = start_daemon(bin, dir, tls, program);
+Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, bool imap) {
+  Daemon d = start_daemon(bin, dir, tls, imap);
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
 
@@ -148,7 +170,7 @@ Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, const 
         return false;
       }
     }
-    if (!read_greeting(fd, ssl)) {
+    if (!settle(fd, ssl, imap)) {
       if (ssl != nullptr) SSL_free(ssl);
       ::close(fd);
       return false;
@@ -192,15 +214,16 @@ Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, const 
 int main(int argc, char** argv) {
   int n = 10000;
   std::string mode = "both";
-  std::string program = "roost-testd";
+  bool imap = false;
   fs::path bin = fs::canonical("/proc/self/exe").parent_path();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--connections" && i + 1 < argc) n = std::atoi(argv[++i]);
     else if (a == "--mode" && i + 1 < argc) mode = argv[++i];
     else if (a == "--bin" && i + 1 < argc) bin = argv[++i];
+    else if (a == "--service" && i + 1 < argc) imap = std::string(argv[++i]) == "imap";
     else {
-      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--bin DIR]\n";
+      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap] [--bin DIR]\n";
       return 2;
     }
   }
@@ -221,12 +244,24 @@ int main(int argc, char** argv) {
     std::cerr << "roostctl init failed\n";
     return 1;
   }
+  if (imap) {
+    // The config the daemon will use is written later; user add needs one now.
+    std::ofstream conf(dir / "roost.conf", std::ios::trunc);
+    conf << "data_dir = data\nrun_dir = run\n[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n";
+    conf.close();
+    std::string add = "echo bench-pass | " + (bin / "roostctl").string() + " --config " + (dir / "roost.conf").string() +
+                      " user add alice --password-stdin >/dev/null";
+    if (std::system(add.c_str()) != 0) {
+      std::cerr << "roostctl user add failed\n";
+      return 1;
+    }
+  }
 
   std::printf("%-6s %12s %12s %12s %14s\n", "mode", "connections", "rss before", "rss after",
               "per connection");
   for (std::string m : {"plain", "tls"}) {
     if (mode != "both" && mode != m) continue;
-    auto r = measure(bin, dir, m == "tls", n, program);
+    auto r = measure(bin, dir, m == "tls", n, imap);
     double per = r.opened > 0 ? double(r.after_kib - r.before_kib) / r.opened : 0;
     std::printf("%-6s %12d %9ld KiB %9ld KiB %10.2f KiB\n", m.c_str(), r.opened, r.before_kib,
                 r.after_kib, per);
