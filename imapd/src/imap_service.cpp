@@ -113,6 +113,7 @@ asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request)
   Reply reply = co_await row.handler(s, request);
   if (s.lost) co_return;
   if (s.state == State::selected && s.view) co_await s.announce_changes(!row.sequence_numbers || request.uid);
+  if (s.lost) co_return;  // a BYE ended the session
   if (s.state == State::logout) co_await s.send("* BYE Logging out\r\n");
   if (!reply.sent) s.tagged(request, reply.status, reply.text);
 }

@@ -124,6 +124,15 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
   };
   co_await blocking(work);
   if (!update) {
+    auto kind = update.error().kind;
+    if (kind == storage::ErrorKind::not_found || kind == storage::ErrorKind::not_possible) {
+      // Deleted, renamed or given a new UIDVALIDITY by someone else: the
+      // session's sequence numbers and UIDs mean nothing any more.
+      co_await send("* BYE [UNAVAILABLE] The selected mailbox was deleted, renamed or replaced\r\n");
+      if (!lost) co_await conn().flush(config().limits.write_timeout);
+      lost = true;
+      co_return;
+    }
     log::warning(net.log_context(), "refresh_failed", {{"detail", update.error().detail}});
     co_return;
   }

@@ -485,8 +485,22 @@ struct FolderView::Impl {
   std::vector<Uid> pending_expunges;  // expunged, not yet announced
   Uid recent_from = 0, recent_to = 0;  // [from, to): \Recent in this session
   std::vector<std::string> keywords;
+  dev_t dir_device = 0;  // the folder's directory when the view was opened
+  ino_t dir_inode = 0;
 
   bool is_recent(Uid uid) const { return uid >= recent_from && uid < recent_to; }
+
+  // The folder this view shows is still where it was: not deleted, renamed
+  // or replaced by another of the same name since. Checked before anything
+  // that could write, so that nothing recreates a folder someone removed.
+  Result<void> still_there() const {
+    struct stat st{};
+    if (::stat(folder->dir().c_str(), &st) != 0)
+      return std::unexpected(Error{ErrorKind::not_found, "folder deleted or renamed: " + folder->dir().string()});
+    if (st.st_dev != dir_device || st.st_ino != dir_inode)
+      return std::unexpected(Error{ErrorKind::not_possible, "folder replaced: " + folder->dir().string()});
+    return {};
+  }
 
   // Runs `body` in a read transaction of the folder index.
   Result<void> read(const std::function<std::expected<void, LmdbError>(Txn&)>& body) {
@@ -545,6 +559,11 @@ Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_
   view->user = impl_;
   view->folder = impl_->folder(*canonical);
   view->read_only = read_only;
+  struct stat st{};
+  if (::stat(view->folder->dir().c_str(), &st) != 0)
+    return std::unexpected(Error{ErrorKind::not_found, "folder vanished: " + view->folder->dir().string()});
+  view->dir_device = st.st_dev;
+  view->dir_inode = st.st_ino;
   auto meta = view->folder->sync(false);
   if (!meta) return std::unexpected(meta.error());
   auto env = view->folder->env();
@@ -579,6 +598,7 @@ Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_
 
 Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
   Impl& v = *impl_;
+  if (auto there = v.still_there(); !there) return std::unexpected(there.error());
   auto meta = v.folder->sync(false);
   if (!meta) return std::unexpected(meta.error());
   auto env = v.folder->env();
@@ -765,16 +785,19 @@ Result<std::vector<index::ThreadNode>> FolderView::thread(index::ThreadAlgorithm
 Result<FolderView::StoreResult> FolderView::store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
                                                   std::optional<Modseq> unchanged_since) {
   if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  if (auto there = impl_->still_there(); !there) return std::unexpected(there.error());
   return impl_->folder->store(uids, mode, flags, unchanged_since);
 }
 
 Result<std::vector<Uid>> FolderView::expunge(const std::optional<std::vector<Uid>>& only) {
   if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  if (auto there = impl_->still_there(); !there) return std::unexpected(there.error());
   return impl_->folder->expunge(only);
 }
 
 Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::string_view destination, bool move) {
   if (move && impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  if (auto there = impl_->still_there(); !there) return std::unexpected(there.error());
   auto target = impl_->user->existing(destination);
   if (!target) return std::unexpected(target.error());
   auto infos = messages(uids);

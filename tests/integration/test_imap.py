@@ -314,6 +314,67 @@ class ImapTest(unittest.TestCase):
         self.assertEqual(untagged, ['* ID ("name" "Roost" "vendor" "Roost")'])
 
 
+class ImapAbuseTest(unittest.TestCase):
+    """Clients that never read, never finish, or flood: each is cut off or
+    answered, and the daemon's memory stays bounded."""
+
+    def setUp(self):
+        self.port = free_port()
+        self.instance = Instance(
+            f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\n",
+            "[auth]\nallow_plaintext_loopback = true\n"
+            "[limits]\nmax_output_buffer = 64K\nwrite_timeout = 2s\nlogin_timeout = 2s\n")
+        self.instance.add_user("alice", "secret")
+        self.instance.start(program="roostd")
+
+    def tearDown(self):
+        self.instance.close()
+
+    def test_client_that_never_reads_is_disconnected(self):
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        c.login("alice", "secret")
+        big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 60
+        for _ in range(20):
+            c.append("INBOX", None, None, big)
+        c.logout()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n" + b"c FETCH 1:* BODY.PEEK[]\r\n" * 200)
+        time.sleep(5)  # write_timeout is 2 s
+        s.settimeout(5)
+        received = 0
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except socket.timeout:
+            self.fail("the server kept a client that does not read")
+        # 200 x 1.2 MB of responses were asked for: what arrived is what the
+        # kernel's socket buffers and the 64 KiB output limit held when the
+        # server gave up on the client.
+        self.assertLess(received, 16 * 1024 * 1024)
+        s.close()
+
+    def test_slow_client_is_logged_out(self):
+        c = LineClient("127.0.0.1", self.port)
+        self.assertTrue(c.line().startswith("* OK"))
+        c.send(b"a LOGIN alice")  # and never the end of the line
+        self.assertEqual(c.line(), "* BYE Autologout; idle for too long")
+        self.assertTrue(c.closed())
+
+    def test_thousands_of_pipelined_commands(self):
+        c = LineClient("127.0.0.1", self.port)
+        c.line()
+        c.send(b"a LOGIN alice secret\r\n" + b"".join(b"n%d NOOP\r\n" % i for i in range(5000)))
+        self.assertTrue(c.line().startswith("a OK"))
+        for i in range(5000):
+            self.assertEqual(c.line(), "n%d OK NOOP completed" % i)
+
+
 class ImapLimitsTest(unittest.TestCase):
     """A configuration with quota limits and LITERAL- (RFC 7888 §5)."""
 

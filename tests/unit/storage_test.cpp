@@ -394,6 +394,38 @@ TEST(Storage, ForeignChangesAreSynced) {
   EXPECT_TRUE(user->verify_index("INBOX").value().empty());
 }
 
+// A view of a folder that another session deleted or renamed says so, and
+// nothing it does brings the folder back (a refresh used to recreate the
+// directories at the old name).
+TEST(Storage, ViewOfARemovedFolderNeverRecreatesIt) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->create("Old"));
+  ASSERT_TRUE(user->create("Doomed"));
+  NewMessage m;
+  m.data = "Subject: x\r\n\r\nbody\r\n";
+  ASSERT_TRUE(user->append("Old", {m}));
+  auto renamed = user->open("Old", false).value();
+  auto deleted = user->open("Doomed", false).value();
+  ASSERT_TRUE(user->rename("Old", "New"));
+  ASSERT_TRUE(user->remove("Doomed"));
+  EXPECT_EQ(renamed->refresh(true).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(deleted->refresh(true).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(renamed->store(renamed->uids(), StoreMode::add, Flags{fl::seen, {}}).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(renamed->expunge().error().kind, ErrorKind::not_found);
+  auto names = user->list().value();
+  std::set<std::string> listed;
+  for (const auto& f : names) listed.insert(f.name);
+  EXPECT_FALSE(listed.contains("Old"));
+  EXPECT_FALSE(listed.contains("Doomed"));
+  EXPECT_TRUE(listed.contains("New"));
+  // A new folder of the old name is another folder: the old view must not
+  // take it for its own.
+  ASSERT_TRUE(user->create("Doomed"));
+  EXPECT_EQ(deleted->refresh(true).error().kind, ErrorKind::not_possible);
+}
+
 TEST(Storage, IndexDeletedMidSessionIsRebuiltIdentically) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));
