@@ -221,6 +221,32 @@ class ImapTest(unittest.TestCase):
         with self.assertRaisesRegex(imaplib.IMAP4.error, "Invalid message sequence number"):
             c.fetch("5", "FLAGS")
 
+    def test_imaplib_walks_its_commands(self):
+        """Every imaplib method for a command this server has, in the way
+        imaplib sends it."""
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        self.clients.append(c)
+        typ, _ = c.authenticate("PLAIN", lambda challenge: b"\0alice\0secret")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(c.enable("IMAP4rev2")[0], "OK")
+        self.assertEqual(c.untagged_responses.pop("ENABLED"), [b"IMAP4rev2"])
+        self.assertEqual(c.namespace(), ("OK", [b'(("" "/")) NIL NIL']))
+        self.assertEqual(c.create("Walk")[0], "OK")
+        self.assertEqual(c.subscribe("Walk")[0], "OK")
+        self.assertEqual(c.unsubscribe("Walk")[0], "OK")
+        self.assertEqual(c.lsub('""', "Walk"), ("OK", [None]))
+        c.append("Walk", r"(\Deleted)", None, b"Subject: w\r\n\r\nw\r\n")
+        self.assertEqual(c.select("Walk"), ("OK", [b"1"]))
+        self.assertEqual(c.check()[0], "OK")
+        self.assertEqual(c.unselect()[0], "OK")
+        self.assertEqual(c.select("Walk")[0], "OK")
+        self.assertEqual(c.close()[0], "OK")  # expunges the \Deleted message
+        self.assertEqual(c.status("Walk", "(MESSAGES)"), ("OK", [b"Walk (MESSAGES 0)"]))
+        typ, data = c.setquota('""', "(STORAGE 100)")
+        self.assertEqual(typ, "NO")
+        self.assertEqual(c.xatom("NOOP")[0], "OK")
+        self.assertEqual(c.noop()[0], "OK")
+
     def test_copy_move_and_uidplus(self):
         c = self.login()
         for i in range(3):
