@@ -340,21 +340,25 @@ class ImapTest(unittest.TestCase):
         self.assertEqual(untagged, ['* ID ("name" "Roost" "vendor" "Roost")'])
 
 
-class ImapAbuseTest(unittest.TestCase):
-    """Clients that never read, never finish, or flood: each is cut off or
-    answered, and the daemon's memory stays bounded."""
+class OneListenerTest(unittest.TestCase):
+    """roostd with one plain IMAP listener, user alice, and EXTRA settings."""
+    EXTRA = ""
 
     def setUp(self):
         self.port = free_port()
-        self.instance = Instance(
-            f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\n",
-            "[auth]\nallow_plaintext_loopback = true\n"
-            "[limits]\nmax_output_buffer = 64K\nwrite_timeout = 2s\nlogin_timeout = 2s\n")
+        self.instance = Instance(f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\n",
+                                 "[auth]\nallow_plaintext_loopback = true\n" + self.EXTRA)
         self.instance.add_user("alice", "secret")
         self.instance.start(program="roostd")
 
     def tearDown(self):
         self.instance.close()
+
+
+class ImapAbuseTest(OneListenerTest):
+    """Clients that never read, never finish, or flood: each is cut off or
+    answered, and what the server buffers for one stays within its limit."""
+    EXTRA = "[limits]\nmax_output_buffer = 64K\nwrite_timeout = 2s\nlogin_timeout = 2s\n"
 
     def test_client_that_never_reads_is_disconnected(self):
         c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
@@ -469,20 +473,9 @@ class ImapTwoProcessesTest(unittest.TestCase):
         c.close()
 
 
-class ImapLimitsTest(unittest.TestCase):
+class ImapLimitsTest(OneListenerTest):
     """A configuration with quota limits and LITERAL- (RFC 7888 §5)."""
-
-    def setUp(self):
-        self.port = free_port()
-        self.instance = Instance(
-            f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.port}\n",
-            "[auth]\nallow_plaintext_loopback = true\n[imap]\nliteral_minus = true\n"
-            "[mail]\nquota_storage = 10K\nquota_messages = 2\n")
-        self.instance.add_user("alice", "secret")
-        self.instance.start(program="roostd")
-
-    def tearDown(self):
-        self.instance.close()
+    EXTRA = "[imap]\nliteral_minus = true\n[mail]\nquota_storage = 10K\nquota_messages = 2\n"
 
     def test_quota_and_literal_minus(self):
         c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
