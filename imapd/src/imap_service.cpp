@@ -123,15 +123,18 @@ asio::awaitable<void> ImapService::serve(Session& session) {
   auto& conn = session.connection;
   const Config& config = *session.config;
   const auto& limits = config.limits;
-  // g++ 12 mishandles string temporaries in co_await expressions: every
-  // awaited call here and in commands/ takes named values.
-  std::string caps = co_await commands::capabilities(s);
-  std::string greeting = "* OK [CAPABILITY " + caps + "] Roost IMAP ready\r\n";
-  co_await s.send(greeting);
+  {
+    // g++ 12 mishandles string temporaries in co_await expressions: every
+    // awaited call here and in commands/ takes named values. (Scoped: a
+    // session keeps no heap memory it does not need while it idles.)
+    std::string caps = co_await commands::capabilities(s);
+    std::string greeting = "* OK [CAPABILITY " + caps + "] Roost IMAP ready\r\n";
+    co_await s.send(greeting);
+  }
   CommandReader reader(syntax_limits(config));
   unsigned bad_in_row = 0;
-  std::string line;
   for (;;) {
+    std::string line;
     if (s.lost || s.state == State::logout) break;
     // Pipelining: answer everything already received before waiting.
     if (conn->buffered_input() == 0 && !reader.in_command() && !co_await conn->flush(limits.write_timeout)) break;
