@@ -63,6 +63,10 @@ MessageAnalysis analyze(std::string_view data, std::int64_t internal_date) {
   cache.envelope = mime::envelope(message);
   cache.body = mime::body_structure(message, false, mime::Grammar::imap4rev2);
   cache.body_structure = mime::body_structure(message, true, mime::Grammar::imap4rev2);
+  if (mime::renders_differ_by_revision(message)) {
+    cache.body_rev1 = mime::body_structure(message, false, mime::Grammar::imap4rev1);
+    cache.body_structure_rev1 = mime::body_structure(message, true, mime::Grammar::imap4rev1);
+  }
   cache.preview = mime::preview(message);
   const mime::Span& header = message.root.header;
   cache.header_complete = header.size() <= kCachedHeaderMax;

@@ -10,8 +10,9 @@ namespace {
 
 constexpr std::string_view kStateKey = "state";
 // A different format reads as corrupt and is rebuilt. 3: BODYSTRUCTURE
-// parameters with RFC 2231 continuations joined.
-constexpr std::uint32_t kFormat = 3;
+// parameters with RFC 2231 continuations joined. 4: IMAP4rev1 BODY and
+// BODYSTRUCTURE kept where they differ.
+constexpr std::uint32_t kFormat = 4;
 // Longest word kept whole in the full-text index; longer words are stored as
 // overlapping chunks so that any piece of up to kTermStep bytes lies inside one.
 constexpr std::size_t kTermMax = 200;
@@ -87,6 +88,8 @@ std::string encode_cache(const MessageCache& c) {
   w.str(c.envelope);
   w.str(c.body);
   w.str(c.body_structure);
+  w.str(c.body_rev1);
+  w.str(c.body_structure_rev1);
   w.str(c.preview);
   w.str(c.header);
   w.u(c.header_complete ? 1 : 0);
@@ -113,6 +116,8 @@ std::optional<MessageCache> decode_cache(std::string_view bytes) {
   c.envelope = r.str();
   c.body = r.str();
   c.body_structure = r.str();
+  c.body_rev1 = r.str();
+  c.body_structure_rev1 = r.str();
   c.preview = r.str();
   c.header = r.str();
   c.header_complete = r.u() != 0;

@@ -315,8 +315,17 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
             break;
           case FK::rfc822_size: item_name("RFC822.SIZE"); out += std::to_string(g.info.size); break;
           case FK::envelope: item_name("ENVELOPE"); out += g.cache->envelope; break;
-          case FK::body: item_name("BODY"); out += g.cache->body; break;
-          case FK::bodystructure: item_name("BODYSTRUCTURE"); out += g.cache->body_structure; break;
+          // IMAP4rev1 has its own form where a message/global part is
+          // involved (docs/imap-renderings.md).
+          case FK::body:
+            item_name("BODY");
+            out += !s.rev2 && !g.cache->body_rev1.empty() ? g.cache->body_rev1 : g.cache->body;
+            break;
+          case FK::bodystructure:
+            item_name("BODYSTRUCTURE");
+            out += !s.rev2 && !g.cache->body_structure_rev1.empty() ? g.cache->body_structure_rev1
+                                                                    : g.cache->body_structure;
+            break;
           case FK::preview:
             item_name("PREVIEW");
             append_string(out, g.cache->preview, true);

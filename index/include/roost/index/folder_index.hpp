@@ -114,6 +114,10 @@ struct MessageCache {
   std::string envelope;        // RFC 9051 §7.5.2 ENVELOPE
   std::string body;            // BODY (non-extensible BODYSTRUCTURE)
   std::string body_structure;  // BODYSTRUCTURE with extension data
+  // The IMAP4rev1 forms of both, only for messages whose forms differ
+  // (a message/global part: docs/imap-renderings.md); empty otherwise.
+  std::string body_rev1;
+  std::string body_structure_rev1;
   std::string preview;         // RFC 8970
   std::string header;          // the top-level header block, raw, when small enough
   bool header_complete = false;  // `header` holds the whole header block
