@@ -31,6 +31,9 @@ std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::create(
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // No session is ever resumed (no cache, no stateless tickets): TLS 1.3
+  // tickets would be wasted work and bytes.
+  SSL_CTX_set_num_tickets(ctx, 0);
 
   if (!tls.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, tls.ciphers.c_str()) != 1) {
     return std::unexpected("[tls] ciphers: " + take_openssl_errors());
