@@ -211,6 +211,25 @@ TEST(ImapParse, SearchKeys) {
   EXPECT_EQ(parse_error(deep), "Too deeply nested");
 }
 
+// RFC 5256 §5: charset is required; RFC 5957 adds DISPLAYFROM/DISPLAYTO.
+TEST(ImapParse, SortAndThread) {
+  auto r = parse_ok("a UID SORT (REVERSE DATE DISPLAYFROM) UTF-8 UNSEEN SINCE 1-Jan-2024");
+  EXPECT_TRUE(r.uid);
+  auto& s = std::get<Sort>(r.command);
+  ASSERT_EQ(s.criteria.size(), 2u);
+  EXPECT_TRUE(s.criteria[0].reverse);
+  EXPECT_EQ(s.criteria[0].key, SortKey::date);
+  EXPECT_EQ(s.criteria[1].key, SortKey::display_from);
+  EXPECT_EQ(s.charset, "UTF-8");
+  EXPECT_EQ(s.key.children.size(), 2u);
+  auto t = std::get<Thread>(parse_ok("a THREAD REFERENCES US-ASCII ALL").command);
+  EXPECT_EQ(t.algorithm, ThreadAlgorithm::references);
+  EXPECT_EQ(parse_error("a SORT (SUBJECT) ALL"), "Missing arguments");
+  EXPECT_EQ(parse_error("a SORT SUBJECT UTF-8 ALL"), "Expected sort criteria");
+  EXPECT_EQ(parse_error("a SORT (REVERSE) UTF-8 ALL"), "Expected a single space");
+  EXPECT_EQ(parse_error("a THREAD X UTF-8 ALL"), "Unknown threading algorithm X");
+}
+
 TEST(ImapParse, StoreCopyMoveExpunge) {
   auto s = std::get<Store>(parse_ok("a STORE 1:2 +FLAGS.SILENT (\\Seen $Forwarded)").command);
   EXPECT_EQ(s.mode, StoreMode::add);

@@ -34,6 +34,8 @@ asio::awaitable<Reply> copy(ImapSession& s, const Request& r);
 asio::awaitable<Reply> idle(ImapSession& s, const Request& r);
 asio::awaitable<Reply> quota(ImapSession& s, const Request& r);
 asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request& r);
+asio::awaitable<Reply> sort(ImapSession& s, const Request& r);
+asio::awaitable<Reply> thread(ImapSession& s, const Request& r);
 
 // After AUTHENTICATE or LOGIN: opens the user's mail and enters the
 // authenticated state, or says why not.
@@ -42,6 +44,12 @@ asio::awaitable<Reply> finish_login(ImapSession& s, const AuthOutcome& outcome);
 // "* STATUS name (items)" for a folder's counters.
 std::string status_line(ImapSession& s, std::string_view name, const storage::FolderStatus& st,
                         const std::vector<StatusItem>& items);
+
+// A SEARCH program in the index's terms, with sequence sets, \Recent and $
+// resolved for this session; nullopt with `refusal` set when it cannot be.
+asio::awaitable<std::optional<index::SearchKey>> index_key(ImapSession& s, const SearchNode& node, Reply& refusal);
+// NO [BADCHARSET] unless the charset is empty, US-ASCII or UTF-8.
+std::optional<Reply> check_charset(const std::string& charset);
 
 // The capability list for this session now (before or after login, with
 // or without TLS).

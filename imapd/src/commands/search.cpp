@@ -119,23 +119,37 @@ bool uses_recent(const SearchNode& n) {
 
 }  // namespace
 
-asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
-  const auto& sr = std::get<Search>(r.command);
-  if (!sr.charset.empty() && sr.charset != "US-ASCII" && sr.charset != "UTF-8")
-    co_return no("[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+std::optional<Reply> check_charset(const std::string& charset) {
+  if (!charset.empty() && charset != "US-ASCII" && charset != "UTF-8")
+    return no("[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+  return std::nullopt;
+}
 
+asio::awaitable<std::optional<index::SearchKey>> index_key(ImapSession& s, const SearchNode& node, Reply& refusal) {
   std::vector<storage::Uid> recent;
-  if (uses_recent(sr.key)) {
+  if (uses_recent(node)) {
     storage::Result<std::vector<storage::MessageInfo>> infos;
     auto work = [&]() { infos = s.view->messages(s.view->uids()); };
     co_await s.blocking(work);
-    if (!infos) co_return storage_error(s, infos.error());
+    if (!infos) {
+      refusal = storage_error(s, infos.error());
+      co_return std::nullopt;
+    }
     for (const auto& m : *infos)
       if (m.recent) recent.push_back(m.uid);
   }
   Converter converter{s, recent, {}};
-  auto key = converter.convert(sr.key);
-  if (!key) co_return bad(converter.error);
+  auto key = converter.convert(node);
+  if (!key) refusal = bad(converter.error);
+  co_return key;
+}
+
+asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
+  const auto& sr = std::get<Search>(r.command);
+  if (auto refused = check_charset(sr.charset)) co_return *refused;
+  Reply refusal;
+  auto key = co_await index_key(s, sr.key, refusal);
+  if (!key) co_return refusal;
 
   storage::Result<std::vector<storage::Uid>> found;
   auto work = [&]() { found = s.view->search(*key); };

@@ -307,6 +307,47 @@ bool parse_setquota(Cursor& c, Command& command) {
   return c.close_paren();
 }
 
+bool parse_sort(Cursor& c, Command& command) {
+  auto& s = make<Sort>(command);
+  if (!c.space() || !c.open_paren()) return c.fail("Expected sort criteria");
+  static const std::pair<std::string_view, SortKey> keys[] = {
+      {"ARRIVAL", SortKey::arrival}, {"CC", SortKey::cc},           {"DATE", SortKey::date},
+      {"FROM", SortKey::from},       {"SIZE", SortKey::size},       {"SUBJECT", SortKey::subject},
+      {"TO", SortKey::to},           {"DISPLAYFROM", SortKey::display_from}, {"DISPLAYTO", SortKey::display_to}};
+  do {
+    SortCriterion criterion;
+    if (c.eat_word("REVERSE")) {
+      criterion.reverse = true;
+      if (!c.space()) return false;
+    }
+    std::string word = c.peek_word();
+    bool known = false;
+    for (auto [name, key] : keys) {
+      if (word == name && c.eat_word(name)) {
+        criterion.key = key;
+        known = true;
+        break;
+      }
+    }
+    if (!known) return c.fail(word.empty() ? "Expected a sort key" : "Unknown sort key " + word);
+    s.criteria.push_back(criterion);
+  } while (c.eat(' '));
+  if (!c.close_paren()) return false;
+  return parse_charset_and_keys(c, s.charset, s.key);
+}
+
+bool parse_thread(Cursor& c, Command& command) {
+  auto& t = make<Thread>(command);
+  if (!c.space()) return false;
+  std::string word = c.peek_word();
+  if (word == "ORDEREDSUBJECT") t.algorithm = ThreadAlgorithm::ordered_subject;
+  else if (word == "REFERENCES") t.algorithm = ThreadAlgorithm::references;
+  else if (word == "REFS") t.algorithm = ThreadAlgorithm::refs;
+  else return c.fail(word.empty() ? "Expected a threading algorithm" : "Unknown threading algorithm " + word);
+  c.eat_word(word);
+  return parse_charset_and_keys(c, t.charset, t.key);
+}
+
 struct Entry {
   std::string_view name;
   Parse parse;
@@ -350,6 +391,8 @@ const std::vector<Entry>& table() {
       {"GETQUOTAROOT", mailbox_only<GetQuotaRoot>()},
       {"SETQUOTA", parse_setquota},
       {"UNAUTHENTICATE", simple<Unauthenticate>()},
+      {"SORT", parse_sort, true},
+      {"THREAD", parse_thread, true},
   };
   return entries;
 }

@@ -138,6 +138,16 @@ bool search_key(Cursor& c, SearchNode& out) {
 
 }  // namespace
 
+bool parse_charset_and_keys(Cursor& c, std::string& charset, SearchNode& key) {
+  if (!c.space()) return false;
+  auto name = c.astring();
+  if (!name) return false;
+  charset = upper(*name);
+  if (!c.space()) return false;
+  key.kind = K::and_;
+  return key_list(c, key.children, false);
+}
+
 bool parse_search(Cursor& c, Search& out) {
   if (!c.space()) return false;
   if (c.eat_word("RETURN")) {

@@ -188,15 +188,33 @@ struct SetQuota {
   std::vector<std::pair<std::string, std::uint64_t>> limits;  // resource name upper case
 };
 struct Unauthenticate {};
+// SORT (RFC 5256, with RFC 5957's DISPLAYFROM and DISPLAYTO).
+enum class SortKey : std::uint8_t { arrival, cc, date, from, size, subject, to, display_from, display_to };
+struct SortCriterion {
+  SortKey key = SortKey::arrival;
+  bool reverse = false;
+};
+struct Sort {
+  std::vector<SortCriterion> criteria;
+  std::string charset;  // upper case
+  SearchNode key;
+};
+// THREAD (RFC 5256; REFS from draft-ietf-morg-inthread).
+enum class ThreadAlgorithm : std::uint8_t { ordered_subject, references, refs };
+struct Thread {
+  ThreadAlgorithm algorithm = ThreadAlgorithm::references;
+  std::string charset;  // upper case
+  SearchNode key;
+};
 
 using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
-                             GetQuotaRoot, SetQuota, Unauthenticate>;
+                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread>;
 
 struct Request {
   std::string tag;
-  bool uid = false;  // UID FETCH/STORE/COPY/MOVE/SEARCH/EXPUNGE: sets are UIDs
+  bool uid = false;  // UID FETCH/STORE/COPY/MOVE/SEARCH/SORT/THREAD/EXPUNGE: numbers are UIDs
   Command command;
 };
 

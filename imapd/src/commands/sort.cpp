@@ -1,0 +1,43 @@
+// SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO): answered from the sort
+// orders the index keeps from delivery on.
+#include "commands.hpp"
+
+namespace roost::imap::commands {
+
+asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
+  const auto& so = std::get<Sort>(r.command);
+  if (auto refused = check_charset(so.charset)) co_return *refused;
+  Reply refusal;
+  auto key = co_await index_key(s, so.key, refusal);
+  if (!key) co_return refusal;
+  std::vector<index::SortCriterion> criteria;
+  for (const auto& c : so.criteria) {
+    index::SortKind kind = index::SortKind::arrival;
+    switch (c.key) {
+      case SortKey::arrival: kind = index::SortKind::arrival; break;
+      case SortKey::cc: kind = index::SortKind::cc; break;
+      case SortKey::date: kind = index::SortKind::date; break;
+      case SortKey::from: kind = index::SortKind::from; break;
+      case SortKey::size: kind = index::SortKind::size; break;
+      case SortKey::subject: kind = index::SortKind::subject; break;
+      case SortKey::to: kind = index::SortKind::to; break;
+      case SortKey::display_from: kind = index::SortKind::display_from; break;
+      case SortKey::display_to: kind = index::SortKind::display_to; break;
+    }
+    criteria.push_back(index::SortCriterion{kind, c.reverse});
+  }
+  storage::Result<std::vector<storage::Uid>> sorted;
+  auto work = [&]() { sorted = s.view->sort(criteria, *key); };
+  co_await s.blocking(work);
+  if (!sorted) co_return storage_error(s, sorted.error());
+  std::string out = "* SORT";
+  for (auto uid : *sorted) {
+    if (r.uid) out += " " + std::to_string(uid);
+    else if (auto seq = s.view->sequence_of(uid)) out += " " + std::to_string(*seq);
+  }
+  out += "\r\n";
+  co_await s.send(out);
+  co_return ok(r.uid ? "UID SORT completed" : "SORT completed");
+}
+
+}  // namespace roost::imap::commands
