@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -544,6 +545,13 @@ std::vector<std::filesystem::path> FolderView::watch_paths() const {
 std::uint32_t FolderView::recent_count() const {
   return static_cast<std::uint32_t>(std::count_if(impl_->uids.begin(), impl_->uids.end(),
                                                   [&](Uid u) { return impl_->is_recent(u); }));
+}
+
+std::vector<Uid> FolderView::recent_uids() const {
+  std::vector<Uid> out;
+  std::copy_if(impl_->uids.begin(), impl_->uids.end(), std::back_inserter(out),
+               [&](Uid u) { return impl_->is_recent(u); });
+  return out;
 }
 
 std::optional<std::uint32_t> FolderView::sequence_of(Uid uid) const {

@@ -47,7 +47,7 @@ std::string status_line(ImapSession& s, std::string_view name, const storage::Fo
 
 // A SEARCH program in the index's terms, with sequence sets, \Recent and $
 // resolved for this session; nullopt with `refusal` set when it cannot be.
-asio::awaitable<std::optional<index::SearchKey>> index_key(ImapSession& s, const SearchNode& node, Reply& refusal);
+std::optional<index::SearchKey> index_key(ImapSession& s, const SearchNode& node, Reply& refusal);
 // NO [BADCHARSET] unless the charset is empty, US-ASCII or UTF-8.
 std::optional<Reply> check_charset(const std::string& charset);
 

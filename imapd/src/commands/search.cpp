@@ -125,30 +125,20 @@ std::optional<Reply> check_charset(const std::string& charset) {
   return std::nullopt;
 }
 
-asio::awaitable<std::optional<index::SearchKey>> index_key(ImapSession& s, const SearchNode& node, Reply& refusal) {
+std::optional<index::SearchKey> index_key(ImapSession& s, const SearchNode& node, Reply& refusal) {
   std::vector<storage::Uid> recent;
-  if (uses_recent(node)) {
-    storage::Result<std::vector<storage::MessageInfo>> infos;
-    auto work = [&]() { infos = s.view->messages(s.view->uids()); };
-    co_await s.blocking(work);
-    if (!infos) {
-      refusal = storage_error(s, infos.error());
-      co_return std::nullopt;
-    }
-    for (const auto& m : *infos)
-      if (m.recent) recent.push_back(m.uid);
-  }
+  if (uses_recent(node)) recent = s.view->recent_uids();
   Converter converter{s, recent, {}};
   auto key = converter.convert(node);
   if (!key) refusal = bad(converter.error);
-  co_return key;
+  return key;
 }
 
 asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   const auto& sr = std::get<Search>(r.command);
   if (auto refused = check_charset(sr.charset)) co_return *refused;
   Reply refusal;
-  auto key = co_await index_key(s, sr.key, refusal);
+  auto key = index_key(s, sr.key, refusal);
   if (!key) co_return refusal;
 
   storage::Result<std::vector<storage::Uid>> found;

@@ -8,7 +8,7 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
   const auto& so = std::get<Sort>(r.command);
   if (auto refused = check_charset(so.charset)) co_return *refused;
   Reply refusal;
-  auto key = co_await index_key(s, so.key, refusal);
+  auto key = index_key(s, so.key, refusal);
   if (!key) co_return refusal;
   std::vector<index::SortCriterion> criteria;
   for (const auto& c : so.criteria) {

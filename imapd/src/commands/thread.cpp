@@ -38,7 +38,7 @@ asio::awaitable<Reply> thread(ImapSession& s, const Request& r) {
   const auto& th = std::get<Thread>(r.command);
   if (auto refused = check_charset(th.charset)) co_return *refused;
   Reply refusal;
-  auto key = co_await index_key(s, th.key, refusal);
+  auto key = index_key(s, th.key, refusal);
   if (!key) co_return refusal;
   index::ThreadAlgorithm algorithm = th.algorithm == ThreadAlgorithm::ordered_subject ? index::ThreadAlgorithm::ordered_subject
                                      : th.algorithm == ThreadAlgorithm::references    ? index::ThreadAlgorithm::references

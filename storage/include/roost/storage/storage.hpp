@@ -148,6 +148,7 @@ class FolderView {
   Uid uidnext() const;
   Modseq highest_modseq() const;
   std::uint32_t recent_count() const;
+  std::vector<Uid> recent_uids() const;  // \Recent in this view, ascending
   const std::vector<Uid>& uids() const;  // sequence number n is uids()[n-1]
   std::optional<std::uint32_t> sequence_of(Uid uid) const;
   std::vector<std::string> keywords() const;  // every keyword the folder knows
