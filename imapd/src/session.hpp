@@ -73,6 +73,13 @@ struct ImapSession {
   static std::string flag_list(std::uint32_t system, const std::vector<std::string>& keywords, bool recent);
 };
 
+// ASCII case-insensitive equality (IMAP keywords, flags, field names).
+bool iequals(std::string_view a, std::string_view b);
+
+// Every system flag a client may set (all but \Recent).
+inline constexpr std::uint32_t kSystemFlags = index::flag::answered | index::flag::flagged | index::flag::deleted |
+                                              index::flag::seen | index::flag::draft;
+
 // A client's flag list as storage flags: system flags by name, the rest
 // keywords; an unknown system flag or \Recent is an error (its text).
 std::expected<storage::Flags, std::string> to_storage_flags(const std::vector<std::string>& names);

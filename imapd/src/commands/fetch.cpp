@@ -97,11 +97,7 @@ std::string section_label(const FetchItem& item) {
 // whose names are (or, with `exclude`, are not) in `names`.
 std::string filter_fields(std::string_view header, const std::vector<std::string>& names, bool exclude) {
   auto listed = [&](std::string_view name) {
-    return std::any_of(names.begin(), names.end(), [&](const std::string& n) {
-      return n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-             });
-    });
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
   };
   std::string out;
   bool keep = false;

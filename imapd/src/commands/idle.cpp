@@ -56,9 +56,7 @@ asio::awaitable<Reply> idle(ImapSession& s, const Request&) {
       s.lost = true;
       co_return Reply{.sent = true};
     }
-    if (line.size() == 4 && (line[0] | 0x20) == 'd' && (line[1] | 0x20) == 'o' && (line[2] | 0x20) == 'n' &&
-        (line[3] | 0x20) == 'e')
-      break;
+    if (iequals(line, "DONE")) break;
     co_return bad("Expected DONE");
   }
   co_return ok("IDLE terminated");

@@ -12,12 +12,7 @@ constexpr storage::SpecialUse uses[] = {storage::SpecialUse::drafts, storage::Sp
 
 std::optional<storage::SpecialUse> use_from(std::string_view attribute) {
   for (auto use : uses) {
-    auto name = storage::special_use_attribute(use);
-    if (name.size() == attribute.size() &&
-        std::equal(name.begin(), name.end(), attribute.begin(),
-                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                               std::tolower(static_cast<unsigned char>(b)); }))
-      return use;
+    if (iequals(storage::special_use_attribute(use), attribute)) return use;
   }
   return std::nullopt;
 }

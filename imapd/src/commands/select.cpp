@@ -37,12 +37,11 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   s.state = State::selected;
   auto& v = *s.view;
   s.known_keywords = v.keywords();
-  const std::uint32_t all = flag::answered | flag::flagged | flag::deleted | flag::seen | flag::draft;
-  std::string out = "* FLAGS " + ImapSession::flag_list(all, s.known_keywords, false) + "\r\n";
+  std::string out = "* FLAGS " + ImapSession::flag_list(kSystemFlags, s.known_keywords, false) + "\r\n";
   if (sel.read_only) {
     out += "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n";
   } else {
-    std::string permanent = ImapSession::flag_list(all, s.known_keywords, false);
+    std::string permanent = ImapSession::flag_list(kSystemFlags, s.known_keywords, false);
     // New keywords may be created while the folder has room for them.
     if (s.known_keywords.size() < index::kMaxKeywords) permanent.insert(permanent.size() - 1, " \\*");
     out += "* OK [PERMANENTFLAGS " + permanent + "] Flags permitted\r\n";
