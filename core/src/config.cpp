@@ -376,6 +376,25 @@ const std::vector<Setting>& settings() {
       {{"imap", "max_bad_commands", "20", "BAD replies in a row before the connection is closed with BYE."},
        set_uint(&Config::imap, &Config::Imap::max_bad_commands, 1, 10000)},
 
+      {{"pop3", "uidl_format", "%08Xu%08Xv",
+        "POP3 UIDL template: %u UID, %v UIDVALIDITY, %f maildir file name, with width, 0 and X/x as in printf; Dovecot's default."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         auto format = UidlFormat::parse(v);
+         if (!format) return std::unexpected(format.error());
+         c.pop3.uidl_format = std::move(*format);
+         return {};
+       }},
+      {{"pop3", "exclusive_maildrop", "true",
+        "A second POP3 session on a maildrop in use is refused with -ERR [IN-USE] (RFC 2449 §8.1.1)."},
+       set_bool(&Config::pop3, &Config::Pop3::exclusive_maildrop)},
+      {{"pop3", "login_delay", "0s",
+        "Least time between two POP3 logins of one user (LOGIN-DELAY, RFC 2449 §6.8); 0 allows any."},
+       set_duration(&Config::pop3, &Config::Pop3::login_delay)},
+      {{"pop3", "mark_seen", "true", "Messages retrieved with RETR get the \\Seen flag when the session ends with QUIT."},
+       set_bool(&Config::pop3, &Config::Pop3::mark_seen)},
+      {{"pop3", "max_bad_commands", "20", "-ERR replies to invalid commands in a row before the connection is closed."},
+       set_uint(&Config::pop3, &Config::Pop3::max_bad_commands, 1, 10000)},
+
       {{"metrics", "listen", "",
         "HTTP listener for Prometheus metrics, such as 127.0.0.1:9100; empty disables it."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {

@@ -608,7 +608,6 @@ Result<FolderMeta> Folder::sync(bool full) {
   last_full_sync_ = now;
   for (;;) {
     Error problem{ErrorKind::internal, {}};
-    Modseq before = meta.highest_modseq;
     auto written = env.write([&](Txn& txn) -> std::expected<void, LmdbError> {
       problem = Error{ErrorKind::internal, {}};
       auto m = meta_or_reset(txn, dir_);

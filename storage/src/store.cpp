@@ -1,6 +1,7 @@
 // Users, their folder trees, and the views sessions hold on folders.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <utility>
 
 #include "folder.hpp"
 #include "maildir.hpp"
@@ -449,6 +451,47 @@ Result<void> User::check_quota(std::uint64_t bytes, std::uint64_t messages) {
   return {};
 }
 
+MaildropLock::MaildropLock(MaildropLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), previous_login_(other.previous_login_) {}
+
+MaildropLock& MaildropLock::operator=(MaildropLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    previous_login_ = other.previous_login_;
+  }
+  return *this;
+}
+
+MaildropLock::~MaildropLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+void MaildropLock::record_login() {
+  if (fd_ < 0) return;
+  if (::pwrite(fd_, "\n", 1, 0) != 1) return;  // the time is a hint; a failed write only loses it
+  ::futimens(fd_, nullptr);
+}
+
+Result<std::optional<MaildropLock>> User::lock_maildrop(bool exclusive) {
+  fs::path file = impl_->root / "roost-pop3.lock";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(error_from(std::error_code(errno, std::generic_category()), "open " + file.string()));
+  // flock belongs to the open file description: two sessions in one
+  // process exclude each other as two processes do.
+  if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return std::optional<MaildropLock>();
+    return std::unexpected(error_from(std::error_code(err, std::generic_category()), "lock " + file.string()));
+  }
+  struct stat st{};
+  std::int64_t previous = 0;
+  // Empty until the first login is recorded (record_login writes a byte).
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) previous = st.st_mtim.tv_sec;
+  return std::optional<MaildropLock>(MaildropLock(fd, previous));
+}
+
 Result<QuotaUsage> User::quota() {
   const StoreConfig& c = impl_->store->config;
   quota::Usage usage = quota::read(impl_->root, c.quota_bytes, c.quota_messages);
@@ -691,6 +734,23 @@ Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& ui
       out.push_back(std::move(info));
     }
     return {};
+  });
+  if (!read) return std::unexpected(read.error());
+  return out;
+}
+
+Result<std::vector<MaildropEntry>> FolderView::maildrop() {
+  std::vector<MaildropEntry> out;
+  out.reserve(impl_->uids.size());
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    out.clear();
+    auto next = impl_->uids.begin();
+    return index::for_each_record(txn, 1, [&](const index::MessageRecord& r) {
+      while (next != impl_->uids.end() && *next < r.uid) ++next;  // expunged meanwhile
+      if (next == impl_->uids.end()) return false;
+      if (*next == r.uid) out.push_back(MaildropEntry{r.uid, r.vsize, r.file_key});
+      return true;
+    });
   });
   if (!read) return std::unexpected(read.error());
   return out;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "roost/core/net_address.hpp"
+#include "roost/core/uidl_format.hpp"
 
 namespace roost {
 
@@ -113,6 +114,14 @@ struct Config {
     std::chrono::milliseconds idle_keepalive{};  // "* OK Still here" while in IDLE
     unsigned max_bad_commands = 0;       // BAD replies in a row before the connection is closed
   } imap;
+
+  struct Pop3 {
+    UidlFormat uidl_format;              // UIDL values (uidl_format.hpp)
+    bool exclusive_maildrop = true;      // a second session on a maildrop in use: -ERR [IN-USE]
+    std::chrono::milliseconds login_delay{};  // LOGIN-DELAY (RFC 2449 §6.8); 0: none
+    bool mark_seen = true;               // messages retrieved with RETR get \Seen at QUIT
+    unsigned max_bad_commands = 0;       // -ERR replies to bad commands in a row before closing
+  } pop3;
 
   struct Metrics {
     std::optional<ListenAddress> listen;  // empty setting: no metrics listener

@@ -125,6 +125,33 @@ struct MessageInfo {
   bool recent = false;
 };
 
+// One message of a POP3 maildrop listing.
+struct MaildropEntry {
+  Uid uid = 0;
+  std::uint64_t size = 0;  // with CRLF line ends, as RETR sends it
+  std::string file_name;   // the maildir base name (without ":2,..."), for UIDL %f
+};
+
+// Held while a POP3 session uses the user's INBOX as its maildrop: an
+// advisory lock on a file in the user's maildir, which every Roost process
+// sees. Its time records the last login, for LOGIN-DELAY.
+class MaildropLock {
+ public:
+  MaildropLock(MaildropLock&& other) noexcept;
+  MaildropLock& operator=(MaildropLock&& other) noexcept;
+  ~MaildropLock();
+  // The previous login's time (seconds since 1970), 0 if none was recorded.
+  std::int64_t previous_login() const { return previous_login_; }
+  // Records now as the last login.
+  void record_login();
+
+ private:
+  friend class User;
+  MaildropLock(int fd, std::int64_t previous_login) : fd_(fd), previous_login_(previous_login) {}
+  int fd_ = -1;
+  std::int64_t previous_login_ = 0;
+};
+
 // What changed in a folder since a view last looked.
 struct ViewUpdate {
   std::vector<std::uint32_t> expunged;  // sequence numbers, each valid at the time it is announced
@@ -159,6 +186,9 @@ class FolderView {
   Result<ViewUpdate> refresh(bool allow_expunges);
 
   Result<std::vector<MessageInfo>> messages(const std::vector<Uid>& uids);
+  // Every message of the view in sequence order, from one pass over the
+  // index (no message file is opened).
+  Result<std::vector<MaildropEntry>> maildrop();
   Result<index::MessageCache> cache(Uid uid);
   Result<index::MessageKeys> keys(Uid uid);
   // The message's bytes, or a range of them.
@@ -219,6 +249,9 @@ class User {
   Result<Appended> append(std::string_view folder, std::vector<NewMessage> messages);
 
   Result<QuotaUsage> quota();
+  // The POP3 maildrop lock. With `exclusive`, nullopt when another session
+  // holds it; without, it is shared (only the login time is kept).
+  Result<std::optional<MaildropLock>> lock_maildrop(bool exclusive);
   // over_quota when `messages` more messages of `bytes` in total would not
   // fit (RFC 1870 §6.2 lets LMTP refuse at RCPT with the declared SIZE).
   // Reads nothing when no limit is configured.

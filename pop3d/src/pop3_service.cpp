@@ -1,0 +1,125 @@
+// The POP3 connection loop: read a line, parse it, check it against the
+// table of commands and the session's state, run its handler. Replies to
+// pipelined commands (RFC 2449 §6.6) are flushed when the input runs dry.
+#include "roost/pop3d/pop3_service.hpp"
+
+#include <array>
+
+#include "commands/commands.hpp"
+#include "roost/core/log.hpp"
+#include "roost/storage/store_config.hpp"
+#include "session.hpp"
+
+namespace roost::pop3 {
+namespace {
+
+constexpr unsigned kAuthorization = static_cast<unsigned>(State::authorization);
+constexpr unsigned kTransaction = static_cast<unsigned>(State::transaction);
+constexpr unsigned kAny = kAuthorization | kTransaction;
+
+struct Row {
+  unsigned states = 0;
+  Handler handler = nullptr;
+};
+
+const std::array<Row, std::variant_size_v<Command>>& table() {
+  static const auto rows = [] {
+    std::array<Row, std::variant_size_v<Command>> t{};
+    auto set = [&]<class T>(std::in_place_type_t<T>, unsigned states, Handler handler) {
+      t[Command(std::in_place_type<T>).index()] = Row{states, handler};
+    };
+    using namespace commands;
+    set(std::in_place_type<User>, kAuthorization, user);
+    set(std::in_place_type<Pass>, kAuthorization, pass);
+    set(std::in_place_type<Apop>, kAuthorization, apop);
+    set(std::in_place_type<Auth>, kAuthorization, auth);
+    set(std::in_place_type<Stls>, kAuthorization, stls);
+    set(std::in_place_type<Utf8>, kAuthorization, utf8);
+    set(std::in_place_type<Capa>, kAny, capa);
+    set(std::in_place_type<Quit>, kAny, quit);
+    set(std::in_place_type<Noop>, kTransaction, noop);
+    set(std::in_place_type<Stat>, kTransaction, stat);
+    set(std::in_place_type<List>, kTransaction, list);
+    set(std::in_place_type<Uidl>, kTransaction, uidl);
+    set(std::in_place_type<Retr>, kTransaction, retr);
+    set(std::in_place_type<Top>, kTransaction, top);
+    set(std::in_place_type<Dele>, kTransaction, dele);
+    set(std::in_place_type<Rset>, kTransaction, rset);
+    for (const auto& row : t)
+      if (row.handler == nullptr) std::abort();  // a command without a row: a bug caught at startup
+    return t;
+  }();
+  return rows;
+}
+
+class Pop3Service final : public Service {
+ public:
+  explicit Pop3Service(Server& server) : store_(storage::shared_store(*server.config())) {}
+
+  std::string_view name() const override { return "pop3"; }
+
+  std::string refusal(Refusal why) const override {
+    switch (why) {
+      case Refusal::too_many_connections: return "-ERR [SYS/TEMP] Too many connections\r\n";
+      case Refusal::too_many_from_address: return "-ERR [SYS/TEMP] Too many connections from your address\r\n";
+      case Refusal::shutting_down: return "-ERR [SYS/TEMP] Server shutting down\r\n";
+    }
+    return "-ERR [SYS/TEMP] Unavailable\r\n";
+  }
+
+  asio::awaitable<void> serve(Session& session) override;
+
+ private:
+  std::shared_ptr<storage::Store> store_;
+};
+
+asio::awaitable<void> Pop3Service::serve(Session& session) {
+  Pop3Session s{session, *store_};
+  auto& conn = session.connection;
+  const Config& config = *session.config;
+  const auto& limits = config.limits;
+  co_await s.send("+OK Roost POP3 ready\r\n");
+  unsigned bad_in_row = 0;
+  while (!s.lost && s.state != State::done) {
+    if (conn->buffered_input() == 0 && !co_await conn->flush(limits.write_timeout)) break;
+    std::string line;
+    auto timeout = s.state == State::authorization ? limits.login_timeout : limits.idle_timeout;
+    auto status = co_await conn->read_line(line, limits.max_line_length, timeout);
+    if (status != ReadStatus::ok) {
+      // An expired timer ends the session without a word and without UPDATE (RFC 1939 §3).
+      if (status == ReadStatus::too_long) co_await s.send("-ERR Line too long\r\n");
+      else if (status == ReadStatus::stopped)
+        co_await s.send(conn->stop_reason() == StopReason::kicked ? "-ERR Disconnected by the administrator\r\n"
+                                                                   : "-ERR [SYS/TEMP] Server shutting down\r\n");
+      break;
+    }
+    session.server.metrics().add("roost_commands_total", {{"service", "pop3"}});
+    auto parsed = parse_command(line);
+    if (auto* error = std::get_if<SyntaxError>(&parsed)) {
+      std::string response = "-ERR " + error->text + "\r\n";
+      co_await s.send(response);
+      if (++bad_in_row >= config.pop3.max_bad_commands) {
+        co_await s.send("-ERR Too many invalid commands\r\n");
+        break;
+      }
+      continue;
+    }
+    bad_in_row = 0;
+    const Command& command = std::get<Command>(parsed);
+    const Row& row = table()[command.index()];
+    if ((row.states & static_cast<unsigned>(s.state)) == 0) {
+      co_await s.send(s.state == State::authorization ? "-ERR Log in first\r\n" : "-ERR Not allowed after login\r\n");
+      continue;
+    }
+    co_await row.handler(s, command);
+  }
+  if (!s.lost) co_await conn->flush(limits.write_timeout);
+}
+
+}  // namespace
+
+ServiceFactory service_factory() {
+  return {"pop3", [](Server& server) { return std::make_unique<Pop3Service>(server); }};
+}
+
+}  // namespace roost::pop3
