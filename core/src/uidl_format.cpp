@@ -1,6 +1,6 @@
 #include "roost/core/uidl_format.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
 
 namespace roost {
 
@@ -60,7 +60,12 @@ std::string UidlFormat::render(std::uint32_t uid, std::uint32_t uidvalidity, std
       value = std::string(file_name);
     } else {
       std::uint32_t n = p.variable == 'u' ? uid : uidvalidity;
-      value = p.base == 'X' ? fmt::format("{:X}", n) : p.base == 'x' ? fmt::format("{:x}", n) : fmt::format("{}", n);
+      char digits[16];
+      auto end = std::to_chars(digits, digits + sizeof digits, n, p.base == 'd' ? 10 : 16).ptr;
+      value.assign(digits, end);
+      if (p.base == 'X')
+        for (char& c : value)
+          if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
     }
     if (value.size() < p.width) out.append(p.width - value.size(), '0');
     out += value;
