@@ -1,13 +1,20 @@
 """roostctl and roostd as an operator uses them: init, users, who, kick,
 --check-config."""
 
+import imaplib
 import os
+import poplib
+import random
+import signal
+import smtplib
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
-from roosttest import BIN, Instance, WireTest, run, free_port
+from roosttest import BIN, Instance, WireTest, client_tls_context, run, free_port
 
 
 def roostctl(*args, stdin=None, check=True):
@@ -41,6 +48,81 @@ class Init(unittest.TestCase):
     def test_usage_errors(self):
         self.assertEqual(roostctl("init", check=False).returncode, 2)
         self.assertEqual(roostctl("frobnicate", check=False).returncode, 2)
+
+
+def free_port_base():
+    """A port base N whose documented ports (N+24, N+110, N+143, N+993, N+995,
+    N+9100) are all free on loopback now."""
+    for _ in range(50):
+        base = random.randrange(20000, 50000)
+        try:
+            for offset in (24, 110, 143, 993, 995, 9100):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no free port base")
+
+
+class InitAndStart(unittest.TestCase):
+    """The quick start's path: roostctl init, a user, roostd with the
+    generated configuration unchanged; every documented port answers in its
+    protocol, metrics count it, who lists it, SIGTERM stops it."""
+
+    def test_init_then_roostd_serves_every_documented_port(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = os.path.join(tmp, "inst")
+            n = free_port_base()
+            roostctl("init", d, "--port-base", str(n))
+            conf = os.path.join(d, "roost.conf")
+            roostctl("--config", conf, "user", "add", "alice", "--password-stdin", stdin="demo-pass\n")
+            with open(os.path.join(d, "daemon.log"), "w") as log:
+                daemon = subprocess.Popen([os.path.join(BIN, "roostd"), "--config", conf],
+                                          stdout=log, stderr=subprocess.STDOUT)
+            def log_text():
+                with open(os.path.join(d, "daemon.log")) as f:
+                    return f.read()
+            try:
+                deadline = time.monotonic() + 30
+                while "event=started" not in log_text():
+                    self.assertIsNone(daemon.poll(), log_text())
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+                ctx = client_tls_context()
+                with smtplib.LMTP("127.0.0.1", n + 24, timeout=10) as lmtp:
+                    lmtp.sendmail("a@example.org", ["alice"], b"Subject: hello\r\n\r\nhi\r\n")
+                imap = imaplib.IMAP4("127.0.0.1", n + 143, timeout=10)
+                imap.starttls(ssl_context=ctx)
+                imap.login("alice", "demo-pass")
+                self.assertEqual(imap.select("INBOX")[1], [b"1"])
+                imaps = imaplib.IMAP4_SSL("127.0.0.1", n + 993, ssl_context=ctx, timeout=10)
+                imaps.login("alice", "demo-pass")
+                pop = poplib.POP3("127.0.0.1", n + 110, timeout=10)
+                pop.stls(context=ctx)
+                pop.user("alice")
+                pop.pass_("demo-pass")
+                self.assertEqual(pop.stat()[0], 1)
+                who = roostctl("--config", conf, "who").stdout
+                self.assertIn("\timap\talice\t", who)
+                self.assertIn("\tpop3\talice\t", who)
+                pop.quit()
+                pops = poplib.POP3_SSL("127.0.0.1", n + 995, context=ctx, timeout=10)
+                pops.user("alice")
+                pops.pass_("demo-pass")
+                self.assertEqual(pops.retr(1)[1][-1], b"hi")
+                pops.quit()
+                imaps.logout()
+                imap.logout()
+                metrics = urllib.request.urlopen(f"http://127.0.0.1:{n + 9100}/metrics", timeout=10).read().decode()
+                for service in ("imap", "pop3", "lmtp"):
+                    self.assertIn(f'roost_commands_total{{service="{service}"}}', metrics)
+                daemon.send_signal(signal.SIGTERM)
+                self.assertEqual(daemon.wait(20), 0)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait(5)
 
 
 class Users(unittest.TestCase):
