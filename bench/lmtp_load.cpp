@@ -1,9 +1,10 @@
 // LMTP load: N concurrent connections, each delivering M messages from the
 // seeded corpus generator (attachments capped at 64 KiB) to its own user
-// (user1..userN), one transaction per message. Reports messages per second
-// of wall time. Used by bench/side_by_side against Roost and Dovecot alike.
+// (user1..userN), or all to one user, one transaction per message. Reports
+// messages per second of wall time. Used by bench/side_by_side and
+// bench/pop3_side_by_side against Roost and Dovecot alike.
 //
-//   lmtp_load HOST PORT CONNECTIONS MESSAGES_PER_CONNECTION [USER_PREFIX]
+//   lmtp_load HOST PORT CONNECTIONS MESSAGES_PER_CONNECTION [USER_PREFIX | =USER]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -101,7 +102,7 @@ std::string dot_stuffed(const std::string& message) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: lmtp_load HOST PORT CONNECTIONS MESSAGES_PER_CONNECTION [USER_PREFIX]\n");
+    std::fprintf(stderr, "usage: lmtp_load HOST PORT CONNECTIONS MESSAGES_PER_CONNECTION [USER_PREFIX | =USER]\n");
     return 2;
   }
   const char* host = argv[1];
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
       client.reply();
       client.send("LHLO load.test\r\n");
       client.reply();
-      std::string rcpt = prefix + std::to_string(c + 1);
+      std::string rcpt = prefix.starts_with('=') ? prefix.substr(1) : prefix + std::to_string(c + 1);
       for (int i = 0; i < each; ++i) {
         client.send("MAIL FROM:<load@example.net>\r\nRCPT TO:<" + rcpt + ">\r\nDATA\r\n");
         std::string mail = client.reply(), to = client.reply(), data = client.reply();

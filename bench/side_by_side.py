@@ -40,8 +40,17 @@ def wait_port(port, what, log, timeout=30):
     sys.exit(f"{what} did not listen on {port}; see {log}")
 
 
-def load(port, connections, each):
-    out = subprocess.run([os.path.join(BIN, "lmtp_load"), "127.0.0.1", str(port), str(connections), str(each)],
+def install_dovecot(*packages):
+    """Debian's Dovecot packages, installed if missing."""
+    missing = [p for p in packages
+               if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
+    if missing:
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def load(port, connections, each, users="user"):
+    out = subprocess.run([os.path.join(BIN, "lmtp_load"), "127.0.0.1", str(port), str(connections), str(each), users],
                          capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         sys.exit(f"lmtp_load failed: {out.stdout}{out.stderr}")
@@ -50,15 +59,21 @@ def load(port, connections, each):
 
 
 class Roost:
-    def __init__(self, base, users):
+    """roostd with an LMTP listener and, with pop3=True, a plain POP3 one."""
+
+    def __init__(self, base, users, pop3=False):
         self.dir = os.path.join(base, "roost")
         self.port = free_port()
+        self.pop3_port = free_port() if pop3 else None
         subprocess.run([os.path.join(BIN, "roostctl"), "init", self.dir], check=True, capture_output=True)
         self.conf = os.path.join(self.dir, "roost.conf")
         with open(self.conf, "w") as f:
             f.write("data_dir = data\nrun_dir = run\n[log]\nlevel = warning\n"
                     "[lmtp]\ndefault_domain = example.org\nadd_received = true\n"
                     f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.port}\n")
+            if pop3:
+                f.write("[auth]\nallow_plaintext_loopback = true\n"
+                        f"[listener pop3]\nservice = pop3\naddress = 127.0.0.1:{self.pop3_port}\n")
         for u in users:
             subprocess.run([os.path.join(BIN, "roostctl"), "--config", self.conf, "user", "add", u,
                             "--password-stdin"], input="pw\n", text=True, check=True, capture_output=True)
@@ -74,9 +89,13 @@ class Roost:
 
 
 class Dovecot:
-    def __init__(self, base):
+    """Dovecot with an LMTP listener and, with pop3=True, a plain POP3 one
+    (any password accepted, Dovecot's default UIDL format)."""
+
+    def __init__(self, base, pop3=False):
         self.dir = os.path.join(base, "dovecot")
         self.port = free_port()
+        self.pop3_port = free_port() if pop3 else None
         mail = os.path.join(self.dir, "mail")
         for d in ("run", "state", "mail"):
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
@@ -88,9 +107,11 @@ class Dovecot:
             f.write(f"""base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 log_path = {self.log}
-protocols = lmtp
+protocols = lmtp{" pop3" if pop3 else ""}
 listen = 127.0.0.1
 ssl = no
+disable_plaintext_auth = no
+pop3_uidl_format = %08Xu%08Xv
 mail_location = maildir:{mail}/%n
 # Every saved message fsynced (file and directory), as Roost does.
 mail_fsync = optimized
@@ -111,6 +132,9 @@ service lmtp {{
   }}
 }}
 """)
+            if pop3:
+                f.write(f"service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n"
+                        f"    port = {self.pop3_port}\n  }}\n}}\n")
         subprocess.run(["dovecot", "-c", self.conf], check=True)
         wait_port(self.port, "dovecot", self.log)
 
@@ -134,9 +158,7 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("side_by_side needs root (Dovecot's master runs as root)")
-    if not shutil.which("dovecot"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "dovecot-lmtpd"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    install_dovecot("dovecot-lmtpd")
     levels = [int(c) for c in args.connections.split(",")]
     base = tempfile.mkdtemp(prefix="roost-side-by-side-")
     os.chmod(base, 0o755)

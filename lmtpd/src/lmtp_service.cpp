@@ -50,7 +50,11 @@ std::string rfc5322_now() {
   return buf;
 }
 
-std::string storage_reply(const storage::Error& e) {
+// The reply for a storage error; the error itself goes to the log, where an
+// operator finds why mail was deferred.
+std::string storage_reply(const Session& session, const storage::Error& e, std::string_view during) {
+  log::warning(session.log_context(), "storage_error",
+               {{"during", during}, {"kind", storage::describe(e.kind)}, {"detail", e.detail}});
   switch (e.kind) {
     case storage::ErrorKind::over_quota: return "552 5.2.2 Mailbox full";
     case storage::ErrorKind::too_big: return "552 5.3.4 Message too big";
@@ -117,12 +121,12 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
       if (!*record) continue;
       auto user = store_->open_user(*name);
       if (!user) {
-        reply = storage_reply(user.error());
+        reply = storage_reply(session, user.error(), "open_user");
         return;
       }
       // Over quota already (or by the declared SIZE): refuse now (RFC 1870 §6.2).
       if (auto fits = (*user)->check_quota(declared_size, 1); !fits) {
-        reply = storage_reply(fits.error());
+        reply = storage_reply(session, fits.error(), "check_quota");
         return;
       }
       std::string folder = "INBOX";
@@ -173,7 +177,7 @@ asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, con
       delivered = r.mail->deliver("INBOX", std::move(again));
     }
     replies[i] = delivered ? "250 2.0.0 <" + r.address + "> delivered, UID " + std::to_string(delivered->uids[0])
-                           : storage_reply(delivered.error());
+                           : storage_reply(session, delivered.error(), "deliver");
     log::info(session.log_context(), delivered ? "delivered" : "delivery_failed",
               {{"to", r.user}, {"folder", r.folder}, {"size", t.data.size()},
                {"error", delivered ? std::string() : delivered.error().detail}});

@@ -127,12 +127,7 @@ std::error_code write_keyword_file(const fs::path& file, const std::vector<std::
   std::string text;
   for (std::size_t i = 0; i < keywords.size(); ++i)
     if (!keywords[i].empty()) text += std::to_string(i) + " " + keywords[i] + "\n";
-  fs::path tmp = file;
-  tmp += ".roost-tmp";
-  ::unlink(tmp.c_str());
-  if (auto ec = maildir::write_new_file(tmp, text, now_seconds())) return ec;
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return {errno, std::generic_category()};
-  return maildir::fsync_directory(file.parent_path());
+  return maildir::replace_file(file, text);
 }
 
 bool same_keyword(std::string_view a, std::string_view b) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -176,6 +177,35 @@ std::error_code write_new_file(const std::filesystem::path& path, std::string_vi
   if (::futimens(fd.fd, times) != 0) return fail();
   if (::fsync(fd.fd) != 0) return fail();
   return {};
+}
+
+std::error_code replace_file(const std::filesystem::path& file, std::string_view text) {
+  static std::atomic<std::uint64_t> writes{0};
+  std::filesystem::path tmp = file;
+  tmp += ".roost-tmp." + std::to_string(::getpid()) + "." + std::to_string(++writes);
+  if (auto ec = write_new_file(tmp, text, ::time(nullptr))) return ec;
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    std::error_code ec = last_error();
+    ::unlink(tmp.c_str());
+    return ec;
+  }
+  return fsync_directory(file.parent_path());
+}
+
+std::expected<FileLock, std::error_code> FileLock::exclusive(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(last_error());
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    std::error_code ec = last_error();
+    ::close(fd);
+    return std::unexpected(ec);
+  }
+  return FileLock(fd);
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::error_code rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to) {

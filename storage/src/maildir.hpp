@@ -43,6 +43,26 @@ std::vector<std::string> parse_keywords(std::string_view text);
 
 // Writes `data` to a new file (O_EXCL) and fsyncs it; removes it on failure.
 std::error_code write_new_file(const std::filesystem::path& path, std::string_view data, std::int64_t mtime);
+// Replaces a small file whole: a temporary file named for this writer alone
+// (concurrent writers never trip over each other's), fsynced, renamed over
+// `file`, the directory fsynced.
+std::error_code replace_file(const std::filesystem::path& file, std::string_view text);
+
+// An exclusive advisory lock (flock) on `file`, created if missing, held
+// until destroyed. flock belongs to the open file, so it excludes other
+// threads of this process as well as other processes.
+class FileLock {
+ public:
+  static std::expected<FileLock, std::error_code> exclusive(const std::filesystem::path& file);
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 // rename without replacing (RENAME_NOREPLACE).
 std::error_code rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to);
 std::error_code fsync_directory(const std::filesystem::path& dir);

@@ -70,16 +70,6 @@ SpecialUse parse_special_use(std::string_view attribute) {
 
 Error bad_name(NameError e) { return {ErrorKind::bad_name, std::string(describe(e))}; }
 
-// Small per-user files (subscriptions, special use) are replaced whole.
-std::error_code replace_file(const fs::path& file, std::string_view text) {
-  fs::path tmp = file;
-  tmp += ".roost-tmp";
-  ::unlink(tmp.c_str());
-  if (auto ec = maildir::write_new_file(tmp, text, ::time(nullptr))) return ec;
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return {errno, std::generic_category()};
-  return maildir::fsync_directory(file.parent_path());
-}
-
 std::vector<std::string> read_lines(const fs::path& file) {
   std::vector<std::string> out;
   std::ifstream in(file);
@@ -168,6 +158,14 @@ struct User::Impl {
     return out;
   }
 
+  // Held while the folder list, subscriptions or special-use attributes
+  // change: each is read, changed and written back whole.
+  Result<maildir::FileLock> lock_folders() {
+    auto lock = maildir::FileLock::exclusive(root / "roost-folders.lock");
+    if (!lock) return std::unexpected(error_from(lock.error(), "lock " + (root / "roost-folders.lock").string()));
+    return std::move(*lock);
+  }
+
   std::set<std::string> subscriptions() {
     std::set<std::string> out;
     for (const auto& line : read_lines(root / kSubscriptions)) {
@@ -181,7 +179,7 @@ struct User::Impl {
   Result<void> write_subscriptions(const std::set<std::string>& names) {
     std::string text;
     for (const auto& n : names) text += encode_mutf7(n) + "\n";
-    if (auto ec = replace_file(root / kSubscriptions, text)) return std::unexpected(error_from(ec, "subscriptions"));
+    if (auto ec = maildir::replace_file(root / kSubscriptions, text)) return std::unexpected(error_from(ec, "subscriptions"));
     return {};
   }
 
@@ -199,7 +197,7 @@ struct User::Impl {
   Result<void> write_special_uses(const std::map<std::string, SpecialUse>& uses) {
     std::string text;
     for (const auto& [name, use] : uses) text += std::string(special_use_attribute(use)) + " " + name + "\n";
-    if (auto ec = replace_file(root / kSpecialUse, text)) return std::unexpected(error_from(ec, "special use"));
+    if (auto ec = maildir::replace_file(root / kSpecialUse, text)) return std::unexpected(error_from(ec, "special use"));
     return {};
   }
 
@@ -286,6 +284,8 @@ Result<std::vector<FolderInfo>> User::list() {
 Result<void> User::create(std::string_view name, SpecialUse use) {
   auto canonical = canonical_name(name);
   if (!canonical) return std::unexpected(bad_name(canonical.error()));
+  auto lock = impl_->lock_folders();
+  if (!lock) return std::unexpected(lock.error());
   if (is_inbox(*canonical)) return std::unexpected(Error{ErrorKind::exists, "INBOX"});
   // Superior levels are created too (RFC 9051 §6.3.4).
   for (std::size_t at = canonical->find(kHierarchySeparator); at != std::string::npos;
@@ -304,6 +304,8 @@ Result<void> User::create(std::string_view name, SpecialUse use) {
 }
 
 Result<void> User::remove(std::string_view name) {
+  auto lock = impl_->lock_folders();
+  if (!lock) return std::unexpected(lock.error());
   auto canonical = impl_->existing(name);
   if (!canonical) return std::unexpected(canonical.error());
   if (is_inbox(*canonical)) return std::unexpected(Error{ErrorKind::not_possible, "delete INBOX"});
@@ -328,6 +330,8 @@ Result<void> User::remove(std::string_view name) {
 }
 
 Result<void> User::rename(std::string_view from, std::string_view to) {
+  auto lock = impl_->lock_folders();
+  if (!lock) return std::unexpected(lock.error());
   auto source = impl_->existing(from);
   if (!source) return std::unexpected(source.error());
   auto target = canonical_name(to);
@@ -392,6 +396,8 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
 Result<void> User::subscribe(std::string_view name, bool subscribed) {
   auto canonical = canonical_name(name);
   if (!canonical) return std::unexpected(bad_name(canonical.error()));
+  auto lock = impl_->lock_folders();
+  if (!lock) return std::unexpected(lock.error());
   auto names = impl_->subscriptions();
   bool changed = subscribed ? names.insert(*canonical).second : names.erase(*canonical) > 0;
   if (!changed) return {};

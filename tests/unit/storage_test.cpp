@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -29,6 +30,42 @@ std::vector<std::string> files_in(const std::filesystem::path& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+TEST(Storage, ConcurrentFirstLoginsAndSubscriptionsLoseNothing) {
+  // Several deliveries (or logins) for a new user at once all create the
+  // default folders; every subscription change is a read-modify-write of
+  // one file. None may fail, and none may undo another's.
+  TempDir dir;
+  StoreConfig config = testing::test_config(dir.path());
+  config.default_folders = {{"Drafts", SpecialUse::drafts}, {"Sent", SpecialUse::sent}, {"Trash", SpecialUse::trash}};
+  config.auto_subscribe_defaults = true;
+  Store store(config);
+  constexpr int kThreads = 8;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto user = store.open_user("new@example.org");
+      if (!user) {
+        ++failures;
+        return;
+      }
+      std::string name = "Folder" + std::to_string(t);
+      if (!(*user)->create(name) || !(*user)->subscribe(name, true)) ++failures;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto user = open_user(store, "new@example.org");
+  auto folders = user->list();
+  ASSERT_TRUE(folders.has_value());
+  std::set<std::string> subscribed;
+  for (const auto& f : *folders)
+    if (f.subscribed) subscribed.insert(f.name);
+  for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(subscribed.contains("Folder" + std::to_string(t))) << t;
+  for (const char* name : {"INBOX", "Drafts", "Sent", "Trash"}) EXPECT_TRUE(subscribed.contains(name)) << name;
+  for (const auto& file : files_in(user->root())) EXPECT_EQ(file.find(".roost-tmp"), std::string::npos) << file;
 }
 
 TEST(Storage, DeliveryLandsInNewWithAscendingUids) {
