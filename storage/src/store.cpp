@@ -330,16 +330,14 @@ Result<void> User::remove(std::string_view name) {
 }
 
 Result<void> User::rename(std::string_view from, std::string_view to) {
-  auto lock = impl_->lock_folders();
-  if (!lock) return std::unexpected(lock.error());
   auto source = impl_->existing(from);
   if (!source) return std::unexpected(source.error());
   auto target = canonical_name(to);
   if (!target) return std::unexpected(bad_name(target.error()));
-  if (impl_->folder_exists(*target)) return std::unexpected(Error{ErrorKind::exists, *target});
   if (is_inbox(*source)) {
     // RFC 9051 §6.3.6: renaming INBOX moves its messages to the new folder
     // and leaves INBOX, empty, in place; its subfolders stay where they are.
+    // (create() takes the folder lock itself, and says if the target exists.)
     if (auto made = create(*target); !made) return made;
     auto inbox = open("INBOX", false);
     if (!inbox) return std::unexpected(inbox.error());
@@ -352,6 +350,9 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
     }
     return {};
   }
+  auto lock = impl_->lock_folders();
+  if (!lock) return std::unexpected(lock.error());
+  if (impl_->folder_exists(*target)) return std::unexpected(Error{ErrorKind::exists, *target});
   std::string prefix = *source + kHierarchySeparator;
   if (target->starts_with(prefix)) return std::unexpected(Error{ErrorKind::not_possible, "rename into itself"});
   // Superior levels of the new name, then the folder and each child.
