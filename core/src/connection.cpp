@@ -289,6 +289,19 @@ Connection::WriteStep Connection::write_some(const char* data, std::size_t size)
   }
 }
 
+asio::awaitable<bool> Connection::send_flowing(std::string_view bytes, Duration timeout) {
+  const std::size_t chunk = std::max<std::size_t>(output_limit_ / 2, 4096);
+  while (!bytes.empty()) {
+    std::string_view piece = bytes.substr(0, chunk);
+    if (out_.size() + piece.size() > output_limit_ || out_.size() >= chunk) {
+      if (!co_await flush(timeout)) co_return false;
+    }
+    if (!send(piece)) co_return false;
+    bytes.remove_prefix(piece.size());
+  }
+  co_return true;
+}
+
 asio::awaitable<bool> Connection::flush(Duration timeout) {
   // A stop request must not cut a reply short; only the deadline can.
   const auto deadline = std::chrono::steady_clock::now() + timeout;

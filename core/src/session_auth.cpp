@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "roost/core/auth.hpp"
+#include "roost/core/base64.hpp"
 
 namespace roost {
 namespace {
@@ -107,6 +108,28 @@ std::string claimed_user(std::string_view mechanism, std::string_view first_mess
 }
 
 }  // namespace
+
+ChallengeExchange base64_line_exchange(Session& session) {
+  return [&session](std::string_view challenge) -> asio::awaitable<ClientAnswer> {
+    auto& conn = *session.connection;
+    const auto& config = *session.config;
+    std::string line = "+ " + base64_encode(challenge) + "\r\n";
+    conn.send(line);
+    if (!co_await conn.flush(config.limits.write_timeout)) co_return ClientAnswer{};
+    std::string answer;
+    if (co_await conn.read_line(answer, config.limits.max_line_length, config.auth.timeout) != ReadStatus::ok)
+      co_return ClientAnswer{};
+    if (answer == "*") co_return ClientAnswer{ClientAnswer::Kind::cancelled, {}};
+    auto decoded = base64_decode(answer);
+    if (!decoded) co_return ClientAnswer{ClientAnswer::Kind::malformed, {}};
+    co_return ClientAnswer{ClientAnswer::Kind::data, std::move(*decoded)};
+  };
+}
+
+std::optional<std::string> decode_initial_response(std::string_view text) {
+  if (text == "=") return std::string();
+  return base64_decode(text);
+}
 
 std::string sasl_service_name(std::string_view service) {
   if (service == "pop3") return "pop";

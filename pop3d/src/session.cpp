@@ -5,21 +5,11 @@
 namespace roost::pop3 {
 
 asio::awaitable<void> Pop3Session::send(std::string_view bytes) {
-  auto& c = conn();
-  const std::size_t chunk = std::max<std::size_t>(c.output_limit() / 2, 4096);
-  while (!bytes.empty() && !lost) {
-    std::string_view piece = bytes.substr(0, chunk);
-    if (c.buffered_output() + piece.size() > c.output_limit() || c.buffered_output() >= chunk) {
-      if (!co_await c.flush(config().limits.write_timeout)) {
-        lost = true;
-        co_return;
-      }
-    }
-    if (!c.send(piece)) {
-      lost = true;
-      co_return;
-    }
-    bytes.remove_prefix(piece.size());
+  // (Kept in this shape: with an early co_return before an awaited condition
+  // g++ 12 compiled this function into a trap.)
+  if (!lost) {
+    const bool sent = co_await conn().send_flowing(bytes, config().limits.write_timeout);
+    lost = !sent;
   }
 }
 
@@ -30,6 +20,26 @@ Message* Pop3Session::find(std::uint32_t n) {
 
 std::string Pop3Session::uidl(const Message& m) const {
   return config().pop3.uidl_format.render(m.entry.uid, inbox->uidvalidity(), m.entry.file_name);
+}
+
+asio::awaitable<void> send_listing(Pop3Session& s, std::string_view header,
+                                   const std::function<void(const Message&, std::string&)>& value) {
+  std::string response = "+OK ";
+  response += header;
+  response += "\r\n";
+  for (std::size_t i = 0; i < s.messages.size() && !s.lost; ++i) {
+    if (s.messages[i].deleted) continue;
+    response += std::to_string(i + 1);
+    response += ' ';
+    value(s.messages[i], response);
+    response += "\r\n";
+    if (response.size() >= 64 * 1024) {
+      co_await s.send(response);
+      response.clear();
+    }
+  }
+  response += ".\r\n";
+  co_await s.send(response);
 }
 
 std::string storage_error(Pop3Session& session, const storage::Error& error) {

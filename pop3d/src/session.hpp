@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,11 @@ struct Pop3Session {
   Message* find(std::uint32_t n);
   std::string uidl(const Message& m) const;
 };
+
+// LIST and UIDL without an argument: "+OK <header>", then "<n> <value>" for
+// every message not deleted, then ".", sent in pieces as it grows.
+asio::awaitable<void> send_listing(Pop3Session& s, std::string_view header,
+                                   const std::function<void(const Message&, std::string&)>& value);
 
 // "-ERR [SYS/TEMP] ..." or "[SYS/PERM]" for a storage error (RFC 3206); the
 // detail goes to the log, the client gets the session id to quote.

@@ -2,7 +2,6 @@
 // initial responses; AUTH alone lists the mechanisms, as clients that
 // predate CAPA expect.
 #include "commands.hpp"
-#include "roost/core/base64.hpp"
 
 namespace roost::pop3::commands {
 
@@ -18,30 +17,14 @@ asio::awaitable<void> auth(Pop3Session& s, const Command& c) {
   }
   std::optional<std::string> initial;
   if (a.initial) {
-    if (*a.initial == "=") {
-      initial = std::string();
-    } else {
-      initial = base64_decode(*a.initial);
-      if (!initial) {
-        co_await s.send("-ERR Invalid base64 in the initial response\r\n");
-        co_return;
-      }
+    initial = decode_initial_response(*a.initial);
+    if (!initial) {
+      co_await s.send("-ERR Invalid base64 in the initial response\r\n");
+      co_return;
     }
   }
-  auto& conn = s.conn();
-  const auto& limits = s.config().limits;
-  auto timeout = s.config().auth.timeout;
-  auto outcome = co_await authenticate_sasl(
-      s.net, a.mechanism, initial, [&](std::string_view challenge) -> asio::awaitable<ClientAnswer> {
-        conn.send("+ " + base64_encode(challenge) + "\r\n");
-        if (!co_await conn.flush(limits.write_timeout)) co_return ClientAnswer{};
-        std::string answer;
-        if (co_await conn.read_line(answer, limits.max_line_length, timeout) != ReadStatus::ok) co_return ClientAnswer{};
-        if (answer == "*") co_return ClientAnswer{ClientAnswer::Kind::cancelled, {}};
-        auto decoded = base64_decode(answer);
-        if (!decoded) co_return ClientAnswer{ClientAnswer::Kind::malformed, {}};
-        co_return ClientAnswer{ClientAnswer::Kind::data, std::move(*decoded)};
-      });
+  auto exchange = base64_line_exchange(s.net);
+  auto outcome = co_await authenticate_sasl(s.net, a.mechanism, initial, exchange);
   co_await finish_login(s, outcome);
 }
 

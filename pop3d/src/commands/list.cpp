@@ -12,20 +12,10 @@ asio::awaitable<void> list(Pop3Session& s, const Command& c) {
     co_await s.send(response);
     co_return;
   }
-  std::string response = "+OK Scan listing follows\r\n";
-  for (std::size_t i = 0; i < s.messages.size() && !s.lost; ++i) {
-    if (s.messages[i].deleted) continue;
-    response += std::to_string(i + 1);
-    response += ' ';
-    response += std::to_string(s.messages[i].entry.size);
-    response += "\r\n";
-    if (response.size() >= 64 * 1024) {
-      co_await s.send(response);
-      response.clear();
-    }
-  }
-  response += ".\r\n";
-  co_await s.send(response);
+  std::function<void(const Message&, std::string&)> value = [](const Message& m, std::string& out) {
+    out += std::to_string(m.entry.size);
+  };
+  co_await send_listing(s, "Scan listing follows", value);
 }
 
 }  // namespace roost::pop3::commands

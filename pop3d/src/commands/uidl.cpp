@@ -13,20 +13,10 @@ asio::awaitable<void> uidl(Pop3Session& s, const Command& c) {
     co_await s.send(response);
     co_return;
   }
-  std::string response = "+OK Unique-ID listing follows\r\n";
-  for (std::size_t i = 0; i < s.messages.size() && !s.lost; ++i) {
-    if (s.messages[i].deleted) continue;
-    response += std::to_string(i + 1);
-    response += ' ';
-    response += s.uidl(s.messages[i]);
-    response += "\r\n";
-    if (response.size() >= 64 * 1024) {
-      co_await s.send(response);
-      response.clear();
-    }
-  }
-  response += ".\r\n";
-  co_await s.send(response);
+  std::function<void(const Message&, std::string&)> value = [&s](const Message& m, std::string& out) {
+    out += s.uidl(m);
+  };
+  co_await send_listing(s, "Unique-ID listing follows", value);
 }
 
 }  // namespace roost::pop3::commands

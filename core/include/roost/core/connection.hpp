@@ -95,6 +95,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writes everything queued. False if the connection failed or the write
   // deadline passed.
   asio::awaitable<bool> flush(Duration timeout);
+  // Queues a response of any size: what does not fit under the output
+  // limit is written out first (each write under `timeout`), so a large
+  // response never grows the buffer past the limit. False if the client
+  // stopped reading or the connection failed.
+  asio::awaitable<bool> send_flowing(std::string_view bytes, Duration timeout);
   void set_output_limit(std::size_t bytes) { output_limit_ = bytes; }
   std::size_t output_limit() const { return output_limit_; }
   // Bytes queued and not yet written.

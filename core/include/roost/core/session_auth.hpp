@@ -40,6 +40,15 @@ struct AuthOutcome {
   Kind kind = Kind::failure;
 };
 
+// IMAP's and POP3's way of talking SASL: a challenge goes out as a
+// "+ <base64>" line and the answer is one base64 line, "*" to cancel
+// (RFC 9051 §6.2.2, RFC 5034 §4).
+ChallengeExchange base64_line_exchange(Session& session);
+
+// An initial response as sent on the command line: "=" for an empty one
+// (RFC 4959, RFC 5034), else base64. nullopt when it is not valid base64.
+std::optional<std::string> decode_initial_response(std::string_view text);
+
 // AUTHENTICATE / AUTH: `initial` is the decoded initial response, if any.
 asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_view mechanism,
                                                std::optional<std::string> initial,
