@@ -1,16 +1,19 @@
 """Runs protocol scripts (tests/protocol/<protocol>/), one scenario per
-file, each against a fresh roostd with that protocol's listener and an LMTP
-listener. The format:
+file, each against a fresh roostd with IMAP, POP3 and LMTP listeners. The
+format:
 
     # comments
     @users alice:secret bob:pw     users to create before the daemon starts
     @conf LINE                     a line for roost.conf (after the test's own settings)
-    @connect NAME                  open connection NAME (it becomes current), read its greeting
+    @connect NAME [PROTOCOL]       open connection NAME to the script's protocol (or to PROTOCOL,
+                                   imap or pop3); it becomes current; its greeting is read
     @use NAME                      make NAME current
     C: text                        send text + CRLF on the current connection; for IMAP, when it
                                    ends in a synchronizing literal {n}, expect a "+" line first
                                    (the next C: lines are the literal's bytes)
     C!: text                       send text + CRLF and expect no continuation (a refusal)
+    C+: text                       queue text + CRLF; queued lines go out in one write before the
+                                   next line that is not C+: (pipelining)
     S: pattern                     the next line received must match; "..." matches any
                                    run of characters
     S*: pattern                    skip lines until one matches (for untagged noise)
@@ -30,11 +33,9 @@ import unittest
 
 from roosttest import Instance, LineClient, free_port
 
-PROTOCOLS = {
-    # service name: (greeting prefix, its own settings)
-    "imap": ("* OK ", "[imap]\nmax_message_size = 64K\nidle_keepalive = 30s\nmax_bad_commands = 5\n"),
-    "pop3": ("+OK ", "[pop3]\nmax_bad_commands = 5\n"),
-}
+GREETINGS = {"imap": "* OK ", "pop3": "+OK "}
+SETTINGS = ("[imap]\nmax_message_size = 64K\nidle_keepalive = 30s\nmax_bad_commands = 5\n"
+            "[pop3]\nmax_bad_commands = 5\n")
 
 
 def pattern_regex(pattern):
@@ -49,7 +50,6 @@ class Runner:
     def __init__(self, path, protocol):
         self.path = path
         self.protocol = protocol
-        self.greeting, self.settings = PROTOCOLS[protocol]
         self.name = os.path.basename(path)
         with open(path, encoding="utf-8") as f:
             self.lines = f.read().split("\n")
@@ -62,12 +62,13 @@ class Runner:
                 users = [u.split(":", 1) for u in line.split()[1:]]
             elif line.startswith("@conf "):
                 conf.append(line[len("@conf "):])
-        self.port = free_port()
+        self.ports = {"imap": free_port(), "pop3": free_port()}
         self.lmtp_port = free_port()
         self.instance = Instance(
-            f"[listener {self.protocol}]\nservice = {self.protocol}\naddress = 127.0.0.1:{self.port}\ntls = starttls\n"
-            f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.lmtp_port}\n",
-            "[auth]\nallow_plaintext_loopback = true\n" + self.settings + "\n".join(conf) + "\n")
+            "".join(f"[listener {p}]\nservice = {p}\naddress = 127.0.0.1:{port}\ntls = starttls\n"
+                    for p, port in self.ports.items())
+            + f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.lmtp_port}\n",
+            "[auth]\nallow_plaintext_loopback = true\n" + SETTINGS + "\n".join(conf) + "\n")
         for name, password in users:
             self.instance.add_user(name, password)
         self.instance.start(program="roostd")
@@ -85,19 +86,25 @@ class Runner:
 
     def execute(self):
         i = 0
-        pending_literal = False
+        queued = []
         while i < len(self.lines):
             number = i + 1
             line = self.lines[i]
             i += 1
             if not line.strip() or line.startswith("#") or line.startswith("@users ") or line.startswith("@conf "):
                 continue
+            if queued and not line.startswith("C+: "):
+                self.current.send(b"".join(queued))
+                queued = []
             if line.startswith("@connect "):
-                name = line.split()[1]
-                self.connections[name] = LineClient("127.0.0.1", self.port)
+                words = line.split()
+                name = words[1]
+                protocol = words[2] if len(words) > 2 else self.protocol
+                self.connections[name] = LineClient("127.0.0.1", self.ports[protocol])
                 self.current = self.connections[name]
+                self.current.protocol = protocol
                 greeting = self.current.line()
-                if not greeting.startswith(self.greeting):
+                if not greeting.startswith(GREETINGS[protocol]):
                     self.fail(number, "greeting: " + greeting)
             elif line.startswith("@use "):
                 self.current = self.connections[line.split()[1]]
@@ -114,12 +121,14 @@ class Runner:
                 i += 1
                 with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
                     lmtp.sendmail("sender@example.org", [line.split()[1]], "\r\n".join(body).encode() + b"\r\n")
+            elif line.startswith("C+: "):
+                queued.append(line[4:].encode() + b"\r\n")
             elif line.startswith("C!: "):
                 self.current.send(line[4:].encode() + b"\r\n")
             elif line.startswith("C: ") or line == "C:":
                 text = line[3:]
                 self.current.send(text.encode() + b"\r\n")
-                if self.protocol == "imap" and re.search(r"\{(\d+)\}$", text):
+                if self.current.protocol == "imap" and re.search(r"\{(\d+)\}$", text):
                     cont = self.current.line()
                     if not cont.startswith("+"):
                         self.fail(number, "expected a continuation, got " + cont)
