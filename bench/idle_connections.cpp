@@ -4,9 +4,10 @@
 // connection. Plain and TLS are measured in turn, each against a fresh
 // daemon. With --service test (the default) the daemon is roost-testd and a
 // connection idles after its greeting; with --service imap it is roostd and
-// each connection logs in, selects INBOX and sits in IDLE.
+// each connection logs in, selects INBOX and sits in IDLE; with --service
+// pop3 each logs in (a shared maildrop) and waits in the TRANSACTION state.
 //
-//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap] [--bin DIR]
+//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|pop3] [--bin DIR]
 //
 // The client runs in this process, the server in its own, so the numbers are
 // the server's alone. Kernel socket memory (about 3.5 KiB per socket, not in
@@ -93,12 +94,21 @@ bool write_all(int fd, SSL* ssl, const std::string& text) {
   return n == static_cast<int>(text.size());
 }
 
-// The greeting; for IMAP then LOGIN, SELECT INBOX and IDLE.
-bool settle(int fd, SSL* ssl, bool imap) {
-  if (!imap) return read_until(fd, ssl, "");  // any greeting line
-  return read_until(fd, ssl, "* OK") && write_all(fd, ssl, "a LOGIN alice bench-pass\r\n") &&
-         read_until(fd, ssl, "a OK") && write_all(fd, ssl, "b SELECT INBOX\r\n") &&
-         read_until(fd, ssl, "b OK") && write_all(fd, ssl, "c IDLE\r\n") && read_until(fd, ssl, "+ idling");
+enum class Service { test, imap, pop3 };
+
+// The greeting; for IMAP then LOGIN, SELECT INBOX and IDLE; for POP3 USER and PASS.
+bool settle(int fd, SSL* ssl, Service service) {
+  switch (service) {
+    case Service::test: return read_until(fd, ssl, "");  // any greeting line
+    case Service::imap:
+      return read_until(fd, ssl, "* OK") && write_all(fd, ssl, "a LOGIN alice bench-pass\r\n") &&
+             read_until(fd, ssl, "a OK") && write_all(fd, ssl, "b SELECT INBOX\r\n") &&
+             read_until(fd, ssl, "b OK") && write_all(fd, ssl, "c IDLE\r\n") && read_until(fd, ssl, "+ idling");
+    case Service::pop3:
+      return read_until(fd, ssl, "+OK") && write_all(fd, ssl, "USER alice\r\nPASS bench-pass\r\n") &&
+             read_until(fd, ssl, "+OK Logged in");
+  }
+  return false;
 }
 
 struct Daemon {
@@ -106,8 +116,9 @@ struct Daemon {
   int port = 0;
 };
 
-Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, bool imap) {
-  const std::string program = imap ? "roostd" : "roost-testd";
+Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, Service service) {
+  const std::string program = service == Service::test ? "roost-testd" : "roostd";
+  const char* name = service == Service::imap ? "imap" : service == Service::pop3 ? "pop3" : "test";
   Daemon d;
   d.port = free_port();
   std::ofstream conf(dir / "roost.conf", std::ios::trunc);
@@ -116,7 +127,8 @@ Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, bool ima
        << "[limits]\nmax_connections = 200000\nmax_connections_per_ip = 200000\n"
        << "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
        << "[auth]\nallow_plaintext_loopback = true\n"
-       << "[listener bench]\nservice = " << (imap ? "imap" : "test") << "\naddress = 127.0.0.1:" << d.port
+       << "[pop3]\nexclusive_maildrop = false\n"
+       << "[listener bench]\nservice = " << name << "\naddress = 127.0.0.1:" << d.port
        << "\ntls = " << (tls ? "implicit" : "none") << "\n";
   conf.close();
   d.pid = ::fork();
@@ -151,8 +163,8 @@ struct Result {
   int opened = 0;
 };
 
-Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, bool imap) {
-  Daemon d = start_daemon(bin, dir, tls, imap);
+Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, Service service) {
+  Daemon d = start_daemon(bin, dir, tls, service);
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
 
@@ -170,7 +182,7 @@ Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, bool i
         return false;
       }
     }
-    if (!settle(fd, ssl, imap)) {
+    if (!settle(fd, ssl, service)) {
       if (ssl != nullptr) SSL_free(ssl);
       ::close(fd);
       return false;
@@ -214,16 +226,18 @@ Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, bool i
 int main(int argc, char** argv) {
   int n = 10000;
   std::string mode = "both";
-  bool imap = false;
+  Service service = Service::test;
   fs::path bin = fs::canonical("/proc/self/exe").parent_path();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--connections" && i + 1 < argc) n = std::atoi(argv[++i]);
     else if (a == "--mode" && i + 1 < argc) mode = argv[++i];
     else if (a == "--bin" && i + 1 < argc) bin = argv[++i];
-    else if (a == "--service" && i + 1 < argc) imap = std::string(argv[++i]) == "imap";
-    else {
-      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap] [--bin DIR]\n";
+    else if (a == "--service" && i + 1 < argc) {
+      std::string v = argv[++i];
+      service = v == "imap" ? Service::imap : v == "pop3" ? Service::pop3 : Service::test;
+    } else {
+      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|pop3] [--bin DIR]\n";
       return 2;
     }
   }
@@ -244,7 +258,7 @@ int main(int argc, char** argv) {
     std::cerr << "roostctl init failed\n";
     return 1;
   }
-  if (imap) {
+  if (service != Service::test) {
     // The config the daemon will use is written later; user add needs one now.
     std::ofstream conf(dir / "roost.conf", std::ios::trunc);
     conf << "data_dir = data\nrun_dir = run\n[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n";
@@ -261,7 +275,7 @@ int main(int argc, char** argv) {
               "per connection");
   for (std::string m : {"plain", "tls"}) {
     if (mode != "both" && mode != m) continue;
-    auto r = measure(bin, dir, m == "tls", n, imap);
+    auto r = measure(bin, dir, m == "tls", n, service);
     double per = r.opened > 0 ? double(r.after_kib - r.before_kib) / r.opened : 0;
     std::printf("%-6s %12d %9ld KiB %9ld KiB %10.2f KiB\n", m.c_str(), r.opened, r.before_kib,
                 r.after_kib, per);

@@ -10,6 +10,7 @@ Needs Debian's dovecot-lmtpd (installed if missing) and root (Dovecot's
 master runs as root; mail is written as nobody)."""
 
 import argparse
+import ctypes
 import os
 import shutil
 import signal
@@ -38,6 +39,14 @@ def wait_port(port, what, log, timeout=30):
         except OSError:
             time.sleep(0.1)
     sys.exit(f"{what} did not listen on {port}; see {log}")
+
+
+def yescrypt(password):
+    """A yescrypt hash with libxcrypt's default cost, as roostctl makes."""
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt.restype = ctypes.c_char_p
+    return lib.crypt(password.encode(), lib.crypt_gensalt(b"$y$", 0, None, 0)).decode()
 
 
 def install_dovecot(*packages):
@@ -102,6 +111,15 @@ class Dovecot:
         os.chmod(self.dir, 0o755)
         os.chmod(mail, 0o777)
         self.conf = os.path.join(self.dir, "dovecot.conf")
+        # POP3 logins check a yescrypt hash, the same work Roost's user
+        # database does, so that login times compare; LMTP needs no password.
+        passdb = "  driver = static\n  args = nopassword=y"
+        if pop3:
+            passwd = os.path.join(self.dir, "passwd")
+            with open(passwd, "w") as f:
+                f.write(f"user1:{{CRYPT}}{yescrypt('pw')}\n")
+            os.chmod(passwd, 0o644)
+            passdb = f"  driver = passwd-file\n  args = scheme=CRYPT username_format=%n {passwd}"
         self.log = os.path.join(self.dir, "dovecot.log")
         with open(self.conf, "w") as f:
             f.write(f"""base_dir = {self.dir}/run
@@ -122,8 +140,7 @@ userdb {{
   args = uid=65534 gid=65534 home={mail}/%n
 }}
 passdb {{
-  driver = static
-  args = nopassword=y
+{passdb}
 }}
 service lmtp {{
   inet_listener lmtp {{
