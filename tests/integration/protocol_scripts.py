@@ -62,16 +62,25 @@ class Runner:
                 users = [u.split(":", 1) for u in line.split()[1:]]
             elif line.startswith("@conf "):
                 conf.append(line[len("@conf "):])
-        self.ports = {"imap": free_port(), "pop3": free_port()}
-        self.lmtp_port = free_port()
-        self.instance = Instance(
-            "".join(f"[listener {p}]\nservice = {p}\naddress = 127.0.0.1:{port}\ntls = starttls\n"
-                    for p, port in self.ports.items())
-            + f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.lmtp_port}\n",
-            "[auth]\nallow_plaintext_loopback = true\n" + SETTINGS + "\n".join(conf) + "\n")
-        for name, password in users:
-            self.instance.add_user(name, password)
-        self.instance.start(program="roostd")
+        # A port free when chosen may be taken by a parallel test before the
+        # daemon binds it: choose again, a few times.
+        for attempt in range(3):
+            self.ports = {"imap": free_port(), "pop3": free_port()}
+            self.lmtp_port = free_port()
+            self.instance = Instance(
+                "".join(f"[listener {p}]\nservice = {p}\naddress = 127.0.0.1:{port}\ntls = starttls\n"
+                        for p, port in self.ports.items())
+                + f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.lmtp_port}\n",
+                "[auth]\nallow_plaintext_loopback = true\n" + SETTINGS + "\n".join(conf) + "\n")
+            for name, password in users:
+                self.instance.add_user(name, password)
+            try:
+                self.instance.start(program="roostd")
+                break
+            except AssertionError as e:
+                self.instance.close()
+                if "Address already in use" not in str(e) or attempt == 2:
+                    raise
         self.connections = {}
         self.current = None
         try:
