@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "roost/core/ascii.hpp"
 #include "roost/core/log.hpp"
 
 namespace roost {
@@ -265,11 +266,7 @@ SaslExchange::~SaslExchange() {
 
 bool SaslExchange::offers(std::string_view mechanism) const {
   return std::ranges::any_of(mechanisms_, [&](const std::string& m) {
-    return m.size() == mechanism.size() &&
-           std::equal(m.begin(), m.end(), mechanism.begin(), [](char a, char b) {
-             return std::toupper(static_cast<unsigned char>(a)) ==
-                    std::toupper(static_cast<unsigned char>(b));
-           });
+    return ascii_iequals(m, mechanism);
   });
 }
 
@@ -327,9 +324,7 @@ SaslStep SaslExchange::start(std::string_view mechanism, std::optional<std::stri
   // (LIBRARY-FACTS §3).
   const char* out = nullptr;
   unsigned outlen = 0;
-  std::string mech(mechanism);
-  std::ranges::transform(mech, mech.begin(),
-                         [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  const std::string mech = ascii_uppercase(mechanism);
   int rc = sasl_server_start(conn_, mech.c_str(), initial ? initial->data() : nullptr,
                              initial ? static_cast<unsigned>(initial->size()) : 0, &out, &outlen);
   return result(rc, out, outlen);

@@ -6,6 +6,8 @@
 #include <functional>
 #include <sstream>
 
+#include "roost/core/ascii.hpp"
+
 namespace roost {
 namespace {
 
@@ -239,10 +241,7 @@ const std::vector<Setting>& settings() {
                                                       "SCRAM-SHA-1"};
          c.auth.mechanisms.clear();
          for (auto word : split_words(v)) {
-           std::string upper(word);
-           std::ranges::transform(upper, upper.begin(), [](unsigned char ch) {
-             return static_cast<char>(std::toupper(ch));
-           });
+           const std::string upper = ascii_uppercase(word);
            if (std::ranges::find(known, upper) == std::end(known)) {
              return std::unexpected("unsupported mechanism '" + std::string(word) +
                                     "' (supported: PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1)");
@@ -336,9 +335,7 @@ const std::vector<Setting>& settings() {
       {{"lmtp", "default_domain", "",
         "Domain of bare recipients (RCPT TO:<user>), and the domain whose addresses also match users stored without one."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {
-         c.lmtp.default_domain = std::string(v);
-         for (char& ch : c.lmtp.default_domain)
-           if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+         c.lmtp.default_domain = ascii_lowercase(v);
          return {};
        }},
       {{"lmtp", "subaddress_separator", "+",

@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "roost/core/ascii.hpp"
 #include "roost/core/auth.hpp"
 #include "roost/core/base64.hpp"
 
@@ -151,8 +152,7 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
                                                std::optional<std::string> initial,
                                                const ChallengeExchange& exchange) {
   auto& auth = session.server.auth();
-  std::string mechanism(mechanism_in);
-  for (auto& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string mechanism = ascii_uppercase(mechanism_in);
 
   auto security = security_of(session);
   auto service = sasl_service_name(session.listener.service);

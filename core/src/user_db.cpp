@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "roost/core/ascii.hpp"
 #include "roost/core/base64.hpp"
 
 namespace roost {
@@ -76,7 +77,7 @@ std::expected<std::string, std::string> canonical_user_name(std::string_view nam
     if (!ok) {
       return std::unexpected("user name may hold only letters, digits and . _ - + @");
     }
-    out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+    out.push_back(ascii_lower(c));
   }
   if (out.front() == '.' || out.find("..") != std::string::npos) {
     return std::unexpected("user name must not start with '.' or contain '..'");

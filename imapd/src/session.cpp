@@ -9,12 +9,6 @@ namespace roost::imap {
 
 namespace flag = index::flag;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x >= 'a' && x <= 'z' ? x - 32 : x) == (y >= 'a' && y <= 'z' ? y - 32 : y);
-         });
-}
-
 namespace {
 
 constexpr std::pair<std::uint32_t, std::string_view> system_flags[] = {
@@ -25,7 +19,7 @@ constexpr std::pair<std::uint32_t, std::string_view> system_flags[] = {
 
 std::uint32_t system_flag(std::string_view name) {
   for (auto [bit, text] : system_flags)
-    if (iequals(name, text)) return bit;
+    if (ascii_iequals(name, text)) return bit;
   return 0;
 }
 
@@ -35,7 +29,7 @@ std::expected<storage::Flags, std::string> to_storage_flags(const std::vector<st
     if (std::uint32_t bit = system_flag(name); bit != 0) {
       flags.system |= bit;
     } else if (!name.empty() && name[0] == '\\') {
-      return std::unexpected(iequals(name, "\\Recent") ? std::string("\\Recent cannot be set")
+      return std::unexpected(ascii_iequals(name, "\\Recent") ? std::string("\\Recent cannot be set")
                                                         : "Unknown system flag " + name);
     } else if (std::find(flags.keywords.begin(), flags.keywords.end(), name) == flags.keywords.end()) {
       flags.keywords.push_back(name);

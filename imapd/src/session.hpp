@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "roost/core/ascii.hpp"
 #include "roost/core/blocking.hpp"
 #include "roost/core/server.hpp"
 #include "roost/imapd/requests.hpp"
@@ -72,9 +73,6 @@ struct ImapSession {
   // "(\Answered \Flagged ...)" for flags and keywords.
   static std::string flag_list(std::uint32_t system, const std::vector<std::string>& keywords, bool recent);
 };
-
-// ASCII case-insensitive equality (IMAP keywords, flags, field names).
-bool iequals(std::string_view a, std::string_view b);
 
 // Every system flag a client may set (all but \Recent).
 inline constexpr std::uint32_t kSystemFlags = index::flag::answered | index::flag::flagged | index::flag::deleted |

@@ -2,6 +2,7 @@
 // when it arrives.
 #include <algorithm>
 
+#include "roost/core/ascii.hpp"
 #include "roost/index/folder_index.hpp"
 #include "roost/mime/imap.hpp"
 #include "roost/mime/search_text.hpp"
@@ -15,13 +16,6 @@ namespace {
 // (what a webmail list view asks for) reads no file.
 constexpr std::size_t kCachedHeaderMax = 16 * 1024;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 void add_parts(const mime::Message& message, const mime::Part& part, std::vector<PartInfo>& out) {
   PartInfo info;
   info.header_begin = part.header.begin;
@@ -30,7 +24,7 @@ void add_parts(const mime::Message& message, const mime::Part& part, std::vector
   info.body_begin = part.body.begin;
   info.body_end = part.body.end;
   info.body_wire = part.body.wire_size;
-  info.encoding = lower(part.encoding);
+  info.encoding = ascii_lowercase(part.encoding);
   if (part.is_multipart()) info.kind |= part_kind::multipart;
   if (part.is_message() && !part.children.empty()) info.kind |= part_kind::message;
   if (part.content_type.is("text")) info.kind |= part_kind::text;

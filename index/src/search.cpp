@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "roost/core/ascii.hpp"
 #include "roost/mime/decode.hpp"
 #include "roost/mime/message.hpp"
 #include "roost/mime/search_text.hpp"
@@ -160,21 +161,13 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return needle.empty() || haystack.find(needle) != std::string_view::npos;
 }
 
-bool same_field_name(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 // Does a header block have `field` with a value containing the query?
 bool header_matches(std::string_view block, const std::string& field, const TextQuery& q) {
   mime::Header header;
   mime::parse_header(block, 0, block.size(), header, 5000);
   for (const auto& f : header.fields) {
-    if (!same_field_name(f.name, field)) continue;
+    if (!ascii_iequals(f.name, field)) continue;
     if (q.casemapped.empty()) return true;
     if (contains(mime::casemap(mime::decode_header_text(f.raw_value)), q.casemapped)) return true;
   }
@@ -235,7 +228,7 @@ class Evaluator {
         auto meta = read_meta(txn_);
         if (!meta) return std::unexpected(meta.error());
         for (std::size_t i = 0; i < meta->keywords.size(); ++i) {
-          if (!meta->keywords[i].empty() && same_field_name(meta->keywords[i], key.text)) {
+          if (!meta->keywords[i].empty() && ascii_iequals(meta->keywords[i], key.text)) {
             auto with = uids_with_flag(txn_, 32 + static_cast<unsigned>(i));
             if (!with) return std::unexpected(with.error());
             return intersect(within, *with);

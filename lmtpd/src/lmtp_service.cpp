@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "roost/core/ascii.hpp"
+#include "roost/core/auth.hpp"
 #include "roost/core/blocking.hpp"
 #include "roost/core/user_db.hpp"
-#include "roost/core/auth.hpp"
 #include "roost/lmtpd/syntax.hpp"
 #include "roost/storage/mailbox_name.hpp"
 #include "roost/storage/store_config.hpp"
@@ -33,13 +34,6 @@ struct Transaction {
   bool bdat_started = false;
   void reset() { *this = Transaction{}; }
 };
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 std::string rfc5322_now() {
   std::time_t now = std::time(nullptr);
@@ -91,7 +85,7 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
   const Config& config = *session.config;
   std::string address = rcpt.forward_path;
   std::size_t at = address.rfind('@');
-  std::string local = address.substr(0, at), domain = at == std::string::npos ? "" : lower(address.substr(at + 1));
+  std::string local = address.substr(0, at), domain = at == std::string::npos ? "" : ascii_lowercase(address.substr(at + 1));
   std::string detail;
   const std::string& separator = config.lmtp.subaddress_separator;
   if (!separator.empty()) {

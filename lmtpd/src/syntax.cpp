@@ -4,18 +4,11 @@
 #include <charconv>
 #include <vector>
 
+#include "roost/core/ascii.hpp"
+
 namespace roost::lmtp {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return upper(a) == upper(b); }
 
 SyntaxError error(int code, std::string enhanced, std::string text) {
   return SyntaxError{code, std::move(enhanced), std::move(text)};
@@ -63,7 +56,7 @@ std::optional<std::uint64_t> number(std::string_view text) {
 // "FROM:<path> params" or "TO:<path> params": the path and the parameters.
 std::optional<std::pair<std::string_view, std::vector<std::string_view>>> path_and_params(std::string_view args,
                                                                                         std::string_view keyword) {
-  if (args.size() < keyword.size() || !iequals(args.substr(0, keyword.size()), keyword)) return std::nullopt;
+  if (args.size() < keyword.size() || !ascii_iequals(args.substr(0, keyword.size()), keyword)) return std::nullopt;
   args.remove_prefix(keyword.size());
   while (!args.empty() && args.front() == ' ') args.remove_prefix(1);  // tolerated: "FROM: <a@b>"
   auto words = split(args);
@@ -82,7 +75,7 @@ std::variant<Command, SyntaxError> parse_mail(std::string_view args) {
   mail.reverse_path = *reverse;
   for (auto param : parts->second) {
     std::size_t eq = param.find('=');
-    std::string key = upper(param.substr(0, eq));
+    std::string key = ascii_uppercase(param.substr(0, eq));
     std::string_view value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
     bool has_value = eq != std::string_view::npos;
     if (key == "SIZE" && has_value) {
@@ -90,7 +83,7 @@ std::variant<Command, SyntaxError> parse_mail(std::string_view args) {
       if (!n) return error(501, "5.5.4", "SIZE needs a number");
       mail.size = n;
     } else if (key == "BODY" && has_value) {
-      std::string v = upper(value);
+      std::string v = ascii_uppercase(value);
       if (v == "7BIT") mail.body = Body::seven_bit;
       else if (v == "8BITMIME") mail.body = Body::eight_bit_mime;
       else if (v == "BINARYMIME") mail.body = Body::binary_mime;
@@ -98,7 +91,7 @@ std::variant<Command, SyntaxError> parse_mail(std::string_view args) {
     } else if (key == "SMTPUTF8" && !has_value) {
       mail.smtputf8 = true;
     } else if (key == "RET" && has_value) {
-      std::string v = upper(value);
+      std::string v = ascii_uppercase(value);
       if (v != "FULL" && v != "HDRS") return error(501, "5.5.4", "RET must be FULL or HDRS");
       mail.ret = v;
     } else if (key == "ENVID" && has_value) {
@@ -121,10 +114,10 @@ std::variant<Command, SyntaxError> parse_rcpt(std::string_view args) {
   rcpt.forward_path = *forward;
   for (auto param : parts->second) {
     std::size_t eq = param.find('=');
-    std::string key = upper(param.substr(0, eq));
+    std::string key = ascii_uppercase(param.substr(0, eq));
     std::string_view value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
     if (key == "NOTIFY" && !value.empty()) {
-      std::string v = upper(value);
+      std::string v = ascii_uppercase(value);
       // RFC 3461 §4.1: NEVER alone, or any of SUCCESS, FAILURE, DELAY.
       bool ok = v == "NEVER";
       if (!ok) {
@@ -181,7 +174,7 @@ std::optional<std::string> decode_xtext(std::string_view text) {
 
 std::variant<Command, SyntaxError> parse_command(std::string_view line) {
   std::size_t space = line.find(' ');
-  std::string verb = upper(line.substr(0, space));
+  std::string verb = ascii_uppercase(line.substr(0, space));
   std::string_view args = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
   auto no_args = [&](Command command) -> std::variant<Command, SyntaxError> {
     if (!split(args).empty()) return error(501, "5.5.4", verb + " takes no arguments");
@@ -202,7 +195,7 @@ std::variant<Command, SyntaxError> parse_command(std::string_view line) {
     if (words.empty() || words.size() > 2) return error(501, "5.5.4", "syntax: BDAT size [LAST]");
     auto size = number(words[0]);
     if (!size) return error(501, "5.5.4", "BDAT needs a chunk size");
-    if (words.size() == 2 && upper(words[1]) != "LAST") return error(501, "5.5.4", "syntax: BDAT size [LAST]");
+    if (words.size() == 2 && ascii_uppercase(words[1]) != "LAST") return error(501, "5.5.4", "syntax: BDAT size [LAST]");
     return Bdat{*size, words.size() == 2};
   }
   if (verb == "RSET") return no_args(Rset{});

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "text.hpp"
+#include "roost/core/ascii.hpp"
 
 namespace roost::mime {
 namespace {
@@ -59,13 +60,6 @@ class ConverterCache {
   std::list<Cached> entries_;
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
 
 std::string convert(UConverter* from, std::string_view bytes) {
   UErrorCode status = U_ZERO_ERROR;
@@ -125,7 +119,7 @@ class Detector {
     int32_t confidence = ucsdet_getConfidence(match, &status);
     const char* name = ucsdet_getName(match, &status);
     if (U_FAILURE(status) || name == nullptr || confidence < 30) return "";
-    std::string label = lower(name);
+    std::string label = ascii_lowercase(name);
     if (label.starts_with("utf-") || label.starts_with("ibm4")) return "";
     return label;
   }
@@ -183,7 +177,7 @@ bool is_valid_utf8(std::string_view s) {
 }
 
 std::string canonical_charset(std::string_view label_in) {
-  std::string label = lower(trim(label_in));
+  std::string label = ascii_lowercase(trim(label_in));
   for (auto [from, to] : overrides) {
     if (label == from) return std::string(to);
   }

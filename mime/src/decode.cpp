@@ -5,6 +5,7 @@
 
 #include "roost/mime/charset.hpp"
 #include "text.hpp"
+#include "roost/core/ascii.hpp"
 
 namespace roost::mime {
 namespace {
@@ -77,13 +78,6 @@ bool read_encoded_word(std::string_view s, std::size_t i, EncodedWord& word) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
 
 // Raw header text: UTF-8 if it is (RFC 6532), else windows-1252.
 std::string raw_text(std::string_view s) { return to_utf8(s, is_valid_utf8(s) ? "utf-8" : ""); }
@@ -137,8 +131,8 @@ std::string decode_header_text(std::string_view raw_value) {
     // Words of one charset are joined before conversion so that a character
     // split between them survives; a stateful ISO-2022 word is complete in
     // itself (each ends by returning to ASCII) and is converted alone.
-    bool stateful = lower(word.charset).starts_with("iso-2022");
-    if (stateful || (!pending_charset.empty() && !iequals(pending_charset, word.charset))) {
+    bool stateful = ascii_lowercase(word.charset).starts_with("iso-2022");
+    if (stateful || (!pending_charset.empty() && !ascii_iequals(pending_charset, word.charset))) {
       flush_pending();
     }
     pending_charset = word.charset;
@@ -180,7 +174,7 @@ std::vector<ParamGroup> group_params(const std::vector<Param>& params) {
         name = name.substr(0, star);
       }
     }
-    std::string key = lower(name);
+    std::string key = ascii_lowercase(name);
     auto group = std::ranges::find(groups, key, &ParamGroup::name);
     if (group == groups.end()) group = groups.insert(groups.end(), ParamGroup{key, name, {}, false, {}});
     if (continued || encoded) {
@@ -338,8 +332,8 @@ std::string decode_quoted_printable(std::string_view text) {
 }
 
 std::string decode_transfer(std::string_view body, std::string_view encoding) {
-  if (iequals(encoding, "base64")) return decode_base64_lenient(body);
-  if (iequals(encoding, "quoted-printable")) return decode_quoted_printable(body);
+  if (ascii_iequals(encoding, "base64")) return decode_base64_lenient(body);
+  if (ascii_iequals(encoding, "quoted-printable")) return decode_quoted_printable(body);
   return std::string(body);
 }
 

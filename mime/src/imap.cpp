@@ -73,7 +73,7 @@ void append_params(std::string& out, const std::vector<Param>& params_as_written
   std::vector<Param> joined;
   if (continued) joined = join_param_continuations(params_as_written);
   const std::vector<Param>& params = continued ? joined : params_as_written;
-  bool charset = std::ranges::any_of(params, [](const Param& p) { return iequals(p.name, "charset"); });
+  bool charset = std::ranges::any_of(params, [](const Param& p) { return ascii_iequals(p.name, "charset"); });
   if (params.empty() && !(text && !charset)) {
     out += "NIL";
     return;
@@ -130,7 +130,7 @@ void append_language(std::string& out, const std::vector<std::string>& language)
 std::string encoding_of(const Part& part) {
   if (part.encoding.empty()) return "7BIT";
   for (const char* known : {"7BIT", "8BIT", "BINARY", "BASE64", "QUOTED-PRINTABLE"}) {
-    if (iequals(part.encoding, known)) return known;
+    if (ascii_iequals(part.encoding, known)) return known;
   }
   return part.encoding;
 }

@@ -148,20 +148,20 @@ struct Parser {
 
   void fill_fields(Part& part, const Header& header, bool in_digest) {
     for (const auto& f : header.fields) {
-      if (iequals(f.name, "Content-Type")) {
+      if (ascii_iequals(f.name, "Content-Type")) {
         if (!part.content_type.defaulted) continue;  // the first one counts
         part.content_type = parse_content_type(f.raw_value);
-      } else if (iequals(f.name, "Content-Transfer-Encoding")) {
+      } else if (ascii_iequals(f.name, "Content-Transfer-Encoding")) {
         if (part.encoding.empty()) part.encoding = Cursor{f.raw_value}.token();
-      } else if (iequals(f.name, "Content-ID")) {
+      } else if (ascii_iequals(f.name, "Content-ID")) {
         if (part.id.empty()) part.id = unfold(f.raw_value);
-      } else if (iequals(f.name, "Content-Description")) {
+      } else if (ascii_iequals(f.name, "Content-Description")) {
         if (part.description.empty()) part.description = unfold(f.raw_value);
-      } else if (iequals(f.name, "Content-MD5")) {
+      } else if (ascii_iequals(f.name, "Content-MD5")) {
         if (part.md5.empty()) part.md5 = unfold(f.raw_value);
-      } else if (iequals(f.name, "Content-Disposition")) {
+      } else if (ascii_iequals(f.name, "Content-Disposition")) {
         if (part.disposition.type.empty()) part.disposition = parse_disposition(f.raw_value);
-      } else if (iequals(f.name, "Content-Language")) {
+      } else if (ascii_iequals(f.name, "Content-Language")) {
         if (!part.language.empty()) continue;
         Cursor c{f.raw_value};
         while (!c.done()) {
@@ -171,7 +171,7 @@ struct Parser {
             if (tag.empty()) ++c.i;
           }
         }
-      } else if (iequals(f.name, "Content-Location")) {
+      } else if (ascii_iequals(f.name, "Content-Location")) {
         if (part.location.empty()) part.location = unfold(f.raw_value);
       }
     }
@@ -380,7 +380,7 @@ void walk_leaves(const Part& part, const std::string& section, std::vector<Leaf>
 
 const HeaderField* Header::find(std::string_view name) const {
   for (const auto& f : fields) {
-    if (iequals(f.name, name)) return &f;
+    if (ascii_iequals(f.name, name)) return &f;
   }
   return nullptr;
 }
@@ -397,13 +397,13 @@ std::string unfold(std::string_view raw) {
   return std::string(trim(out));
 }
 
-bool ContentType::is(std::string_view t) const { return iequals(type, t); }
+bool ContentType::is(std::string_view t) const { return ascii_iequals(type, t); }
 bool ContentType::is(std::string_view t, std::string_view s) const {
-  return iequals(type, t) && iequals(subtype, s);
+  return ascii_iequals(type, t) && ascii_iequals(subtype, s);
 }
 const Param* ContentType::param(std::string_view name) const {
   for (const auto& p : params) {
-    if (iequals(p.name, name)) return &p;
+    if (ascii_iequals(p.name, name)) return &p;
   }
   return nullptr;
 }

@@ -33,7 +33,7 @@ std::size_t character_reference(std::string_view s, std::size_t i, std::string& 
       {"nbsp", " "}, {"copy", "\xc2\xa9"}, {"reg", "\xc2\xae"}, {"euro", "\xe2\x82\xac"},
       {"hellip", "\xe2\x80\xa6"}, {"mdash", "\xe2\x80\x94"}, {"ndash", "\xe2\x80\x93"}};
   for (auto [n, text] : named) {
-    if (iequals(name, n)) {
+    if (ascii_iequals(name, n)) {
       out += text;
       return semi - i + 1;
     }
@@ -92,12 +92,12 @@ std::string html_to_text(std::string_view html) {
       std::string_view name = tag.substr(0, name_end);
       i = end + 1;
       for (std::string_view skipped : {"script", "style"}) {
-        if (iequals(name, skipped)) {
+        if (ascii_iequals(name, skipped)) {
           std::string close = "</" + std::string(skipped);
           // Case-insensitive search for the closing tag.
           std::size_t k = i;
           while (k < html.size() && !(html[k] == '<' && k + close.size() <= html.size() &&
-                                      iequals(html.substr(k, close.size()), close))) {
+                                      ascii_iequals(html.substr(k, close.size()), close))) {
             ++k;
           }
           std::size_t gt = html.find('>', k);
@@ -108,7 +108,7 @@ std::string html_to_text(std::string_view html) {
                                                     "li", "h1", "h2", "h3", "/h1", "/h2", "/h3",
                                                     "td", "table", "/table"};
       for (auto b : blocks) {
-        if (iequals(name, b)) {
+        if (ascii_iequals(name, b)) {
           out += (b == "td") ? ' ' : '\n';
           break;
         }
@@ -147,7 +147,7 @@ const Part* first_text_part(const Part& part) {
     return nullptr;
   }
   if (part.content_type.is("text") &&
-      (part.disposition.type.empty() || iequals(part.disposition.type, "inline"))) {
+      (part.disposition.type.empty() || ascii_iequals(part.disposition.type, "inline"))) {
     return &part;
   }
   return nullptr;
@@ -197,8 +197,8 @@ std::string preview(const Message& message) {
 
 std::uint64_t decoded_size(const Message& message, const Part& part) {
   std::string_view raw = message.data.substr(part.body.begin, part.body.size());
-  if (iequals(part.encoding, "base64")) return base64_decoded_size(raw);
-  if (iequals(part.encoding, "quoted-printable")) return decode_transfer(raw, part.encoding).size();
+  if (ascii_iequals(part.encoding, "base64")) return base64_decoded_size(raw);
+  if (ascii_iequals(part.encoding, "quoted-printable")) return decode_transfer(raw, part.encoding).size();
   return part.body.wire_size;
 }
 

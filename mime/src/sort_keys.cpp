@@ -21,7 +21,7 @@ bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 // Lower-case ASCII comparison of a prefix.
 bool starts_with_ci(std::string_view s, std::size_t at, std::string_view prefix) {
   if (s.size() - at < prefix.size()) return false;
-  return iequals(s.substr(at, prefix.size()), prefix);
+  return ascii_iequals(s.substr(at, prefix.size()), prefix);
 }
 
 // subj-blob = "[" *BLOBCHAR "]" *WSP; returns its length at `at`, or 0.
@@ -67,7 +67,7 @@ int month_index(std::string_view m) {
   static constexpr std::array<std::string_view, 12> names = {
       "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (iequals(m.substr(0, 3), names[i])) return static_cast<int>(i);
+    if (ascii_iequals(m.substr(0, 3), names[i])) return static_cast<int>(i);
   }
   return -1;
 }
@@ -96,7 +96,7 @@ std::string casemap(std::string_view utf8) {
     UChar32 c;
     U8_NEXT(s, i, length, c);
     if (c < 0x80) {
-      out.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
+      out.push_back(ascii_upper(static_cast<char>(c)));
       continue;
     }
     UChar32 title = u_totitle(c);
@@ -131,7 +131,7 @@ BaseSubject base_subject(std::string_view raw_value) {
     for (;;) {
       if (!v.empty() && is_wsp(v.back())) {
         v.remove_suffix(1);
-      } else if (v.size() >= 5 && iequals(v.substr(v.size() - 5), "(fwd)")) {
+      } else if (v.size() >= 5 && ascii_iequals(v.substr(v.size() - 5), "(fwd)")) {
         v.remove_suffix(5);
         result.reply_or_forward = true;
       } else {
@@ -241,7 +241,7 @@ std::optional<std::int64_t> parse_date(std::string_view raw) {
           {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60}, {"MST", -7 * 60},
           {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60}};
       for (auto [name, minutes] : zones) {
-        if (iequals(z, name)) offset_minutes = minutes;
+        if (ascii_iequals(z, name)) offset_minutes = minutes;
       }
       // Other named and military zones count as -0000 (RFC 5322 §4.3).
     }

@@ -3,19 +3,10 @@
 #include <charconv>
 #include <vector>
 
+#include "roost/core/ascii.hpp"
+
 namespace roost::pop3 {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Arguments are separated by single spaces (RFC 1939 §3); a client that
 // sends several is forgiven, as other servers do.
@@ -88,27 +79,27 @@ std::variant<Command, SyntaxError> parse_command(std::string_view line) {
     return c;
   };
 
-  if (iequals(keyword, "USER")) {
+  if (ascii_iequals(keyword, "USER")) {
     if (rest.empty()) return SyntaxError{"USER takes a name"};
     return User{std::string(rest)};
   }
-  if (iequals(keyword, "PASS")) {
+  if (ascii_iequals(keyword, "PASS")) {
     if (rest.empty()) return SyntaxError{"PASS takes a password"};
     return Pass{std::string(rest)};
   }
-  if (iequals(keyword, "APOP")) return Apop{};
-  if (iequals(keyword, "STAT")) return no_args(Stat{});
-  if (iequals(keyword, "LIST")) return optional_message(List{});
-  if (iequals(keyword, "UIDL")) return optional_message(Uidl{});
-  if (iequals(keyword, "RETR")) return one_message(Retr{});
-  if (iequals(keyword, "DELE")) return one_message(Dele{});
-  if (iequals(keyword, "NOOP")) return no_args(Noop{});
-  if (iequals(keyword, "RSET")) return no_args(Rset{});
-  if (iequals(keyword, "QUIT")) return no_args(Quit{});
-  if (iequals(keyword, "CAPA")) return no_args(Capa{});
-  if (iequals(keyword, "STLS")) return no_args(Stls{});
-  if (iequals(keyword, "UTF8")) return no_args(Utf8{});
-  if (iequals(keyword, "TOP")) {
+  if (ascii_iequals(keyword, "APOP")) return Apop{};
+  if (ascii_iequals(keyword, "STAT")) return no_args(Stat{});
+  if (ascii_iequals(keyword, "LIST")) return optional_message(List{});
+  if (ascii_iequals(keyword, "UIDL")) return optional_message(Uidl{});
+  if (ascii_iequals(keyword, "RETR")) return one_message(Retr{});
+  if (ascii_iequals(keyword, "DELE")) return one_message(Dele{});
+  if (ascii_iequals(keyword, "NOOP")) return no_args(Noop{});
+  if (ascii_iequals(keyword, "RSET")) return no_args(Rset{});
+  if (ascii_iequals(keyword, "QUIT")) return no_args(Quit{});
+  if (ascii_iequals(keyword, "CAPA")) return no_args(Capa{});
+  if (ascii_iequals(keyword, "STLS")) return no_args(Stls{});
+  if (ascii_iequals(keyword, "UTF8")) return no_args(Utf8{});
+  if (ascii_iequals(keyword, "TOP")) {
     if (args.size() != 2) return SyntaxError{"TOP takes a message number and a number of lines"};
     auto n = message_number(args[0]);
     if (!n) return SyntaxError{"Invalid message number"};
@@ -116,7 +107,7 @@ std::variant<Command, SyntaxError> parse_command(std::string_view line) {
     if (!lines) return SyntaxError{"Invalid number of lines"};
     return Top{*n, *lines};
   }
-  if (iequals(keyword, "AUTH")) {
+  if (ascii_iequals(keyword, "AUTH")) {
     if (args.size() > 2) return SyntaxError{"AUTH takes a mechanism and an optional initial response"};
     Auth auth;
     if (!args.empty()) auth.mechanism = std::string(args[0]);

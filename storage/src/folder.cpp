@@ -33,6 +33,7 @@
 #include "roost/storage/fault_injection.hpp"
 #include "quota.hpp"
 #include "uidlist.hpp"
+#include "roost/core/ascii.hpp"
 
 namespace roost::storage {
 
@@ -128,17 +129,6 @@ std::error_code write_keyword_file(const fs::path& file, const std::vector<std::
   for (std::size_t i = 0; i < keywords.size(); ++i)
     if (!keywords[i].empty()) text += std::to_string(i) + " " + keywords[i] + "\n";
   return maildir::replace_file(file, text);
-}
-
-bool same_keyword(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 LmdbError carry(const Error& e) { return LmdbError{-1, e.detail}; }
@@ -281,7 +271,7 @@ Result<std::uint64_t> Folder::keyword_mask(const std::vector<std::string>& names
   std::uint64_t mask = 0;
   bool added = false;
   for (const auto& name : names) {
-    auto it = std::find_if(known.begin(), known.end(), [&](const std::string& k) { return same_keyword(k, name); });
+    auto it = std::find_if(known.begin(), known.end(), [&](const std::string& k) { return ascii_iequals(k, name); });
     if (it == known.end()) {
       if (!create) continue;
       auto free = std::find(known.begin(), known.end(), std::string());

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "roost/core/ascii.hpp"
+
 namespace roost::storage {
 
 namespace {
@@ -47,15 +49,7 @@ std::expected<std::string, NameError> convert(const char* from, const char* to, 
   return out;
 }
 
-bool iequals_inbox(std::string_view s) {
-  if (s.size() != 5) return false;
-  for (std::size_t i = 0; i < 5; ++i) {
-    char c = s[i];
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (c != "INBOX"[i]) return false;
-  }
-  return true;
-}
+bool iequals_inbox(std::string_view s) { return ascii_iequals(s, "INBOX"); }
 
 }  // namespace
 

@@ -97,7 +97,7 @@ std::string section_label(const FetchItem& item) {
 // whose names are (or, with `exclude`, are not) in `names`.
 std::string filter_fields(std::string_view header, const std::vector<std::string>& names, bool exclude) {
   auto listed = [&](std::string_view name) {
-    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return ascii_iequals(n, name); });
   };
   std::string out;
   bool keep = false;

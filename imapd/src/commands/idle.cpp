@@ -56,7 +56,7 @@ asio::awaitable<Reply> idle(ImapSession& s, const Request&) {
       s.lost = true;
       co_return Reply{.sent = true};
     }
-    if (iequals(line, "DONE")) break;
+    if (ascii_iequals(line, "DONE")) break;
     co_return bad("Expected DONE");
   }
   co_return ok("IDLE terminated");

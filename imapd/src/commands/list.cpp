@@ -32,7 +32,7 @@ bool matches(std::string_view pattern, std::string_view name) {
 
 // "inbox", "Inbox/x": INBOX is matched case-insensitively as the first level.
 std::string normalize_inbox(std::string pattern) {
-  if (pattern.size() >= 5 && (pattern.size() == 5 || pattern[5] == '/') && iequals(pattern.substr(0, 5), "INBOX"))
+  if (pattern.size() >= 5 && (pattern.size() == 5 || pattern[5] == '/') && ascii_iequals(pattern.substr(0, 5), "INBOX"))
     pattern.replace(0, 5, "INBOX");
   return pattern;
 }

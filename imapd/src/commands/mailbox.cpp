@@ -12,7 +12,7 @@ constexpr storage::SpecialUse uses[] = {storage::SpecialUse::drafts, storage::Sp
 
 std::optional<storage::SpecialUse> use_from(std::string_view attribute) {
   for (auto use : uses) {
-    if (iequals(storage::special_use_attribute(use), attribute)) return use;
+    if (ascii_iequals(storage::special_use_attribute(use), attribute)) return use;
   }
   return std::nullopt;
 }

@@ -34,12 +34,12 @@ std::string Cursor::peek_word() const {
     if (!is_atom_char(c) || c == '[' || c == '<') break;
     ++end;
   }
-  return upper(std::string_view(raw_.text).substr(pos_, end - pos_));
+  return ascii_uppercase(std::string_view(raw_.text).substr(pos_, end - pos_));
 }
 
 bool Cursor::eat_word(std::string_view word) {
   if (raw_.text.size() - pos_ < word.size()) return false;
-  if (!iequals(std::string_view(raw_.text).substr(pos_, word.size()), word)) return false;
+  if (!ascii_iequals(std::string_view(raw_.text).substr(pos_, word.size()), word)) return false;
   std::size_t end = pos_ + word.size();
   if (end < raw_.text.size()) {
     char next = raw_.text[end];
@@ -264,7 +264,7 @@ unsigned month_number(std::string_view name) {
   static constexpr std::string_view months[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                                 "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
   for (unsigned i = 0; i < 12; ++i)
-    if (iequals(name, months[i])) return i + 1;
+    if (ascii_iequals(name, months[i])) return i + 1;
   return 0;
 }
 

@@ -60,7 +60,7 @@ bool parse_authenticate(Cursor& c, Command& command) {
   if (!c.space()) return false;
   auto mechanism = c.atom();
   if (!mechanism) return false;
-  a.mechanism = upper(*mechanism);
+  a.mechanism = ascii_uppercase(*mechanism);
   if (c.eat(' ')) {
     // SASL-IR (RFC 4959): base64 or "=" for an empty response.
     auto initial = c.atom();
@@ -88,7 +88,7 @@ bool parse_enable(Cursor& c, Command& command) {
     if (!c.space()) return false;
     auto capability = c.atom();
     if (!capability) return false;
-    e.capabilities.push_back(upper(*capability));
+    e.capabilities.push_back(ascii_uppercase(*capability));
   } while (c.peek(' '));
   return true;
 }
@@ -180,7 +180,7 @@ Parse list(List::Form form) {
         do {
           auto option = c.atom();
           if (!option) return false;
-          l.selection.push_back(upper(*option));
+          l.selection.push_back(ascii_uppercase(*option));
         } while (c.eat(' '));
       }
       if (!c.close_paren() || !c.space()) return false;
@@ -209,7 +209,7 @@ Parse list(List::Form form) {
         do {
           auto option = c.atom();
           if (!option) return false;
-          std::string name = upper(*option);
+          std::string name = ascii_uppercase(*option);
           if (name == "STATUS") {
             if (!c.space() || !status_items(c, l.status)) return false;
           }
@@ -301,7 +301,7 @@ bool parse_setquota(Cursor& c, Command& command) {
       if (!resource || !c.space()) return false;
       auto limit = c.number();
       if (!limit) return false;
-      q.limits.emplace_back(upper(*resource), *limit);
+      q.limits.emplace_back(ascii_uppercase(*resource), *limit);
     } while (c.eat(' '));
   }
   return c.close_paren();

@@ -142,7 +142,7 @@ bool parse_charset_and_keys(Cursor& c, std::string& charset, SearchNode& key) {
   if (!c.space()) return false;
   auto name = c.astring();
   if (!name) return false;
-  charset = upper(*name);
+  charset = ascii_uppercase(*name);
   if (!c.space()) return false;
   key.kind = K::and_;
   return key_list(c, key.children, false);
@@ -174,7 +174,7 @@ bool parse_search(Cursor& c, Search& out) {
     if (!c.space()) return false;
     auto charset = c.astring();
     if (!charset) return false;
-    out.charset = upper(*charset);
+    out.charset = ascii_uppercase(*charset);
     if (!c.space()) return false;
   }
   out.key.kind = K::and_;

@@ -45,7 +45,7 @@ CommandReader::Next CommandReader::add_line(std::string_view line) {
     std::string_view tag = line.substr(0, space);
     tag_ = valid_tag(tag) ? std::string(tag) : std::string();
     std::string_view rest = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
-    append_ = iequals(rest.substr(0, rest.find(' ')), "APPEND");
+    append_ = ascii_iequals(rest.substr(0, rest.find(' ')), "APPEND");
   }
   auto marker = literal_marker(line);
   if (skipping_) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "roost/core/ascii.hpp"
+
 namespace roost::imap {
 
 // atom-specials: "(" ")" "{" SP CTL list-wildcards quoted-specials resp-specials.
@@ -23,21 +25,6 @@ inline bool valid_tag(std::string_view tag) {
   if (tag.empty()) return false;
   for (unsigned char c : tag)
     if (!is_astring_char(c) || c == '+') return false;
-  return true;
-}
-
-inline char upper_ascii(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
-
-inline std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = upper_ascii(c);
-  return out;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (upper_ascii(a[i]) != upper_ascii(b[i])) return false;
   return true;
 }
 

@@ -20,7 +20,7 @@ bool quotable(std::string_view s, bool utf8) {
 }
 
 bool is_atom(std::string_view s) {
-  if (s.empty() || iequals(s, "NIL")) return false;
+  if (s.empty() || ascii_iequals(s, "NIL")) return false;
   for (unsigned char c : s)
     if (!is_astring_char(c)) return false;
   return true;
