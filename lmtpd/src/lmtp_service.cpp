@@ -9,6 +9,7 @@
 #include "roost/core/ascii.hpp"
 #include "roost/core/auth.hpp"
 #include "roost/core/blocking.hpp"
+#include "roost/core/starttls.hpp"
 #include "roost/core/user_db.hpp"
 #include "roost/lmtpd/syntax.hpp"
 #include "roost/storage/mailbox_name.hpp"
@@ -367,17 +368,13 @@ asio::awaitable<void> LmtpService::serve(Session& session) {
     } else if (std::get_if<Help>(&command)) {
       conn.send("214 2.0.0 Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS\r\n");
     } else if (std::get_if<StartTls>(&command)) {
-      auto tls = session.server.tls();
-      if (session.listener.tls != TlsMode::starttls || conn.tls_active() || !tls) {
+      if (!tls_upgrade_offered(session)) {
         fail("502 5.5.1 STARTTLS not offered here");
         continue;
       }
       conn.send("220 2.0.0 Ready to start TLS\r\n");
-      if (!co_await conn.flush(limits.write_timeout)) co_return;
-      // Anything sent before the handshake is an injection attempt: dropped.
-      conn.discard_buffered_input();
-      auto started = co_await conn.start_tls(tls->native(), limits.login_timeout);
-      if (!started) co_return;
+      const bool upgraded = co_await upgrade_to_tls(session);
+      if (!upgraded) co_return;
       t.reset();
       client_name.clear();  // RFC 3207 §4.2: forget what came before
     }

@@ -30,6 +30,7 @@
 
 #include "roost/core/auth.hpp"
 #include "roost/core/session_auth.hpp"
+#include "roost/core/starttls.hpp"
 #include "roost/storage/fault_injection.hpp"
 
 namespace roost::testing {
@@ -86,22 +87,13 @@ class TestService final : public Service {
         for (const auto& m : co_await offered_mechanisms(session)) mechs += " " + m;
         conn.send("AUTH" + mechs + "\r\n.\r\n");
       } else if (verb == "STARTTLS" || verb == "STLS") {
-        if (conn.tls_active() || session.listener.tls != TlsMode::starttls) {
+        if (!tls_upgrade_offered(session)) {
           conn.send("-ERR STARTTLS not available\r\n");
           continue;
         }
         conn.send("+OK begin TLS\r\n");
-        if (!co_await conn.flush(limits.write_timeout)) co_return;
-        // Plaintext pipelined after STARTTLS must never be executed as if it
-        // had come over TLS (CVE-2011-0411).
-        if (auto dropped = conn.discard_buffered_input(); dropped > 0) {
-          log::warning(session.log_context(), "starttls_injection", {{"bytes", dropped}});
-        }
-        auto ok = co_await conn.start_tls(session.server.tls()->native(), limits.login_timeout);
-        if (!ok) {
-          log::info(session.log_context(), "tls_failed", {{"error", ok.error()}});
-          co_return;
-        }
+        const bool upgraded = co_await upgrade_to_tls(session);
+        if (!upgraded) co_return;
       } else if (verb == "AUTH") {
         auto sp = args.find(' ');
         std::string mech = args.substr(0, sp);
