@@ -905,7 +905,7 @@ Result<FolderView::StoreResult> Folder::store(const std::vector<Uid>& uids, Stor
   return result;
 }
 
-Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& only) {
+Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& only, ExpungeWhich which) {
   auto env_handle = env();
   if (!env_handle) return std::unexpected(env_handle.error());
   std::vector<Uid> removed;
@@ -918,13 +918,20 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
     meta = *m;
-    auto deleted = index::uids_with_flag(txn, 2);  // \Deleted is bit 2
-    if (!deleted) return std::unexpected(deleted.error());
     std::vector<Uid> targets;
-    if (only) {
-      std::set_intersection(deleted->begin(), deleted->end(), only->begin(), only->end(), std::back_inserter(targets));
+    if (which == ExpungeWhich::listed && only) {
+      targets = *only;
+      std::sort(targets.begin(), targets.end());
+      targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     } else {
-      targets = *deleted;
+      auto deleted = index::uids_with_flag(txn, 2);  // \Deleted is bit 2
+      if (!deleted) return std::unexpected(deleted.error());
+      if (only) {
+        std::set_intersection(deleted->begin(), deleted->end(), only->begin(), only->end(),
+                              std::back_inserter(targets));
+      } else {
+        targets = *deleted;
+      }
     }
     if (targets.empty()) return {};
     auto modseq = next_modseq(dir_, meta);

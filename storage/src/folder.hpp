@@ -47,7 +47,12 @@ class Folder : public std::enable_shared_from_this<Folder> {
 
   Result<FolderView::StoreResult> store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
                                         std::optional<Modseq> unchanged_since);
-  Result<std::vector<Uid>> expunge(const std::optional<std::vector<Uid>>& only);
+  // `deleted`: messages flagged \Deleted (all, or those in `only`).
+  // `listed`: exactly the messages in `only`, whatever their flags (POP3's
+  // UPDATE, MOVE), without renaming each file to add the flag first.
+  enum class ExpungeWhich { deleted, listed };
+  Result<std::vector<Uid>> expunge(const std::optional<std::vector<Uid>>& only,
+                                   ExpungeWhich which = ExpungeWhich::deleted);
 
   // Removes what a crash left in tmp/ (maildir(5)): files whose inode has not
   // changed for `age` (every full sync uses 36 hours, as Dovecot does).

@@ -870,6 +870,12 @@ Result<std::vector<Uid>> FolderView::expunge(const std::optional<std::vector<Uid
   return impl_->folder->expunge(only);
 }
 
+Result<std::vector<Uid>> FolderView::remove(const std::vector<Uid>& uids) {
+  if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
+  if (auto there = impl_->still_there(); !there) return std::unexpected(there.error());
+  return impl_->folder->expunge(uids, Folder::ExpungeWhich::listed);
+}
+
 Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::string_view destination, bool move) {
   if (move && impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
   if (auto there = impl_->still_there(); !there) return std::unexpected(there.error());
@@ -906,10 +912,8 @@ Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::s
   out.uidvalidity = added->uidvalidity;
   out.destination = added->uids;
   if (move) {
-    Flags deleted{index::flag::deleted, {}};
-    if (auto marked = impl_->folder->store(out.source, StoreMode::add, deleted, {}); !marked)
-      return std::unexpected(marked.error());
-    if (auto gone = impl_->folder->expunge(out.source); !gone) return std::unexpected(gone.error());
+    if (auto gone = impl_->folder->expunge(out.source, Folder::ExpungeWhich::listed); !gone)
+      return std::unexpected(gone.error());
   }
   return out;
 }

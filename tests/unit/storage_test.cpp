@@ -225,6 +225,30 @@ TEST(Storage, NewMessagesReachOpenViewsAndRecentGoesToOneSession) {
   EXPECT_FALSE(examine->store({1}, StoreMode::add, Flags{fl::seen, {}}).has_value());
 }
 
+TEST(Storage, RemoveTakesExactlyTheListedMessagesWhateverTheirFlags) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (const char* s : {"a", "b", "c", "d"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto inbox = user->open("INBOX", false).value();
+  auto other = user->open("INBOX", false).value();
+  ASSERT_TRUE(inbox->store({4}, StoreMode::add, Flags{fl::deleted, {}}));
+  // Unsorted, repeated, and one UID that never existed: only 1 and 3 go;
+  // 4 stays although it is \Deleted (it was not listed).
+  auto gone = inbox->remove({3, 1, 3, 9});
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(*gone, (std::vector<Uid>{1, 3}));
+  EXPECT_EQ(files_in(user->root() / "new").size() + files_in(user->root() / "cur").size(), 2u);
+  EXPECT_EQ(inbox->remove({1}).value(), std::vector<Uid>{});  // gone already: not an error
+  auto update = other->refresh(true);
+  ASSERT_TRUE(update.has_value());
+  EXPECT_EQ(update->vanished, (std::vector<Uid>{1, 3}));
+  EXPECT_EQ(user->status("INBOX")->messages, 2u);
+  EXPECT_EQ(user->quota()->messages, 2u);
+  auto read_only = user->open("INBOX", true).value();
+  EXPECT_EQ(read_only->remove({2}).error().kind, ErrorKind::not_possible);
+}
+
 TEST(Storage, CopyAndMoveReportUids) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));

@@ -1,6 +1,6 @@
 // QUIT (RFC 1939 §6): in TRANSACTION state, the UPDATE state. Messages
-// marked with DELE are expunged in one storage call, which IMAP sessions
-// see as ordinary expunges; retrieved messages get \Seen first (when
+// marked with DELE are removed in one storage call (one index transaction,
+// no flag renames first), which IMAP sessions see as ordinary expunges; retrieved messages get \Seen first (when
 // [pop3] mark_seen is on). Only then is the maildrop lock released.
 #include "commands.hpp"
 #include "roost/core/log.hpp"
@@ -28,14 +28,8 @@ asio::awaitable<void> quit(Pop3Session& s, const Command&) {
       if (auto stored = s.inbox->store(retrieved, storage::StoreMode::add, seen); !stored) seen_failed = stored.error();
     }
     if (deleted.empty()) return;
-    storage::Flags flag;
-    flag.system = index::flag::deleted;
-    if (auto stored = s.inbox->store(deleted, storage::StoreMode::add, flag); !stored) {
-      delete_failed = stored.error();
-      return;
-    }
     // Messages another session expunged meanwhile are gone already: not a failure.
-    auto expunged = s.inbox->expunge(deleted);
+    auto expunged = s.inbox->remove(deleted);
     if (!expunged) delete_failed = expunged.error();
     else removed = expunged->size();
   };

@@ -210,6 +210,9 @@ class FolderView {
 
   // Removes \Deleted messages (all, or those in `only`); returns their UIDs.
   Result<std::vector<Uid>> expunge(const std::optional<std::vector<Uid>>& only = {});
+  // Removes exactly these messages whatever their flags (POP3 UPDATE, MOVE);
+  // returns the UIDs that were still there.
+  Result<std::vector<Uid>> remove(const std::vector<Uid>& uids);
 
   struct Copied {
     std::uint32_t uidvalidity = 0;
