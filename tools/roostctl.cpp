@@ -6,11 +6,14 @@
 //   roostctl --config FILE who
 //   roostctl --config FILE kick USER
 //   roostctl --config FILE index rebuild|verify USER [FOLDER]
+//   roostctl --config FILE quota show|reset USER
+//   roostctl --config FILE quota set USER [--storage SIZE] [--messages N]
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -33,7 +36,10 @@ constexpr const char* usage =
     "  roostctl --config FILE who\n"
     "  roostctl --config FILE kick USER\n"
     "  roostctl --config FILE index rebuild USER [FOLDER]\n"
-    "  roostctl --config FILE index verify USER [FOLDER]\n";
+    "  roostctl --config FILE index verify USER [FOLDER]\n"
+    "  roostctl --config FILE quota show USER\n"
+    "  roostctl --config FILE quota set USER [--storage SIZE] [--messages N]\n"
+    "  roostctl --config FILE quota reset USER\n";
 
 int fail(const std::string& message, int code = 1) {
   std::cerr << "roostctl: " << message << "\n";
@@ -178,19 +184,28 @@ int cmd_user(const roost::Config& config, const std::vector<std::string>& args) 
 // Rebuilds or checks folder indexes against the maildir and the UID list.
 // Without FOLDER: every folder of the user. Exit 1 when verify finds a
 // difference or anything fails.
+// The mail of a user the user database knows, or the message to fail with.
+std::expected<std::unique_ptr<roost::storage::User>, std::string> open_mail(roost::storage::Store& store,
+                                                                           const roost::Config& config,
+                                                                           std::string_view user_name) {
+  auto name = roost::canonical_user_name(user_name);
+  if (!name) return std::unexpected(name.error());
+  auto known = roost::UserDb::open(config.auth.user_db, false);
+  if (!known) return std::unexpected(known.error());
+  auto record = (*known)->find(*name);
+  if (!record) return std::unexpected(record.error());
+  if (!*record) return std::unexpected("no user '" + *name + "'");
+  auto user = store.open_user(*name);
+  if (!user) return std::unexpected("cannot open the mail of '" + *name + "': " + user.error().detail);
+  return std::move(*user);
+}
+
 int cmd_index(const roost::Config& config, const std::vector<std::string>& args) {
   if (args.size() < 2 || args.size() > 3 || (args[0] != "rebuild" && args[0] != "verify"))
     return fail(std::string("index needs rebuild or verify, a USER and maybe a FOLDER\n") + usage, 2);
-  auto name = roost::canonical_user_name(args[1]);
-  if (!name) return fail(name.error(), 2);
-  auto known = roost::UserDb::open(config.auth.user_db, false);
-  if (!known) return fail(known.error());
-  auto record = (*known)->find(*name);
-  if (!record) return fail(record.error());
-  if (!*record) return fail("no user '" + *name + "'");
   roost::storage::Store store(roost::storage::store_config(config));
-  auto user = store.open_user(*name);
-  if (!user) return fail("cannot open the mail of '" + *name + "': " + user.error().detail);
+  auto user = open_mail(store, config, args[1]);
+  if (!user) return fail(user.error());
   std::vector<std::string> folders;
   if (args.size() == 3) {
     folders.push_back(args[2]);
@@ -227,6 +242,47 @@ int cmd_index(const roost::Config& config, const std::vector<std::string>& args)
   return status;
 }
 
+void print_quota(const roost::storage::QuotaUsage& usage) {
+  auto limit = [](std::uint64_t value) { return value == 0 ? std::string("none") : std::to_string(value); };
+  std::cout << "storage: " << usage.bytes << " bytes used, limit " << limit(usage.bytes_limit) << "\n"
+            << "messages: " << usage.messages << " used, limit " << limit(usage.messages_limit) << "\n"
+            << "limits: " << (usage.own_limits ? "set for this user" : "the configured defaults") << "\n";
+}
+
+// The same limits IMAP SETQUOTA sets ([mail] quota_admins), from the shell;
+// the daemon sees them at the next delivery or APPEND.
+int cmd_quota(const roost::Config& config, const std::vector<std::string>& args) {
+  if (args.size() < 2 || (args[0] != "show" && args[0] != "set" && args[0] != "reset") ||
+      (args[0] != "set" && args.size() != 2))
+    return fail(std::string("quota needs show, set or reset and a USER\n") + usage, 2);
+  std::optional<roost::storage::QuotaLimits> limits;
+  if (args[0] == "set") {
+    limits.emplace();
+    for (std::size_t i = 2; i < args.size(); i += 2) {
+      if (i + 1 == args.size()) return fail(args[i] + " needs a value", 2);
+      if (args[i] == "--storage") {
+        auto bytes = roost::parse_size(args[i + 1]);
+        if (!bytes) return fail("--storage: " + bytes.error(), 2);
+        limits->bytes = *bytes;
+      } else if (args[i] == "--messages") {
+        const std::string& text = args[i + 1];
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limits->messages);
+        if (ec != std::errc() || end != text.data() + text.size())
+          return fail("--messages: expected a number, got '" + text + "'", 2);
+      } else {
+        return fail("unknown option '" + args[i] + "'\n" + usage, 2);
+      }
+    }
+  }
+  roost::storage::Store store(roost::storage::store_config(config));
+  auto user = open_mail(store, config, args[1]);
+  if (!user) return fail(user.error());
+  auto usage = args[0] == "show" ? (*user)->quota() : (*user)->set_quota(limits);
+  if (!usage) return fail(std::string(roost::storage::describe(usage.error().kind)) + " (" + usage.error().detail + ")");
+  print_quota(*usage);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -243,6 +299,7 @@ int main(int argc, char** argv) {
   const auto& command = args[2];
   if (command == "user") return cmd_user(*config, rest);
   if (command == "index") return cmd_index(*config, rest);
+  if (command == "quota") return cmd_quota(*config, rest);
   if (command == "who") {
     auto lines = admin_request(*config, "WHO");
     if (!lines) return fail(lines.error());

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "roost/core/ascii.hpp"
+#include "roost/core/user_db.hpp"
 
 namespace roost {
 namespace {
@@ -76,23 +77,6 @@ std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string
                            std::string(v) + "'");
   }
   return std::chrono::milliseconds(*number * scale);
-}
-
-// "4096", "64K", "10M", "1G" (binary multiples; KiB/MiB/GiB also accepted).
-std::expected<std::size_t, std::string> parse_size(std::string_view v) {
-  auto unit_at = v.find_first_not_of("0123456789");
-  auto number = parse_uint(v.substr(0, unit_at));
-  auto unit = unit_at == std::string_view::npos ? std::string_view("") : v.substr(unit_at);
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "K" || unit == "KiB") scale = 1ull << 10;
-  else if (unit == "M" || unit == "MiB") scale = 1ull << 20;
-  else if (unit == "G" || unit == "GiB") scale = 1ull << 30;
-  if (!number || scale == 0) {
-    return std::unexpected("expected a size such as 65536, 64K, 10M or 1G, got '" +
-                           std::string(v) + "'");
-  }
-  return *number * scale;
 }
 
 template <class T>
@@ -328,6 +312,17 @@ const std::vector<Setting>& settings() {
        set_size(&Config::mail, &Config::Mail::quota_storage, 0)},
       {{"mail", "quota_messages", "0", "Messages each user may keep, all folders together; 0 means no limit."},
        set_uint(&Config::mail, &Config::Mail::quota_messages, 0, 4000000000u)},
+      {{"mail", "quota_admins", "",
+        "Users who may read and set any user's quota over IMAP (SETQUOTA, quota root \"#user/NAME\")."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.mail.quota_admins.clear();
+         for (auto word : split_words(v)) {
+           auto name = canonical_user_name(word);
+           if (!name) return std::unexpected("quota admin '" + std::string(word) + "': " + name.error());
+           c.mail.quota_admins.push_back(std::move(*name));
+         }
+         return {};
+       }},
       {{"mail", "open_index_limit", "256",
         "Folder indexes no session is using that a process keeps open (each costs 3 file descriptors)."},
        set_uint(&Config::mail, &Config::Mail::open_index_limit, 0, 100000)},
@@ -467,6 +462,23 @@ std::filesystem::path anchor(const std::filesystem::path& base, const std::files
 }
 
 }  // namespace
+
+// "4096", "64K", "10M", "1G" (binary multiples; KiB/MiB/GiB also accepted).
+std::expected<std::size_t, std::string> parse_size(std::string_view v) {
+  auto unit_at = v.find_first_not_of("0123456789");
+  auto number = parse_uint(v.substr(0, unit_at));
+  auto unit = unit_at == std::string_view::npos ? std::string_view("") : v.substr(unit_at);
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "KiB") scale = 1ull << 10;
+  else if (unit == "M" || unit == "MiB") scale = 1ull << 20;
+  else if (unit == "G" || unit == "GiB") scale = 1ull << 30;
+  if (!number || scale == 0 || *number > SIZE_MAX / scale) {
+    return std::unexpected("expected a size such as 65536, 64K, 10M or 1G, got '" +
+                           std::string(v) + "'");
+  }
+  return *number * scale;
+}
 
 std::expected<Config, ConfigError> parse_config(std::string_view text,
                                                 const std::filesystem::path& origin) {

@@ -17,7 +17,8 @@
 namespace roost {
 namespace {
 
-constexpr std::string_view decoy_key_name = "\x01decoy-key";
+// "\x01" stands alone: a hex escape would swallow the "dec" that follows.
+constexpr std::string_view decoy_key_name = "\x01" "decoy-key";
 constexpr std::string_view record_version = "v1";
 
 std::string random_bytes(std::size_t n) {

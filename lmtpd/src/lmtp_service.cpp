@@ -254,7 +254,7 @@ asio::awaitable<void> LmtpService::serve(Session& session) {
       std::string r = "250-" + host + "\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n";
       r += "250-SIZE " + std::to_string(config.lmtp.max_message_size) + "\r\n";
       r += "250-CHUNKING\r\n250-BINARYMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n";
-      if (session.listener.tls == TlsMode::starttls && !conn.tls_active()) r += "250-STARTTLS\r\n";
+      if (tls_upgrade_offered(session)) r += "250-STARTTLS\r\n";
       r += "250 HELP\r\n";
       conn.send(r);
     } else if (auto* mail = std::get_if<Mail>(&command)) {

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kFile = "maildirsize";
+constexpr std::string_view kLimitsFile = "roost-quota";
 constexpr std::uintmax_t kRecountSize = 5120;
 
 void count_dir(const fs::path& dir, Usage& usage) {
@@ -51,7 +52,7 @@ void add(const fs::path& root, std::int64_t bytes, std::int64_t messages) {
   ::close(fd);
 }
 
-Usage recount(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t messages_limit) {
+Usage recount(const fs::path& root, const Limits& limits) {
   Usage usage;
   count_dir(root, usage);
   std::error_code ec;
@@ -59,7 +60,7 @@ Usage recount(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t mes
     std::string name = entry.path().filename().string();
     if (name.size() > 1 && name[0] == '.' && name != ".." && entry.is_directory()) count_dir(entry.path(), usage);
   }
-  std::string text = std::to_string(bytes_limit) + "S," + std::to_string(messages_limit) + "C\n" +
+  std::string text = std::to_string(limits.bytes) + "S," + std::to_string(limits.messages) + "C\n" +
                      std::to_string(usage.bytes) + " " + std::to_string(usage.messages) + "\n";
   fs::path tmp = root / "maildirsize.roost-tmp";
   ::unlink(tmp.c_str());
@@ -107,13 +108,46 @@ std::optional<Usage> parse(std::string_view text) {
   return usage;
 }
 
-Usage read(const fs::path& root, std::uint64_t bytes_limit, std::uint64_t messages_limit) {
+Usage read(const fs::path& root, const Limits& limits) {
   std::error_code ec;
   auto size = fs::file_size(root / kFile, ec);
-  if (ec || size >= kRecountSize) return recount(root, bytes_limit, messages_limit);
+  if (ec || size >= kRecountSize) return recount(root, limits);
   auto text = maildir::read_file(root / kFile);
   auto usage = text ? parse(*text) : std::nullopt;
-  return usage ? *usage : recount(root, bytes_limit, messages_limit);
+  return usage ? *usage : recount(root, limits);
+}
+
+std::optional<Limits> parse_limits(std::string_view text) {
+  // "<bytes>S,<count>C\n", nothing else.
+  std::string_view rest = text;
+  Limits limits;
+  auto number = [&](std::uint64_t& out, char suffix) {
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out);
+    if (ec != std::errc() || end == rest.data() + rest.size() || *end != suffix) return false;
+    rest.remove_prefix(static_cast<std::size_t>(end - rest.data()) + 1);
+    return true;
+  };
+  if (!number(limits.bytes, 'S') || !rest.starts_with(',')) return std::nullopt;
+  rest.remove_prefix(1);
+  if (!number(limits.messages, 'C') || (rest != "\n" && !rest.empty())) return std::nullopt;
+  return limits;
+}
+
+std::string render_limits(const Limits& limits) {
+  return std::to_string(limits.bytes) + "S," + std::to_string(limits.messages) + "C\n";
+}
+
+std::optional<Limits> read_limits(const fs::path& root) {
+  auto text = maildir::read_file(root / kLimitsFile);
+  return text ? parse_limits(*text) : std::nullopt;
+}
+
+std::error_code write_limits(const fs::path& root, const std::optional<Limits>& limits) {
+  if (!limits) {
+    if (::unlink((root / kLimitsFile).c_str()) != 0 && errno != ENOENT) return {errno, std::generic_category()};
+    return {};
+  }
+  return maildir::replace_file(root / kLimitsFile, render_limits(*limits));
 }
 
 }  // namespace roost::storage::quota

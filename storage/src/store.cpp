@@ -129,6 +129,11 @@ struct User::Impl {
 
   std::shared_ptr<Folder> folder(const std::string& canonical) { return store->folder(root, canonical); }
 
+  quota::Limits quota_limits() const {
+    if (auto own = quota::read_limits(root)) return *own;
+    return {store->config.quota_bytes, store->config.quota_messages};
+  }
+
   bool folder_exists(const std::string& canonical) {
     if (is_inbox(canonical)) return true;
     struct stat st{};
@@ -325,7 +330,7 @@ Result<void> User::remove(std::string_view name) {
   fs::remove_all(trash, ec);
   auto uses = impl_->special_uses();
   if (uses.erase(*canonical) > 0) (void)impl_->write_special_uses(uses);
-  quota::recount(impl_->root, impl_->store->config.quota_bytes, impl_->store->config.quota_messages);
+  quota::recount(impl_->root, impl_->quota_limits());
   return {};
 }
 
@@ -448,12 +453,13 @@ Result<Appended> User::append(std::string_view folder, std::vector<NewMessage> m
 }
 
 Result<void> User::check_quota(std::uint64_t bytes, std::uint64_t messages) {
-  const StoreConfig& c = impl_->store->config;
-  if (c.quota_bytes == 0 && c.quota_messages == 0) return {};
-  auto usage = quota();
-  if (!usage) return std::unexpected(usage.error());
-  if ((c.quota_bytes != 0 && usage->bytes + bytes > c.quota_bytes) ||
-      (c.quota_messages != 0 && usage->messages + messages > c.quota_messages))
+  const quota::Limits limits = impl_->quota_limits();
+  if (limits.bytes == 0 && limits.messages == 0) return {};
+  const quota::Usage usage = quota::read(impl_->root, limits);
+  const auto used_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.bytes, 0));
+  const auto used_messages = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.messages, 0));
+  if ((limits.bytes != 0 && used_bytes + bytes > limits.bytes) ||
+      (limits.messages != 0 && used_messages + messages > limits.messages))
     return std::unexpected(Error{ErrorKind::over_quota, impl_->name});
   return {};
 }
@@ -500,14 +506,26 @@ Result<std::optional<MaildropLock>> User::lock_maildrop(bool exclusive) {
 }
 
 Result<QuotaUsage> User::quota() {
+  const auto own = quota::read_limits(impl_->root);
   const StoreConfig& c = impl_->store->config;
-  quota::Usage usage = quota::read(impl_->root, c.quota_bytes, c.quota_messages);
+  const quota::Limits limits = own ? *own : quota::Limits{c.quota_bytes, c.quota_messages};
+  quota::Usage usage = quota::read(impl_->root, limits);
   QuotaUsage out;
   out.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.bytes, 0));
   out.messages = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.messages, 0));
-  out.bytes_limit = c.quota_bytes;
-  out.messages_limit = c.quota_messages;
+  out.bytes_limit = limits.bytes;
+  out.messages_limit = limits.messages;
+  out.own_limits = own.has_value();
   return out;
+}
+
+Result<QuotaUsage> User::set_quota(std::optional<QuotaLimits> limits) {
+  std::optional<quota::Limits> own;
+  if (limits) own = quota::Limits{limits->bytes, limits->messages};
+  if (auto ec = quota::write_limits(impl_->root, own); ec)
+    return std::unexpected(error_from(ec, "quota limits of " + impl_->name));
+  quota::recount(impl_->root, impl_->quota_limits());
+  return quota();
 }
 
 Result<void> User::rebuild_index(std::string_view folder) {

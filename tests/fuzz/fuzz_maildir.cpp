@@ -38,6 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (storage::maildir::parse_keywords(input).size() > roost::index::kMaxKeywords) std::abort();
   if (auto usage = storage::quota::parse(input); usage && (usage->bytes < 0 || usage->messages < 0)) std::abort();
+  if (auto limits = storage::quota::parse_limits(input)) {
+    auto again = storage::quota::parse_limits(storage::quota::render_limits(*limits));
+    if (!again || again->bytes != limits->bytes || again->messages != limits->messages) std::abort();
+  }
 
   (void)index::decode_record(input);
   index::ThreadKeys keys;

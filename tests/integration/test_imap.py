@@ -331,7 +331,7 @@ class ImapTest(unittest.TestCase):
         untagged, tagged = self.exchange(c, "a2", "GETQUOTAROOT INBOX")
         self.assertEqual(untagged, ["* QUOTAROOT INBOX"])
         _, tagged = self.exchange(c, "a3", "SETQUOTA \"\" (STORAGE 10)")
-        self.assertEqual(tagged, "a3 NO [NOPERM] Quota limits are set by the administrator")
+        self.assertEqual(tagged, "a3 NO [NOPERM] Only quota administrators may set quota limits")
         _, tagged = self.exchange(c, "a4", "UNAUTHENTICATE")
         self.assertEqual(tagged, "a4 OK Not authenticated any more")
         _, tagged = self.exchange(c, "a5", "SELECT INBOX")

@@ -153,6 +153,57 @@ class Users(unittest.TestCase):
         self.assertNotIn(b"first-pass", data)
 
 
+class Quota(unittest.TestCase):
+    """roostctl quota: a user's own limits (those IMAP SETQUOTA sets), which
+    the running daemon enforces at the next delivery."""
+
+    def setUp(self):
+        self.port = free_port()
+        self.instance = Instance(f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.port}\n",
+                                 "[mail]\nquota_messages = 50\n")
+        self.instance.add_user("bob", "pw")
+        self.instance.start(program="roostd")
+
+    def tearDown(self):
+        self.instance.close()
+
+    def deliver(self):
+        with smtplib.LMTP("127.0.0.1", self.port, timeout=10) as lmtp:
+            try:
+                lmtp.sendmail("a@example.org", ["bob"], b"Subject: q\r\n\r\nbody\r\n")
+                return 250
+            except smtplib.SMTPRecipientsRefused as refused:
+                return refused.recipients["bob"][0]
+
+    def test_show_set_reset(self):
+        conf = self.instance.conf
+        shown = roostctl("--config", conf, "quota", "show", "bob").stdout
+        self.assertIn("messages: 0 used, limit 50", shown)
+        self.assertIn("storage: 0 bytes used, limit none", shown)
+        self.assertIn("limits: the configured defaults", shown)
+        out = roostctl("--config", conf, "quota", "set", "bob", "--storage", "1K", "--messages", "1").stdout
+        self.assertIn("storage: 0 bytes used, limit 1024", out)
+        self.assertIn("messages: 0 used, limit 1", out)
+        self.assertIn("limits: set for this user", out)
+        self.assertEqual(self.deliver(), 250)
+        self.assertEqual(self.deliver(), 552)  # RCPT: 552 5.2.2, the new limit already reached
+        # A set without limits removes them all, the configured default too.
+        self.assertIn("messages: 1 used, limit none", roostctl("--config", conf, "quota", "set", "bob").stdout)
+        self.assertEqual(self.deliver(), 250)
+        out = roostctl("--config", conf, "quota", "reset", "bob").stdout
+        self.assertIn("messages: 2 used, limit 50", out)
+        self.assertIn("limits: the configured defaults", out)
+        for args, message in ((("show", "nobody"), "no user 'nobody'"),
+                              (("set", "bob", "--storage", "lots"), "--storage: expected a size"),
+                              (("set", "bob", "--messages", "-1"), "--messages: expected a number"),
+                              (("set", "bob", "--files", "3"), "unknown option '--files'"),
+                              (("set", "bob", "--messages"), "--messages needs a value"),
+                              (("show",), "quota needs show, set or reset")):
+            failed = roostctl("--config", conf, "quota", *args, check=False)
+            self.assertNotEqual(failed.returncode, 0, args)
+            self.assertIn(message, failed.stderr, args)
+
+
 class CheckConfig(unittest.TestCase):
     def test_good_and_bad_files(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -80,7 +80,7 @@ class TestService final : public Service {
         co_return;
       } else if (verb == "CAPA") {
         conn.send("+OK\r\n");
-        if (session.listener.tls == TlsMode::starttls && !conn.tls_active()) {
+        if (tls_upgrade_offered(session)) {
           conn.send("STARTTLS\r\n");
         }
         std::string mechs;

@@ -611,6 +611,33 @@ TEST(Storage, QuotaRefusesWhatWouldNotFit) {
   EXPECT_TRUE(file.starts_with("0S,2C\n")) << file;
 }
 
+TEST(Storage, OwnQuotaLimitsReplaceTheConfiguredOnes) {
+  TempDir dir;
+  StoreConfig config = testing::test_config(dir.path());
+  config.quota_messages = 2;
+  Store store(config);
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("a")));
+  auto set = user->set_quota(QuotaLimits{0, 1});
+  ASSERT_TRUE(set.has_value());
+  EXPECT_TRUE(set->own_limits);
+  EXPECT_EQ(set->messages_limit, 1u);
+  EXPECT_EQ(testing::read_text(user->root() / "maildirsize").substr(0, 6), "0S,1C\n");
+  EXPECT_EQ(user->deliver("INBOX", new_message("b")).error().kind, ErrorKind::over_quota);
+  // No limits at all is a setting of its own: the configured 2 does not return.
+  ASSERT_TRUE(user->set_quota(QuotaLimits{0, 0}));
+  for (const char* s : {"b", "c"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto reset = user->set_quota(std::nullopt);
+  ASSERT_TRUE(reset.has_value());
+  EXPECT_FALSE(reset->own_limits);
+  EXPECT_EQ(reset->messages_limit, 2u);
+  EXPECT_EQ(reset->messages, 3u);
+  EXPECT_FALSE(std::filesystem::exists(user->root() / "roost-quota"));
+  // A damaged limits file is ignored rather than trusted.
+  testing::write_file(user->root() / "roost-quota", "12S,x\n");
+  EXPECT_FALSE(user->quota()->own_limits);
+}
+
 TEST(Storage, KeywordLimitIsAnError) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));

@@ -1,6 +1,7 @@
 // CAPABILITY (RFC 9051 §6.1.1): exactly what works, before and after login.
 #include "commands.hpp"
 #include "roost/core/session_auth.hpp"
+#include "roost/core/starttls.hpp"
 
 namespace roost::imap::commands {
 
@@ -8,7 +9,7 @@ asio::awaitable<std::string> capabilities(ImapSession& s) {
   std::string caps = "IMAP4rev1 IMAP4rev2 SASL-IR ID ENABLE IDLE";
   caps += s.config().imap.literal_minus ? " LITERAL-" : " LITERAL+";
   if (s.state == State::not_authenticated) {
-    if (s.net.listener.tls == TlsMode::starttls && !s.conn().tls_active()) caps += " STARTTLS";
+    if (tls_upgrade_offered(s.net)) caps += " STARTTLS";
     if (!s.net.plaintext_allowed()) caps += " LOGINDISABLED";
     std::vector<std::string> mechanisms = co_await offered_mechanisms(s.net);
     for (const auto& mechanism : mechanisms) caps += " AUTH=" + mechanism;
@@ -18,6 +19,7 @@ asio::awaitable<std::string> capabilities(ImapSession& s) {
           " CREATE-SPECIAL-USE ESEARCH SEARCHRES BINARY UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE"
           " QUOTA=RES-MESSAGE STATUS=SIZE PREVIEW SAVEDATE XLIST SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
           " THREAD=REFERENCES THREAD=REFS";
+  if (is_quota_admin(s)) caps += " QUOTASET";
   caps += " APPENDLIMIT=" + std::to_string(s.config().imap.max_message_size);
   co_return caps;
 }

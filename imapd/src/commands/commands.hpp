@@ -33,6 +33,8 @@ asio::awaitable<Reply> store(ImapSession& s, const Request& r);
 asio::awaitable<Reply> copy(ImapSession& s, const Request& r);
 asio::awaitable<Reply> idle(ImapSession& s, const Request& r);
 asio::awaitable<Reply> quota(ImapSession& s, const Request& r);
+// Listed in [mail] quota_admins: may SETQUOTA (CAPABILITY QUOTASET).
+bool is_quota_admin(const ImapSession& s);
 asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request& r);
 asio::awaitable<Reply> sort(ImapSession& s, const Request& r);
 asio::awaitable<Reply> thread(ImapSession& s, const Request& r);

@@ -2,6 +2,7 @@
 #include <chrono>
 
 #include "commands.hpp"
+#include "roost/core/starttls.hpp"
 
 namespace roost::pop3::commands {
 
@@ -16,7 +17,7 @@ asio::awaitable<std::string> capabilities(Pop3Session& s) {
       for (const auto& m : mechanisms) out += " " + m;
       out += "\r\n";
     }
-    if (s.net.listener.tls == TlsMode::starttls && !s.conn().tls_active() && s.net.server.tls()) out += "STLS\r\n";
+    if (tls_upgrade_offered(s.net)) out += "STLS\r\n";
   }
   // Roost never deletes mail on its own.
   out += "EXPIRE NEVER\r\n";

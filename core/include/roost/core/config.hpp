@@ -92,6 +92,7 @@ struct Config {
     bool auto_subscribe = true;
     std::size_t quota_storage = 0;  // bytes; 0: no limit
     unsigned quota_messages = 0;    // 0: no limit
+    std::vector<std::string> quota_admins;  // canonical user names that may SETQUOTA
     unsigned open_index_limit = 0;
   } mail;
 
@@ -154,6 +155,10 @@ struct SettingInfo {
   std::string_view description;
 };
 std::vector<SettingInfo> config_reference();
+
+// A size as settings write it: "4096", "64K", "10M", "1G" (binary
+// multiples; KiB/MiB/GiB also accepted).
+std::expected<std::size_t, std::string> parse_size(std::string_view text);
 
 std::string_view to_string(LogLevel level);
 std::string_view to_string(TlsMode mode);

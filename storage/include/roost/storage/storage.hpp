@@ -106,9 +106,14 @@ struct Appended {
   std::vector<Uid> uids;  // in the order given
 };
 
+struct QuotaLimits {
+  std::uint64_t bytes = 0, messages = 0;  // 0: none
+};
+
 struct QuotaUsage {
   std::uint64_t bytes = 0, messages = 0;
   std::uint64_t bytes_limit = 0, messages_limit = 0;  // 0: none
+  bool own_limits = false;  // set for this user, not the configured defaults
 };
 
 enum class StoreMode { replace, add, remove };
@@ -252,12 +257,15 @@ class User {
   Result<Appended> append(std::string_view folder, std::vector<NewMessage> messages);
 
   Result<QuotaUsage> quota();
+  // Limits for this user alone, replacing the configured ones (RFC 9208
+  // SETQUOTA: a resource not given has no limit); nullopt returns to the
+  // configured ones. The maildirsize limits line follows.
+  Result<QuotaUsage> set_quota(std::optional<QuotaLimits> limits);
   // The POP3 maildrop lock. With `exclusive`, nullopt when another session
   // holds it; without, it is shared (only the login time is kept).
   Result<std::optional<MaildropLock>> lock_maildrop(bool exclusive);
   // over_quota when `messages` more messages of `bytes` in total would not
   // fit (RFC 1870 §6.2 lets LMTP refuse at RCPT with the declared SIZE).
-  // Reads nothing when no limit is configured.
   Result<void> check_quota(std::uint64_t bytes, std::uint64_t messages);
 
   // Rebuilds a folder's index from the maildir and the UID list; verifies
