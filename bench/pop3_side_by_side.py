@@ -61,15 +61,28 @@ class Pop3:
     def multiline(self, text):
         self.command(text)
         # The body is either empty (".\r\n" at once) or ends in "\r\n.\r\n".
-        while True:
-            if self.buffer.startswith(b".\r\n"):
-                body, self.buffer = b"", self.buffer[3:]
-                return body
-            end = self.buffer.find(b"\r\n.\r\n")
-            if end >= 0:
-                body, self.buffer = self.buffer[:end + 2], self.buffer[end + 5:]
-                return body
+        # Pieces are kept in a list and only the newest one searched, so
+        # that a long answer costs the client linear time.
+        while len(self.buffer) < 3:
             self.fill()
+        if self.buffer.startswith(b".\r\n"):
+            self.buffer = self.buffer[3:]
+            return b""
+        pieces = [self.buffer]
+        tail = b""  # the last bytes before the newest piece
+        while True:
+            joined = tail + pieces[-1]
+            end = joined.find(b"\r\n.\r\n")
+            if end >= 0:
+                body = b"".join(pieces)
+                end = len(body) - len(joined) + end
+                self.buffer = body[end + 5:]
+                return body[:end + 2]
+            tail = joined[-4:]
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("connection closed")
+            pieces.append(chunk)
 
     def close(self):
         self.sock.sendall(b"QUIT\r\n")

@@ -73,4 +73,10 @@ std::string UidlFormat::render(std::uint32_t uid, std::uint32_t uidvalidity, std
   return out;
 }
 
+bool UidlFormat::uses_file_name() const {
+  for (const auto& piece : pieces_)
+    if (piece.variable == 'f') return true;
+  return false;
+}
+
 }  // namespace roost

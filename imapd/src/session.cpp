@@ -139,10 +139,22 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
       if (!seq || std::binary_search(skip.begin(), skip.end(), m.uid)) continue;
       // RFC 9051 §7.5.2: unsolicited FETCH responses carry the UID.
       out += "* " + std::to_string(*seq) + " FETCH (UID " + std::to_string(m.uid) + " FLAGS " +
-             flag_list(m.system_flags, m.keywords, m.recent && !rev2) + ")\r\n";
+             flag_list(m.system_flags, m.keywords, m.recent && !rev2) + modseq_item(m) + ")\r\n";
     }
   }
   co_await send(out);
+}
+
+asio::awaitable<void> ImapSession::enable_condstore() {
+  if (condstore) co_return;
+  condstore = true;
+  if (!view) co_return;
+  const std::string line = "* OK [HIGHESTMODSEQ " + std::to_string(view->highest_modseq()) + "] Highest\r\n";
+  co_await send(line);
+}
+
+std::string ImapSession::modseq_item(const storage::MessageInfo& info) const {
+  return condstore ? " MODSEQ (" + std::to_string(info.modseq) + ")" : std::string();
 }
 
 std::optional<std::vector<storage::Uid>> ImapSession::resolve(const SequenceSet& set, bool uid) const {

@@ -31,6 +31,7 @@ struct ImapSession {
   std::unique_ptr<storage::FolderView> view;
   bool rev2 = false;        // ENABLE IMAP4rev2
   bool utf8_accept = false; // ENABLE UTF8=ACCEPT
+  bool condstore = false;   // a CONDSTORE enabling command was seen (RFC 7162 §3.1)
   // Mailbox names and quoted strings in UTF-8 (RFC 9051 §5.1; RFC 6855)
   // rather than modified UTF-7 and literals.
   bool utf8() const { return rev2 || utf8_accept; }
@@ -60,6 +61,13 @@ struct ImapSession {
   // EXPUNGE only when `allow_expunges` (never during FETCH, STORE or SEARCH
   // by sequence number: RFC 9051 §7.5.1), EXISTS, RECENT and FETCH FLAGS.
   asio::awaitable<void> announce_changes(bool allow_expunges);
+
+  // A CONDSTORE enabling command (RFC 7162 §3.1): from now on unsolicited
+  // FETCH responses carry MODSEQ; the first one with a mailbox selected
+  // reports its HIGHESTMODSEQ.
+  asio::awaitable<void> enable_condstore();
+  // " MODSEQ (n)" for FETCH responses once CONDSTORE is on, else nothing.
+  std::string modseq_item(const storage::MessageInfo& info) const;
 
   // Sequence numbers or UIDs of the selected view, ascending and without
   // duplicates; nullopt when a sequence number does not exist (BAD).

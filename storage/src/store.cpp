@@ -764,7 +764,7 @@ Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& ui
   return out;
 }
 
-Result<std::vector<MaildropEntry>> FolderView::maildrop() {
+Result<std::vector<MaildropEntry>> FolderView::maildrop(bool with_file_names) {
   std::vector<MaildropEntry> out;
   out.reserve(impl_->uids.size());
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
@@ -773,7 +773,8 @@ Result<std::vector<MaildropEntry>> FolderView::maildrop() {
     return index::for_each_record(txn, 1, [&](const index::MessageRecord& r) {
       while (next != impl_->uids.end() && *next < r.uid) ++next;  // expunged meanwhile
       if (next == impl_->uids.end()) return false;
-      if (*next == r.uid) out.push_back(MaildropEntry{r.uid, r.vsize, r.file_key});
+      if (*next == r.uid)
+        out.push_back(MaildropEntry{r.uid, r.vsize, with_file_names ? r.file_key : std::string()});
       return true;
     });
   });

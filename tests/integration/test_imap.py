@@ -287,6 +287,61 @@ class ImapTest(unittest.TestCase):
         typ, data = b.noop()
         self.assertEqual(b.untagged_responses.get("EXPUNGE"), [b"1"])
 
+    def test_condstore_conflict_between_sessions(self):
+        # RFC 7162 §3.1.3: a conditional STORE fails for a message another
+        # session changed after the client learnt its MODSEQ; CHANGEDSINCE,
+        # SEARCH MODSEQ and STATUS HIGHESTMODSEQ all see exactly that change.
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
+            for n in range(3):
+                lmtp.sendmail("x@example.org", ["alice"], b"Subject: m%d\r\n\r\nbody\r\n" % n)
+        a, b = self.raw(), self.raw()
+        for c in (a, b):
+            self.exchange(c, "l", "LOGIN alice secret")
+            self.exchange(c, "s", "SELECT INBOX (CONDSTORE)")
+
+        def modseqs(c, tag):
+            untagged, tagged = self.exchange(c, tag, "UID FETCH 1:* (MODSEQ)")
+            self.assertTrue(tagged.startswith(tag + " OK"), tagged)
+            found = {}
+            for line in untagged:
+                m = re.match(r"\* \d+ FETCH \(UID (\d+) MODSEQ \((\d+)\)\)$", line)
+                if m:
+                    found[int(m.group(1))] = int(m.group(2))
+            return found
+
+        known = modseqs(a, "a1")
+        self.assertEqual(sorted(known), [1, 2, 3])
+        highest = max(known.values())
+        # B flags message 2 behind A's back.
+        _, tagged = self.exchange(b, "b1", "UID STORE 2 +FLAGS.SILENT (\\Flagged)")
+        self.assertTrue(tagged.startswith("b1 OK"), tagged)
+        # A's conditional store on 1:3 succeeds for 1 and 3 only.
+        untagged, tagged = self.exchange(
+            a, "a2", "UID STORE 1:3 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Seen)" % highest)
+        self.assertEqual(tagged, "a2 OK [MODIFIED 2] Conditional STORE failed for some messages")
+        replies = {int(re.search(r"UID (\d+)", line).group(1)): line for line in untagged if "FETCH" in line}
+        self.assertIn("FLAGS (\\Flagged \\Recent)", replies[2])  # its current flags, unchanged
+        self.assertNotIn("\\Seen", replies[2])
+        after = modseqs(a, "a3")
+        for uid in (1, 2, 3):
+            self.assertGreater(after[uid], highest, uid)
+        self.assertEqual(len(set(after.values())), 2)  # B's store, then A's: two mod-sequences
+        # Retried with the MODSEQ it has now, the store goes through.
+        _, tagged = self.exchange(a, "a4", "UID STORE 2 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Seen)" % after[2])
+        self.assertEqual(tagged, "a4 OK UID STORE completed")
+        # Only message 2 changed since A's last look at 1 and 3.
+        final = modseqs(a, "a5")
+        untagged, _ = self.exchange(a, "a6", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % after[3])
+        self.assertEqual([re.search(r"UID (\d+)", line).group(1) for line in untagged], ["2"])
+        untagged, _ = self.exchange(a, "a7", "UID SEARCH MODSEQ %d" % final[2])
+        self.assertEqual(untagged, ["* SEARCH 2 (MODSEQ %d)" % final[2]])
+        heard, _ = self.exchange(b, "b2", "STATUS INBOX (HIGHESTMODSEQ)")
+        self.assertIn("* STATUS INBOX (HIGHESTMODSEQ %d)" % max(final.values()), heard)
+        # B hears A's changes with their mod-sequences (here at STATUS or NOOP).
+        untagged, _ = self.exchange(b, "b3", "NOOP")
+        untagged += heard
+        self.assertIn("* 2 FETCH (UID 2 FLAGS (\\Flagged \\Seen) MODSEQ (%d))" % final[2], untagged)
+
     def test_idle_woken_by_lmtp_delivery(self):
         c = self.login()
         c.select("INBOX")

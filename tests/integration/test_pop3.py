@@ -287,5 +287,24 @@ class Pop3CleartextTest(Pop3Base):
         self.assertEqual(len(c.uidl()[1]), 2)
         c.quit()
 
+class Pop3FileNameUidlTest(Pop3Base):
+    EXTRA = Pop3Base.EXTRA + "[pop3]\nuidl_format = %f-%u\n"
+
+    def test_uidl_from_file_names(self):
+        # A %f template (as Courier's or older Dovecot setups used): the
+        # listing carries each file's base name, stable across renames.
+        self.deliver(message(1), message(2))
+        # The UID of each base name, from the UID list (version 3: "UID [fields] :NAME").
+        with open(os.path.join(self.maildir, "dovecot-uidlist"), "rb") as f:
+            entries = [line.split() for line in f.read().splitlines()[1:]]
+        expected = [b"%s-%s" % (fields[-1][1:], fields[0]) for fields in entries]
+        self.assertEqual(len(expected), 2)
+        self.assertEqual(self.uidls(), expected)
+        c = self.pop()
+        c.retr(1)
+        c.quit()  # marks \Seen: the file moves to cur/ and gains ":2,S"
+        self.assertEqual(self.uidls(), expected)
+
+
 if __name__ == "__main__":
     unittest.main()

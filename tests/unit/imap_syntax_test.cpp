@@ -247,6 +247,37 @@ TEST(ImapParse, StoreCopyMoveExpunge) {
   EXPECT_FALSE(std::get<Expunge>(parse_ok("a EXPUNGE").command).uids);
 }
 
+// RFC 7162 §3.1: the CONDSTORE modifiers, item, key and parameter.
+TEST(ImapParse, CondstoreForms) {
+  auto st = std::get<Store>(parse_ok("a STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)").command);
+  EXPECT_EQ(st.unchanged_since, 320162338u);
+  EXPECT_EQ(st.mode, StoreMode::add);
+  EXPECT_FALSE(std::get<Store>(parse_ok("a STORE 1 FLAGS \\Seen").command).unchanged_since);
+  auto f = std::get<Fetch>(parse_ok("s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)").command);
+  EXPECT_EQ(f.changed_since, 12345u);
+  f = std::get<Fetch>(parse_ok("a FETCH 1:3 MODSEQ").command);
+  ASSERT_EQ(f.items.size(), 1u);
+  EXPECT_EQ(f.items[0].kind, FetchItem::Kind::modseq);
+  f = std::get<Fetch>(parse_ok("a FETCH 1 FAST (changedsince 0)").command);
+  EXPECT_EQ(f.changed_since, 0u);
+  EXPECT_EQ(f.items.size(), 3u);
+  auto search = std::get<Search>(parse_ok("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338").command);
+  ASSERT_EQ(search.key.children.size(), 1u);
+  EXPECT_EQ(search.key.children[0].kind, SearchNode::Kind::modseq);
+  EXPECT_EQ(search.key.children[0].number, 620162338u);
+  EXPECT_EQ(std::get<Search>(parse_ok("a SEARCH OR NOT MODSEQ 720162338 LARGER 50000").command).key.children[0].kind,
+            SearchNode::Kind::or_);
+  EXPECT_TRUE(std::get<Select>(parse_ok("A142 SELECT INBOX (CONDSTORE)").command).condstore);
+  EXPECT_FALSE(std::get<Select>(parse_ok("a EXAMINE INBOX ()").command).condstore);
+  auto status = std::get<Status>(parse_ok("A042 STATUS blurdybloop (UIDNEXT MESSAGES HIGHESTMODSEQ)").command);
+  EXPECT_EQ(status.items.back(), StatusItem::highestmodseq);
+  EXPECT_EQ(parse_error("a SELECT INBOX (CONDSTORE CONDSTORE)"), "CONDSTORE is given twice");
+  EXPECT_EQ(parse_error("a SELECT INBOX (QUICK)"), "Unknown SELECT parameter QUICK");
+  EXPECT_EQ(parse_error("a FETCH 1 FLAGS (VANISHED)"), "Expected (CHANGEDSINCE n)");
+  EXPECT_EQ(parse_error("a STORE 1 (NOTHING 1) FLAGS x"), "Expected (UNCHANGEDSINCE n)");
+  EXPECT_EQ(parse_error("a SEARCH MODSEQ \"/flags/x\" mine 1"), "Expected priv, shared or all");
+}
+
 TEST(ImapParse, ListForms) {
   auto l = std::get<List>(parse_ok("a LIST \"\" *").command);
   EXPECT_FALSE(l.extended);

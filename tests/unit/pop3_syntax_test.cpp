@@ -122,6 +122,9 @@ TEST(UidlFormat, Variables) {
   EXPECT_EQ(UidlFormat::parse("%xu%%u")->render(255, 7, "k"), "ff%u");
   EXPECT_FALSE(UidlFormat::parse("%x%%u").has_value());
   EXPECT_EQ(UidlFormat::parse("%04u")->render(5, 7, "k"), "0005");
+  // Only a %f template needs file names in the maildrop listing.
+  EXPECT_TRUE(UidlFormat::parse("x%f")->uses_file_name());
+  EXPECT_FALSE(UidlFormat::parse("%08Xu%08Xv%%f")->uses_file_name());
 }
 
 TEST(UidlFormat, Refusals) {

@@ -52,6 +52,11 @@ std::string status_line(ImapSession& s, std::string_view name, const storage::Fo
 std::optional<index::SearchKey> index_key(ImapSession& s, const SearchNode& node, Reply& refusal);
 // NO [BADCHARSET] unless the charset is empty, US-ASCII or UTF-8.
 std::optional<Reply> check_charset(const std::string& charset);
+// Whether a SEARCH program holds a MODSEQ criterion (RFC 7162 §3.1.5): then
+// SEARCH and SORT answers end with the highest MODSEQ of what they found.
+bool uses_modseq(const SearchNode& node);
+// The highest MODSEQ among `uids` (0 when none); runs on the blocking pool.
+storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, const std::vector<storage::Uid>& uids);
 
 // The capability list for this session now (before or after login, with
 // or without TLS).

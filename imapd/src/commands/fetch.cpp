@@ -203,9 +203,14 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   auto uids = s.resolve(f.set, r.uid);
   if (!uids) co_return bad("[CLIENTBUG] Invalid message sequence number");
   std::vector<FetchItem> items = f.items;
+  auto has = [&](FK kind) {
+    return std::any_of(items.begin(), items.end(), [kind](const FetchItem& i) { return i.kind == kind; });
+  };
   // UID FETCH always returns UID (RFC 9051 §6.4.9).
-  if (r.uid && std::none_of(items.begin(), items.end(), [](const FetchItem& i) { return i.kind == FK::uid; }))
-    items.insert(items.begin(), FetchItem{.kind = FK::uid});
+  if (r.uid && !has(FK::uid)) items.insert(items.begin(), FetchItem{.kind = FK::uid});
+  // CHANGEDSINCE implies MODSEQ (RFC 7162 §3.1.4.1); both enable CONDSTORE.
+  if (f.changed_since && !has(FK::modseq)) items.push_back(FetchItem{.kind = FK::modseq});
+  if (has(FK::modseq)) co_await s.enable_condstore();
   const bool cache_needed = std::any_of(items.begin(), items.end(), needs_cache);
   const bool message_needed = std::any_of(items.begin(), items.end(), needs_message);
   const bool seen_needed = !s.view->read_only() && std::any_of(items.begin(), items.end(), sets_seen);
@@ -223,6 +228,18 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
       std::size_t end = std::min(uids->size(), next + kBatch);
       std::vector<storage::Uid> chunk(uids->begin() + static_cast<std::ptrdiff_t>(next),
                                       uids->begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<storage::Uid> unchanged;  // left out by CHANGEDSINCE: not missing
+      if (f.changed_since) {
+        auto before = s.view->messages(chunk);
+        if (!before) {
+          failure = before.error();
+          failed = true;
+          return;
+        }
+        chunk.clear();
+        for (const auto& info : *before)
+          (info.modseq > *f.changed_since ? chunk : unchanged).push_back(info.uid);
+      }
       if (seen_needed) {
         storage::Flags seen;
         seen.system = index::flag::seen;
@@ -275,7 +292,9 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
         auto last = std::lower_bound(uids->begin(), uids->end(), batch.back().info.uid);
         consumed = static_cast<std::size_t>(last - uids->begin()) + 1;
       }
-      if (consumed - next != batch.size()) missing = true;
+      const auto unchanged_consumed = std::upper_bound(unchanged.begin(), unchanged.end(), (*uids)[consumed - 1]) -
+                                      unchanged.begin();
+      if (consumed - next != batch.size() + static_cast<std::size_t>(unchanged_consumed)) missing = true;
       next = consumed;
     };
     co_await s.blocking(work);
@@ -304,6 +323,7 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
             flags_sent = true;
             break;
           case FK::uid: item_name("UID"); out += std::to_string(g.info.uid); break;
+          case FK::modseq: item_name("MODSEQ"); out += "(" + std::to_string(g.info.modseq) + ")"; break;
           case FK::internaldate: item_name("INTERNALDATE"); out += date_time(g.info.internal_date); break;
           case FK::savedate:
             item_name("SAVEDATE");
@@ -396,6 +416,8 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
       if (!flags_sent && std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid)) {
         item_name("FLAGS");
         out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
+        // The implicit \Seen gave the message a new MODSEQ (RFC 7162 §3.1).
+        if (s.condstore && !has(FK::modseq)) out += s.modseq_item(g.info);
       }
       out += ")\r\n";
       co_await s.send(out);

@@ -107,6 +107,7 @@ struct Converter {
       case K::header: k.kind = IK::header; k.field = n.field; k.text = n.text; return k;
       case K::body: k.kind = IK::body; k.text = n.text; return k;
       case K::text: k.kind = IK::text; k.text = n.text; return k;
+      case K::modseq: k.kind = IK::modseq; k.number = n.number; return k;
     }
     return k;
   }
@@ -118,6 +119,22 @@ bool uses_recent(const SearchNode& n) {
 }
 
 }  // namespace
+
+bool uses_modseq(const SearchNode& n) {
+  if (n.kind == K::modseq) return true;
+  return std::any_of(n.children.begin(), n.children.end(), uses_modseq);
+}
+
+storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, const std::vector<storage::Uid>& uids) {
+  if (uids.empty()) return storage::Modseq{0};
+  std::vector<storage::Uid> ascending = uids;
+  std::sort(ascending.begin(), ascending.end());
+  auto infos = view.messages(ascending);
+  if (!infos) return std::unexpected(infos.error());
+  storage::Modseq highest = 0;
+  for (const auto& info : *infos) highest = std::max(highest, info.modseq);
+  return highest;
+}
 
 std::optional<Reply> check_charset(const std::string& charset) {
   if (!charset.empty() && charset != "US-ASCII" && charset != "UTF-8")
@@ -141,10 +158,19 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   auto key = index_key(s, sr.key, refusal);
   if (!key) co_return refusal;
 
+  const bool with_modseq = uses_modseq(sr.key);
+  if (with_modseq) co_await s.enable_condstore();
   storage::Result<std::vector<storage::Uid>> found;
-  auto work = [&]() { found = s.view->search(*key); };
+  storage::Result<storage::Modseq> highest = storage::Modseq{0};
+  auto work = [&]() {
+    found = s.view->search(*key);
+    if (found && with_modseq) highest = highest_modseq_of(*s.view, *found);
+  };
   co_await s.blocking(work);
   if (!found) co_return storage_error(s, found.error());
+  if (!highest) co_return storage_error(s, highest.error());
+  // RFC 7162 §3.1.5-3.1.6: the highest MODSEQ of a non-empty answer.
+  const bool modseq_shown = with_modseq && !found->empty();
 
   std::vector<std::uint32_t> numbers;
   numbers.reserve(found->size());
@@ -158,6 +184,7 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   if (!sr.returns && !s.rev2) {
     std::string out = "* SEARCH";
     for (auto n : numbers) out += " " + std::to_string(n);
+    if (modseq_shown) out += " (MODSEQ " + std::to_string(*highest) + ")";
     out += "\r\n";
     co_await s.send(out);
     co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
@@ -178,6 +205,7 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
     if (has(SearchReturn::all)) out += " ALL " + compact_set(numbers);
   }
   if (has(SearchReturn::count)) out += " COUNT " + std::to_string(numbers.size());
+  if (modseq_shown) out += " MODSEQ " + std::to_string(*highest);  // RFC 7162 §3.1.10
   out += "\r\n";
   co_await s.send(out);
   co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");

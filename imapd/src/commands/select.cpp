@@ -1,5 +1,6 @@
 // SELECT and EXAMINE (RFC 9051 §6.3.2-6.3.3, RFC 3501 §6.3.1-6.3.2): a view
-// of the folder for this session and the untagged data a client needs.
+// of the folder for this session and the untagged data a client needs;
+// HIGHESTMODSEQ once CONDSTORE is on (RFC 7162 §3.1.2, §3.1.8).
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
 
@@ -15,6 +16,7 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   s.state = State::authenticated;
   s.saved_result.clear();
   if (was_selected && s.rev2) co_await s.send("* OK [CLOSED] Previous mailbox closed\r\n");
+  if (sel.condstore) s.condstore = true;  // RFC 7162 §3.1.8; no mailbox is selected now
   auto name = s.mailbox_from_wire(sel.mailbox);
   if (!name) co_return no("[CANNOT] Invalid mailbox name");
 
@@ -59,6 +61,8 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   }
   out += "* OK [UIDVALIDITY " + std::to_string(v.uidvalidity()) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(v.uidnext()) + "] Predicted next UID\r\n";
+  // RFC 7162 §3.1.2.1: every SELECT after a CONDSTORE enabling command.
+  if (s.condstore) out += "* OK [HIGHESTMODSEQ " + std::to_string(v.highest_modseq()) + "] Highest\r\n";
   co_await s.send(out);
   s.net.set_state("selected " + *name);
   co_return ok(sel.read_only ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");

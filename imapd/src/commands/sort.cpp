@@ -26,15 +26,24 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
     }
     criteria.push_back(index::SortCriterion{kind, c.reverse});
   }
+  const bool with_modseq = uses_modseq(so.key);
+  if (with_modseq) co_await s.enable_condstore();
   storage::Result<std::vector<storage::Uid>> sorted;
-  auto work = [&]() { sorted = s.view->sort(criteria, *key); };
+  storage::Result<storage::Modseq> highest = storage::Modseq{0};
+  auto work = [&]() {
+    sorted = s.view->sort(criteria, *key);
+    if (sorted && with_modseq) highest = highest_modseq_of(*s.view, *sorted);
+  };
   co_await s.blocking(work);
   if (!sorted) co_return storage_error(s, sorted.error());
+  if (!highest) co_return storage_error(s, highest.error());
   std::string out = "* SORT";
   for (auto uid : *sorted) {
     if (r.uid) out += " " + std::to_string(uid);
     else if (auto seq = s.view->sequence_of(uid)) out += " " + std::to_string(*seq);
   }
+  // RFC 7162 §3.1.9: the highest MODSEQ of a non-empty answer.
+  if (with_modseq && !sorted->empty()) out += " (MODSEQ " + std::to_string(*highest) + ")";
   out += "\r\n";
   co_await s.send(out);
   co_return ok(r.uid ? "UID SORT completed" : "SORT completed");

@@ -1,5 +1,6 @@
-// STATUS (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438): answered from the
-// user's folder counters without opening the folder.
+// STATUS (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438, HIGHESTMODSEQ RFC 7162
+// §3.1.7): answered from the user's folder counters without opening the
+// folder.
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
 
@@ -27,6 +28,7 @@ std::string status_line(ImapSession& s, std::string_view name, const storage::Fo
       case StatusItem::unseen: add("UNSEEN", st.unseen); break;
       case StatusItem::deleted: add("DELETED", st.deleted); break;
       case StatusItem::size: add("SIZE", st.size); break;
+      case StatusItem::highestmodseq: add("HIGHESTMODSEQ", st.highest_modseq); break;
     }
   }
   out += ")\r\n";
@@ -41,7 +43,11 @@ asio::awaitable<Reply> status(ImapSession& s, const Request& r) {
   auto work = [&]() { found = s.mail->status(*name); };
   co_await s.blocking(work);
   if (!found) co_return storage_error(s, found.error());
-  co_await s.send(status_line(s, *name, *found, st.items));
+  // STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command (RFC 7162 §3.1).
+  if (std::find(st.items.begin(), st.items.end(), StatusItem::highestmodseq) != st.items.end())
+    co_await s.enable_condstore();
+  const std::string line = status_line(s, *name, *found, st.items);
+  co_await s.send(line);
   co_return ok("STATUS completed");
 }
 

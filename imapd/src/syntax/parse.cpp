@@ -36,7 +36,7 @@ std::optional<StatusItem> status_item(Cursor& c) {
       {"MESSAGES", StatusItem::messages}, {"RECENT", StatusItem::recent},
       {"UIDNEXT", StatusItem::uidnext},   {"UIDVALIDITY", StatusItem::uidvalidity},
       {"UNSEEN", StatusItem::unseen},     {"DELETED", StatusItem::deleted},
-      {"SIZE", StatusItem::size}};
+      {"SIZE", StatusItem::size},         {"HIGHESTMODSEQ", StatusItem::highestmodseq}};
   std::string word = c.peek_word();
   for (auto [name, item] : items) {
     if (word == name && c.eat_word(name)) return item;
@@ -119,7 +119,13 @@ Parse select(bool read_only) {
     if (!mailbox_argument(c, s.mailbox)) return false;
     if (c.eat(' ')) {
       if (!c.open_paren()) return c.fail("Expected SELECT parameters");
-      if (!c.peek(')')) return c.fail("Unknown SELECT parameter " + c.peek_word());
+      if (!c.peek(')')) {
+        do {
+          if (!c.eat_word("CONDSTORE")) return c.fail("Unknown SELECT parameter " + c.peek_word());
+          if (s.condstore) return c.fail("CONDSTORE is given twice");
+          s.condstore = true;
+        } while (c.eat(' '));
+      }
       return c.close_paren();
     }
     return true;
@@ -261,6 +267,13 @@ bool parse_store(Cursor& c, Command& command) {
   auto set = c.sequence_set();
   if (!set || !c.space()) return false;
   s.set = std::move(*set);
+  if (c.peek('(')) {
+    // store-modifiers (RFC 4466 §2.5); UNCHANGEDSINCE is the one known.
+    if (!c.open_paren() || !c.eat_word("UNCHANGEDSINCE") || !c.space()) return c.fail("Expected (UNCHANGEDSINCE n)");
+    auto modseq = c.number();
+    if (!modseq || !c.close_paren() || !c.space()) return false;
+    s.unchanged_since = *modseq;
+  }
   if (c.eat('+')) s.mode = StoreMode::add;
   else if (c.eat('-')) s.mode = StoreMode::remove;
   if (c.eat_word("FLAGS.SILENT")) s.silent = true;

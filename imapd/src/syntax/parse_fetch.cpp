@@ -64,7 +64,7 @@ bool fetch_att(Cursor& c, std::vector<FetchItem>& out) {
       {"FLAGS", FK::flags},       {"INTERNALDATE", FK::internaldate}, {"RFC822.SIZE", FK::rfc822_size},
       {"ENVELOPE", FK::envelope}, {"BODYSTRUCTURE", FK::bodystructure}, {"UID", FK::uid},
       {"RFC822", FK::rfc822},     {"RFC822.HEADER", FK::rfc822_header}, {"RFC822.TEXT", FK::rfc822_text},
-      {"SAVEDATE", FK::savedate}};
+      {"SAVEDATE", FK::savedate}, {"MODSEQ", FK::modseq}};
   for (auto [name, kind] : simple) {
     if (word == name && c.eat_word(name)) {
       out.push_back(FetchItem{.kind = kind});
@@ -125,24 +125,26 @@ bool parse_fetch(Cursor& c, Fetch& out) {
   };
   if (c.eat_word("ALL")) {
     add({FK::flags, FK::internaldate, FK::rfc822_size, FK::envelope});
-    return true;
-  }
-  if (c.eat_word("FAST")) {
+  } else if (c.eat_word("FAST")) {
     add({FK::flags, FK::internaldate, FK::rfc822_size});
-    return true;
-  }
-  if (c.eat_word("FULL")) {
+  } else if (c.eat_word("FULL")) {
     add({FK::flags, FK::internaldate, FK::rfc822_size, FK::envelope, FK::body});
-    return true;
-  }
-  if (c.peek('(')) {
+  } else if (c.peek('(')) {
     if (!c.open_paren()) return false;
     do {
       if (!fetch_att(c, out.items)) return false;
     } while (c.eat(' '));
-    return c.close_paren();
+    if (!c.close_paren()) return false;
+  } else if (!fetch_att(c, out.items)) {
+    return false;
   }
-  return fetch_att(c, out.items);
+  // fetch-modifiers (RFC 4466 §2.4); CHANGEDSINCE is the one known.
+  if (!c.eat(' ')) return true;
+  if (!c.open_paren() || !c.eat_word("CHANGEDSINCE") || !c.space()) return c.fail("Expected (CHANGEDSINCE n)");
+  auto modseq = c.number();
+  if (!modseq) return false;
+  out.changed_since = *modseq;
+  return c.close_paren();
 }
 
 }  // namespace roost::imap

@@ -106,6 +106,24 @@ bool search_key(Cursor& c, SearchNode& out) {
   if (word == "SENTSINCE") return key_with_date(c, out, K::sent_since);
   if (word == "LARGER") return key_with_number(c, out, K::larger);
   if (word == "SMALLER") return key_with_number(c, out, K::smaller);
+  if (word == "MODSEQ") {
+    // MODSEQ [entry-name entry-type-req] mod-sequence-valzer (RFC 7162
+    // §3.1.5). One mod-sequence per message here, so the entry is read and
+    // ignored, as the RFC asks of such servers.
+    if (!c.space()) return false;
+    if (c.peek('"')) {
+      auto entry = c.astring();
+      if (!entry || !entry->starts_with("/flags/") || !c.space()) return c.fail("Expected \"/flags/NAME\"");
+      std::string type = c.peek_word();
+      if ((type != "PRIV" && type != "SHARED" && type != "ALL") || !c.eat_word(type) || !c.space())
+        return c.fail("Expected priv, shared or all");
+    }
+    auto n = c.number();
+    if (!n) return false;
+    out.kind = K::modseq;
+    out.number = *n;
+    return true;
+  }
   if (word == "HEADER") {
     if (!c.space()) return false;
     auto field = c.astring();

@@ -66,7 +66,7 @@ asio::awaitable<void> finish_login(Pop3Session& s, const AuthOutcome& outcome) {
       failed = inbox.error();
       return;
     }
-    auto listing = (*inbox)->maildrop();
+    auto listing = (*inbox)->maildrop(s.config().pop3.uidl_format.uses_file_name());
     if (!listing) {
       failed = listing.error();
       return;

@@ -25,6 +25,8 @@ class UidlFormat {
 
   std::string render(std::uint32_t uid, std::uint32_t uidvalidity, std::string_view file_name) const;
   const std::string& text() const { return text_; }
+  // Whether %f appears: only then must a maildrop listing carry file names.
+  bool uses_file_name() const;
 
  private:
   struct Piece {

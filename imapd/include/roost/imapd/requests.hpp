@@ -29,7 +29,7 @@ struct SequenceSet {
   bool saved = false;
 };
 
-enum class StatusItem : std::uint8_t { messages, recent, uidnext, uidvalidity, unseen, deleted, size };
+enum class StatusItem : std::uint8_t { messages, recent, uidnext, uidvalidity, unseen, deleted, size, highestmodseq };
 
 // SEARCH keys (RFC 9051 §6.4.4, RFC 3501 §6.4.4), sequence sets unresolved.
 struct SearchNode {
@@ -45,6 +45,7 @@ struct SearchNode {
     sent_before, sent_on, sent_since, // day
     header,                           // field, text
     body, text,                       // text
+    modseq,                           // number (RFC 7162 §3.1.5; entry name and type ignored)
   };
   Kind kind = Kind::all;
   std::vector<SearchNode> children;
@@ -78,6 +79,7 @@ struct FetchItem {
     binary_size,   // BINARY.SIZE[...]
     preview,       // RFC 8970
     savedate,      // RFC 8514
+    modseq,        // RFC 7162
   };
   Kind kind = Kind::flags;
   bool peek = false;
@@ -108,6 +110,7 @@ struct Id {
 struct Select {
   std::string mailbox;
   bool read_only = false;  // EXAMINE
+  bool condstore = false;  // (CONDSTORE), RFC 7162 §3.1.8
 };
 struct Create {
   std::string mailbox;
@@ -163,10 +166,12 @@ struct Search {
 struct Fetch {
   SequenceSet set;
   std::vector<FetchItem> items;
+  std::optional<std::uint64_t> changed_since;  // (CHANGEDSINCE n), RFC 7162 §3.1.4.1
 };
 enum class StoreMode : std::uint8_t { replace, add, remove };
 struct Store {
   SequenceSet set;
+  std::optional<std::uint64_t> unchanged_since;  // (UNCHANGEDSINCE n), RFC 7162 §3.1.3
   StoreMode mode = StoreMode::replace;
   bool silent = false;
   std::vector<std::string> flags;
