@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "roost/core/log.hpp"
+#include "roost/imapd/writer.hpp"
 #include "roost/storage/mailbox_name.hpp"
 
 namespace roost::imap {
@@ -125,7 +126,11 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
     known_keywords = keywords;
     out += "* FLAGS " + flag_list(kSystemFlags, known_keywords, false) + "\r\n";
   }
-  for (auto seq : update->expunged) out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
+  if (qresync) {
+    if (!update->vanished.empty()) out += "* VANISHED " + compact_set(update->vanished) + "\r\n";
+  } else {
+    for (auto seq : update->expunged) out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
+  }
   if (update->new_messages) {
     out += "* " + std::to_string(update->exists) + " EXISTS\r\n";
     if (!rev2) out += "* " + std::to_string(view->recent_count()) + " RECENT\r\n";

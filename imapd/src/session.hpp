@@ -32,6 +32,7 @@ struct ImapSession {
   bool rev2 = false;        // ENABLE IMAP4rev2
   bool utf8_accept = false; // ENABLE UTF8=ACCEPT
   bool condstore = false;   // a CONDSTORE enabling command was seen (RFC 7162 §3.1)
+  bool qresync = false;     // ENABLE QRESYNC: VANISHED instead of EXPUNGE (RFC 7162 §3.2.3)
   // Mailbox names and quoted strings in UTF-8 (RFC 9051 §5.1; RFC 6855)
   // rather than modified UTF-7 and literals.
   bool utf8() const { return rev2 || utf8_accept; }

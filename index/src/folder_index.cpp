@@ -12,7 +12,7 @@ constexpr std::string_view kStateKey = "state";
 // A different format reads as corrupt and is rebuilt. 3: BODYSTRUCTURE
 // parameters with RFC 2231 continuations joined. 4: IMAP4rev1 BODY and
 // BODYSTRUCTURE kept where they differ.
-constexpr std::uint32_t kFormat = 4;
+constexpr std::uint32_t kFormat = 5;
 // Longest word kept whole in the full-text index; longer words are stored as
 // overlapping chunks so that any piece of up to kTermStep bytes lies inside one.
 constexpr std::size_t kTermMax = 200;
@@ -56,6 +56,7 @@ std::string encode_meta(const FolderMeta& m) {
   w.s(m.cur_mtime_ns);
   w.u(m.modseq_reserved);
   w.u(m.recent);
+  w.u(m.expunges_since);
   return w.take();
 }
 
@@ -79,6 +80,7 @@ std::optional<FolderMeta> decode_meta(std::string_view bytes) {
   m.cur_mtime_ns = r.s();
   m.modseq_reserved = r.u();
   m.recent = static_cast<std::uint32_t>(r.u());
+  m.expunges_since = r.u();
   if (!r.ok()) return std::nullopt;
   return m;
 }

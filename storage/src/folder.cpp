@@ -374,7 +374,7 @@ std::expected<FolderMeta, LmdbError> meta_or_reset(Txn& txn, const fs::path& dir
   if (meta || meta.error().code != MDB_CORRUPTED) return meta;
   if (auto cleared = index::clear(txn); !cleared) return std::unexpected(cleared.error());
   FolderMeta fresh;
-  fresh.highest_modseq = fresh.modseq_reserved = reserved_floor(dir);
+  fresh.highest_modseq = fresh.modseq_reserved = fresh.expunges_since = reserved_floor(dir);
   return fresh;
 }
 
@@ -414,6 +414,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     meta.uidvalidity = contents->header.uidvalidity;
     meta.highest_modseq = floor;
     meta.modseq_reserved = floor;
+    meta.expunges_since = floor;
   }
   std::map<std::string, Uid> listed_uid;
   Uid max_uid = 0;
@@ -1016,7 +1017,7 @@ Result<void> Folder::rebuild() {
     if (!m) return std::unexpected(m.error());
     FolderMeta fresh;
     fresh.highest_modseq = std::max(m->highest_modseq, m->modseq_reserved);
-    fresh.modseq_reserved = fresh.highest_modseq;
+    fresh.modseq_reserved = fresh.expunges_since = fresh.highest_modseq;
     fresh.first_recent = m->uidnext;
     if (auto c = index::clear(txn); !c) return c;
     return index::write_meta(txn, fresh);

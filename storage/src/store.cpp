@@ -737,6 +737,25 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
   return update;
 }
 
+Result<FolderView::ChangesSince> FolderView::changes_since(Modseq since) {
+  ChangesSince out;
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto meta = index::read_meta(txn);
+    if (!meta) return std::unexpected(meta.error());
+    auto changes = index::changes_since(txn, since);
+    if (!changes) return std::unexpected(changes.error());
+    out = {};
+    out.expunges_complete = since >= meta->expunges_since;
+    const auto& uids = impl_->uids;
+    for (Uid uid : changes->changed)
+      if (std::binary_search(uids.begin(), uids.end(), uid)) out.changed.push_back(uid);
+    out.expunged = std::move(changes->expunged);
+    return {};
+  });
+  if (!read) return std::unexpected(read.error());
+  return out;
+}
+
 Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& uids) {
   std::vector<MessageInfo> out;
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {

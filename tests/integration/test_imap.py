@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from roosttest import BIN, Instance, LineClient, client_tls_context, free_port
+from roosttest import BIN, Instance, LineClient, client_tls_context, free_port, run
 
 MESSAGE = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Hello there\r\n"
            b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@example.org>\r\n"
@@ -341,6 +341,82 @@ class ImapTest(unittest.TestCase):
         untagged, _ = self.exchange(b, "b3", "NOOP")
         untagged += heard
         self.assertIn("* 2 FETCH (UID 2 FLAGS (\\Flagged \\Seen) MODSEQ (%d))" % final[2], untagged)
+
+    def test_qresync_after_expunges_in_another_session(self):
+        # RFC 7162 §3.2.5: a client comes back with its UIDVALIDITY, MODSEQ
+        # and known UIDs and learns exactly what vanished and what changed.
+        def deliver(n):
+            with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
+                lmtp.sendmail("x@example.org", ["alice"], b"Subject: m%d\r\n\r\nbody\r\n" % n)
+
+        for n in range(5):
+            deliver(n)
+
+        def session():
+            c = self.raw()
+            self.exchange(c, "l", "LOGIN alice secret")
+            untagged, _ = self.exchange(c, "e", "ENABLE QRESYNC")
+            self.assertEqual(untagged, ["* ENABLED QRESYNC"])
+            return c
+
+        def select(c, tag, args=""):
+            untagged, tagged = self.exchange(c, tag, "SELECT INBOX" + args)
+            self.assertTrue(tagged.startswith(tag + " OK"), tagged)
+            return untagged
+
+        a = session()
+        opened = select(a, "a1")
+        uidvalidity = int(next(re.search(r"UIDVALIDITY (\d+)", l).group(1) for l in opened if "UIDVALIDITY" in l))
+        modseq = int(next(re.search(r"HIGHESTMODSEQ (\d+)", l).group(1) for l in opened if "HIGHESTMODSEQ" in l))
+        self.exchange(a, "a2", "LOGOUT")
+
+        # Meanwhile: 2 flagged, 3 and 5 expunged (seen as VANISHED by a
+        # QRESYNC session, §3.2.7), and 6 arrives.
+        b = session()
+        select(b, "b1")
+        self.exchange(b, "b2", "UID STORE 2 +FLAGS.SILENT (\\Flagged)")
+        self.exchange(b, "b3", "UID STORE 3,5 +FLAGS.SILENT (\\Deleted)")
+        untagged, tagged = self.exchange(b, "b4", "EXPUNGE")
+        self.assertEqual(tagged, "b4 OK EXPUNGE completed")
+        self.assertEqual(untagged, ["* VANISHED 3,5"])
+        deliver(5)
+
+        a = session()
+        back = select(a, "a3", " (QRESYNC (%d %d 1:5))" % (uidvalidity, modseq))
+        self.assertIn("* VANISHED (EARLIER) 3,5", back)
+        changed = [l for l in back if " FETCH " in l]
+        self.assertEqual(len(changed), 1, back)
+        self.assertRegex(changed[0], r"^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$")
+        self.assertIn("* 4 EXISTS", back)
+        # Reselecting closes the old mailbox first (§3.2.11). Sequence match
+        # data 1:3 -> 1,2,4 proves the client knew every expunge up to UID 4.
+        back = select(a, "a4", " (QRESYNC (%d %d 1:5 (1:3 1,2,4)))" % (uidvalidity, modseq))
+        self.assertEqual(back[0], "* OK [CLOSED] Previous mailbox closed")
+        self.assertIn("* VANISHED (EARLIER) 5", back)
+        # Another UIDVALIDITY: nothing to resynchronize.
+        back = select(a, "a5", " (QRESYNC (%d %d 1:5))" % (uidvalidity + 1, modseq))
+        self.assertFalse([l for l in back if "VANISHED" in l or " FETCH " in l], back)
+        # The same through UID FETCH: 2 changed and 6 is new.
+        untagged, _ = self.exchange(a, "a6", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % modseq)
+        self.assertEqual(untagged[0], "* VANISHED (EARLIER) 3,5")
+        self.assertEqual([re.search(r"UID (\d+)", l).group(1) for l in untagged[1:]], ["2", "6"])
+        _, tagged = self.exchange(a, "a7", "FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % modseq)
+        self.assertEqual(tagged, "a7 BAD [CLIENTBUG] VANISHED is for UID FETCH")
+        plain = self.raw()
+        self.exchange(plain, "p1", "LOGIN alice secret")
+        _, tagged = self.exchange(plain, "p2", "SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, modseq))
+        self.assertEqual(tagged, "p2 BAD [CLIENTBUG] QRESYNC needs ENABLE QRESYNC first")
+        self.exchange(a, "a8", "LOGOUT")
+        self.exchange(b, "b5", "LOGOUT")
+
+        # After an index rebuild the record of expunges starts again: what
+        # vanished is then told by comparing UIDs (§5.1), with the same answer.
+        self.instance.stop()
+        run([os.path.join(BIN, "roostctl"), "--config", self.instance.conf, "index", "rebuild", "alice", "INBOX"])
+        self.instance.start(program="roostd")
+        a = session()
+        back = select(a, "a9", " (QRESYNC (%d %d 1:5))" % (uidvalidity, modseq))
+        self.assertIn("* VANISHED (EARLIER) 3,5", back)
 
     def test_idle_woken_by_lmtp_delivery(self):
         c = self.login()

@@ -273,7 +273,27 @@ TEST(ImapParse, CondstoreForms) {
   EXPECT_EQ(status.items.back(), StatusItem::highestmodseq);
   EXPECT_EQ(parse_error("a SELECT INBOX (CONDSTORE CONDSTORE)"), "CONDSTORE is given twice");
   EXPECT_EQ(parse_error("a SELECT INBOX (QUICK)"), "Unknown SELECT parameter QUICK");
-  EXPECT_EQ(parse_error("a FETCH 1 FLAGS (VANISHED)"), "Expected (CHANGEDSINCE n)");
+  EXPECT_EQ(parse_error("a FETCH 1 FLAGS (VANISHED)"), "VANISHED needs CHANGEDSINCE");
+  EXPECT_EQ(parse_error("a FETCH 1 FLAGS (SOON)"), "Expected (CHANGEDSINCE n [VANISHED])");
+  f = std::get<Fetch>(parse_ok("a UID FETCH 300:500 (FLAGS) (VANISHED CHANGEDSINCE 12345)").command);
+  EXPECT_TRUE(f.vanished);
+  EXPECT_EQ(f.changed_since, 12345u);
+  // RFC 7162 §3.2.5.2's example.
+  auto sel = std::get<Select>(parse_ok("B04 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 "
+                                       "(5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,"
+                                       "29982,29985,29988,29991,29994,29997)))").command);
+  ASSERT_TRUE(sel.qresync);
+  EXPECT_EQ(sel.qresync->uidvalidity, 67890007u);
+  EXPECT_EQ(sel.qresync->modseq, 90060115194045000u);
+  ASSERT_TRUE(sel.qresync->known_uids);
+  ASSERT_TRUE(sel.qresync->sequence_match);
+  EXPECT_EQ(sel.qresync->sequence_match->first.ranges.size(), 4u);
+  sel = std::get<Select>(parse_ok("A02 SELECT INBOX (QRESYNC (67890007 20050715194045000))").command);
+  EXPECT_FALSE(sel.qresync->known_uids);
+  sel = std::get<Select>(parse_ok("A02 EXAMINE INBOX (QRESYNC (1 2 (1 5)))").command);
+  EXPECT_FALSE(sel.qresync->known_uids);
+  EXPECT_TRUE(sel.qresync->sequence_match);
+  EXPECT_EQ(parse_error("a SELECT INBOX (QRESYNC (1 0))"), "A mod-sequence is positive");
   EXPECT_EQ(parse_error("a STORE 1 (NOTHING 1) FLAGS x"), "Expected (UNCHANGEDSINCE n)");
   EXPECT_EQ(parse_error("a SEARCH MODSEQ \"/flags/x\" mine 1"), "Expected priv, shared or all");
 }

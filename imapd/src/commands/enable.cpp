@@ -1,6 +1,6 @@
 // ENABLE (RFC 5161): turns on, for the rest of the session, the announced
 // extensions that change how the server talks; "* ENABLED" lists those
-// turned on: IMAP4rev2 (RFC 9051) and CONDSTORE (RFC 7162 §3.1).
+// turned on: IMAP4rev2 (RFC 9051), CONDSTORE and QRESYNC (RFC 7162).
 #include "commands.hpp"
 
 namespace roost::imap::commands {
@@ -16,6 +16,12 @@ asio::awaitable<Reply> enable(ImapSession& s, const Request& r) {
       enabled += " CONDSTORE";
       s.condstore = true;
       condstore_now = true;
+    } else if (capability == "QRESYNC" && !s.qresync) {
+      // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+      enabled += " QRESYNC";
+      s.qresync = true;
+      condstore_now = condstore_now || !s.condstore;
+      s.condstore = true;
     }
   }
   enabled += "\r\n";

@@ -4,6 +4,7 @@
 // exact byte range the cache's part table names, never re-parsing the file.
 #include <algorithm>
 
+#include "../vanished.hpp"
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
 #include "roost/mime/decode.hpp"
@@ -200,6 +201,9 @@ void append_partial(std::string& out, std::string_view data, const std::optional
 
 asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   const auto& f = std::get<Fetch>(r.command);
+  // RFC 7162 §3.2.6: VANISHED is for UID FETCH after ENABLE QRESYNC.
+  if (f.vanished && (!r.uid || !s.qresync))
+    co_return bad(r.uid ? "[CLIENTBUG] VANISHED needs ENABLE QRESYNC first" : "[CLIENTBUG] VANISHED is for UID FETCH");
   auto uids = s.resolve(f.set, r.uid);
   if (!uids) co_return bad("[CLIENTBUG] Invalid message sequence number");
   std::vector<FetchItem> items = f.items;
@@ -211,6 +215,21 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   // CHANGEDSINCE implies MODSEQ (RFC 7162 §3.1.4.1); both enable CONDSTORE.
   if (f.changed_since && !has(FK::modseq)) items.push_back(FetchItem{.kind = FK::modseq});
   if (has(FK::modseq)) co_await s.enable_condstore();
+  if (f.vanished) {
+    // Expunges after CHANGEDSINCE among the UIDs named, before the FETCH
+    // responses (RFC 7162 §3.2.6).
+    storage::Result<storage::FolderView::ChangesSince> changes;
+    auto work = [&]() { changes = s.view->changes_since(*f.changed_since); };
+    co_await s.blocking(work);
+    if (!changes) co_return storage_error(s, changes.error());
+    const auto& present = s.view->uids();
+    const UidRanges named = uid_ranges(f.set, present.empty() ? 0 : present.back());
+    const std::string gone = vanished_since(*changes, named, 0, s.view->uidnext(), present);
+    if (!gone.empty()) {
+      const std::string line = "* VANISHED (EARLIER) " + gone + "\r\n";
+      co_await s.send(line);
+    }
+  }
   const bool cache_needed = std::any_of(items.begin(), items.end(), needs_cache);
   const bool message_needed = std::any_of(items.begin(), items.end(), needs_message);
   const bool seen_needed = !s.view->read_only() && std::any_of(items.begin(), items.end(), sets_seen);

@@ -112,6 +112,34 @@ bool parse_id(Cursor& c, Command& command) {
   return c.close_paren();
 }
 
+// "QRESYNC" SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+// [SP seq-match-data] ")" (RFC 7162 §7), after the word QRESYNC.
+bool qresync_parameter(Cursor& c, Qresync& q) {
+  if (!c.space() || !c.open_paren()) return c.fail("Expected (QRESYNC (uidvalidity modseq ...))");
+  auto uidvalidity = c.nz_number();
+  if (!uidvalidity || !c.space()) return false;
+  auto modseq = c.number();
+  if (!modseq) return false;
+  if (*modseq == 0) return c.fail("A mod-sequence is positive");
+  q.uidvalidity = *uidvalidity;
+  q.modseq = *modseq;
+  if (c.eat(' ') && !c.peek('(')) {
+    auto known = c.sequence_set();
+    if (!known) return false;
+    q.known_uids = std::move(*known);
+    c.eat(' ');
+  }
+  if (c.peek('(')) {
+    if (!c.open_paren()) return false;
+    auto sequences = c.sequence_set();
+    if (!sequences || !c.space()) return false;
+    auto uids = c.sequence_set();
+    if (!uids || !c.close_paren()) return false;
+    q.sequence_match.emplace(std::move(*sequences), std::move(*uids));
+  }
+  return c.close_paren();
+}
+
 Parse select(bool read_only) {
   return [read_only](Cursor& c, Command& command) {
     auto& s = make<Select>(command);
@@ -121,9 +149,15 @@ Parse select(bool read_only) {
       if (!c.open_paren()) return c.fail("Expected SELECT parameters");
       if (!c.peek(')')) {
         do {
-          if (!c.eat_word("CONDSTORE")) return c.fail("Unknown SELECT parameter " + c.peek_word());
-          if (s.condstore) return c.fail("CONDSTORE is given twice");
-          s.condstore = true;
+          if (c.eat_word("CONDSTORE")) {
+            if (s.condstore) return c.fail("CONDSTORE is given twice");
+            s.condstore = true;
+          } else if (c.eat_word("QRESYNC")) {
+            if (s.qresync) return c.fail("QRESYNC is given twice");
+            if (!qresync_parameter(c, s.qresync.emplace())) return false;
+          } else {
+            return c.fail("Unknown SELECT parameter " + c.peek_word());
+          }
         } while (c.eat(' '));
       }
       return c.close_paren();

@@ -138,12 +138,23 @@ bool parse_fetch(Cursor& c, Fetch& out) {
   } else if (!fetch_att(c, out.items)) {
     return false;
   }
-  // fetch-modifiers (RFC 4466 §2.4); CHANGEDSINCE is the one known.
+  // fetch-modifiers (RFC 4466 §2.4): CHANGEDSINCE and VANISHED (RFC 7162).
   if (!c.eat(' ')) return true;
-  if (!c.open_paren() || !c.eat_word("CHANGEDSINCE") || !c.space()) return c.fail("Expected (CHANGEDSINCE n)");
-  auto modseq = c.number();
-  if (!modseq) return false;
-  out.changed_since = *modseq;
+  if (!c.open_paren()) return c.fail("Expected (CHANGEDSINCE n [VANISHED])");
+  do {
+    if (c.eat_word("CHANGEDSINCE")) {
+      if (out.changed_since || !c.space()) return c.fail("Expected (CHANGEDSINCE n [VANISHED])");
+      auto modseq = c.number();
+      if (!modseq) return false;
+      out.changed_since = *modseq;
+    } else if (c.eat_word("VANISHED") && !out.vanished) {
+      out.vanished = true;
+    } else {
+      return c.fail("Expected (CHANGEDSINCE n [VANISHED])");
+    }
+  } while (c.eat(' '));
+  // VANISHED only narrows CHANGEDSINCE (RFC 7162 §3.2.6).
+  if (out.vanished && !out.changed_since) return c.fail("VANISHED needs CHANGEDSINCE");
   return c.close_paren();
 }
 

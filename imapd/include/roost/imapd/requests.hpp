@@ -107,10 +107,20 @@ struct Id {
   // NIL, or field/value pairs (a value may be NIL).
   std::optional<std::vector<std::pair<std::string, std::optional<std::string>>>> fields;
 };
+// SELECT's (QRESYNC (...)) parameter, RFC 7162 §3.2.5.
+struct Qresync {
+  std::uint32_t uidvalidity = 0;
+  std::uint64_t modseq = 0;
+  std::optional<SequenceSet> known_uids;
+  // Message sequence match data: sequence numbers and the UIDs the client
+  // knows them by, pair by pair.
+  std::optional<std::pair<SequenceSet, SequenceSet>> sequence_match;
+};
 struct Select {
   std::string mailbox;
   bool read_only = false;  // EXAMINE
   bool condstore = false;  // (CONDSTORE), RFC 7162 §3.1.8
+  std::optional<Qresync> qresync;
 };
 struct Create {
   std::string mailbox;
@@ -167,6 +177,7 @@ struct Fetch {
   SequenceSet set;
   std::vector<FetchItem> items;
   std::optional<std::uint64_t> changed_since;  // (CHANGEDSINCE n), RFC 7162 §3.1.4.1
+  bool vanished = false;                       // (... VANISHED), RFC 7162 §3.2.6
 };
 enum class StoreMode : std::uint8_t { replace, add, remove };
 struct Store {

@@ -78,6 +78,9 @@ struct FolderMeta {
   // MODSEQs up to here are reserved in a file beside the maildir, so that a
   // rebuilt index never hands out a MODSEQ a client has already seen.
   Modseq modseq_reserved = 0;
+  // The expunged database holds every expunge after this MODSEQ: an index
+  // started again (rebuild, damage, new UIDVALIDITY) knows none before it.
+  Modseq expunges_since = 0;
 };
 
 struct MessageRecord {

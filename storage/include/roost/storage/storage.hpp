@@ -191,6 +191,16 @@ class FolderView {
   Result<ViewUpdate> refresh(bool allow_expunges);
 
   Result<std::vector<MessageInfo>> messages(const std::vector<Uid>& uids);
+  // What happened after MODSEQ `since` (QRESYNC, RFC 7162 §3.2.5-3.2.6):
+  // messages of this view changed since, and UIDs expunged since, both
+  // ascending. `expunges_complete` is false when the index does not reach
+  // back that far (it was started again since): then only comparing UIDs
+  // with the view's tells what vanished.
+  struct ChangesSince {
+    std::vector<Uid> changed, expunged;
+    bool expunges_complete = true;
+  };
+  Result<ChangesSince> changes_since(Modseq since);
   // Every message of the view in sequence order, from one pass over the
   // index (no message file is opened).
   // The POP3 listing in UID order, from one index pass; file names only
