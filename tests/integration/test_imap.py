@@ -406,8 +406,13 @@ class ImapTest(unittest.TestCase):
         self.exchange(plain, "p1", "LOGIN alice secret")
         _, tagged = self.exchange(plain, "p2", "SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, modseq))
         self.assertEqual(tagged, "p2 BAD [CLIENTBUG] QRESYNC needs ENABLE QRESYNC first")
+        # With QRESYNC, a STORE by sequence number answers with UIDs (§3.2.4).
+        untagged, _ = self.exchange(b, "b5", "STORE 1 +FLAGS (\\Answered)")
+        fetched = [line for line in untagged if " FETCH " in line]
+        self.assertEqual(len(fetched), 1, untagged)
+        self.assertRegex(fetched[0], r"^\* 1 FETCH \(UID 1 FLAGS \(\\Answered\) MODSEQ \(\d+\)\)$")
         self.exchange(a, "a8", "LOGOUT")
-        self.exchange(b, "b5", "LOGOUT")
+        self.exchange(b, "b6", "LOGOUT")
 
         # After an index rebuild the record of expunges starts again: what
         # vanished is then told by comparing UIDs (§5.1), with the same answer.

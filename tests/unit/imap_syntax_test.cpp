@@ -206,6 +206,12 @@ TEST(ImapParse, SearchKeys) {
   EXPECT_EQ(s.key.children[5].kind, SearchNode::Kind::uid);
   EXPECT_EQ(parse_error("a SEARCH SINCE 30-Feb-2024"), "Invalid date (expected d-Mon-yyyy)");
   EXPECT_EQ(parse_error("a SEARCH FROBNICATE"), "Unknown search key FROBNICATE");
+  // RFC 5032 WITHIN.
+  auto within = std::get<Search>(parse_ok("a SEARCH YOUNGER 3600 OLDER 60").command);
+  EXPECT_EQ(within.key.children[0].kind, SearchNode::Kind::younger);
+  EXPECT_EQ(within.key.children[0].number, 3600u);
+  EXPECT_EQ(within.key.children[1].kind, SearchNode::Kind::older);
+  EXPECT_EQ(parse_error("a SEARCH OLDER 0"), "An interval is at least one second");
   EXPECT_EQ(parse_error("a SEARCH"), "Missing arguments");
   std::string deep = "a SEARCH " + std::string(40, '(') + "ALL" + std::string(40, ')');
   EXPECT_EQ(parse_error(deep), "Too deeply nested");

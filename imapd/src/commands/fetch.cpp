@@ -435,8 +435,10 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
       if (!flags_sent && std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid)) {
         item_name("FLAGS");
         out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
-        // The implicit \Seen gave the message a new MODSEQ (RFC 7162 §3.1).
+        // The implicit \Seen gave the message a new MODSEQ (RFC 7162 §3.1),
+        // and with QRESYNC such a response names its UID (§3.2.4).
         if (s.condstore && !has(FK::modseq)) out += s.modseq_item(g.info);
+        if (s.qresync && !has(FK::uid)) out += " UID " + std::to_string(g.info.uid);
       }
       out += ")\r\n";
       co_await s.send(out);

@@ -108,6 +108,8 @@ struct Converter {
       case K::body: k.kind = IK::body; k.text = n.text; return k;
       case K::text: k.kind = IK::text; k.text = n.text; return k;
       case K::modseq: k.kind = IK::modseq; k.number = n.number; return k;
+      case K::older: k.kind = IK::older; k.number = n.number; return k;
+      case K::younger: k.kind = IK::younger; k.number = n.number; return k;
     }
     return k;
   }

@@ -45,7 +45,8 @@ asio::awaitable<Reply> store(ImapSession& s, const Request& r) {
       if (!seq) continue;
       out += "* " + std::to_string(*seq) + " FETCH (";
       std::string items;
-      if (r.uid || s.rev2) items += "UID " + std::to_string(m.uid);
+      // QRESYNC: every FETCH a STORE causes carries the UID (RFC 7162 §3.2.4).
+      if (r.uid || s.rev2 || s.qresync) items += "UID " + std::to_string(m.uid);
       if (with_flags) {
         if (!items.empty()) items += ' ';
         items += "FLAGS " + ImapSession::flag_list(m.system_flags, m.keywords, m.recent && !s.rev2);

@@ -106,6 +106,11 @@ bool search_key(Cursor& c, SearchNode& out) {
   if (word == "SENTSINCE") return key_with_date(c, out, K::sent_since);
   if (word == "LARGER") return key_with_number(c, out, K::larger);
   if (word == "SMALLER") return key_with_number(c, out, K::smaller);
+  if (word == "OLDER" || word == "YOUNGER") {
+    // RFC 5032: an interval in seconds, nz-number.
+    if (!key_with_number(c, out, word == "OLDER" ? K::older : K::younger)) return false;
+    return out.number != 0 || c.fail("An interval is at least one second");
+  }
   if (word == "MODSEQ") {
     // MODSEQ [entry-name entry-type-req] mod-sequence-valzer (RFC 7162
     // §3.1.5). One mod-sequence per message here, so the entry is read and

@@ -46,6 +46,7 @@ struct SearchNode {
     header,                           // field, text
     body, text,                       // text
     modseq,                           // number (RFC 7162 §3.1.5; entry name and type ignored)
+    older, younger,                   // number: seconds (RFC 5032 WITHIN)
   };
   Kind kind = Kind::all;
   std::vector<SearchNode> children;
