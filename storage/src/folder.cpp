@@ -582,8 +582,7 @@ Result<FolderMeta> Folder::sync(bool full) {
   if (!read) return std::unexpected(error_from(read.error()));
   if (damaged) full = true;
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  if (!full && meta.uidvalidity != 0) {
-    if (now - last_full_sync_.load() >= kFullSyncInterval.count()) schedule_full_sync();
+  if (!full && meta.uidvalidity != 0 && now - last_full_sync_.load() < kFullSyncInterval.count()) {
     struct stat st{};
     bool uidlist_same = ::stat(uidlist_file().c_str(), &st) == 0 && st.st_ino == meta.uidlist_inode &&
                         static_cast<std::uint64_t>(st.st_size) == meta.uidlist_offset;
@@ -962,17 +961,6 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
     announce(meta.highest_modseq);
   }
   return removed;
-}
-
-void Folder::schedule_full_sync() {
-  auto last = last_full_sync_.load();
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  // Whoever moves the mark schedules the sync; everyone else goes on.
-  if (now - last < kFullSyncInterval.count() || !last_full_sync_.compare_exchange_strong(last, now)) return;
-  flusher().submit([self = shared_from_this()] {
-    (void)self->sync(true);
-    return std::error_code();
-  });
 }
 
 void Folder::schedule_merge() {

@@ -81,11 +81,6 @@ class Folder : public std::enable_shared_from_this<Folder> {
   void schedule_merge();
   Result<void> merge_now();
 
-  // The periodic full sync (kFullSyncInterval), run in the background so
-  // that the session which happens to come after a quiet spell does not pay
-  // for a scan of the whole folder.
-  void schedule_full_sync();
-
  private:
   struct Pending;
   struct Scan;
