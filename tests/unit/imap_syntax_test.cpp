@@ -226,6 +226,14 @@ TEST(ImapParse, SortAndThread) {
   EXPECT_TRUE(s.criteria[0].reverse);
   EXPECT_EQ(s.criteria[0].key, SortKey::date);
   EXPECT_EQ(s.criteria[1].key, SortKey::display_from);
+  EXPECT_FALSE(s.returns);
+  // ESORT (RFC 5267 §3.3's example).
+  auto e = std::get<Sort>(parse_ok("E01 UID SORT RETURN () (REVERSE DATE) UTF-8 UNDELETED UNKEYWORD $Junk").command);
+  ASSERT_TRUE(e.returns);
+  EXPECT_TRUE(e.returns->empty());
+  e = std::get<Sort>(parse_ok("a SORT RETURN (MIN COUNT) (DATE) UTF-8 ALL").command);
+  EXPECT_EQ(*e.returns, (std::vector<SearchReturn>{SearchReturn::min, SearchReturn::count}));
+  EXPECT_EQ(parse_error("a SORT RETURN (NEXT) (DATE) UTF-8 ALL"), "Unknown return option NEXT");
   EXPECT_EQ(s.charset, "UTF-8");
   EXPECT_EQ(s.key.children.size(), 2u);
   auto t = std::get<Thread>(parse_ok("a THREAD REFERENCES US-ASCII ALL").command);

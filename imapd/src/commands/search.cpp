@@ -138,6 +138,33 @@ storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, co
   return highest;
 }
 
+std::string esearch(ImapSession& s, const Request& r, std::vector<SearchReturn> returns,
+                    const std::vector<storage::Uid>& found, const std::vector<std::uint32_t>& numbers,
+                    std::optional<storage::Modseq> highest) {
+  // RFC 4731: RETURN () means ALL.
+  if (returns.empty()) returns.push_back(SearchReturn::all);
+  auto has = [&](SearchReturn x) { return std::find(returns.begin(), returns.end(), x) != returns.end(); };
+  if (has(SearchReturn::save)) {
+    // SEARCHRES (RFC 5182): $ is the set found, whatever its order.
+    s.saved_result = found;
+    std::sort(s.saved_result.begin(), s.saved_result.end());
+  }
+  if (returns.size() == 1 && has(SearchReturn::save)) return {};
+  std::string out = "* ESEARCH (TAG ";
+  append_string(out, r.tag);
+  out += ")";
+  if (r.uid) out += " UID";
+  if (!numbers.empty()) {
+    if (has(SearchReturn::min)) out += " MIN " + std::to_string(numbers.front());
+    if (has(SearchReturn::max)) out += " MAX " + std::to_string(numbers.back());
+    if (has(SearchReturn::all)) out += " ALL " + compact_set(numbers);
+  }
+  if (has(SearchReturn::count)) out += " COUNT " + std::to_string(numbers.size());
+  if (highest) out += " MODSEQ " + std::to_string(*highest);  // RFC 7162 §3.1.10
+  out += "\r\n";
+  return out;
+}
+
 std::optional<Reply> check_charset(const std::string& charset) {
   if (!charset.empty() && charset != "US-ASCII" && charset != "UTF-8")
     return no("[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
@@ -191,25 +218,10 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
     co_await s.send(out);
     co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
   }
-  // RFC 4731: RETURN () means ALL.
-  std::vector<SearchReturn> returns = sr.returns.value_or(std::vector<SearchReturn>{});
-  if (returns.empty()) returns.push_back(SearchReturn::all);
-  auto has = [&](SearchReturn x) { return std::find(returns.begin(), returns.end(), x) != returns.end(); };
-  if (has(SearchReturn::save)) s.saved_result = *found;
-  if (returns.size() == 1 && has(SearchReturn::save)) co_return ok("SEARCH completed, result saved");
-  std::string out = "* ESEARCH (TAG ";
-  append_string(out, r.tag);
-  out += ")";
-  if (r.uid) out += " UID";
-  if (!numbers.empty()) {
-    if (has(SearchReturn::min)) out += " MIN " + std::to_string(numbers.front());
-    if (has(SearchReturn::max)) out += " MAX " + std::to_string(numbers.back());
-    if (has(SearchReturn::all)) out += " ALL " + compact_set(numbers);
-  }
-  if (has(SearchReturn::count)) out += " COUNT " + std::to_string(numbers.size());
-  if (modseq_shown) out += " MODSEQ " + std::to_string(*highest);  // RFC 7162 §3.1.10
-  out += "\r\n";
-  co_await s.send(out);
+  const auto line = esearch(s, r, sr.returns.value_or(std::vector<SearchReturn>{}), *found, numbers,
+                            modseq_shown ? std::optional<storage::Modseq>(*highest) : std::nullopt);
+  if (line.empty()) co_return ok("SEARCH completed, result saved");
+  co_await s.send(line);
   co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
 }
 

@@ -1,5 +1,5 @@
-// SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO): answered from the sort
-// orders the index keeps from delivery on.
+// SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO, ESORT RFC 5267 §3.1):
+// answered from the sort orders the index keeps from delivery on.
 #include "commands.hpp"
 
 namespace roost::imap::commands {
@@ -37,13 +37,25 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
   co_await s.blocking(work);
   if (!sorted) co_return storage_error(s, sorted.error());
   if (!highest) co_return storage_error(s, highest.error());
-  std::string out = "* SORT";
+  std::vector<std::uint32_t> numbers;  // in sort order
+  numbers.reserve(sorted->size());
   for (auto uid : *sorted) {
-    if (r.uid) out += " " + std::to_string(uid);
-    else if (auto seq = s.view->sequence_of(uid)) out += " " + std::to_string(*seq);
+    if (r.uid) numbers.push_back(uid);
+    else if (auto seq = s.view->sequence_of(uid)) numbers.push_back(*seq);
   }
+  if (so.returns) {
+    // ESORT (RFC 5267 §3.1): ESEARCH in sort order.
+    const auto line = esearch(s, r, *so.returns, *sorted, numbers,
+                              with_modseq && !numbers.empty() ? std::optional<storage::Modseq>(*highest)
+                                                              : std::nullopt);
+    if (line.empty()) co_return ok("SORT completed, result saved");
+    co_await s.send(line);
+    co_return ok(r.uid ? "UID SORT completed" : "SORT completed");
+  }
+  std::string out = "* SORT";
+  for (auto n : numbers) out += " " + std::to_string(n);
   // RFC 7162 §3.1.9: the highest MODSEQ of a non-empty answer.
-  if (with_modseq && !sorted->empty()) out += " (MODSEQ " + std::to_string(*highest) + ")";
+  if (with_modseq && !numbers.empty()) out += " (MODSEQ " + std::to_string(*highest) + ")";
   out += "\r\n";
   co_await s.send(out);
   co_return ok(r.uid ? "UID SORT completed" : "SORT completed");

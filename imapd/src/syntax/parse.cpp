@@ -356,7 +356,8 @@ bool parse_setquota(Cursor& c, Command& command) {
 
 bool parse_sort(Cursor& c, Command& command) {
   auto& s = make<Sort>(command);
-  if (!c.space() || !c.open_paren()) return c.fail("Expected sort criteria");
+  if (!c.space() || !parse_returns(c, s.returns)) return false;
+  if (!c.open_paren()) return c.fail("Expected sort criteria");
   static const std::pair<std::string_view, SortKey> keys[] = {
       {"ARRIVAL", SortKey::arrival}, {"CC", SortKey::cc},           {"DATE", SortKey::date},
       {"FROM", SortKey::from},       {"SIZE", SortKey::size},       {"SUBJECT", SortKey::subject},

@@ -171,28 +171,31 @@ bool parse_charset_and_keys(Cursor& c, std::string& charset, SearchNode& key) {
   return key_list(c, key.children, false);
 }
 
+bool parse_returns(Cursor& c, std::optional<std::vector<SearchReturn>>& out) {
+  if (!c.eat_word("RETURN")) return true;
+  if (!c.space() || !c.open_paren()) return c.fail("Expected RETURN (...)");
+  out.emplace();
+  while (!c.peek(')')) {
+    std::string option = c.peek_word();
+    static const std::pair<std::string_view, SearchReturn> options[] = {
+        {"MIN", SearchReturn::min}, {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
+        {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}};
+    bool known = false;
+    for (auto [name, value] : options) {
+      if (option == name && c.eat_word(name)) {
+        out->push_back(value);
+        known = true;
+      }
+    }
+    if (!known) return c.fail("Unknown return option " + option);
+    if (!c.peek(')') && !c.space()) return false;
+  }
+  return c.close_paren() && c.space();
+}
+
 bool parse_search(Cursor& c, Search& out) {
   if (!c.space()) return false;
-  if (c.eat_word("RETURN")) {
-    if (!c.space() || !c.open_paren()) return c.fail("Expected RETURN (...)");
-    out.returns.emplace();
-    while (!c.peek(')')) {
-      std::string option = c.peek_word();
-      static const std::pair<std::string_view, SearchReturn> options[] = {
-          {"MIN", SearchReturn::min}, {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
-          {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}};
-      bool known = false;
-      for (auto [name, value] : options) {
-        if (option == name && c.eat_word(name)) {
-          out.returns->push_back(value);
-          known = true;
-        }
-      }
-      if (!known) return c.fail("Unknown SEARCH return option " + option);
-      if (!c.peek(')') && !c.space()) return false;
-    }
-    if (!c.close_paren() || !c.space()) return false;
-  }
+  if (!parse_returns(c, out.returns)) return false;
   if (c.eat_word("CHARSET")) {
     if (!c.space()) return false;
     auto charset = c.astring();

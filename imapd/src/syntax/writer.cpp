@@ -89,14 +89,14 @@ std::string date_time(std::int64_t seconds) {
   return buf;
 }
 
-std::string compact_set(const std::vector<std::uint32_t>& ascending) {
+std::string compact_set(const std::vector<std::uint32_t>& numbers) {
   std::string out;
-  for (std::size_t i = 0; i < ascending.size();) {
+  for (std::size_t i = 0; i < numbers.size();) {
     std::size_t j = i;
-    while (j + 1 < ascending.size() && ascending[j + 1] == ascending[j] + 1) ++j;
+    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) ++j;
     if (!out.empty()) out += ',';
-    out += std::to_string(ascending[i]);
-    if (j > i) out += ':' + std::to_string(ascending[j]);
+    out += std::to_string(numbers[i]);
+    if (j > i) out += ':' + std::to_string(numbers[j]);
     i = j + 1;
   }
   return out;

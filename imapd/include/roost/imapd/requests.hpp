@@ -212,6 +212,7 @@ struct SortCriterion {
   bool reverse = false;
 };
 struct Sort {
+  std::optional<std::vector<SearchReturn>> returns;  // RETURN (...) given (RFC 5267 ESORT)
   std::vector<SortCriterion> criteria;
   std::string charset;  // upper case
   SearchNode key;

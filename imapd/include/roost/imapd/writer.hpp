@@ -26,8 +26,10 @@ void append_list(std::string& out, const std::vector<std::string>& atoms);
 // INTERNALDATE's date-time ("17-Jul-1996 02:44:25 +0000") in quotes, in UTC.
 std::string date_time(std::int64_t seconds);
 
-// Ascending numbers as a compact sequence set ("1:3,7,9:10"), as UIDPLUS
-// and ESEARCH return them.
-std::string compact_set(const std::vector<std::uint32_t>& ascending);
+// Numbers as a compact sequence set ("1:3,7,9:10"), as UIDPLUS and ESEARCH
+// return them. Order is kept: only ascending runs become ranges, so a list
+// in sort order comes out as ESORT wants it (RFC 5267 §3.2: "5,3:4", never
+// "4:3").
+std::string compact_set(const std::vector<std::uint32_t>& numbers);
 
 }  // namespace roost::imap
