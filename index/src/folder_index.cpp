@@ -251,6 +251,9 @@ bool decode_record_into(std::string_view bytes, MessageRecord& m) {
   } else {
     m.file_key.assign(r.str());
   }
+  // Records written before copies kept their source's identity end here.
+  if (r.at_end()) m.guid.clear();
+  else m.guid.assign(r.str());
   return r.ok();
 }
 
@@ -329,6 +332,7 @@ std::string encode(const MessageRecord& r) {
     w.u(0);
     w.str(r.file_key);
   }
+  if (!r.guid.empty()) w.str(r.guid);
   return w.take();
 }
 

@@ -2,6 +2,7 @@
 // its running result to the next child, so costly keys (text) see only what
 // cheap keys (flags, UIDs, dates) left.
 #include "roost/index/search.hpp"
+#include "roost/index/object_id.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -54,7 +55,7 @@ int cost(const SearchKey& key) {
     case K::all: case K::uids: case K::flags: case K::keyword: case K::modseq: return 0;
     case K::larger: case K::smaller: case K::before: case K::on: case K::since: case K::sent_before:
     case K::sent_on: case K::sent_since: case K::older: case K::younger: return 1;
-    case K::saved_before: case K::saved_on: case K::saved_since: return 2;
+    case K::saved_before: case K::saved_on: case K::saved_since: case K::email_id: case K::thread_id: return 2;
     case K::header: return 3;
     case K::body: case K::text: return 4;
     case K::and_: case K::or_: case K::not_: {
@@ -256,6 +257,22 @@ class Evaluator {
         return filter_records(txn_, within, [&](const MessageRecord& r) { return day_of(r.save_date) == key.day; });
       case K::saved_since:
         return filter_records(txn_, within, [&](const MessageRecord& r) { return day_of(r.save_date) >= key.day; });
+      case K::email_id:
+        return filter_records(txn_, within, [&](const MessageRecord& r) { return email_id(r) == key.text; });
+      case K::thread_id: {
+        // Every candidate's id is computed: object identifiers are not
+        // indexed (a client asks for them rarely, and by one folder).
+        Uids out;
+        for (Uid uid : within) {
+          auto record = find_record(txn_, uid);
+          if (!record) return std::unexpected(record.error());
+          if (!*record) continue;
+          auto keys = find_keys(txn_, uid);
+          if (!keys) return std::unexpected(keys.error());
+          if (*keys && thread_id(**record, **keys) == key.text) out.push_back(uid);
+        }
+        return out;
+      }
       case K::modseq: {
         auto changes = changes_since(txn_, key.number == 0 ? 0 : key.number - 1);
         if (!changes) return std::unexpected(changes.error());

@@ -394,7 +394,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     header.guid = uidlist::new_guid();
     std::vector<uidlist::Entry> entries;
     auto listed = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
-      entries.push_back({r.uid, r.file_key, {}});
+      entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
       return true;
     });
     if (!listed) return listed;
@@ -417,9 +417,11 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     meta.expunges_since = floor;
   }
   std::map<std::string, Uid> listed_uid;
+  std::map<std::string, std::string> listed_guid;  // only copies carry one
   Uid max_uid = 0;
   for (const auto& e : contents->entries) {
     listed_uid[e.key] = e.uid;
+    if (auto guid = uidlist::guid_of(e); !guid.empty()) listed_guid[e.key] = std::move(guid);
     max_uid = std::max(max_uid, e.uid);
   }
   if (max_uid >= meta.uidnext && meta.messages > 0) {
@@ -506,11 +508,12 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
       if (!holder) return std::unexpected(holder.error());
       listed_free = !*holder;
     }
+    if (auto guid = listed_guid.find(key); guid != listed_guid.end()) r.guid = guid->second;
     if (listed_free) {
       r.uid = it->second;
     } else {
       r.uid = meta.uidnext++;
-      appended.push_back({r.uid, key, {}});
+      appended.push_back(uidlist::entry_for(r.uid, key, r.guid));
     }
     maildir::FileName parsed = maildir::parse(file.name);
     r.flags = parsed.flags;
@@ -543,7 +546,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   if (contents->entries.size() > 2 * static_cast<std::size_t>(meta.messages) + 1000) {
     std::vector<uidlist::Entry> live;
     auto collected = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
-      live.push_back({r.uid, r.file_key, {}});
+      live.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
       return true;
     });
     if (!collected) return collected;
@@ -775,8 +778,9 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
         r.in_new = pending->deliver;
         r.file_name = pending->names[i];
         r.file_key = maildir::parse(r.file_name).key;
+        r.guid = pending->messages[i].guid;
         if (auto inserted = index::insert(txn, meta, r, pending->analyses[i]); !inserted) return inserted;
-        entries.push_back({r.uid, r.file_key, {}});
+        entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
         appended.uids.push_back(r.uid);
       }
       pending->result = std::move(appended);
@@ -1007,6 +1011,54 @@ Result<Uid> Folder::claim_recent() {
   if (!written) return std::unexpected(error_from(written.error()));
   if (claimed) publish(*claimed);
   return first;
+}
+
+Result<std::string> Folder::mailbox_guid() {
+  for (int attempt = 0;; ++attempt) {
+    auto header = uidlist::read_header(uidlist_file());
+    if (header && uidlist::usable_guid(header->guid)) return header->guid;
+    if (!header && header.error() != std::errc::no_such_file_or_directory &&
+        header.error() != std::errc::illegal_byte_sequence)
+      return std::unexpected(error_from(header.error(), "read " + uidlist_file().string()));
+    if (attempt == 2) return std::unexpected(Error{ErrorKind::internal, "no usable GUID in " + uidlist_file().string()});
+    if (!header) {
+      // No UID list yet (a folder never opened): the sync writes one.
+      if (auto synced = sync(true); !synced) return std::unexpected(synced.error());
+      continue;
+    }
+    // A list written by an older program (Courier's version 1, or a foreign
+    // GUID): give it one of ours, under the folder's write transaction.
+    auto env_handle = env();
+    if (!env_handle) return std::unexpected(env_handle.error());
+    Error problem;
+    auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+      auto contents = uidlist::read(uidlist_file());
+      if (!contents) {
+        problem = error_from(contents.error(), "read " + uidlist_file().string());
+        return std::unexpected(carry(problem));
+      }
+      if (uidlist::usable_guid(contents->header.guid)) return {};
+      contents->header.guid = uidlist::new_guid();
+      auto replaced = uidlist::rewrite(uidlist_file(), contents->header, contents->entries);
+      if (!replaced) {
+        problem = error_from(replaced.error(), "write " + uidlist_file().string());
+        return std::unexpected(carry(problem));
+      }
+      auto meta = index::read_meta(txn);
+      if (!meta) return std::unexpected(meta.error());
+      // Only if the index had read all of it: else the next sync reads the rest.
+      if (meta->uidlist_inode == contents->inode && meta->uidlist_offset == contents->end) {
+        meta->uidlist_inode = replaced->first;
+        meta->uidlist_offset = replaced->second;
+        return index::write_meta(txn, *meta);
+      }
+      return {};
+    });
+    if (!written) {
+      if (!problem.detail.empty()) return std::unexpected(problem);
+      return std::unexpected(error_from(written.error()));
+    }
+  }
 }
 
 Result<void> Folder::rebuild() {

@@ -60,6 +60,9 @@ class Folder : public std::enable_shared_from_this<Folder> {
 
   // Deletes the index and builds it again from the maildir and UID list.
   Result<void> rebuild();
+  // The GUID in the UID list's header (written first when missing): stable
+  // for as long as the folder keeps its UIDVALIDITY, also across RENAME.
+  Result<std::string> mailbox_guid();
   Result<std::vector<std::string>> verify();
 
   // Claims the \Recent messages for a session: returns the first recent UID.

@@ -17,6 +17,7 @@
 #include "folder.hpp"
 #include "maildir.hpp"
 #include "quota.hpp"
+#include "roost/index/object_id.hpp"
 #include "roost/storage/mailbox_name.hpp"
 
 namespace roost::storage {
@@ -434,6 +435,14 @@ Result<FolderStatus> User::status(std::string_view name) {
   return status;
 }
 
+Result<std::string> User::mailbox_id(std::string_view name) {
+  auto canonical = impl_->existing(name);
+  if (!canonical) return std::unexpected(canonical.error());
+  auto guid = impl_->folder(*canonical)->mailbox_guid();
+  if (!guid) return std::unexpected(guid.error());
+  return index::mailbox_id(*guid);
+}
+
 Result<Appended> User::deliver(std::string_view folder, NewMessage message) {
   std::vector<NewMessage> one;
   one.push_back(std::move(message));
@@ -809,6 +818,30 @@ Result<index::MessageKeys> FolderView::keys(Uid uid) {
   return impl_->find<index::MessageKeys>(uid, index::find_keys);
 }
 
+Result<std::string> FolderView::mailbox_id() {
+  auto guid = impl_->folder->mailbox_guid();
+  if (!guid) return std::unexpected(guid.error());
+  return index::mailbox_id(*guid);
+}
+
+Result<std::vector<FolderView::ObjectIds>> FolderView::object_ids(const std::vector<Uid>& uids) {
+  std::vector<ObjectIds> out;
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    out.clear();
+    for (Uid uid : uids) {
+      auto record = index::find_record(txn, uid);
+      if (!record) return std::unexpected(record.error());
+      auto keys = index::find_keys(txn, uid);
+      if (!keys) return std::unexpected(keys.error());
+      if (!*record || !*keys) continue;
+      out.push_back({uid, index::email_id(**record), index::thread_id(**record, **keys)});
+    }
+    return {};
+  });
+  if (!read) return std::unexpected(read.error());
+  return out;
+}
+
 Result<std::string> FolderView::read_range(Uid uid, std::uint64_t offset, std::uint64_t length) {
   // A rename by another session may move the file between reading its name
   // and opening it: look the name up again.
@@ -940,6 +973,7 @@ Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::s
     m.internal_date = info.internal_date;
     m.flags.system = info.system_flags;
     m.flags.keywords = info.keywords;
+    m.guid = record->identity();
     copies.push_back(std::move(m));
     links.push_back(impl_->folder->message_path(*record));
     out.source.push_back(info.uid);

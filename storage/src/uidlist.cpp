@@ -99,6 +99,46 @@ std::error_code write_all(int fd, std::string_view data) {
 
 }  // namespace
 
+std::string guid_of(const Entry& entry) {
+  for (auto field : split(entry.ext))
+    if (field.size() > 1 && field[0] == 'G') return std::string(field.substr(1));
+  return {};
+}
+
+Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& guid) {
+  Entry entry{uid, key, {}};
+  if (!guid.empty() && guid != key) entry.ext = " G" + guid;
+  return entry;
+}
+
+std::expected<Header, std::error_code> read_header(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(last_error());
+  char buffer[1024];
+  ssize_t n;
+  do {
+    n = ::pread(fd, buffer, sizeof buffer, 0);
+  } while (n < 0 && errno == EINTR);
+  auto ec = n < 0 ? last_error() : std::error_code();
+  ::close(fd);
+  if (ec) return std::unexpected(ec);
+  std::string_view data(buffer, static_cast<std::size_t>(n));
+  auto nl = data.find('\n');
+  Header header;
+  if (nl == std::string_view::npos || !parse_header(data.substr(0, nl), header))
+    return std::unexpected(std::make_error_code(std::errc::illegal_byte_sequence));
+  return header;
+}
+
+bool usable_guid(std::string_view guid) {
+  if (guid.empty() || guid.size() > 200) return false;
+  for (char c : guid) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string new_guid() {
   std::random_device device;
   std::string out;

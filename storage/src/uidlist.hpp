@@ -33,8 +33,15 @@ struct Header {
 struct Entry {
   std::uint32_t uid = 0;
   std::string key;
-  std::string ext;  // " S<size> W<vsize> ..." as written
+  std::string ext;  // " S<size> W<vsize> G<guid> ..." as written
 };
+
+// The `G` field: the message's identity when it differs from its key (a
+// copy keeps its source's); empty when absent.
+std::string guid_of(const Entry& entry);
+// An entry for a message with this key and identity (`guid` empty or equal
+// to the key: no `G` field).
+Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& guid);
 
 struct Contents {
   Header header;
@@ -54,6 +61,12 @@ bool parse(std::string_view data, bool incremental, Contents& out);
 // unchanged inode, only the lines appended since. Missing file: ENOENT.
 std::expected<Contents, std::error_code> read(const std::filesystem::path& file,
                                               std::optional<std::pair<std::uint64_t, std::uint64_t>> from = {});
+
+// Reads only the header line (the mailbox GUID without the whole list).
+std::expected<Header, std::error_code> read_header(const std::filesystem::path& file);
+
+// A GUID fit to name a mailbox to clients (RFC 8474 objectid characters).
+bool usable_guid(std::string_view guid);
 
 // Replaces the file with this content. Returns the new inode and size.
 std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(

@@ -423,6 +423,86 @@ class ImapTest(unittest.TestCase):
         back = select(a, "a9", " (QRESYNC (%d %d 1:5))" % (uidvalidity, modseq))
         self.assertIn("* VANISHED (EARLIER) 3,5", back)
 
+    def test_object_ids_follow_messages_and_folders(self):
+        """OBJECTID (RFC 8474): MAILBOXID kept by RENAME and new after DELETE
+        and CREATE (§4); EMAILID kept by COPY and MOVE (§5.1); THREADID shared
+        by a reply, in any folder (§5.2); SEARCH by either (§6); all of them
+        the same after the index is rebuilt from the maildir."""
+        c = self.raw()
+        self.exchange(c, "a1", "LOGIN alice secret")
+        root = b"Subject: Plans\r\nMessage-ID: <root@example.org>\r\n\r\nLet us plan.\r\n"
+        reply = (b"Subject: Re: Plans\r\nMessage-ID: <reply@example.org>\r\n"
+                 b"In-Reply-To: <root@example.org>\r\nReferences: <root@example.org>\r\n\r\nYes.\r\n")
+        other = b"Subject: Lunch\r\n\r\nNo Message-ID here.\r\n"
+        for i, m in enumerate((root, reply, other)):
+            c.send(b"a2%d APPEND INBOX {%d+}\r\n" % (i, len(m)) + m + b"\r\n")
+            self.assertIn(" OK [APPENDUID ", c.line())
+        objectid = r"[A-Za-z][A-Za-z0-9_-]{0,254}"
+        _, tagged = self.exchange(c, "a3", "CREATE Projects")
+        created = re.fullmatch(r"a3 OK \[MAILBOXID \((%s)\)\] .*" % objectid, tagged)
+        self.assertTrue(created, tagged)
+        projects_id = created.group(1)
+
+        untagged, _ = self.exchange(c, "a4", "SELECT INBOX")
+        inbox_id = [re.fullmatch(r"\* OK \[MAILBOXID \((%s)\)\] .*" % objectid, u) for u in untagged]
+        inbox_id = [m.group(1) for m in inbox_id if m]
+        self.assertEqual(len(inbox_id), 1, untagged)
+        self.assertNotEqual(inbox_id[0], projects_id)
+
+        def ids():
+            untagged, tagged = self.exchange(c, "f", "FETCH 1:* (EMAILID THREADID)")
+            self.assertEqual(tagged, "f OK FETCH completed")
+            out = []
+            for u in untagged:
+                m = re.fullmatch(r"\* \d+ FETCH \(EMAILID \((%s)\) THREADID \((%s)\)\)" % (objectid, objectid), u)
+                self.assertTrue(m, u)
+                out.append((m.group(1), m.group(2)))
+            return out
+
+        before = ids()
+        self.assertEqual(len(before), 3)
+        (root_email, root_thread), (reply_email, reply_thread), (other_email, other_thread) = before
+        self.assertEqual(root_thread, reply_thread)
+        self.assertNotEqual(root_thread, other_thread)
+        self.assertEqual(len({root_email, reply_email, other_email, root_thread, other_thread}), 5)
+        self.assertEqual(self.exchange(c, "s1", "SEARCH EMAILID " + reply_email)[0], ["* SEARCH 2"])
+        self.assertEqual(self.exchange(c, "s2", "SEARCH THREADID " + root_thread)[0], ["* SEARCH 1 2"])
+        self.assertEqual(self.exchange(c, "s3", "SEARCH OR EMAILID %s THREADID %s" % (other_email, root_thread))[0],
+                         ["* SEARCH 1 2 3"])
+        self.assertEqual(self.exchange(c, "s4", "SEARCH EMAILID Mnothing")[0], ["* SEARCH"])
+        self.assertEqual(self.exchange(c, "s5", "SEARCH EMAILID M.1")[1], "s5 BAD Invalid object identifier")
+
+        # COPY and MOVE keep EMAILID and THREADID (§5.1); the copy in INBOX too.
+        self.exchange(c, "c1", "COPY 2 Projects")
+        self.exchange(c, "c2", "MOVE 3 Projects")
+        self.exchange(c, "c3", "COPY 1 INBOX")
+        self.assertEqual(ids(), [before[0], before[1], before[0]])
+        _, tagged = self.exchange(c, "r1", "RENAME Projects Work")
+        self.assertEqual(tagged, "r1 OK RENAME completed")
+        untagged, _ = self.exchange(c, "r2", "STATUS Work (MESSAGES MAILBOXID)")
+        self.assertEqual(untagged, ["* STATUS Work (MESSAGES 2 MAILBOXID (%s))" % projects_id])
+        self.exchange(c, "r3", "SELECT Work")
+        self.assertEqual(ids(), [before[1], before[2]])
+        self.assertEqual(self.exchange(c, "r4", "SEARCH THREADID " + root_thread)[0], ["* SEARCH 1"])
+
+        # Rebuilt from the maildir and the UID list: nothing changes.
+        run([os.path.join(BIN, "roostctl"), "--config", self.instance.conf, "index", "rebuild", "alice"])
+        self.exchange(c, "r5", "SELECT Work")
+        self.assertEqual(ids(), [before[1], before[2]])
+        untagged, _ = self.exchange(c, "r6", 'LIST "" "*" RETURN (STATUS (MAILBOXID))')
+        self.assertIn("* STATUS Work (MAILBOXID (%s))" % projects_id, untagged)
+        self.assertIn("* STATUS INBOX (MAILBOXID (%s))" % inbox_id[0], untagged)
+
+        # A folder deleted and created again is another mailbox (§4).
+        self.exchange(c, "d1", "UNSELECT")
+        self.assertEqual(self.exchange(c, "d2", "DELETE Work")[1], "d2 OK DELETE completed")
+        _, tagged = self.exchange(c, "d3", "CREATE Work")
+        self.assertNotIn(projects_id, tagged)
+        self.assertIn("[MAILBOXID (F", tagged)
+        untagged, _ = self.exchange(c, "d4", "CAPABILITY")
+        self.assertIn(" OBJECTID", untagged[0])
+        c.close()
+
     def test_idle_woken_by_lmtp_delivery(self):
         c = self.login()
         c.select("INBOX")

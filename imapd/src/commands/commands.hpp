@@ -43,8 +43,16 @@ asio::awaitable<Reply> thread(ImapSession& s, const Request& r);
 // authenticated state, or says why not.
 asio::awaitable<Reply> finish_login(ImapSession& s, const AuthOutcome& outcome);
 
-// "* STATUS name (items)" for a folder's counters.
-std::string status_line(ImapSession& s, std::string_view name, const storage::FolderStatus& st,
+// What STATUS reports of a folder: its counters, and its MAILBOXID when
+// asked for (RFC 8474 §4.3). Blocking: for the pool.
+struct FolderReport {
+  storage::FolderStatus counters;
+  std::string mailbox_id;
+};
+storage::Result<FolderReport> folder_report(ImapSession& s, std::string_view name,
+                                            const std::vector<StatusItem>& items);
+// "* STATUS name (items)".
+std::string status_line(ImapSession& s, std::string_view name, const FolderReport& report,
                         const std::vector<StatusItem>& items);
 
 // A SEARCH program in the index's terms, with sequence sets, \Recent and $

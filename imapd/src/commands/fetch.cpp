@@ -1,5 +1,5 @@
 // FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5) with BINARY (RFC 3516), PREVIEW
-// (RFC 8970) and SAVEDATE (RFC 8514). ENVELOPE, BODY, BODYSTRUCTURE and
+// (RFC 8970), SAVEDATE (RFC 8514) and EMAILID/THREADID (RFC 8474). ENVELOPE, BODY, BODYSTRUCTURE and
 // PREVIEW come from the cache written at delivery; BODY[section] reads the
 // exact byte range the cache's part table names, never re-parsing the file.
 #include <algorithm>
@@ -124,6 +124,7 @@ std::string filter_fields(std::string_view header, const std::vector<std::string
 // What one message's response needs, gathered on the blocking pool.
 struct Gathered {
   storage::MessageInfo info;
+  std::string email_id, thread_id;  // when asked for (RFC 8474)
   std::optional<index::MessageCache> cache;
   std::string message;  // the stored bytes, when a section needs them
 };
@@ -233,6 +234,7 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   const bool cache_needed = std::any_of(items.begin(), items.end(), needs_cache);
   const bool message_needed = std::any_of(items.begin(), items.end(), needs_message);
   const bool seen_needed = !s.view->read_only() && std::any_of(items.begin(), items.end(), sets_seen);
+  const bool ids_needed = has(FK::emailid) || has(FK::threadid);
 
   bool missing = false;
   std::size_t next = 0;
@@ -276,10 +278,27 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
         failed = true;
         return;
       }
+      std::vector<storage::FolderView::ObjectIds> ids;
+      if (ids_needed) {
+        auto found = s.view->object_ids(chunk);
+        if (!found) {
+          failure = found.error();
+          failed = true;
+          return;
+        }
+        ids = std::move(*found);
+      }
       std::size_t bytes = 0;
+      auto id = ids.begin();
       for (auto& info : *infos) {
         Gathered g;
         g.info = std::move(info);
+        if (ids_needed) {
+          while (id != ids.end() && id->uid < g.info.uid) ++id;
+          if (id == ids.end() || id->uid != g.info.uid) continue;  // expunged meanwhile
+          g.email_id = std::move(id->email_id);
+          g.thread_id = std::move(id->thread_id);
+        }
         if (cache_needed) {
           auto cache = s.view->cache(g.info.uid);
           if (!cache) {
@@ -343,6 +362,8 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
             break;
           case FK::uid: item_name("UID"); out += std::to_string(g.info.uid); break;
           case FK::modseq: item_name("MODSEQ"); out += "(" + std::to_string(g.info.modseq) + ")"; break;
+          case FK::emailid: item_name("EMAILID"); out += "(" + g.email_id + ")"; break;
+          case FK::threadid: item_name("THREADID"); out += "(" + g.thread_id + ")"; break;
           case FK::internaldate: item_name("INTERNALDATE"); out += date_time(g.info.internal_date); break;
           case FK::savedate:
             item_name("SAVEDATE");

@@ -115,9 +115,9 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     out += "\r\n";
     if (!l.status.empty() && !child_subscribed) {
       // LIST-STATUS (RFC 5819 §2): the folder's STATUS right after its LIST.
-      storage::Result<storage::FolderStatus> st;
+      storage::Result<FolderReport> st;
       const std::string& name = f.name;
-      auto status_work = [&]() { st = s.mail->status(name); };
+      auto status_work = [&]() { st = folder_report(s, name, l.status); };
       co_await s.blocking(status_work);
       if (st) out += status_line(s, name, *st, l.status);
     }

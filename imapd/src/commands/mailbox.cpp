@@ -46,8 +46,18 @@ asio::awaitable<Reply> create(ImapSession& s, const Request& r) {
     if (!u) co_return no("[USEATTR] Unknown special use " + c.uses.front());
     use = *u;
   }
-  auto call = [&]() { return s.mail->create(*name, use); };
-  co_return co_await one_call(s, call, "CREATE completed");
+  // RFC 8474 §4.1: the new folder's MAILBOXID in the tagged OK.
+  storage::Result<void> created;
+  storage::Result<std::string> id;
+  auto work = [&]() {
+    created = s.mail->create(*name, use);
+    if (created) id = s.mail->mailbox_id(*name);
+  };
+  co_await s.blocking(work);
+  if (!created) co_return storage_error(s, created.error());
+  // The folder exists either way; without its id the answer cannot name it.
+  if (!id) co_return ok("CREATE completed");
+  co_return ok("[MAILBOXID (" + *id + ")] CREATE completed");
 }
 
 asio::awaitable<Reply> remove(ImapSession& s, const Request& r) {

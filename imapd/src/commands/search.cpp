@@ -104,10 +104,17 @@ struct Converter {
       case K::sent_before: k.kind = IK::sent_before; k.day = n.day; return k;
       case K::sent_on: k.kind = IK::sent_on; k.day = n.day; return k;
       case K::sent_since: k.kind = IK::sent_since; k.day = n.day; return k;
+      case K::saved_before: k.kind = IK::saved_before; k.day = n.day; return k;
+      case K::saved_on: k.kind = IK::saved_on; k.day = n.day; return k;
+      case K::saved_since: k.kind = IK::saved_since; k.day = n.day; return k;
+      // Every folder records when each message was saved into it.
+      case K::savedate_supported: return key_of(IK::all);
       case K::header: k.kind = IK::header; k.field = n.field; k.text = n.text; return k;
       case K::body: k.kind = IK::body; k.text = n.text; return k;
       case K::text: k.kind = IK::text; k.text = n.text; return k;
       case K::modseq: k.kind = IK::modseq; k.number = n.number; return k;
+      case K::emailid: k.kind = IK::email_id; k.text = n.text; return k;
+      case K::threadid: k.kind = IK::thread_id; k.text = n.text; return k;
       case K::older: k.kind = IK::older; k.number = n.number; return k;
       case K::younger: k.kind = IK::younger; k.number = n.number; return k;
     }

@@ -26,9 +26,12 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
 
   storage::Result<std::unique_ptr<storage::FolderView>> view;
   std::optional<std::uint32_t> first_unseen;
+  storage::Result<std::string> mailbox_id;
   auto work = [&]() {
     view = s.mail->open(*name, sel.read_only);
-    if (!view || (*view)->uids().empty()) return;
+    if (!view) return;
+    mailbox_id = (*view)->mailbox_id();
+    if ((*view)->uids().empty()) return;
     index::SearchKey unseen;
     unseen.kind = index::SearchKey::Kind::not_;
     unseen.children.emplace_back();
@@ -39,6 +42,7 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   };
   co_await s.blocking(work);
   if (!view) co_return storage_error(s, view.error());
+  if (!mailbox_id) co_return storage_error(s, mailbox_id.error());
   s.view = std::move(*view);
   s.state = State::selected;
   auto& v = *s.view;
@@ -67,6 +71,7 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   out += "* OK [UIDNEXT " + std::to_string(v.uidnext()) + "] Predicted next UID\r\n";
   // RFC 7162 §3.1.2.1: every SELECT after a CONDSTORE enabling command.
   if (s.condstore) out += "* OK [HIGHESTMODSEQ " + std::to_string(v.highest_modseq()) + "] Highest\r\n";
+  out += "* OK [MAILBOXID (" + *mailbox_id + ")] Ok\r\n";  // RFC 8474 §4.2
   if (sel.qresync && sel.qresync->uidvalidity == v.uidvalidity()) {
     // RFC 7162 §3.2.5.1: what the client missed since its MODSEQ, as
     // "UID FETCH known-uids (FLAGS) (CHANGEDSINCE modseq VANISHED)" would say.

@@ -36,7 +36,8 @@ std::optional<StatusItem> status_item(Cursor& c) {
       {"MESSAGES", StatusItem::messages}, {"RECENT", StatusItem::recent},
       {"UIDNEXT", StatusItem::uidnext},   {"UIDVALIDITY", StatusItem::uidvalidity},
       {"UNSEEN", StatusItem::unseen},     {"DELETED", StatusItem::deleted},
-      {"SIZE", StatusItem::size},         {"HIGHESTMODSEQ", StatusItem::highestmodseq}};
+      {"SIZE", StatusItem::size},         {"HIGHESTMODSEQ", StatusItem::highestmodseq},
+      {"MAILBOXID", StatusItem::mailboxid}};
   std::string word = c.peek_word();
   for (auto [name, item] : items) {
     if (word == name && c.eat_word(name)) return item;

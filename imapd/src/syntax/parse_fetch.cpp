@@ -64,7 +64,8 @@ bool fetch_att(Cursor& c, std::vector<FetchItem>& out) {
       {"FLAGS", FK::flags},       {"INTERNALDATE", FK::internaldate}, {"RFC822.SIZE", FK::rfc822_size},
       {"ENVELOPE", FK::envelope}, {"BODYSTRUCTURE", FK::bodystructure}, {"UID", FK::uid},
       {"RFC822", FK::rfc822},     {"RFC822.HEADER", FK::rfc822_header}, {"RFC822.TEXT", FK::rfc822_text},
-      {"SAVEDATE", FK::savedate}, {"MODSEQ", FK::modseq}};
+      {"SAVEDATE", FK::savedate}, {"MODSEQ", FK::modseq},           {"EMAILID", FK::emailid},
+      {"THREADID", FK::threadid}};
   for (auto [name, kind] : simple) {
     if (word == name && c.eat_word(name)) {
       out.push_back(FetchItem{.kind = kind});

@@ -1,4 +1,6 @@
 // SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4, RFC 4731 RETURN options).
+#include <algorithm>
+
 #include "parse_internal.hpp"
 #include "text.hpp"
 
@@ -79,7 +81,7 @@ bool search_key(Cursor& c, SearchNode& out) {
       {"DRAFT", K::draft},     {"FLAGGED", K::flagged},       {"SEEN", K::seen},
       {"UNANSWERED", K::unanswered}, {"UNDELETED", K::undeleted}, {"UNDRAFT", K::undraft},
       {"UNFLAGGED", K::unflagged},   {"UNSEEN", K::unseen},   {"RECENT", K::recent},
-      {"NEW", K::new_},        {"OLD", K::old}};
+      {"NEW", K::new_},        {"OLD", K::old},         {"SAVEDATESUPPORTED", K::savedate_supported}};
   for (auto [name, kind] : flag_keys) {
     if (word == name) {
       out.kind = kind;
@@ -94,6 +96,14 @@ bool search_key(Cursor& c, SearchNode& out) {
       return key_with_text(c, out, K::header, std::move(name));
     }
   }
+  if (word == "EMAILID" || word == "THREADID") {
+    // RFC 8474 §6: objectid = 1*255(ALPHA / DIGIT / "_" / "-"), an atom.
+    if (!key_with_keyword(c, out, word == "EMAILID" ? K::emailid : K::threadid)) return false;
+    const bool valid = out.text.size() <= 255 && std::all_of(out.text.begin(), out.text.end(), [](char ch) {
+      return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '-';
+    });
+    return valid || c.fail("Invalid object identifier");
+  }
   if (word == "BODY") return key_with_text(c, out, K::body);
   if (word == "TEXT") return key_with_text(c, out, K::text);
   if (word == "KEYWORD") return key_with_keyword(c, out, K::keyword);
@@ -104,6 +114,9 @@ bool search_key(Cursor& c, SearchNode& out) {
   if (word == "SENTBEFORE") return key_with_date(c, out, K::sent_before);
   if (word == "SENTON") return key_with_date(c, out, K::sent_on);
   if (word == "SENTSINCE") return key_with_date(c, out, K::sent_since);
+  if (word == "SAVEDBEFORE") return key_with_date(c, out, K::saved_before);
+  if (word == "SAVEDON") return key_with_date(c, out, K::saved_on);
+  if (word == "SAVEDSINCE") return key_with_date(c, out, K::saved_since);
   if (word == "LARGER") return key_with_number(c, out, K::larger);
   if (word == "SMALLER") return key_with_number(c, out, K::smaller);
   if (word == "OLDER" || word == "YOUNGER") {

@@ -29,7 +29,10 @@ struct SequenceSet {
   bool saved = false;
 };
 
-enum class StatusItem : std::uint8_t { messages, recent, uidnext, uidvalidity, unseen, deleted, size, highestmodseq };
+enum class StatusItem : std::uint8_t {
+  messages, recent, uidnext, uidvalidity, unseen, deleted, size, highestmodseq,
+  mailboxid,  // RFC 8474 §4.3
+};
 
 // SEARCH keys (RFC 9051 §6.4.4, RFC 3501 §6.4.4), sequence sets unresolved.
 struct SearchNode {
@@ -43,10 +46,13 @@ struct SearchNode {
     larger, smaller,                  // number
     before, on, since,                // day
     sent_before, sent_on, sent_since, // day
+    saved_before, saved_on, saved_since, // day (RFC 8514 SAVEDATE)
+    savedate_supported,               // RFC 8514 §4.3: every message of a folder with save dates
     header,                           // field, text
     body, text,                       // text
     modseq,                           // number (RFC 7162 §3.1.5; entry name and type ignored)
     older, younger,                   // number: seconds (RFC 5032 WITHIN)
+    emailid, threadid,                // text: an objectid (RFC 8474 §6)
   };
   Kind kind = Kind::all;
   std::vector<SearchNode> children;
@@ -81,6 +87,7 @@ struct FetchItem {
     preview,       // RFC 8970
     savedate,      // RFC 8514
     modseq,        // RFC 7162
+    emailid, threadid,  // RFC 8474
   };
   Kind kind = Kind::flags;
   bool peek = false;

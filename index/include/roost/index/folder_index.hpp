@@ -95,6 +95,10 @@ struct MessageRecord {
   bool in_new = false;      // the file is in new/, not cur/
   std::string file_name;    // current name in its directory
   std::string file_key;     // stable identity (maildir base name)
+  // The message's identity across copies (a copy keeps its source's, as
+  // Dovecot's uidlist `G` field does); empty: file_key.
+  std::string guid;
+  const std::string& identity() const { return guid.empty() ? file_key : guid; }
 };
 
 // One MIME part's place in the file, in pre-order; enough to serve

@@ -40,6 +40,8 @@ struct SearchKey {
     saved_before, saved_on, saved_since,  // SAVEDATE's day (RFC 8514)
     older, younger,  // INTERNALDATE at least / at most `number` seconds ago (RFC 5032)
     modseq,          // MODSEQ >= number (RFC 7162)
+    email_id,        // text: EMAILID (RFC 8474, object_id.hpp)
+    thread_id,       // text: THREADID
     header,          // field name, text ("" matches any message with the field)
     body,            // text
     text,            // text, in the header or the body

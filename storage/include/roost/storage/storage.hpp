@@ -99,6 +99,7 @@ struct NewMessage {
   std::string data;
   std::int64_t internal_date = 0;  // seconds since 1970; 0: now
   Flags flags;
+  std::string guid;  // a copy's source identity (MessageInfo::guid); empty: a new message
 };
 
 struct Appended {
@@ -208,6 +209,14 @@ class FolderView {
   Result<std::vector<MaildropEntry>> maildrop(bool with_file_names);
   Result<index::MessageCache> cache(Uid uid);
   Result<index::MessageKeys> keys(Uid uid);
+  // RFC 8474 object identifiers (index/object_id.hpp): the folder's, and
+  // each message's EMAILID and THREADID (expunged messages left out).
+  Result<std::string> mailbox_id();
+  struct ObjectIds {
+    Uid uid = 0;
+    std::string email_id, thread_id;
+  };
+  Result<std::vector<ObjectIds>> object_ids(const std::vector<Uid>& uids);
   // The message's bytes, or a range of them.
   Result<std::string> read(Uid uid);
   Result<std::string> read_range(Uid uid, std::uint64_t offset, std::uint64_t length);
@@ -261,6 +270,8 @@ class User {
   Result<void> rename(std::string_view from, std::string_view to);
   Result<void> subscribe(std::string_view name, bool subscribed);
   Result<FolderStatus> status(std::string_view name);
+  // The folder's MAILBOXID (RFC 8474), kept across RENAME.
+  Result<std::string> mailbox_id(std::string_view name);
   Result<std::unique_ptr<FolderView>> open(std::string_view name, bool read_only);
 
   // Delivery (new/, no flags) and APPEND (cur/, with flags). Either every
