@@ -23,6 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   storage::uidlist::Contents contents;
   storage::uidlist::parse(input, false, contents);
   if (contents.end > input.size()) std::abort();
+  for (const auto& entry : contents.entries) {
+    // An identity written as a G field reads back as written.
+    const std::string guid = storage::uidlist::guid_of(entry);
+    if (guid.find(' ') != std::string::npos) std::abort();
+    const auto again = storage::uidlist::entry_for(entry.uid, entry.key, guid);
+    if (!guid.empty() && guid != entry.key && storage::uidlist::guid_of(again) != guid) std::abort();
+  }
 
   if (auto utf8 = storage::decode_mutf7(input)) {
     if (storage::encode_mutf7(*utf8) != input) std::abort();

@@ -114,6 +114,29 @@ TEST(UidList, ReadsDovecotVersion3AndAppends) {
   EXPECT_EQ(tail->end, *end);
 }
 
+TEST(UidList, CopiesKeepTheirSourceIdentityInTheGField) {
+  testing::TempDir dir;
+  auto file = dir.path() / "dovecot-uidlist";
+  testing::write_file(file, "3 V9 N1 G00ff\n");
+  ASSERT_TRUE(uidlist::append(file, {uidlist::entry_for(1, "1.M1P1.host", ""),
+                                     uidlist::entry_for(2, "2.M1P1.host", "2.M1P1.host"),
+                                     uidlist::entry_for(3, "3.M2P2.host", "1.M1P1.host")})
+                  .has_value());
+  auto contents = uidlist::read(file);
+  ASSERT_TRUE(contents.has_value());
+  ASSERT_EQ(contents->entries.size(), 3u);
+  EXPECT_EQ(uidlist::guid_of(contents->entries[0]), "");
+  EXPECT_EQ(uidlist::guid_of(contents->entries[1]), "");  // the key itself: no field
+  EXPECT_EQ(uidlist::guid_of(contents->entries[2]), "1.M1P1.host");
+  EXPECT_EQ(contents->entries[2].key, "3.M2P2.host");
+  auto header = uidlist::read_header(file);
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->guid, "00ff");
+  EXPECT_TRUE(uidlist::usable_guid(header->guid));
+  EXPECT_FALSE(uidlist::usable_guid(""));
+  EXPECT_FALSE(uidlist::usable_guid("a.b"));
+}
+
 TEST(UidList, TornLastLineIsNotGluedToTheNext) {
   testing::TempDir dir;
   auto file = dir.path() / "dovecot-uidlist";

@@ -560,6 +560,31 @@ TEST(Storage, DovecotMaildirKeepsItsUids) {
   EXPECT_TRUE(uidlist.starts_with("3 V1234567 N42 G00112233445566778899aabbccddeeff\n"));
   EXPECT_NE(uidlist.find("\n42 :1700000004.M4P1.mx\n"), std::string::npos);
   EXPECT_NE(uidlist.find("\n43 :"), std::string::npos);
+  // Dovecot's mailbox GUID is the folder's MAILBOXID (RFC 8474).
+  EXPECT_EQ(view->mailbox_id().value(), "F00112233445566778899aabbccddeeff");
+  EXPECT_EQ(user->mailbox_id("INBOX").value(), "F00112233445566778899aabbccddeeff");
+}
+
+TEST(Storage, CourierUidListGetsAMailboxGuidOnce) {
+  TempDir dir;
+  auto root = dir.path() / "dave";
+  for (const char* sub : {"cur", "new", "tmp"}) std::filesystem::create_directories(root / sub);
+  testing::write_file(root / "dovecot-uidlist", "1 1234 3\n1 1700000001.M1P1.mx\n2 1700000002.M2P1.mx\n");
+  testing::write_file(root / "cur" / "1700000001.M1P1.mx:2,S", testing::message("one"));
+  testing::write_file(root / "cur" / "1700000002.M2P1.mx:2,", testing::message("two"));
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store, "dave");
+  auto view = user->open("INBOX", false).value();
+  auto id = view->mailbox_id();
+  ASSERT_TRUE(id.has_value()) << id.error().detail;
+  EXPECT_EQ(id->size(), 33u);
+  EXPECT_EQ(user->mailbox_id("INBOX").value(), *id);
+  std::string uidlist = testing::read_text(root / "dovecot-uidlist");
+  EXPECT_TRUE(uidlist.starts_with("3 V1234 N3 G" + id->substr(1) + "\n")) << uidlist;
+  // The UIDs stay; the index still agrees with the rewritten list.
+  ASSERT_TRUE(user->deliver("INBOX", new_message("three")));
+  ASSERT_TRUE(view->refresh(true));
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1, 2, 3}));
 }
 
 TEST(Storage, ConcurrentDeliveriesGetDistinctUids) {
