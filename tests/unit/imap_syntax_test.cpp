@@ -191,7 +191,7 @@ TEST(ImapParse, SearchKeys) {
   auto& s = std::get<Search>(r.command);
   EXPECT_EQ(s.charset, "UTF-8");
   ASSERT_TRUE(s.returns);
-  EXPECT_EQ(s.returns->size(), 2u);
+  EXPECT_EQ(s.returns->options.size(), 2u);
   ASSERT_EQ(s.key.children.size(), 7u);
   const auto& o = s.key.children[0];
   EXPECT_EQ(o.kind, SearchNode::Kind::or_);
@@ -213,6 +213,19 @@ TEST(ImapParse, SearchKeys) {
   EXPECT_EQ(within.key.children[1].kind, SearchNode::Kind::older);
   EXPECT_EQ(parse_error("a SEARCH OLDER 0"), "An interval is at least one second");
   EXPECT_EQ(parse_error("a SEARCH"), "Missing arguments");
+  // RFC 9394 PARTIAL: as written, either sign, never with ALL.
+  auto partial = std::get<Search>(parse_ok("a UID SEARCH RETURN (PARTIAL -1:-100 COUNT) UNDELETED").command);
+  ASSERT_TRUE(partial.returns && partial.returns->partial);
+  EXPECT_EQ(partial.returns->partial->first, -1);
+  EXPECT_EQ(partial.returns->partial->last, -100);
+  EXPECT_EQ(partial.returns->options, (std::vector<SearchReturn>{SearchReturn::partial, SearchReturn::count}));
+  EXPECT_EQ(parse_error("a SEARCH RETURN (PARTIAL 1:-5) ALL"), "Both ends of a PARTIAL range have the same sign");
+  EXPECT_EQ(parse_error("a SEARCH RETURN (PARTIAL 1:5 ALL) ALL"), "PARTIAL and ALL exclude each other");
+  EXPECT_EQ(parse_error("a SEARCH RETURN (PARTIAL 0:5) ALL"), "Zero is not a valid number here");
+  auto fetch = std::get<Fetch>(parse_ok("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 PARTIAL 500:400)").command);
+  ASSERT_TRUE(fetch.partial);
+  EXPECT_EQ(fetch.partial->first, 500);
+  EXPECT_EQ(fetch.changed_since, 5u);
   std::string deep = "a SEARCH " + std::string(40, '(') + "ALL" + std::string(40, ')');
   EXPECT_EQ(parse_error(deep), "Too deeply nested");
 }
@@ -230,9 +243,9 @@ TEST(ImapParse, SortAndThread) {
   // ESORT (RFC 5267 §3.3's example).
   auto e = std::get<Sort>(parse_ok("E01 UID SORT RETURN () (REVERSE DATE) UTF-8 UNDELETED UNKEYWORD $Junk").command);
   ASSERT_TRUE(e.returns);
-  EXPECT_TRUE(e.returns->empty());
+  EXPECT_TRUE(e.returns->options.empty());
   e = std::get<Sort>(parse_ok("a SORT RETURN (MIN COUNT) (DATE) UTF-8 ALL").command);
-  EXPECT_EQ(*e.returns, (std::vector<SearchReturn>{SearchReturn::min, SearchReturn::count}));
+  EXPECT_EQ(e.returns->options, (std::vector<SearchReturn>{SearchReturn::min, SearchReturn::count}));
   EXPECT_EQ(parse_error("a SORT RETURN (NEXT) (DATE) UTF-8 ALL"), "Unknown return option NEXT");
   EXPECT_EQ(s.charset, "UTF-8");
   EXPECT_EQ(s.key.children.size(), 2u);
@@ -288,7 +301,7 @@ TEST(ImapParse, CondstoreForms) {
   EXPECT_EQ(parse_error("a SELECT INBOX (CONDSTORE CONDSTORE)"), "CONDSTORE is given twice");
   EXPECT_EQ(parse_error("a SELECT INBOX (QUICK)"), "Unknown SELECT parameter QUICK");
   EXPECT_EQ(parse_error("a FETCH 1 FLAGS (VANISHED)"), "VANISHED needs CHANGEDSINCE");
-  EXPECT_EQ(parse_error("a FETCH 1 FLAGS (SOON)"), "Expected (CHANGEDSINCE n [VANISHED])");
+  EXPECT_EQ(parse_error("a FETCH 1 FLAGS (SOON)"), "Expected (CHANGEDSINCE n [VANISHED]) or (PARTIAL range)");
   f = std::get<Fetch>(parse_ok("a UID FETCH 300:500 (FLAGS) (VANISHED CHANGEDSINCE 12345)").command);
   EXPECT_TRUE(f.vanished);
   EXPECT_EQ(f.changed_since, 12345u);

@@ -20,7 +20,7 @@ asio::awaitable<std::string> capabilities(ImapSession& s) {
           " QUOTA=RES-MESSAGE";
   if (is_quota_admin(s)) caps += " QUOTASET";
   caps += " STATUS=SIZE PREVIEW SAVEDATE XLIST SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
-          " THREAD=REFERENCES THREAD=REFS CONDSTORE QRESYNC WITHIN ESORT OBJECTID";
+          " THREAD=REFERENCES THREAD=REFS CONDSTORE QRESYNC WITHIN ESORT OBJECTID PARTIAL";
   caps += " APPENDLIMIT=" + std::to_string(s.config().imap.max_message_size);
   co_return caps;
 }

@@ -65,12 +65,13 @@ std::optional<Reply> check_charset(const std::string& charset);
 bool uses_modseq(const SearchNode& node);
 // The ESEARCH answer of SEARCH RETURN (RFC 4731) and SORT RETURN (RFC 5267
 // ESORT): `numbers` are what the client sees, in answer order (ascending for
-// SEARCH, sort order for SORT), so MIN and MAX are the first and last;
-// `found` the UIDs, for SAVE; `highest` the MODSEQ to append, if any.
-// Empty when SAVE was the only option (nothing to send).
-std::string esearch(ImapSession& s, const Request& r, std::vector<SearchReturn> returns,
-                    const std::vector<storage::Uid>& found, const std::vector<std::uint32_t>& numbers,
-                    std::optional<storage::Modseq> highest);
+// SEARCH, sort order for SORT), so MIN and MAX are the first and last and
+// PARTIAL counts positions in that order (RFC 9394); `highest` the MODSEQ to
+// append, if any. Empty when SAVE was the only option (nothing to send).
+std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
+                    const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest);
+// The positions [begin, end) of `count` results that a PARTIAL range names.
+std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std::size_t count);
 // The highest MODSEQ among `uids` (0 when none); runs on the blocking pool.
 storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, const std::vector<storage::Uid>& uids);
 

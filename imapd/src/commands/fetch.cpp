@@ -207,6 +207,13 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
     co_return bad(r.uid ? "[CLIENTBUG] VANISHED needs ENABLE QRESYNC first" : "[CLIENTBUG] VANISHED is for UID FETCH");
   auto uids = s.resolve(f.set, r.uid);
   if (!uids) co_return bad("[CLIENTBUG] Invalid message sequence number");
+  if (f.partial) {
+    // RFC 9394 §3.3: only these positions among the messages the set names
+    // (before CHANGEDSINCE narrows them, §3.4).
+    const auto [begin, end] = partial_slice(*f.partial, uids->size());
+    *uids = std::vector<storage::Uid>(uids->begin() + static_cast<std::ptrdiff_t>(begin),
+                                      uids->begin() + static_cast<std::ptrdiff_t>(end));
+  }
   std::vector<FetchItem> items = f.items;
   auto has = [&](FK kind) {
     return std::any_of(items.begin(), items.end(), [kind](const FetchItem& i) { return i.kind == kind; });

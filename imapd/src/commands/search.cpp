@@ -3,6 +3,8 @@
 // session resolves what only it knows (sequence numbers, \Recent, $);
 // storage answers the rest from the folder index.
 #include <algorithm>
+#include <cstdlib>
+#include <tuple>
 
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
@@ -145,18 +147,43 @@ storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, co
   return highest;
 }
 
-std::string esearch(ImapSession& s, const Request& r, std::vector<SearchReturn> returns,
-                    const std::vector<storage::Uid>& found, const std::vector<std::uint32_t>& numbers,
-                    std::optional<storage::Modseq> highest) {
+std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std::size_t count) {
+  const auto n = static_cast<std::int64_t>(count);
+  const std::int64_t low = std::min(std::abs(range.first), std::abs(range.last));
+  const std::int64_t high = std::max(std::abs(range.first), std::abs(range.last));
+  // Positions counted from 1 at the first result, or from -1 at the last.
+  std::int64_t begin = range.first > 0 ? low - 1 : n - high;
+  std::int64_t end = range.first > 0 ? high : n - low + 1;
+  begin = std::clamp<std::int64_t>(begin, 0, n);
+  end = std::clamp<std::int64_t>(end, begin, n);
+  return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
+}
+
+std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
+                    const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest) {
+  std::vector<SearchReturn> options = returns.options;
   // RFC 4731: RETURN () means ALL.
-  if (returns.empty()) returns.push_back(SearchReturn::all);
-  auto has = [&](SearchReturn x) { return std::find(returns.begin(), returns.end(), x) != returns.end(); };
+  if (options.empty()) options.push_back(SearchReturn::all);
+  auto has = [&](SearchReturn x) { return std::find(options.begin(), options.end(), x) != options.end(); };
+  std::size_t begin = 0, end = numbers.size();
+  if (returns.partial) std::tie(begin, end) = partial_slice(*returns.partial, numbers.size());
   if (has(SearchReturn::save)) {
-    // SEARCHRES (RFC 5182): $ is the set found, whatever its order.
-    s.saved_result = found;
+    // SEARCHRES (RFC 5182): $ is the set found, whatever its order; with
+    // PARTIAL and no COUNT, only what the answer names (RFC 9394 §3.2).
+    std::vector<std::uint32_t> saved;
+    if (has(SearchReturn::partial) && !has(SearchReturn::count)) {
+      saved.assign(numbers.begin() + static_cast<std::ptrdiff_t>(begin), numbers.begin() + static_cast<std::ptrdiff_t>(end));
+      if (has(SearchReturn::min) && !numbers.empty()) saved.push_back(numbers.front());
+      if (has(SearchReturn::max) && !numbers.empty()) saved.push_back(numbers.back());
+    } else {
+      saved = numbers;
+    }
+    s.saved_result.clear();
+    for (auto n : saved) s.saved_result.push_back(r.uid ? n : s.view->uids()[n - 1]);
     std::sort(s.saved_result.begin(), s.saved_result.end());
+    s.saved_result.erase(std::unique(s.saved_result.begin(), s.saved_result.end()), s.saved_result.end());
   }
-  if (returns.size() == 1 && has(SearchReturn::save)) return {};
+  if (options.size() == 1 && has(SearchReturn::save)) return {};
   std::string out = "* ESEARCH (TAG ";
   append_string(out, r.tag);
   out += ")";
@@ -165,6 +192,18 @@ std::string esearch(ImapSession& s, const Request& r, std::vector<SearchReturn> 
     if (has(SearchReturn::min)) out += " MIN " + std::to_string(numbers.front());
     if (has(SearchReturn::max)) out += " MAX " + std::to_string(numbers.back());
     if (has(SearchReturn::all)) out += " ALL " + compact_set(numbers);
+  }
+  if (returns.partial) {
+    // RFC 9394 §3.1: the range as asked, and NIL when no result lies in it.
+    const auto& p = *returns.partial;
+    out += " PARTIAL (" + std::to_string(p.first) + ":" + std::to_string(p.last) + " ";
+    if (begin == end) {
+      out += "NIL";
+    } else {
+      out += compact_set(std::vector<std::uint32_t>(numbers.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                    numbers.begin() + static_cast<std::ptrdiff_t>(end)));
+    }
+    out += ")";
   }
   if (has(SearchReturn::count)) out += " COUNT " + std::to_string(numbers.size());
   if (highest) out += " MODSEQ " + std::to_string(*highest);  // RFC 7162 §3.1.10
@@ -225,7 +264,7 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
     co_await s.send(out);
     co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
   }
-  const auto line = esearch(s, r, sr.returns.value_or(std::vector<SearchReturn>{}), *found, numbers,
+  const auto line = esearch(s, r, sr.returns.value_or(SearchReturns{}), numbers,
                             modseq_shown ? std::optional<storage::Modseq>(*highest) : std::nullopt);
   if (line.empty()) co_return ok("SEARCH completed, result saved");
   co_await s.send(line);

@@ -45,7 +45,7 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
   }
   if (so.returns) {
     // ESORT (RFC 5267 §3.1): ESEARCH in sort order.
-    const auto line = esearch(s, r, *so.returns, *sorted, numbers,
+    const auto line = esearch(s, r, *so.returns, numbers,
                               with_modseq && !numbers.empty() ? std::optional<storage::Modseq>(*highest)
                                                               : std::nullopt);
     if (line.empty()) co_return ok("SORT completed, result saved");

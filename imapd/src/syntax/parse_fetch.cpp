@@ -139,19 +139,25 @@ bool parse_fetch(Cursor& c, Fetch& out) {
   } else if (!fetch_att(c, out.items)) {
     return false;
   }
-  // fetch-modifiers (RFC 4466 §2.4): CHANGEDSINCE and VANISHED (RFC 7162).
+  // fetch-modifiers (RFC 4466 §2.4): CHANGEDSINCE and VANISHED (RFC 7162),
+  // PARTIAL (RFC 9394 §3.3).
   if (!c.eat(' ')) return true;
-  if (!c.open_paren()) return c.fail("Expected (CHANGEDSINCE n [VANISHED])");
+  constexpr const char* expected = "Expected (CHANGEDSINCE n [VANISHED]) or (PARTIAL range)";
+  if (!c.open_paren()) return c.fail(expected);
   do {
     if (c.eat_word("CHANGEDSINCE")) {
-      if (out.changed_since || !c.space()) return c.fail("Expected (CHANGEDSINCE n [VANISHED])");
+      if (out.changed_since || !c.space()) return c.fail(expected);
       auto modseq = c.number();
       if (!modseq) return false;
       out.changed_since = *modseq;
     } else if (c.eat_word("VANISHED") && !out.vanished) {
       out.vanished = true;
+    } else if (c.eat_word("PARTIAL") && !out.partial) {
+      PartialRange range;
+      if (!c.space() || !parse_partial_range(c, range)) return false;
+      out.partial = range;
     } else {
-      return c.fail("Expected (CHANGEDSINCE n [VANISHED])");
+      return c.fail(expected);
     }
   } while (c.eat(' '));
   // VANISHED only narrows CHANGEDSINCE (RFC 7162 §3.2.6).

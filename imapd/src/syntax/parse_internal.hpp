@@ -10,7 +10,9 @@ namespace roost::imap {
 
 bool parse_search(Cursor& c, Search& out);
 // "RETURN (...) SP" of SEARCH (RFC 4731) and SORT (RFC 5267 ESORT), when present.
-bool parse_returns(Cursor& c, std::optional<std::vector<SearchReturn>>& out);
+bool parse_returns(Cursor& c, std::optional<SearchReturns>& out);
+// partial-range (RFC 9394 §4): "a:b" or "-a:-b", nz-numbers.
+bool parse_partial_range(Cursor& c, PartialRange& out);
 // search-criteria of SORT and THREAD (RFC 5256): SP charset 1*(SP search-key).
 bool parse_charset_and_keys(Cursor& c, std::string& charset, SearchNode& key);
 bool parse_fetch(Cursor& c, Fetch& out);

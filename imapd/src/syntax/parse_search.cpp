@@ -184,25 +184,47 @@ bool parse_charset_and_keys(Cursor& c, std::string& charset, SearchNode& key) {
   return key_list(c, key.children, false);
 }
 
-bool parse_returns(Cursor& c, std::optional<std::vector<SearchReturn>>& out) {
+bool parse_partial_range(Cursor& c, PartialRange& out) {
+  const bool from_last = c.eat('-');
+  auto first = c.nz_number();
+  if (!first || !c.expect(':', "':'")) return c.fail("Expected a range like 1:100 or -1:-100");
+  if (from_last != c.eat('-')) return c.fail("Both ends of a PARTIAL range have the same sign");
+  auto last = c.nz_number();
+  if (!last) return c.fail("Expected a range like 1:100 or -1:-100");
+  const std::int64_t sign = from_last ? -1 : 1;
+  out.first = sign * static_cast<std::int64_t>(*first);
+  out.last = sign * static_cast<std::int64_t>(*last);
+  return true;
+}
+
+bool parse_returns(Cursor& c, std::optional<SearchReturns>& out) {
   if (!c.eat_word("RETURN")) return true;
   if (!c.space() || !c.open_paren()) return c.fail("Expected RETURN (...)");
   out.emplace();
+  auto& options = out->options;
   while (!c.peek(')')) {
     std::string option = c.peek_word();
-    static const std::pair<std::string_view, SearchReturn> options[] = {
-        {"MIN", SearchReturn::min}, {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
-        {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}};
+    static const std::pair<std::string_view, SearchReturn> names[] = {
+        {"MIN", SearchReturn::min},     {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
+        {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}, {"PARTIAL", SearchReturn::partial}};
     bool known = false;
-    for (auto [name, value] : options) {
+    for (auto [name, value] : names) {
       if (option == name && c.eat_word(name)) {
-        out->push_back(value);
+        options.push_back(value);
         known = true;
+        if (value == SearchReturn::partial) {
+          PartialRange range;
+          if (!c.space() || !parse_partial_range(c, range)) return false;
+          out->partial = range;
+        }
       }
     }
     if (!known) return c.fail("Unknown return option " + option);
     if (!c.peek(')') && !c.space()) return false;
   }
+  // RFC 9394 §3.1: one PARTIAL or one ALL, not both.
+  const auto count = [&](SearchReturn x) { return std::count(options.begin(), options.end(), x); };
+  if (count(SearchReturn::partial) + count(SearchReturn::all) > 1) return c.fail("PARTIAL and ALL exclude each other");
   return c.close_paren() && c.space();
 }
 

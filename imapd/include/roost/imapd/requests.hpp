@@ -63,7 +63,18 @@ struct SearchNode {
   std::int64_t day = 0;  // days since 1970-01-01
 };
 
-enum class SearchReturn : std::uint8_t { min, max, all, count, save };
+enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial };
+// PARTIAL's range as written (RFC 9394 §4): both ends positive (counted from
+// the first result) or both negative (from the last), in either order.
+struct PartialRange {
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+};
+// RETURN (...) of SEARCH and SORT (RFC 4731, RFC 5267, RFC 9394).
+struct SearchReturns {
+  std::vector<SearchReturn> options;
+  std::optional<PartialRange> partial;  // with SearchReturn::partial
+};
 
 // BODY[section] and BINARY[section] (RFC 9051 §6.4.5, RFC 3516).
 struct Section {
@@ -178,7 +189,7 @@ struct Expunge {
 };
 struct Search {
   std::string charset;  // upper case; empty when not given
-  std::optional<std::vector<SearchReturn>> returns;  // RETURN (...) given (RFC 4731)
+  std::optional<SearchReturns> returns;  // RETURN (...) given (RFC 4731)
   SearchNode key;
 };
 struct Fetch {
@@ -186,6 +197,7 @@ struct Fetch {
   std::vector<FetchItem> items;
   std::optional<std::uint64_t> changed_since;  // (CHANGEDSINCE n), RFC 7162 §3.1.4.1
   bool vanished = false;                       // (... VANISHED), RFC 7162 §3.2.6
+  std::optional<PartialRange> partial;         // (PARTIAL range), RFC 9394 §3.3
 };
 enum class StoreMode : std::uint8_t { replace, add, remove };
 struct Store {
@@ -219,7 +231,7 @@ struct SortCriterion {
   bool reverse = false;
 };
 struct Sort {
-  std::optional<std::vector<SearchReturn>> returns;  // RETURN (...) given (RFC 5267 ESORT)
+  std::optional<SearchReturns> returns;  // RETURN (...) given (RFC 5267 ESORT)
   std::vector<SortCriterion> criteria;
   std::string charset;  // upper case
   SearchNode key;
