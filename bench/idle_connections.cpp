@@ -4,10 +4,10 @@
 // connection. Plain and TLS are measured in turn, each against a fresh
 // daemon. With --service test (the default) the daemon is roost-testd and a
 // connection idles after its greeting; with --service imap it is roostd and
-// each connection logs in, selects INBOX and sits in IDLE; with --service
-// pop3 each logs in (a shared maildrop) and waits in the TRANSACTION state.
+// each connection logs in, selects INBOX and sits in IDLE (imap-deflate:
+// after COMPRESS DEFLATE, RFC 4978); with --service pop3 each logs in (a shared maildrop) and waits in the TRANSACTION state.
 //
-//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|pop3] [--bin DIR]
+//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|imap-deflate|pop3] [--bin DIR]
 //
 // The client runs in this process, the server in its own, so the numbers are
 // the server's alone. Kernel socket memory (about 3.5 KiB per socket, not in
@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cstdio>
@@ -94,7 +95,53 @@ bool write_all(int fd, SSL* ssl, const std::string& text) {
   return n == static_cast<int>(text.size());
 }
 
-enum class Service { test, imap, pop3 };
+enum class Service { test, imap, imap_deflate, pop3 };
+
+// The client's side of COMPRESS=DEFLATE (RFC 4978): a raw deflate stream
+// each way, flushed after every command.
+struct Deflated {
+  z_stream out{}, in{};
+  Deflated() {
+    deflateInit2(&out, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    inflateInit2(&in, -15);
+  }
+  ~Deflated() {
+    deflateEnd(&out);
+    inflateEnd(&in);
+  }
+  bool write(int fd, SSL* ssl, const std::string& text) {
+    std::string wire(text.size() + 64, '\0');
+    out.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    out.avail_in = static_cast<uInt>(text.size());
+    out.next_out = reinterpret_cast<Bytef*>(wire.data());
+    out.avail_out = static_cast<uInt>(wire.size());
+    if (deflate(&out, Z_SYNC_FLUSH) != Z_OK) return false;
+    wire.resize(wire.size() - out.avail_out);
+    return write_all(fd, ssl, wire);
+  }
+  bool read_until(int fd, SSL* ssl, const std::string& prefix) {
+    std::string got;
+    char buf[512], plain[4096];
+    for (;;) {
+      std::size_t start = 0;
+      for (std::size_t eol; (eol = got.find("\r\n", start)) != std::string::npos; start = eol + 2) {
+        if (got.compare(start, prefix.size(), prefix) == 0) return true;
+      }
+      got.erase(0, start);
+      int n = ssl != nullptr ? SSL_read(ssl, buf, sizeof buf) : static_cast<int>(::read(fd, buf, sizeof buf));
+      if (n <= 0) return false;
+      in.next_in = reinterpret_cast<Bytef*>(buf);
+      in.avail_in = static_cast<uInt>(n);
+      do {
+        in.next_out = reinterpret_cast<Bytef*>(plain);
+        in.avail_out = sizeof plain;
+        int rc = inflate(&in, Z_SYNC_FLUSH);
+        if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
+        got.append(plain, sizeof plain - in.avail_out);
+      } while (in.avail_out == 0);
+    }
+  }
+};
 
 // The greeting; for IMAP then LOGIN, SELECT INBOX and IDLE; for POP3 USER and PASS.
 bool settle(int fd, SSL* ssl, Service service) {
@@ -104,6 +151,15 @@ bool settle(int fd, SSL* ssl, Service service) {
       return read_until(fd, ssl, "* OK") && write_all(fd, ssl, "a LOGIN alice bench-pass\r\n") &&
              read_until(fd, ssl, "a OK") && write_all(fd, ssl, "b SELECT INBOX\r\n") &&
              read_until(fd, ssl, "b OK") && write_all(fd, ssl, "c IDLE\r\n") && read_until(fd, ssl, "+ idling");
+    case Service::imap_deflate: {
+      if (!(read_until(fd, ssl, "* OK") && write_all(fd, ssl, "a LOGIN alice bench-pass\r\n") &&
+            read_until(fd, ssl, "a OK") && write_all(fd, ssl, "z COMPRESS DEFLATE\r\n") &&
+            read_until(fd, ssl, "z OK")))
+        return false;
+      Deflated z;
+      return z.write(fd, ssl, "b SELECT INBOX\r\n") && z.read_until(fd, ssl, "b OK") &&
+             z.write(fd, ssl, "c IDLE\r\n") && z.read_until(fd, ssl, "+ idling");
+    }
     case Service::pop3:
       return read_until(fd, ssl, "+OK") && write_all(fd, ssl, "USER alice\r\nPASS bench-pass\r\n") &&
              read_until(fd, ssl, "+OK Logged in");
@@ -118,7 +174,7 @@ struct Daemon {
 
 Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, Service service) {
   const std::string program = service == Service::test ? "roost-testd" : "roostd";
-  const char* name = service == Service::imap ? "imap" : service == Service::pop3 ? "pop3" : "test";
+  const char* name = service == Service::imap || service == Service::imap_deflate ? "imap" : service == Service::pop3 ? "pop3" : "test";
   Daemon d;
   d.port = free_port();
   std::ofstream conf(dir / "roost.conf", std::ios::trunc);
@@ -235,9 +291,12 @@ int main(int argc, char** argv) {
     else if (a == "--bin" && i + 1 < argc) bin = argv[++i];
     else if (a == "--service" && i + 1 < argc) {
       std::string v = argv[++i];
-      service = v == "imap" ? Service::imap : v == "pop3" ? Service::pop3 : Service::test;
+      service = v == "imap"           ? Service::imap
+                : v == "imap-deflate" ? Service::imap_deflate
+                : v == "pop3"         ? Service::pop3
+                                      : Service::test;
     } else {
-      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|pop3] [--bin DIR]\n";
+      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|imap-deflate|pop3] [--bin DIR]\n";
       return 2;
     }
   }

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "roost/core/deflate.hpp"
 #include "roost/core/tls.hpp"
 
 namespace roost {
@@ -135,13 +136,40 @@ void Connection::release_input_if_empty() {
   }
 }
 
+void Connection::reserve_input(std::size_t want) {
+  if (in_capacity_ - in_end_ >= want) return;
+  std::size_t used = in_end_ - in_begin_;
+  std::size_t capacity = std::max(want, (used + want) * 2);
+  auto bigger = std::make_unique<char[]>(capacity);
+  if (used > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, used);
+  in_ = std::move(bigger);
+  in_capacity_ = capacity;
+  in_begin_ = 0;
+  in_end_ = used;
+}
+
+std::ptrdiff_t Connection::inflate_input() {
+  if (!compression_->output_pending()) return 0;
+  reserve_input(read_chunk);
+  auto produced = compression_->decompress(in_.get() + in_end_, in_capacity_ - in_end_);
+  if (produced > 0) in_end_ += static_cast<std::size_t>(produced);
+  return produced;
+}
+
 // Appends at least one byte to the input buffer, or reports why not.
 asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (stop_requested()) co_return ReadStatus::stopped;
+    if (compression_) {
+      // Compressed input already here may hold what is wanted.
+      const auto produced = inflate_input();
+      if (produced < 0) co_return ReadStatus::error;
+      if (produced > 0) co_return ReadStatus::ok;
+    }
     bool tls_has_data = ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
     if (!tls_has_data) {
+      if (compression_ && in_begin_ == in_end_ && compressed_out_.empty()) compression_->release_idle();
       // Wait with no buffer allocated: this is where idle sessions sit. The
       // wait is written out here rather than calling wait(), to save a
       // coroutine frame per idle connection.
@@ -153,53 +181,57 @@ asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
       }
       if (*waited != ReadStatus::ok) co_return *waited;
     }
-    if (in_capacity_ - in_end_ < read_chunk) {
-      std::size_t used = in_end_ - in_begin_;
-      std::size_t capacity = std::max(read_chunk, (used + read_chunk) * 2);
-      auto bigger = std::make_unique<char[]>(capacity);
-      if (used > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, used);
-      in_ = std::move(bigger);
-      in_capacity_ = capacity;
-      in_begin_ = 0;
-      in_end_ = used;
-    }
-    char* dest = in_.get() + in_end_;
-    std::size_t room = in_capacity_ - in_end_;
-    if (ssl_ == nullptr) {
-      ssize_t n = ::recv(fd(), dest, room, MSG_DONTWAIT);
-      if (n > 0) {
-        in_end_ += static_cast<std::size_t>(n);
-        bytes_in_ += static_cast<std::size_t>(n);
-        co_return ReadStatus::ok;
-      }
-      if (n == 0) co_return ReadStatus::closed;
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-      co_return ReadStatus::error;
+    // Received bytes go to the input buffer, or first through the
+    // decompressor.
+    char* dest = nullptr;
+    std::size_t room = 0;
+    if (compression_) {
+      dest = compression_->input_space(read_chunk, room);
+    } else {
+      reserve_input(read_chunk);
+      dest = in_.get() + in_end_;
+      room = in_capacity_ - in_end_;
     }
     std::size_t got = 0;
-    ERR_clear_error();
-    int rc = SSL_read_ex(ssl_, dest, room, &got);
-    if (rc == 1) {
-      in_end_ += got;
-      bytes_in_ += got;
-      co_return ReadStatus::ok;
-    }
-    switch (SSL_get_error(ssl_, rc)) {
-      case SSL_ERROR_WANT_READ:
-        continue;
-      case SSL_ERROR_WANT_WRITE: {
-        auto waited = co_await wait(Wait::write, deadline, true);
-        if (waited != ReadStatus::ok) co_return waited;
-        continue;
+    std::optional<ReadStatus> outcome;
+    if (ssl_ == nullptr) {
+      ssize_t n = ::recv(fd(), dest, room, MSG_DONTWAIT);
+      if (n > 0) got = static_cast<std::size_t>(n);
+      else if (n == 0) outcome = ReadStatus::closed;
+      else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) outcome = ReadStatus::error;
+    } else {
+      ERR_clear_error();
+      int rc = SSL_read_ex(ssl_, dest, room, &got);
+      if (rc != 1) {
+        got = 0;
+        switch (SSL_get_error(ssl_, rc)) {
+          case SSL_ERROR_WANT_READ:
+            break;
+          case SSL_ERROR_WANT_WRITE: {
+            auto waited = co_await wait(Wait::write, deadline, true);
+            if (waited != ReadStatus::ok) outcome = waited;
+            break;
+          }
+          case SSL_ERROR_ZERO_RETURN:
+            outcome = ReadStatus::closed;
+            break;
+          case SSL_ERROR_SYSCALL:
+            ERR_clear_error();
+            outcome = errno == 0 ? ReadStatus::closed : ReadStatus::error;
+            break;
+          default:
+            ERR_clear_error();
+            outcome = ReadStatus::error;
+        }
       }
-      case SSL_ERROR_ZERO_RETURN:
-        co_return ReadStatus::closed;
-      case SSL_ERROR_SYSCALL:
-        ERR_clear_error();
-        co_return got == 0 && errno == 0 ? ReadStatus::closed : ReadStatus::error;
-      default:
-        ERR_clear_error();
-        co_return ReadStatus::error;
+    }
+    if (compression_) compression_->received(got);
+    if (outcome) co_return *outcome;
+    if (got == 0) continue;
+    bytes_in_ += got;
+    if (!compression_) {
+      in_end_ += got;
+      co_return ReadStatus::ok;
     }
   }
 }
@@ -302,13 +334,26 @@ asio::awaitable<bool> Connection::send_flowing(std::string_view bytes, Duration 
   co_return true;
 }
 
+std::size_t Connection::buffered_output() const { return out_.size() + compressed_out_.size(); }
+
+void Connection::start_compression() { compression_ = std::make_unique<DeflateLayer>(); }
+
+std::size_t Connection::compression_bytes() const {
+  return compression_ ? compression_->retained_bytes() + compressed_out_.capacity() : 0;
+}
+
 asio::awaitable<bool> Connection::flush(Duration timeout) {
   // A stop request must not cut a reply short; only the deadline can.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (compression_ && !out_.empty()) {
+    if (!compression_->compress(out_, compressed_out_)) co_return false;
+    out_.clear();
+  }
+  std::string& pending = compression_ ? compressed_out_ : out_;
   std::size_t done = 0;
   bool ok = true;
-  while (ok && done < out_.size()) {
-    auto step = write_some(out_.data() + done, out_.size() - done);
+  while (ok && done < pending.size()) {
+    auto step = write_some(pending.data() + done, pending.size() - done);
     done += step.written;
     switch (step.state) {
       case WriteStep::State::progress: break;
@@ -322,8 +367,9 @@ asio::awaitable<bool> Connection::flush(Duration timeout) {
     }
   }
   bytes_out_ += done;
-  out_.erase(0, done);
-  if (out_.empty() && out_.capacity() > 4096) std::string().swap(out_);
+  pending.erase(0, done);
+  for (std::string* buffer : {&out_, &compressed_out_})
+    if (buffer->empty() && buffer->capacity() > 4096) std::string().swap(*buffer);
   co_return ok;
 }
 

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import time
 import unittest
+import zlib
 
 from roosttest import BIN, Instance, LineClient, client_tls_context, free_port, run
 
@@ -20,6 +21,40 @@ MESSAGE = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: 
            b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFirst part, planted zebra.\r\n"
            b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
            b"AAECAwQ=\r\n--b--\r\n")
+
+
+class DeflateClient:
+    """Speaks through RFC 4978 compression on a LineClient's socket: a raw
+    deflate stream each way, the client's flushed after every command."""
+
+    def __init__(self, client):
+        self.client = client
+        self.out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.inflater = zlib.decompressobj(-15)
+        self.buffer = b""
+        self.wire_in = 0
+
+    def send(self, data):
+        self.client.send(self.out.compress(data) + self.out.flush(zlib.Z_SYNC_FLUSH))
+
+    def _more(self):
+        chunk = self.client.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.wire_in += len(chunk)
+        self.buffer += self.inflater.decompress(chunk)
+
+    def line(self):
+        while b"\r\n" not in self.buffer:
+            self._more()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode()
+
+    def read_exact(self, n):
+        while len(self.buffer) < n:
+            self._more()
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
 
 
 class ImapTest(unittest.TestCase):
@@ -502,6 +537,50 @@ class ImapTest(unittest.TestCase):
         untagged, _ = self.exchange(c, "d4", "CAPABILITY")
         self.assertIn(" OBJECTID", untagged[0])
         c.close()
+
+    def test_compress_deflate_both_ways_plain_and_tls(self):
+        """COMPRESS=DEFLATE (RFC 4978): the OK goes out plain, then both
+        directions are one raw deflate stream each, beneath TLS when it is on
+        (§3). The client's compressor keeps its history across commands, so
+        every command after the first refers back into what the server had to
+        keep (or restore) while the session waited."""
+        for tls in (False, True):
+            with self.subTest(tls=tls):
+                c = LineClient("127.0.0.1", self.tls_port if tls else self.port, tls=tls)
+                c.line()
+                _, tagged = self.exchange(c, "a1", "LOGIN alice secret")
+                self.assertTrue(tagged.startswith("a1 OK"), tagged)
+                untagged, _ = self.exchange(c, "a2", "CAPABILITY")
+                self.assertIn(" COMPRESS=DEFLATE", untagged[0])
+                _, tagged = self.exchange(c, "a3", "COMPRESS FROB")
+                self.assertEqual(tagged, "a3 BAD Unknown compression mechanism FROB")
+                _, tagged = self.exchange(c, "a4", "COMPRESS DEFLATE")
+                self.assertEqual(tagged, "a4 OK DEFLATE active")
+                z = DeflateClient(c)
+                untagged, tagged = self.exchange(z, "b1", "CAPABILITY")
+                self.assertEqual(tagged, "b1 OK CAPABILITY completed")
+                self.assertNotIn("COMPRESS=DEFLATE", untagged[0])
+                body = b"".join(b"Line %d of a long and repetitive message body.\r\n" % i for i in range(1000))
+                message = b"Subject: big\r\n\r\n" + body
+                _, tagged = self.exchange(z, "b2", "APPEND INBOX {%d+}\r\n%s" % (len(message), message.decode()))
+                self.assertIn("b2 OK [APPENDUID", tagged)
+                for i in range(3):
+                    untagged, tagged = self.exchange(z, "c%d" % i, "SELECT INBOX")
+                    self.assertEqual(tagged, "c%d OK [READ-WRITE] SELECT completed" % i)
+                    time.sleep(0.2)
+                z.send(b"d1 UID FETCH * (BODY.PEEK[TEXT])\r\n")
+                header = z.line()
+                self.assertRegex(header, r"^\* \d+ FETCH \(UID \d+ BODY\[TEXT\] \{%d\}$" % len(body))
+                self.assertEqual(z.read_exact(len(body)), body)
+                self.assertEqual(z.line(), ")")
+                self.assertEqual(z.line(), "d1 OK UID FETCH completed")
+                # The big answer went over the wire compressed.
+                self.assertLess(z.wire_in, len(body) // 4)
+                _, tagged = self.exchange(z, "e1", "COMPRESS DEFLATE")
+                self.assertEqual(tagged, "e1 BAD [CLIENTBUG] DEFLATE is already active")
+                _, tagged = self.exchange(z, "e2", "LOGOUT")
+                self.assertEqual(tagged, "e2 OK LOGOUT completed")
+                c.close()
 
     def test_idle_woken_by_lmtp_delivery(self):
         c = self.login()

@@ -1,5 +1,6 @@
 // CAPABILITY (RFC 9051 §6.1.1): exactly what works, before and after login.
 #include "commands.hpp"
+#include "roost/core/connection.hpp"
 #include "roost/core/session_auth.hpp"
 #include "roost/core/starttls.hpp"
 
@@ -21,6 +22,7 @@ asio::awaitable<std::string> capabilities(ImapSession& s) {
   if (is_quota_admin(s)) caps += " QUOTASET";
   caps += " STATUS=SIZE PREVIEW SAVEDATE XLIST SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
           " THREAD=REFERENCES THREAD=REFS CONDSTORE QRESYNC WITHIN ESORT OBJECTID PARTIAL";
+  if (!s.net.connection->compression_active()) caps += " COMPRESS=DEFLATE";
   caps += " APPENDLIMIT=" + std::to_string(s.config().imap.max_message_size);
   co_return caps;
 }

@@ -38,6 +38,7 @@ bool is_quota_admin(const ImapSession& s);
 asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request& r);
 asio::awaitable<Reply> sort(ImapSession& s, const Request& r);
 asio::awaitable<Reply> thread(ImapSession& s, const Request& r);
+asio::awaitable<Reply> compress(ImapSession& s, const Request& r);
 
 // After AUTHENTICATE or LOGIN: opens the user's mail and enters the
 // authenticated state, or says why not.

@@ -94,6 +94,16 @@ bool parse_enable(Cursor& c, Command& command) {
   return true;
 }
 
+// COMPRESS mechanism (RFC 4978 §5).
+bool parse_compress(Cursor& c, Command& command) {
+  auto& z = make<Compress>(command);
+  if (!c.space()) return false;
+  auto mechanism = c.atom();
+  if (!mechanism) return false;
+  z.mechanism = ascii_uppercase(*mechanism);
+  return true;
+}
+
 bool parse_id(Cursor& c, Command& command) {
   auto& id = make<Id>(command);
   if (!c.space()) return false;
@@ -442,6 +452,7 @@ const std::vector<Entry>& table() {
       {"UNAUTHENTICATE", simple<Unauthenticate>()},
       {"SORT", parse_sort, true},
       {"THREAD", parse_thread, true},
+      {"COMPRESS", parse_compress},
   };
   return entries;
 }

@@ -35,6 +35,7 @@ struct ssl_ctx_st;
 namespace roost {
 
 namespace asio = boost::asio;
+class DeflateLayer;
 
 enum class ReadStatus {
   ok,
@@ -103,7 +104,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_output_limit(std::size_t bytes) { output_limit_ = bytes; }
   std::size_t output_limit() const { return output_limit_; }
   // Bytes queued and not yet written.
-  std::size_t buffered_output() const { return out_.size(); }
+  std::size_t buffered_output() const;
+
+  // COMPRESS=DEFLATE (RFC 4978): from now on everything sent is compressed
+  // and everything received decompressed (beneath TLS, RFC 4978 §3). Flush
+  // the go-ahead first: it must go out as it is.
+  void start_compression();
+  bool compression_active() const { return compression_ != nullptr; }
+  // What the compression layer holds now (for the memory tests and metrics).
+  std::size_t compression_bytes() const;
 
   // Reads a PROXY protocol header consuming exactly its bytes.
   asio::awaitable<std::expected<proxy_protocol::Header, std::string>> read_proxy_header(
@@ -151,6 +160,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<ReadStatus> settle_wait(boost::system::error_code ec, bool stoppable);
   WriteStep write_some(const char* data, std::size_t size);
   asio::awaitable<ReadStatus> fill(Duration timeout);
+  // Room for `want` more bytes at the end of the input buffer.
+  void reserve_input(std::size_t want);
+  // Decompresses what the compression layer holds into the input buffer;
+  // the bytes produced, or -1 for a broken stream.
+  std::ptrdiff_t inflate_input();
   void release_input_if_empty();
   int fd();
 
@@ -167,6 +181,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::string out_;
   std::size_t output_limit_ = 1 << 20;
+  std::unique_ptr<DeflateLayer> compression_;
+  std::string compressed_out_;  // compressed, not yet written
 
   StopReason stop_reason_ = StopReason::none;
   std::uint32_t wait_generation_ = 0;

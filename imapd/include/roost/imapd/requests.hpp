@@ -244,10 +244,15 @@ struct Thread {
   SearchNode key;
 };
 
+// COMPRESS (RFC 4978).
+struct Compress {
+  std::string mechanism;  // upper case
+};
+
 using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
-                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread>;
+                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress>;
 
 struct Request {
   std::string tag;
