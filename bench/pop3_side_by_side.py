@@ -4,13 +4,12 @@ mail in one user's maildrop on each server, then the first POP3 session
 after delivery (login, STAT, LIST, UIDL) timed on each, a second session
 (warm), and RETR throughput. Prints a table with ratios.
 
-Roost gets the mail through its LMTP. Dovecot gets the same messages
-through its own mail storage, `doveadm import` of a copy of Roost's
-maildir, which updates Dovecot's index as a delivery does. Its LMTP is not
-used for the fill: it rescans the maildrop at every delivery and slows to a
-few messages a second past 80,000 (measured 2026-11-23: 85,000 in 35
-minutes, with a POP3 login every 5,000 to move new/ to cur/), while the
-import takes 100,000 in minutes.
+Roost gets the mail through its LMTP, Dovecot the same messages through
+`doveadm import` (side_by_side.fill). Dovecot's LMTP is not used for the
+fill: it rescans the maildrop at every delivery and slows to a few
+messages a second past 80,000 (measured 2026-11-23: 85,000 in 35 minutes,
+with a POP3 login every 5,000 to move new/ to cur/), while the import
+takes 100,000 in minutes.
 
     scripts/build && sudo bench/pop3_side_by_side.py [--messages 100000] [--retr 2000]
 
@@ -18,16 +17,12 @@ Needs Debian's dovecot-lmtpd, dovecot-pop3d and doveadm (installed if
 missing) and root (Dovecot's master runs as root)."""
 
 import argparse
-import glob
 import os
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-from side_by_side import Dovecot, Roost, install_dovecot, load
+from side_by_side import fill, install_dovecot, servers
 
 
 class Pop3:
@@ -132,30 +127,10 @@ def main():
     if os.geteuid() != 0:
         sys.exit("pop3_side_by_side needs root (Dovecot's master runs as root)")
     install_dovecot("dovecot-lmtpd", "dovecot-pop3d")
-    base = tempfile.mkdtemp(prefix="roost-pop3-side-by-side-")
-    os.chmod(base, 0o755)
-    roost = dovecot = None
     each = max(1, args.messages // args.connections)
     messages = each * args.connections
-    try:
-        roost = Roost(base, ["user1"], pop3=True)
-        dovecot = Dovecot(base, pop3=True)
-        start = time.monotonic()
-        load(roost.port, args.connections, each, "=user1")
-        print(f"Roost: {messages} messages delivered over LMTP at {messages / (time.monotonic() - start):.0f}/s",
-              flush=True)
-        maildrop = [d for d in glob.glob(os.path.join(roost.dir, "data", "**", "user1"), recursive=True)
-                    if os.path.isdir(os.path.join(d, "new"))]
-        if len(maildrop) != 1:
-            sys.exit(f"cannot find Roost's maildrop of user1: {maildrop}")
-        source = os.path.join(base, "import-source")
-        shutil.copytree(maildrop[0], source, ignore=shutil.ignore_patterns("roost-*"))
-        subprocess.run(["chmod", "-R", "a+rwX", source], check=True)
-        start = time.monotonic()
-        subprocess.run(["doveadm", "-c", dovecot.conf, "import", "-u", "user1", f"maildir:{source}", "", "all"],
-                       check=True, timeout=7200)
-        print(f"Dovecot: {messages} messages imported at {messages / (time.monotonic() - start):.0f}/s", flush=True)
-        shutil.rmtree(source)
+    with servers("roost-pop3-side-by-side-", ["user1"], pop3=True) as (base, roost, dovecot):
+        fill(base, roost, dovecot, messages, args.connections)
         results = {}
         for name, server in (("Roost", roost), ("Dovecot", dovecot)):
             first = session(server.pop3_port, messages, 0)
@@ -175,12 +150,6 @@ def main():
         d_rate = d["octets"] / d["RETR"] / 1e6
         print(f"| RETR of {args.retr} messages, one after another | {r_rate:.0f} MB/s | {d_rate:.0f} MB/s "
               f"| {r_rate / d_rate:.1f}x (Roost / Dovecot) |")
-    finally:
-        if roost:
-            roost.stop()
-        if dovecot:
-            dovecot.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ Needs Debian's dovecot-lmtpd (installed if missing) and root (Dovecot's
 master runs as root; mail is written as nobody)."""
 
 import argparse
+import contextlib
 import ctypes
+import glob
 import os
 import shutil
 import signal
@@ -67,22 +69,52 @@ def load(port, connections, each, users="user"):
     return float(out.stdout.split(", ")[3].split()[0])
 
 
-class Roost:
-    """roostd with an LMTP listener and, with pop3=True, a plain POP3 one."""
+def fill(base, roost, dovecot, messages, connections, user="user1"):
+    """The same mail in `user`'s INBOX on both servers: delivered to Roost
+    over LMTP, then a copy of Roost's maildir imported into Dovecot with
+    `doveadm import` (in UID order, so sequence numbers agree), which
+    updates Dovecot's index as a delivery does. Dovecot's own LMTP is not
+    used for a big fill: it rescans the maildir at every delivery and slows
+    to a few messages a second past 80,000."""
+    start = time.monotonic()
+    load(roost.port, connections, messages // connections, "=" + user)
+    print(f"Roost: {messages} messages delivered over LMTP at {messages / (time.monotonic() - start):.0f}/s",
+          flush=True)
+    maildir = [d for d in glob.glob(os.path.join(roost.dir, "data", "**", user), recursive=True)
+               if os.path.isdir(os.path.join(d, "new"))]
+    if len(maildir) != 1:
+        sys.exit(f"cannot find Roost's maildir of {user}: {maildir}")
+    source = os.path.join(base, "import-source")
+    shutil.copytree(maildir[0], source, ignore=shutil.ignore_patterns("roost-*"))
+    subprocess.run(["chmod", "-R", "a+rwX", source], check=True)
+    start = time.monotonic()
+    subprocess.run(["doveadm", "-c", dovecot.conf, "import", "-u", user, f"maildir:{source}", "", "all"],
+                   check=True, timeout=7200)
+    print(f"Dovecot: {messages} messages imported at {messages / (time.monotonic() - start):.0f}/s", flush=True)
+    shutil.rmtree(source)
 
-    def __init__(self, base, users, pop3=False):
+
+class Roost:
+    """roostd with an LMTP listener and, with pop3=True or imap=True, plain
+    POP3 or IMAP ones."""
+
+    def __init__(self, base, users, pop3=False, imap=False):
         self.dir = os.path.join(base, "roost")
         self.port = free_port()
         self.pop3_port = free_port() if pop3 else None
+        self.imap_port = free_port() if imap else None
         subprocess.run([os.path.join(BIN, "roostctl"), "init", self.dir], check=True, capture_output=True)
         self.conf = os.path.join(self.dir, "roost.conf")
         with open(self.conf, "w") as f:
             f.write("data_dir = data\nrun_dir = run\n[log]\nlevel = warning\n"
                     "[lmtp]\ndefault_domain = example.org\nadd_received = true\n"
                     f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.port}\n")
+            if pop3 or imap:
+                f.write("[auth]\nallow_plaintext_loopback = true\n")
             if pop3:
-                f.write("[auth]\nallow_plaintext_loopback = true\n"
-                        f"[listener pop3]\nservice = pop3\naddress = 127.0.0.1:{self.pop3_port}\n")
+                f.write(f"[listener pop3]\nservice = pop3\naddress = 127.0.0.1:{self.pop3_port}\n")
+            if imap:
+                f.write(f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{self.imap_port}\n")
         for u in users:
             subprocess.run([os.path.join(BIN, "roostctl"), "--config", self.conf, "user", "add", u,
                             "--password-stdin"], input="pw\n", text=True, check=True, capture_output=True)
@@ -98,13 +130,15 @@ class Roost:
 
 
 class Dovecot:
-    """Dovecot with an LMTP listener and, with pop3=True, a plain POP3 one
-    (any password accepted, Dovecot's default UIDL format)."""
+    """Dovecot with an LMTP listener and, with pop3=True or imap=True, plain
+    POP3 (Dovecot's default UIDL format) or IMAP ones; user1's password is
+    "pw", checked against a yescrypt hash."""
 
-    def __init__(self, base, pop3=False):
+    def __init__(self, base, pop3=False, imap=False):
         self.dir = os.path.join(base, "dovecot")
         self.port = free_port()
         self.pop3_port = free_port() if pop3 else None
+        self.imap_port = free_port() if imap else None
         mail = os.path.join(self.dir, "mail")
         for d in ("run", "state", "mail"):
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
@@ -114,7 +148,7 @@ class Dovecot:
         # POP3 logins check a yescrypt hash, the same work Roost's user
         # database does, so that login times compare; LMTP needs no password.
         passdb = "  driver = static\n  args = nopassword=y"
-        if pop3:
+        if pop3 or imap:
             passwd = os.path.join(self.dir, "passwd")
             with open(passwd, "w") as f:
                 f.write(f"user1:{{CRYPT}}{yescrypt('pw')}\n")
@@ -125,7 +159,7 @@ class Dovecot:
             f.write(f"""base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 log_path = {self.log}
-protocols = lmtp{" pop3" if pop3 else ""}
+protocols = lmtp{" pop3" if pop3 else ""}{" imap" if imap else ""}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -152,6 +186,9 @@ service lmtp {{
             if pop3:
                 f.write(f"service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n"
                         f"    port = {self.pop3_port}\n  }}\n}}\n")
+            if imap:
+                f.write(f"service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n"
+                        f"    port = {self.imap_port}\n  }}\n}}\n")
         subprocess.run(["dovecot", "-c", self.conf], check=True)
         wait_port(self.port, "dovecot", self.log)
 
@@ -168,6 +205,25 @@ service lmtp {{
                 return
 
 
+@contextlib.contextmanager
+def servers(prefix, users, **services):
+    """Roost and Dovecot side by side under one temporary directory,
+    both stopped and the directory removed however the body ends."""
+    base = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(base, 0o755)
+    roost = dovecot = None
+    try:
+        roost = Roost(base, users, **services)
+        dovecot = Dovecot(base, **services)
+        yield base, roost, dovecot
+    finally:
+        if roost:
+            roost.stop()
+        if dovecot:
+            dovecot.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=400, help="messages per measurement, all connections together")
@@ -177,12 +233,8 @@ def main():
         sys.exit("side_by_side needs root (Dovecot's master runs as root)")
     install_dovecot("dovecot-lmtpd")
     levels = [int(c) for c in args.connections.split(",")]
-    base = tempfile.mkdtemp(prefix="roost-side-by-side-")
-    os.chmod(base, 0o755)
-    roost = dovecot = None
-    try:
-        roost = Roost(base, [f"user{i}" for i in range(1, max(levels) + 1)])
-        dovecot = Dovecot(base)
+    users = [f"user{i}" for i in range(1, max(levels) + 1)]
+    with servers("roost-side-by-side-", users) as (_, roost, dovecot):
         print("LMTP delivery, messages/s (every message fsynced), "
               f"{args.messages} messages per row, one user per connection")
         print("| connections | Roost | Dovecot | Roost / Dovecot |")
@@ -192,12 +244,6 @@ def main():
             r = load(roost.port, c, each)
             d = load(dovecot.port, c, each)
             print(f"| {c} | {r:.0f} | {d:.0f} | {r / d:.2f}x |", flush=True)
-    finally:
-        if roost:
-            roost.stop()
-        if dovecot:
-            dovecot.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

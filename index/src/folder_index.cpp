@@ -112,18 +112,26 @@ std::string encode_cache(const MessageCache& c) {
   return w.take();
 }
 
-std::optional<MessageCache> decode_cache(std::string_view bytes) {
+std::optional<MessageCache> decode_cache(std::string_view bytes, unsigned fields) {
   codec::Reader r(bytes);
   MessageCache c;
-  c.envelope = r.str();
-  c.body = r.str();
-  c.body_structure = r.str();
-  c.body_rev1 = r.str();
-  c.body_structure_rev1 = r.str();
-  c.preview = r.str();
-  c.header = r.str();
-  c.header_complete = r.u() != 0;
-  c.search_headers = r.str();
+  auto take = [&](std::string& out, unsigned field) {
+    auto value = r.str();
+    if (fields & field) out = value;
+  };
+  take(c.envelope, cache_field::envelope);
+  take(c.body, cache_field::body);
+  take(c.body_structure, cache_field::body_structure);
+  take(c.body_rev1, cache_field::body);
+  take(c.body_structure_rev1, cache_field::body_structure);
+  take(c.preview, cache_field::preview);
+  take(c.header, cache_field::header);
+  c.header_complete = r.u() != 0 && (fields & cache_field::header) != 0;
+  take(c.search_headers, cache_field::search_headers);
+  if (!(fields & cache_field::parts)) {
+    if (!r.ok()) return std::nullopt;
+    return c;
+  }
   std::uint64_t count = r.u();
   if (!r.ok() || count > bytes.size()) return std::nullopt;
   c.parts.reserve(count);
@@ -387,8 +395,10 @@ std::expected<std::optional<Uid>, LmdbError> find_uid(const Txn& txn, std::strin
       txn, Db::names, file_key, [](std::string_view v) { return std::optional<Uid>(read_be32(v)); }, "name");
 }
 
-std::expected<std::optional<MessageCache>, LmdbError> find_cache(const Txn& txn, Uid uid) {
-  return find_decoded<MessageCache>(txn, Db::cache, uid_key(uid), decode_cache, "message cache");
+std::expected<std::optional<MessageCache>, LmdbError> find_cache(const Txn& txn, Uid uid, unsigned fields) {
+  return find_decoded<MessageCache>(
+      txn, Db::cache, uid_key(uid), [fields](std::string_view bytes) { return decode_cache(bytes, fields); },
+      "message cache");
 }
 
 std::expected<std::optional<MessageKeys>, LmdbError> find_keys(const Txn& txn, Uid uid) {

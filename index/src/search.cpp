@@ -309,7 +309,7 @@ class Evaluator {
   Result confirm_by_cache(const Uids& candidates, Matches matches) {
     Uids out;
     for (Uid uid : candidates) {
-      auto cache = find_cache(txn_, uid);
+      auto cache = find_cache(txn_, uid, cache_field::header | cache_field::search_headers | cache_field::parts);
       if (!cache) return std::unexpected(cache.error());
       if (*cache && matches(uid, **cache)) out.push_back(uid);
     }

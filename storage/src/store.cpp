@@ -810,8 +810,21 @@ Result<std::vector<MaildropEntry>> FolderView::maildrop(bool with_file_names) {
   return out;
 }
 
-Result<index::MessageCache> FolderView::cache(Uid uid) {
-  return impl_->find<index::MessageCache>(uid, index::find_cache);
+Result<std::vector<std::pair<Uid, index::MessageCache>>> FolderView::caches(const std::vector<Uid>& uids,
+                                                                              unsigned fields) {
+  std::vector<std::pair<Uid, index::MessageCache>> out;
+  auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    out.clear();
+    out.reserve(uids.size());
+    for (Uid uid : uids) {
+      auto cache = index::find_cache(txn, uid, fields);
+      if (!cache) return std::unexpected(cache.error());
+      if (*cache) out.emplace_back(uid, std::move(**cache));
+    }
+    return {};
+  });
+  if (!read) return std::unexpected(read.error());
+  return out;
 }
 
 Result<index::MessageKeys> FolderView::keys(Uid uid) {
@@ -876,7 +889,7 @@ index::SearchContext search_context(const Txn& txn, const Folder& folder) {
     return index::body_search_text(*data);
   };
   context.header_block = [&txn, read_message](Uid uid) -> std::optional<std::string> {
-    auto cache = index::find_cache(txn, uid);
+    auto cache = index::find_cache(txn, uid, index::cache_field::parts);
     if (!cache || !*cache || (*cache)->parts.empty()) return std::nullopt;
     return read_message(uid, (*cache)->parts.front().header_end);
   };

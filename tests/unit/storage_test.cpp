@@ -126,11 +126,18 @@ TEST(Storage, AppendKeepsFlagsKeywordsAndBytes) {
   EXPECT_EQ((*infos)[0].internal_date, 1772445600);
   EXPECT_EQ((*view)->read(1).value(), original);
   EXPECT_EQ((*view)->read_range(1, 6, 5).value(), original.substr(6, 5));
-  auto cache = (*view)->cache(1);
-  ASSERT_TRUE(cache.has_value());
-  EXPECT_NE(cache->envelope.find("\"a\""), std::string::npos);
-  EXPECT_TRUE(cache->header_complete);
-  EXPECT_EQ(cache->parts.size(), 1u);
+  auto caches = (*view)->caches({1, 7}, index::cache_field::all);
+  ASSERT_TRUE(caches.has_value());
+  ASSERT_EQ(caches->size(), 1u);  // UID 7 does not exist
+  const auto& cache = (*caches)[0].second;
+  EXPECT_NE(cache.envelope.find("\"a\""), std::string::npos);
+  EXPECT_TRUE(cache.header_complete);
+  EXPECT_EQ(cache.parts.size(), 1u);
+  // Only what is asked for is decoded.
+  auto envelope_only = (*view)->caches({1}, index::cache_field::envelope).value();
+  EXPECT_EQ(envelope_only[0].second.envelope, cache.envelope);
+  EXPECT_TRUE(envelope_only[0].second.header.empty());
+  EXPECT_TRUE(envelope_only[0].second.parts.empty());
 }
 
 TEST(Storage, StoreFlagsRenamesAndOtherViewsHear) {

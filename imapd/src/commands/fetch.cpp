@@ -129,13 +129,18 @@ struct Gathered {
   std::string message;  // the stored bytes, when a section needs them
 };
 
-bool needs_cache(const FetchItem& item) {
+// What of the cache an item needs (index::cache_field bits).
+unsigned cache_fields(const FetchItem& item) {
+  namespace cf = index::cache_field;
   switch (item.kind) {
-    case FK::envelope: case FK::body: case FK::bodystructure: case FK::preview:
+    case FK::envelope: return cf::envelope;
+    case FK::body: return cf::body;
+    case FK::bodystructure: return cf::body_structure;
+    case FK::preview: return cf::preview;
     case FK::body_section: case FK::binary: case FK::binary_size: case FK::rfc822_header: case FK::rfc822_text:
-      return true;
+      return cf::parts;
     default:
-      return false;
+      return 0;
   }
 }
 
@@ -238,7 +243,8 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
       co_await s.send(line);
     }
   }
-  const bool cache_needed = std::any_of(items.begin(), items.end(), needs_cache);
+  unsigned cache_needed = 0;
+  for (const auto& item : items) cache_needed |= cache_fields(item);
   const bool message_needed = std::any_of(items.begin(), items.end(), needs_message);
   const bool seen_needed = !s.view->read_only() && std::any_of(items.begin(), items.end(), sets_seen);
   const bool ids_needed = has(FK::emailid) || has(FK::threadid);
@@ -295,8 +301,19 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
         }
         ids = std::move(*found);
       }
+      std::vector<std::pair<storage::Uid, index::MessageCache>> caches;
+      if (cache_needed != 0) {
+        auto found = s.view->caches(chunk, cache_needed);
+        if (!found) {
+          failure = found.error();
+          failed = true;
+          return;
+        }
+        caches = std::move(*found);
+      }
       std::size_t bytes = 0;
       auto id = ids.begin();
+      auto cache = caches.begin();
       for (auto& info : *infos) {
         Gathered g;
         g.info = std::move(info);
@@ -306,15 +323,10 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
           g.email_id = std::move(id->email_id);
           g.thread_id = std::move(id->thread_id);
         }
-        if (cache_needed) {
-          auto cache = s.view->cache(g.info.uid);
-          if (!cache) {
-            if (cache.error().kind == storage::ErrorKind::expunged) continue;
-            failure = cache.error();
-            failed = true;
-            return;
-          }
-          g.cache = std::move(*cache);
+        if (cache_needed != 0) {
+          while (cache != caches.end() && cache->first < g.info.uid) ++cache;
+          if (cache == caches.end() || cache->first != g.info.uid) continue;  // expunged meanwhile
+          g.cache = std::move(cache->second);
         }
         if (message_needed) {
           auto data = s.view->read(g.info.uid);

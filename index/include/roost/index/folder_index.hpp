@@ -183,7 +183,20 @@ std::expected<void, LmdbError> write_meta(Txn& txn, const FolderMeta& meta);
 
 std::expected<std::optional<MessageRecord>, LmdbError> find_record(const Txn& txn, Uid uid);
 std::expected<std::optional<Uid>, LmdbError> find_uid(const Txn& txn, std::string_view file_key);
-std::expected<std::optional<MessageCache>, LmdbError> find_cache(const Txn& txn, Uid uid);
+// What of a MessageCache to decode: a FETCH of ENVELOPE for 100,000
+// messages copies no header blocks.
+namespace cache_field {
+inline constexpr unsigned envelope = 1;
+inline constexpr unsigned body = 2;            // with body_rev1
+inline constexpr unsigned body_structure = 4;  // with body_structure_rev1
+inline constexpr unsigned preview = 8;
+inline constexpr unsigned header = 16;         // header, header_complete
+inline constexpr unsigned search_headers = 32;
+inline constexpr unsigned parts = 64;
+inline constexpr unsigned all = 127;
+}  // namespace cache_field
+std::expected<std::optional<MessageCache>, LmdbError> find_cache(const Txn& txn, Uid uid,
+                                                                 unsigned fields = cache_field::all);
 std::expected<std::optional<MessageKeys>, LmdbError> find_keys(const Txn& txn, Uid uid);
 // Decodes a value of the keys database; false when it is garbled.
 bool decode_thread_keys(std::string_view value, ThreadKeys& out);

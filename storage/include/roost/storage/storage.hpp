@@ -207,7 +207,9 @@ class FolderView {
   // The POP3 listing in UID order, from one index pass; file names only
   // when asked for (100,000 of them are 100,000 allocations).
   Result<std::vector<MaildropEntry>> maildrop(bool with_file_names);
-  Result<index::MessageCache> cache(Uid uid);
+  // The caches of many messages in one read, only `fields`
+  // (index::cache_field); expunged messages left out.
+  Result<std::vector<std::pair<Uid, index::MessageCache>>> caches(const std::vector<Uid>& uids, unsigned fields);
   Result<index::MessageKeys> keys(Uid uid);
   // RFC 8474 object identifiers (index/object_id.hpp): the folder's, and
   // each message's EMAILID and THREADID (expunged messages left out).
