@@ -79,17 +79,26 @@ class Imap:
         self.sock.sendall(text.encode() + b"\r\n")
 
     def command(self, text):
-        """Sends a command; returns (untagged lines, seconds to the tagged OK)."""
+        """Sends a command; returns (untagged lines, seconds to the tagged OK).
+        The clock stops when the tagged line has arrived, found at the end of
+        what was received (the server sends nothing after it); the lines are
+        parsed afterwards, so the client's per-line cost is not measured."""
         self.counter += 1
-        tag = f"t{self.counter}"
+        tag = f"t{self.counter} ".encode()
         begin = time.perf_counter()
-        self.send(f"{tag} {text}")
+        self.send(f"t{self.counter} {text}")
+        while True:
+            self.fill()
+            if self.buffer.endswith(b"\r\n"):
+                last = self.buffer.rfind(b"\r\n", self.start, len(self.buffer) - 2)
+                if self.buffer.startswith(tag, self.start if last < 0 else last + 2):
+                    break
+        elapsed = time.perf_counter() - begin
         untagged = []
         while True:
             line = self.line()
-            if line.startswith(tag.encode() + b" "):
-                elapsed = time.perf_counter() - begin
-                if not line.startswith(tag.encode() + b" OK"):
+            if line.startswith(tag):
+                if not line.startswith(tag + b"OK"):
                     sys.exit(f"{text}: {line[:200]!r}")
                 return untagged, elapsed
             untagged.append(line)

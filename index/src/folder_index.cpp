@@ -119,19 +119,27 @@ std::optional<MessageCache> decode_cache(std::string_view bytes, unsigned fields
     auto value = r.str();
     if (fields & field) out = value;
   };
+  // The fields are stored in the order of their bits: reading stops after
+  // the last one asked for, so FETCH ENVELOPE touches only the value's start.
+  auto done = [&](unsigned field) { return (fields & ~(field * 2 - 1)) == 0; };
+  auto result = [&]() -> std::optional<MessageCache> {
+    if (!r.ok()) return std::nullopt;
+    return std::move(c);
+  };
   take(c.envelope, cache_field::envelope);
+  if (done(cache_field::envelope)) return result();
   take(c.body, cache_field::body);
   take(c.body_structure, cache_field::body_structure);
   take(c.body_rev1, cache_field::body);
   take(c.body_structure_rev1, cache_field::body_structure);
+  if (done(cache_field::body_structure)) return result();
   take(c.preview, cache_field::preview);
+  if (done(cache_field::preview)) return result();
   take(c.header, cache_field::header);
   c.header_complete = r.u() != 0 && (fields & cache_field::header) != 0;
+  if (done(cache_field::header)) return result();
   take(c.search_headers, cache_field::search_headers);
-  if (!(fields & cache_field::parts)) {
-    if (!r.ok()) return std::nullopt;
-    return c;
-  }
+  if (done(cache_field::search_headers)) return result();
   std::uint64_t count = r.u();
   if (!r.ok() || count > bytes.size()) return std::nullopt;
   c.parts.reserve(count);

@@ -768,23 +768,40 @@ Result<FolderView::ChangesSince> FolderView::changes_since(Modseq since) {
 Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& uids) {
   std::vector<MessageInfo> out;
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    out.clear();
+    out.reserve(uids.size());
     auto meta = index::read_meta(txn);
     if (!meta) return std::unexpected(meta.error());
+    auto add = [&](const index::MessageRecord& r) {
+      MessageInfo info;
+      info.uid = r.uid;
+      info.system_flags = r.flags;
+      for (std::size_t i = 0; i < meta->keywords.size(); ++i)
+        if (r.keywords & (std::uint64_t{1} << i)) info.keywords.push_back(meta->keywords[i]);
+      info.internal_date = r.internal_date;
+      info.save_date = r.save_date;
+      info.size = r.vsize;
+      info.modseq = r.modseq;
+      info.recent = impl_->is_recent(r.uid);
+      out.push_back(std::move(info));
+    };
+    if (uids.empty()) return {};
+    // A dense run of UIDs (FETCH 1:*) is cheaper walked with one cursor
+    // than looked up one by one; a sparse or unordered set is looked up.
+    if (uids.back() >= uids.front() && uids.back() - uids.front() <= 4 * uids.size() &&
+        std::is_sorted(uids.begin(), uids.end())) {
+      auto wanted = uids.begin();
+      return index::for_each_record(txn, uids.front(), [&](const index::MessageRecord& r) {
+        while (wanted != uids.end() && *wanted < r.uid) ++wanted;
+        if (wanted == uids.end()) return false;
+        if (*wanted == r.uid) add(r);
+        return true;
+      });
+    }
     for (Uid uid : uids) {
       auto r = index::find_record(txn, uid);
       if (!r) return std::unexpected(r.error());
-      if (!*r) continue;
-      MessageInfo info;
-      info.uid = uid;
-      info.system_flags = (*r)->flags;
-      for (std::size_t i = 0; i < meta->keywords.size(); ++i)
-        if ((*r)->keywords & (std::uint64_t{1} << i)) info.keywords.push_back(meta->keywords[i]);
-      info.internal_date = (*r)->internal_date;
-      info.save_date = (*r)->save_date;
-      info.size = (*r)->vsize;
-      info.modseq = (*r)->modseq;
-      info.recent = impl_->is_recent(uid);
-      out.push_back(std::move(info));
+      if (*r) add(**r);
     }
     return {};
   });

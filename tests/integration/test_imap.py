@@ -256,6 +256,31 @@ class ImapTest(unittest.TestCase):
         with self.assertRaisesRegex(imaplib.IMAP4.error, "Invalid message sequence number"):
             c.fetch("5", "FLAGS")
 
+    def test_fetch_answer_larger_than_one_render_round(self):
+        # FETCH renders up to 1 MiB of responses per trip to the blocking
+        # pool: an answer of several MiB must arrive whole, in order, with
+        # the implicit \Seen of each message (RFC 9051 §6.4.5) reported once.
+        c = self.login()
+        bodies = []
+        for n in range(40):  # 60 KB each, under this instance's 64K limit
+            line = b"message %d " % n + b"x" * 70 + b"\r\n"
+            body = b"Subject: big %d\r\n\r\n" % n + line * (60_000 // len(line))
+            bodies.append(body)
+            self.assertEqual(c.append("INBOX", None, None, body)[0], "OK")
+        c.select("INBOX")
+        typ, data = c.fetch("1:40", "(UID BODY[])")
+        self.assertEqual(typ, "OK")
+        literals = [d for d in data if isinstance(d, tuple)]
+        self.assertEqual([d[1] for d in literals], bodies)
+        for n, d in enumerate(literals):
+            # imaplib splits the rest of each response (after the literal) off.
+            rest = d[0] + data[data.index(d) + 1]
+            self.assertTrue(d[0].startswith(b"%d (UID %d " % (n + 1, n + 1)), d[0])
+            self.assertEqual(rest.count(b"\\Seen"), 1, rest)
+        typ, data = c.fetch("1:40", "(FLAGS)")
+        self.assertEqual(len(data), 40)
+        self.assertTrue(all(b"\\Seen" in d for d in data), data)
+
     def test_imaplib_walks_its_commands(self):
         """Every imaplib method for a command this server has, in the way
         imaplib sends it."""

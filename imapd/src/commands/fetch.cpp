@@ -203,6 +203,137 @@ void append_partial(std::string& out, std::string_view data, const std::optional
   append_literal(out, data, binary);
 }
 
+// Appends message `seq`'s FETCH response to `out`; the text of a NO when
+// an item cannot be rendered. `seen_now`: this FETCH set its \Seen.
+std::optional<std::string> render(const ImapSession& s, const std::vector<FetchItem>& items, const Gathered& g,
+                                  std::uint32_t seq, bool seen_now, std::string& out) {
+  auto asked = [&](FK kind) {
+    return std::any_of(items.begin(), items.end(), [kind](const FetchItem& i) { return i.kind == kind; });
+  };
+  out += "* ";
+  out += std::to_string(seq);
+  out += " FETCH (";
+  bool first = true;
+  auto item_name = [&](std::string_view name) {
+    if (!first) out += ' ';
+    first = false;
+    out += name;
+    out += ' ';
+  };
+  bool flags_sent = false;
+  for (const auto& item : items) {
+    switch (item.kind) {
+      case FK::flags:
+        if (flags_sent) break;
+        item_name("FLAGS");
+        out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
+        flags_sent = true;
+        break;
+      case FK::uid: item_name("UID"); out += std::to_string(g.info.uid); break;
+      case FK::modseq: item_name("MODSEQ"); out += '(' + std::to_string(g.info.modseq) + ')'; break;
+      case FK::emailid: item_name("EMAILID"); out += '(' + g.email_id + ')'; break;
+      case FK::threadid: item_name("THREADID"); out += '(' + g.thread_id + ')'; break;
+      case FK::internaldate: item_name("INTERNALDATE"); out += date_time(g.info.internal_date); break;
+      case FK::savedate:
+        item_name("SAVEDATE");
+        out += g.info.save_date > 0 ? date_time(g.info.save_date) : std::string("NIL");
+        break;
+      case FK::rfc822_size: item_name("RFC822.SIZE"); out += std::to_string(g.info.size); break;
+      case FK::envelope: item_name("ENVELOPE"); out += g.cache->envelope; break;
+      // IMAP4rev1 has its own form where a message/global part is
+      // involved (docs/imap-renderings.md).
+      case FK::body:
+        item_name("BODY");
+        out += !s.rev2 && !g.cache->body_rev1.empty() ? g.cache->body_rev1 : g.cache->body;
+        break;
+      case FK::bodystructure:
+        item_name("BODYSTRUCTURE");
+        out += !s.rev2 && !g.cache->body_structure_rev1.empty() ? g.cache->body_structure_rev1
+                                                                : g.cache->body_structure;
+        break;
+      case FK::preview:
+        item_name("PREVIEW");
+        append_string(out, g.cache->preview, true);
+        break;
+      case FK::rfc822:
+        item_name("RFC822");
+        append_literal(out, to_crlf(g.message));
+        break;
+      case FK::rfc822_header: {
+        item_name("RFC822.HEADER");
+        const auto& p = g.cache->parts.front();
+        append_literal(out, to_crlf(std::string_view(g.message).substr(p.header_begin, p.header_end - p.header_begin)));
+        break;
+      }
+      case FK::rfc822_text: {
+        item_name("RFC822.TEXT");
+        const auto& p = g.cache->parts.front();
+        append_literal(out, to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin)));
+        break;
+      }
+      case FK::body_section: {
+        std::string label = section_label(item);
+        if (item.partial) label += '<' + std::to_string(item.partial->offset) + '>';
+        item_name(label);
+        auto data = section_data(g, item.section, g.message);
+        if (!data) out += "NIL";
+        else append_partial(out, *data, item.partial, false);
+        break;
+      }
+      case FK::binary_size: {
+        item_name(section_label(item));
+        if (item.section.part.empty()) {
+          out += std::to_string(g.info.size);
+        } else if (auto found = find_part(g.cache->parts, item.section.part)) {
+          const PartInfo& p = g.cache->parts[*found];
+          bool encoded = p.encoding == "base64" || p.encoding == "quoted-printable";
+          out += std::to_string(encoded ? p.decoded_size : p.body_wire);
+        } else {
+          out += "0";
+        }
+        break;
+      }
+      case FK::binary: {
+        // RFC 3516: the part's content decoded from its transfer encoding.
+        std::optional<std::string> raw;
+        std::string encoding;
+        if (item.section.part.empty()) {
+          raw = to_crlf(g.message);
+        } else if (auto found = find_part(g.cache->parts, item.section.part)) {
+          const PartInfo& p = g.cache->parts[*found];
+          encoding = p.encoding;
+          raw = to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin));
+        }
+        if (!encoding.empty() && encoding != "7bit" && encoding != "8bit" && encoding != "binary" &&
+            encoding != "base64" && encoding != "quoted-printable")
+          return "[UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding " + encoding;
+        std::string label = section_label(item);
+        if (item.partial) label += '<' + std::to_string(item.partial->offset) + '>';
+        item_name(label);
+        if (!raw) {
+          out += "NIL";
+          break;
+        }
+        std::string decoded = encoding == "base64"             ? mime::decode_base64_lenient(*raw)
+                              : encoding == "quoted-printable" ? mime::decode_quoted_printable(*raw)
+                                                               : std::move(*raw);
+        append_partial(out, decoded, item.partial, true);
+        break;
+      }
+    }
+  }
+  if (!flags_sent && seen_now) {
+    item_name("FLAGS");
+    out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
+    // The implicit \Seen gave the message a new MODSEQ (RFC 7162 §3.1),
+    // and with QRESYNC such a response names its UID (§3.2.4).
+    if (s.condstore && !asked(FK::modseq)) out += s.modseq_item(g.info);
+    if (s.qresync && !asked(FK::uid)) out += " UID " + std::to_string(g.info.uid);
+  }
+  out += ")\r\n";
+  return std::nullopt;
+}
+
 }  // namespace
 
 asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
@@ -248,242 +379,141 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   const bool message_needed = std::any_of(items.begin(), items.end(), needs_message);
   const bool seen_needed = !s.view->read_only() && std::any_of(items.begin(), items.end(), sets_seen);
   const bool ids_needed = has(FK::emailid) || has(FK::threadid);
+  // Index-only items are read in bigger chunks. Responses are rendered on
+  // the blocking pool, up to kHopBytes per trip there and back: a trip
+  // costs two thread wake-ups, more than rendering a thousand lines.
+  const std::size_t chunk_messages = message_needed ? 256 : 1024;
+  constexpr std::size_t kHopBytes = 1u << 20;
 
   bool missing = false;
   std::size_t next = 0;
-  constexpr std::size_t kBatch = 256;
-  constexpr std::size_t kBatchBytes = 8u << 20;
+  // \Seen newly set by this FETCH, ascending: a chunk is stored at once but
+  // may be rendered over several trips.
+  std::vector<storage::Uid> seen_set;
   while (next < uids->size() && !s.lost) {
-    std::vector<Gathered> batch;
-    std::vector<storage::Uid> seen_set;  // \Seen newly set by this FETCH
+    std::string out;
+    const std::size_t seen_before = seen_set.size();
     storage::Error failure;
     bool failed = false;
+    std::optional<std::string> refused;  // a NO for an item that cannot be rendered
     auto work = [&]() {
-      std::size_t end = std::min(uids->size(), next + kBatch);
-      std::vector<storage::Uid> chunk(uids->begin() + static_cast<std::ptrdiff_t>(next),
-                                      uids->begin() + static_cast<std::ptrdiff_t>(end));
-      std::vector<storage::Uid> unchanged;  // left out by CHANGEDSINCE: not missing
-      if (f.changed_since) {
-        auto before = s.view->messages(chunk);
-        if (!before) {
-          failure = before.error();
-          failed = true;
-          return;
-        }
-        chunk.clear();
-        for (const auto& info : *before)
-          (info.modseq > *f.changed_since ? chunk : unchanged).push_back(info.uid);
-      }
-      if (seen_needed) {
-        storage::Flags seen;
-        seen.system = index::flag::seen;
-        auto stored = s.view->store(chunk, storage::StoreMode::add, seen);
-        if (!stored) {
-          failure = stored.error();
-          failed = true;
-          return;
-        }
-        seen_set.insert(seen_set.end(), stored->changed.begin(), stored->changed.end());
-      }
-      auto infos = s.view->messages(chunk);
-      if (!infos) {
-        failure = infos.error();
-        failed = true;
-        return;
-      }
-      std::vector<storage::FolderView::ObjectIds> ids;
-      if (ids_needed) {
-        auto found = s.view->object_ids(chunk);
-        if (!found) {
-          failure = found.error();
-          failed = true;
-          return;
-        }
-        ids = std::move(*found);
-      }
-      std::vector<std::pair<storage::Uid, index::MessageCache>> caches;
-      if (cache_needed != 0) {
-        auto found = s.view->caches(chunk, cache_needed);
-        if (!found) {
-          failure = found.error();
-          failed = true;
-          return;
-        }
-        caches = std::move(*found);
-      }
-      std::size_t bytes = 0;
-      auto id = ids.begin();
-      auto cache = caches.begin();
-      for (auto& info : *infos) {
-        Gathered g;
-        g.info = std::move(info);
-        if (ids_needed) {
-          while (id != ids.end() && id->uid < g.info.uid) ++id;
-          if (id == ids.end() || id->uid != g.info.uid) continue;  // expunged meanwhile
-          g.email_id = std::move(id->email_id);
-          g.thread_id = std::move(id->thread_id);
-        }
-        if (cache_needed != 0) {
-          while (cache != caches.end() && cache->first < g.info.uid) ++cache;
-          if (cache == caches.end() || cache->first != g.info.uid) continue;  // expunged meanwhile
-          g.cache = std::move(cache->second);
-        }
-        if (message_needed) {
-          auto data = s.view->read(g.info.uid);
-          if (!data) {
-            if (data.error().kind == storage::ErrorKind::expunged) continue;
-            failure = data.error();
+      out.reserve(kHopBytes + kHopBytes / 4);
+      while (next < uids->size() && out.size() < kHopBytes) {
+        std::size_t end = std::min(uids->size(), next + chunk_messages);
+        std::vector<storage::Uid> chunk(uids->begin() + static_cast<std::ptrdiff_t>(next),
+                                        uids->begin() + static_cast<std::ptrdiff_t>(end));
+        std::vector<storage::Uid> unchanged;  // left out by CHANGEDSINCE: not missing
+        if (f.changed_since) {
+          auto before = s.view->messages(chunk);
+          if (!before) {
+            failure = before.error();
             failed = true;
             return;
           }
-          g.message = std::move(*data);
-          bytes += g.message.size();
+          chunk.clear();
+          for (const auto& info : *before)
+            (info.modseq > *f.changed_since ? chunk : unchanged).push_back(info.uid);
         }
-        batch.push_back(std::move(g));
-        if (bytes > kBatchBytes) break;
+        if (seen_needed) {
+          storage::Flags seen;
+          seen.system = index::flag::seen;
+          auto stored = s.view->store(chunk, storage::StoreMode::add, seen);
+          if (!stored) {
+            failure = stored.error();
+            failed = true;
+            return;
+          }
+          std::sort(stored->changed.begin(), stored->changed.end());
+          seen_set.insert(seen_set.end(), stored->changed.begin(), stored->changed.end());
+        }
+        auto infos = s.view->messages(chunk);
+        if (!infos) {
+          failure = infos.error();
+          failed = true;
+          return;
+        }
+        std::vector<storage::FolderView::ObjectIds> ids;
+        if (ids_needed) {
+          auto found = s.view->object_ids(chunk);
+          if (!found) {
+            failure = found.error();
+            failed = true;
+            return;
+          }
+          ids = std::move(*found);
+        }
+        std::vector<std::pair<storage::Uid, index::MessageCache>> caches;
+        if (cache_needed != 0) {
+          auto found = s.view->caches(chunk, cache_needed);
+          if (!found) {
+            failure = found.error();
+            failed = true;
+            return;
+          }
+          caches = std::move(*found);
+        }
+        std::size_t rendered = 0;
+        storage::Uid last_rendered = 0;
+        auto id = ids.begin();
+        auto cache = caches.begin();
+        for (auto& info : *infos) {
+          Gathered g;
+          g.info = std::move(info);
+          if (ids_needed) {
+            while (id != ids.end() && id->uid < g.info.uid) ++id;
+            if (id == ids.end() || id->uid != g.info.uid) continue;  // expunged meanwhile
+            g.email_id = std::move(id->email_id);
+            g.thread_id = std::move(id->thread_id);
+          }
+          if (cache_needed != 0) {
+            while (cache != caches.end() && cache->first < g.info.uid) ++cache;
+            if (cache == caches.end() || cache->first != g.info.uid) continue;  // expunged meanwhile
+            g.cache = std::move(cache->second);
+          }
+          if (message_needed) {
+            auto data = s.view->read(g.info.uid);
+            if (!data) {
+              if (data.error().kind == storage::ErrorKind::expunged) continue;
+              failure = data.error();
+              failed = true;
+              return;
+            }
+            g.message = std::move(*data);
+          }
+          auto seq = s.view->sequence_of(g.info.uid);
+          if (!seq) continue;
+          const std::size_t mark = out.size();
+          const bool seen = std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid);
+          if (auto no_text = render(s, items, g, *seq, seen, out)) {
+            out.resize(mark);
+            refused = std::move(no_text);
+            return;
+          }
+          ++rendered;
+          last_rendered = g.info.uid;
+          if (out.size() >= kHopBytes) break;
+        }
+        // The rest of the chunk waits for the next trip when this one is
+        // full; what is neither rendered nor waiting was expunged meanwhile.
+        std::size_t consumed = end;
+        if (out.size() >= kHopBytes && rendered > 0) {
+          auto last = std::lower_bound(uids->begin(), uids->end(), last_rendered);
+          consumed = static_cast<std::size_t>(last - uids->begin()) + 1;
+        }
+        const auto unchanged_consumed =
+            std::upper_bound(unchanged.begin(), unchanged.end(), (*uids)[consumed - 1]) - unchanged.begin();
+        if (consumed - next != rendered + static_cast<std::size_t>(unchanged_consumed)) missing = true;
+        next = consumed;
       }
-      // The rest of the chunk waits for the next round when the batch is
-      // full; what is neither here nor waiting was expunged meanwhile.
-      std::size_t consumed = end;
-      if (bytes > kBatchBytes && !batch.empty()) {
-        auto last = std::lower_bound(uids->begin(), uids->end(), batch.back().info.uid);
-        consumed = static_cast<std::size_t>(last - uids->begin()) + 1;
-      }
-      const auto unchanged_consumed = std::upper_bound(unchanged.begin(), unchanged.end(), (*uids)[consumed - 1]) -
-                                      unchanged.begin();
-      if (consumed - next != batch.size() + static_cast<std::size_t>(unchanged_consumed)) missing = true;
-      next = consumed;
     };
     co_await s.blocking(work);
     if (failed) co_return storage_error(s, failure);
     // The implicit \Seen is reported in these responses (RFC 9051 §6.4.5).
-    std::sort(seen_set.begin(), seen_set.end());
-    s.flags_reported.insert(s.flags_reported.end(), seen_set.begin(), seen_set.end());
-    for (const auto& g : batch) {
-      auto seq = s.view->sequence_of(g.info.uid);
-      if (!seq) continue;
-      std::string out = "* " + std::to_string(*seq) + " FETCH (";
-      bool first = true;
-      auto item_name = [&](std::string_view name) {
-        if (!first) out += ' ';
-        first = false;
-        out += name;
-        out += ' ';
-      };
-      bool flags_sent = false;
-      for (const auto& item : items) {
-        switch (item.kind) {
-          case FK::flags:
-            if (flags_sent) break;
-            item_name("FLAGS");
-            out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
-            flags_sent = true;
-            break;
-          case FK::uid: item_name("UID"); out += std::to_string(g.info.uid); break;
-          case FK::modseq: item_name("MODSEQ"); out += "(" + std::to_string(g.info.modseq) + ")"; break;
-          case FK::emailid: item_name("EMAILID"); out += "(" + g.email_id + ")"; break;
-          case FK::threadid: item_name("THREADID"); out += "(" + g.thread_id + ")"; break;
-          case FK::internaldate: item_name("INTERNALDATE"); out += date_time(g.info.internal_date); break;
-          case FK::savedate:
-            item_name("SAVEDATE");
-            out += g.info.save_date > 0 ? date_time(g.info.save_date) : std::string("NIL");
-            break;
-          case FK::rfc822_size: item_name("RFC822.SIZE"); out += std::to_string(g.info.size); break;
-          case FK::envelope: item_name("ENVELOPE"); out += g.cache->envelope; break;
-          // IMAP4rev1 has its own form where a message/global part is
-          // involved (docs/imap-renderings.md).
-          case FK::body:
-            item_name("BODY");
-            out += !s.rev2 && !g.cache->body_rev1.empty() ? g.cache->body_rev1 : g.cache->body;
-            break;
-          case FK::bodystructure:
-            item_name("BODYSTRUCTURE");
-            out += !s.rev2 && !g.cache->body_structure_rev1.empty() ? g.cache->body_structure_rev1
-                                                                    : g.cache->body_structure;
-            break;
-          case FK::preview:
-            item_name("PREVIEW");
-            append_string(out, g.cache->preview, true);
-            break;
-          case FK::rfc822:
-            item_name("RFC822");
-            append_literal(out, to_crlf(g.message));
-            break;
-          case FK::rfc822_header: {
-            item_name("RFC822.HEADER");
-            const auto& p = g.cache->parts.front();
-            append_literal(out, to_crlf(std::string_view(g.message).substr(p.header_begin, p.header_end - p.header_begin)));
-            break;
-          }
-          case FK::rfc822_text: {
-            item_name("RFC822.TEXT");
-            const auto& p = g.cache->parts.front();
-            append_literal(out, to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin)));
-            break;
-          }
-          case FK::body_section: {
-            std::string label = section_label(item);
-            if (item.partial) label += "<" + std::to_string(item.partial->offset) + ">";
-            item_name(label);
-            auto data = section_data(g, item.section, g.message);
-            if (!data) out += "NIL";
-            else append_partial(out, *data, item.partial, false);
-            break;
-          }
-          case FK::binary_size: {
-            item_name(section_label(item));
-            if (item.section.part.empty()) {
-              out += std::to_string(g.info.size);
-            } else if (auto found = find_part(g.cache->parts, item.section.part)) {
-              const PartInfo& p = g.cache->parts[*found];
-              bool encoded = p.encoding == "base64" || p.encoding == "quoted-printable";
-              out += std::to_string(encoded ? p.decoded_size : p.body_wire);
-            } else {
-              out += "0";
-            }
-            break;
-          }
-          case FK::binary: {
-            // RFC 3516: the part's content decoded from its transfer encoding.
-            std::optional<std::string> raw;
-            std::string encoding;
-            if (item.section.part.empty()) {
-              raw = to_crlf(g.message);
-            } else if (auto found = find_part(g.cache->parts, item.section.part)) {
-              const PartInfo& p = g.cache->parts[*found];
-              encoding = p.encoding;
-              raw = to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin));
-            }
-            if (!encoding.empty() && encoding != "7bit" && encoding != "8bit" && encoding != "binary" &&
-                encoding != "base64" && encoding != "quoted-printable")
-              co_return no("[UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding " + encoding);
-            std::string label = section_label(item);
-            if (item.partial) label += "<" + std::to_string(item.partial->offset) + ">";
-            item_name(label);
-            if (!raw) {
-              out += "NIL";
-              break;
-            }
-            std::string decoded = encoding == "base64"             ? mime::decode_base64_lenient(*raw)
-                                  : encoding == "quoted-printable" ? mime::decode_quoted_printable(*raw)
-                                                                   : std::move(*raw);
-            append_partial(out, decoded, item.partial, true);
-            break;
-          }
-        }
-      }
-      if (!flags_sent && std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid)) {
-        item_name("FLAGS");
-        out += ImapSession::flag_list(g.info.system_flags, g.info.keywords, g.info.recent && !s.rev2);
-        // The implicit \Seen gave the message a new MODSEQ (RFC 7162 §3.1),
-        // and with QRESYNC such a response names its UID (§3.2.4).
-        if (s.condstore && !has(FK::modseq)) out += s.modseq_item(g.info);
-        if (s.qresync && !has(FK::uid)) out += " UID " + std::to_string(g.info.uid);
-      }
-      out += ")\r\n";
-      co_await s.send(out);
-      if (s.lost) co_return Reply{.sent = true};
-    }
+    s.flags_reported.insert(s.flags_reported.end(), seen_set.begin() + static_cast<std::ptrdiff_t>(seen_before),
+                            seen_set.end());
+    if (!out.empty()) co_await s.send(out);
+    if (s.lost) co_return Reply{.sent = true};
+    if (refused) co_return no(*refused);
   }
   if (missing) co_return no("[EXPUNGEISSUED] Some of the requested messages no longer exist");
   co_return ok(r.uid ? "UID FETCH completed" : "FETCH completed");
