@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "roost/index/search.hpp"
+#include "roost/index/uid_positions.hpp"
 
 namespace roost::index {
 
@@ -19,19 +20,17 @@ std::vector<std::uint32_t> ranks(const Txn& txn, SortKind kind, const std::vecto
   std::string_view key;
   std::string_view previous;
   std::uint32_t current = 0;
+  const UidPositions positions(uids);
   bool more = cursor.get(MDB_SET_RANGE, &key, nullptr, std::string(1, tag));
   while (more && !key.empty() && key[0] == tag && key.size() >= 5) {
-    Uid uid = read_be32(key.substr(key.size() - 4));
-    auto it = std::lower_bound(uids.begin(), uids.end(), uid);
-    if (it != uids.end() && *it == uid) {
+    if (auto pos = positions.find(read_be32(key.substr(key.size() - 4)))) {
       std::string_view value = key.substr(1, key.size() - 5);
       if (value != previous) {
         ++current;
         previous = value;
       }
-      auto pos = static_cast<std::uint32_t>(it - uids.begin());
-      rank[pos] = current;
-      if (scan_order != nullptr) scan_order->push_back(pos);
+      rank[*pos] = current;
+      if (scan_order != nullptr) scan_order->push_back(*pos);
     }
     more = cursor.get(MDB_NEXT, &key);
   }

@@ -18,6 +18,7 @@
 #include "maildir.hpp"
 #include "quota.hpp"
 #include "roost/index/object_id.hpp"
+#include "roost/index/uid_positions.hpp"
 #include "roost/storage/mailbox_name.hpp"
 
 namespace roost::storage {
@@ -635,6 +636,15 @@ std::optional<std::uint32_t> FolderView::sequence_of(Uid uid) const {
   auto it = std::lower_bound(impl_->uids.begin(), impl_->uids.end(), uid);
   if (it == impl_->uids.end() || *it != uid) return std::nullopt;
   return static_cast<std::uint32_t>(it - impl_->uids.begin() + 1);
+}
+
+std::vector<std::uint32_t> FolderView::sequences_of(const std::vector<Uid>& uids) const {
+  const index::UidPositions positions(impl_->uids);
+  std::vector<std::uint32_t> out;
+  out.reserve(uids.size());
+  for (Uid uid : uids)
+    if (auto at = positions.find(uid)) out.push_back(*at + 1);
+  return out;
 }
 
 Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_only) {

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <random>
 
 #include "corpus_generator.hpp"
 #include "roost/mime/decode.hpp"
 #include "roost/mime/message.hpp"
 #include "roost/mime/search_text.hpp"
 #include "roost/mime/sort_keys.hpp"
+#include "roost/index/uid_positions.hpp"
 #include "roost/storage/storage.hpp"
 #include "storage_test_util.hpp"
 
@@ -275,6 +277,27 @@ TEST(Thread, ReferencesLinksRepliesAndMergesSubjects) {
   EXPECT_EQ(render(*view->thread(index::ThreadAlgorithm::ordered_subject, all)), "(6 (1)(2)(3))(4)(5)");
   // REFS: no subject merging; threads by their newest message.
   EXPECT_EQ(render(*view->thread(index::ThreadAlgorithm::refs, all)), "(6)(4)(1 2 3)(5)");
+}
+
+// Dense lists take the table, sparse ones binary search: both must agree
+// with a search of the list for every UID in and around it.
+TEST(UidPositions, AgreeWithBinarySearchDenseAndSparse) {
+  std::mt19937 random(7);
+  for (std::uint32_t stride : {1u, 2u, 5u, 100u}) {
+    std::vector<Uid> uids;
+    for (Uid uid = 3; uids.size() < 500; uid += 1 + random() % stride) uids.push_back(uid);
+    if (stride == 100) uids.push_back(4'000'000'000u);
+    const index::UidPositions positions(uids);
+    for (Uid probe = 0; probe < uids.back() + 3 && probe < 60'000; ++probe) {
+      auto it = std::lower_bound(uids.begin(), uids.end(), probe);
+      std::optional<std::uint32_t> expected;
+      if (it != uids.end() && *it == probe) expected = static_cast<std::uint32_t>(it - uids.begin());
+      ASSERT_EQ(positions.find(probe), expected) << "stride " << stride << " uid " << probe;
+    }
+    EXPECT_EQ(positions.find(uids.back()), uids.size() - 1);
+  }
+  const std::vector<Uid> none;
+  EXPECT_FALSE(index::UidPositions(none).find(1));
 }
 
 }  // namespace

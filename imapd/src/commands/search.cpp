@@ -247,12 +247,7 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   // RFC 7162 §3.1.5-3.1.6: the highest MODSEQ of a non-empty answer.
   const bool modseq_shown = with_modseq && !found->empty();
 
-  std::vector<std::uint32_t> numbers;
-  numbers.reserve(found->size());
-  for (auto uid : *found) {
-    if (r.uid) numbers.push_back(uid);
-    else if (auto seq = s.view->sequence_of(uid)) numbers.push_back(*seq);
-  }
+  std::vector<std::uint32_t> numbers = r.uid ? *found : s.view->sequences_of(*found);
   std::sort(numbers.begin(), numbers.end());
 
   // IMAP4rev2 answers ESEARCH always, ALL by default (RFC 9051 §6.4.4).

@@ -37,12 +37,8 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
   co_await s.blocking(work);
   if (!sorted) co_return storage_error(s, sorted.error());
   if (!highest) co_return storage_error(s, highest.error());
-  std::vector<std::uint32_t> numbers;  // in sort order
-  numbers.reserve(sorted->size());
-  for (auto uid : *sorted) {
-    if (r.uid) numbers.push_back(uid);
-    else if (auto seq = s.view->sequence_of(uid)) numbers.push_back(*seq);
-  }
+  // In sort order.
+  const std::vector<std::uint32_t> numbers = r.uid ? *sorted : s.view->sequences_of(*sorted);
   if (so.returns) {
     // ESORT (RFC 5267 §3.1): ESEARCH in sort order.
     const auto line = esearch(s, r, *so.returns, numbers,

@@ -61,11 +61,7 @@ asio::awaitable<Reply> store(ImapSession& s, const Request& r) {
   }
   if (!modified.empty()) {
     // MODIFIED names sequence numbers for STORE, UIDs for UID STORE.
-    std::vector<std::uint32_t> numbers;
-    for (auto uid : modified) {
-      if (r.uid) numbers.push_back(uid);
-      else if (auto seq = s.view->sequence_of(uid)) numbers.push_back(*seq);
-    }
+    std::vector<std::uint32_t> numbers = r.uid ? modified : s.view->sequences_of(modified);
     std::sort(numbers.begin(), numbers.end());
     co_return ok("[MODIFIED " + compact_set(numbers) + "] Conditional STORE failed for some messages");
   }

@@ -184,6 +184,9 @@ class FolderView {
   std::vector<Uid> recent_uids() const;  // \Recent in this view, ascending
   const std::vector<Uid>& uids() const;  // sequence number n is uids()[n-1]
   std::optional<std::uint32_t> sequence_of(Uid uid) const;
+  // The sequence numbers of those of `uids` (in any order) in this view,
+  // in the same order.
+  std::vector<std::uint32_t> sequences_of(const std::vector<Uid>& uids) const;
   std::vector<std::string> keywords() const;  // every keyword the folder knows
 
   // Brings the view up to date (syncing the maildir when others changed it).
