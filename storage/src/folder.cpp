@@ -378,9 +378,14 @@ std::expected<FolderMeta, LmdbError> meta_or_reset(Txn& txn, const fs::path& dir
   return fresh;
 }
 
+std::atomic<std::uint64_t> scans{0};
+
 }  // namespace
 
+std::uint64_t folder_scans() { return scans.load(std::memory_order_relaxed); }
+
 std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Error& error) {
+  scans.fetch_add(1, std::memory_order_relaxed);
   // 1. The UID list: create it, or read it whole.
   auto contents = uidlist::read(uidlist_file());
   if (!contents && contents.error() != std::errc::no_such_file_or_directory) {
@@ -585,29 +590,38 @@ Result<FolderMeta> Folder::sync(bool full) {
   if (!read) return std::unexpected(error_from(read.error()));
   if (damaged) full = true;
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  if (!full && meta.uidvalidity != 0 && now - last_full_sync_.load() < kFullSyncInterval.count()) {
+  const bool may_skip = !full && now - last_full_sync_.load() < kFullSyncInterval.count();
+  // The index is in step when the UID list and both directories are as its
+  // last sync or commit left them.
+  auto in_step = [&](const FolderMeta& m) {
     struct stat st{};
-    bool uidlist_same = ::stat(uidlist_file().c_str(), &st) == 0 && st.st_ino == meta.uidlist_inode &&
-                        static_cast<std::uint64_t>(st.st_size) == meta.uidlist_offset;
-    if (uidlist_same && meta.new_mtime_ns != 0 && mtime_ns(dir_ / "new") == meta.new_mtime_ns &&
-        mtime_ns(dir_ / "cur") == meta.cur_mtime_ns)
-      return meta;
-  }
+    return m.uidvalidity != 0 && ::stat(uidlist_file().c_str(), &st) == 0 && st.st_ino == m.uidlist_inode &&
+           static_cast<std::uint64_t>(st.st_size) == m.uidlist_offset && m.new_mtime_ns != 0 &&
+           mtime_ns(dir_ / "new") == m.new_mtime_ns && mtime_ns(dir_ / "cur") == m.cur_mtime_ns;
+  };
+  if (may_skip && in_step(meta)) return meta;
   if (auto made = ensure_directories(); !made) return std::unexpected(made.error());
-  last_full_sync_ = now;
   for (;;) {
     Error problem{ErrorKind::internal, {}};
+    bool scanned = false;
     auto written = env.write([&](Txn& txn) -> std::expected<void, LmdbError> {
       problem = Error{ErrorKind::internal, {}};
       auto m = meta_or_reset(txn, dir_);
       if (!m) return std::unexpected(m.error());
       meta = *m;
+      // A delivery of this process or another one may have been between its
+      // renames and its commit when the check above looked; under the write
+      // lock it has committed, and the index may be in step after all.
+      if (may_skip && in_step(meta)) return {};
+      scanned = true;
       return full_sync(txn, meta, problem);
     });
     if (!written) {
       if (!problem.detail.empty()) return std::unexpected(problem);
       return std::unexpected(error_from(written.error()));
     }
+    if (!scanned) return meta;
+    last_full_sync_ = now;
     publish(meta);
     announce(meta.highest_modseq);
     if (problem.kind != ErrorKind::not_possible) return meta;

@@ -54,6 +54,11 @@ struct Error {
 template <class T>
 using Result = std::expected<T, Error>;
 
+// Full synchronisations (folder directory scans) this process has run. A
+// server runs them when another program changed a folder, every ten
+// minutes per folder and after a damaged index, never for its own changes.
+std::uint64_t folder_scans();
+
 enum class SpecialUse : std::uint8_t { none, drafts, sent, trash, junk, archive, all, flagged };
 std::string_view special_use_attribute(SpecialUse use);  // "\\Drafts", ... or ""
 
