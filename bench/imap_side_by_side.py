@@ -43,17 +43,22 @@ class Imap:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=600)
         self.buffer = bytearray()
         self.start = 0
+        self.chunk = bytearray(1 << 20)
+        self.chunk_view = memoryview(self.chunk)
         self.counter = 0
         self.line()
 
     def fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
+        n = self.sock.recv_into(self.chunk)
+        if not n:
             raise EOFError("connection closed")
-        if self.start > (1 << 20):
+        if self.start == len(self.buffer):
+            self.buffer.clear()
+            self.start = 0
+        elif self.start > (1 << 20):
             del self.buffer[:self.start]
             self.start = 0
-        self.buffer += chunk
+        self.buffer += self.chunk_view[:n]
 
     def line(self):
         """One response line with its literals inlined, as bytes."""

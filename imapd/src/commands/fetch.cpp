@@ -387,6 +387,18 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
 
   bool missing = false;
   std::size_t next = 0;
+  // Sequence numbers by walking the view's UIDs forward, as ours ascend:
+  // in a dense range the next message is the next entry.
+  const auto& present = s.view->uids();
+  std::size_t at = 0;
+  auto sequence_of = [&](storage::Uid uid) -> std::optional<std::uint32_t> {
+    if (at >= present.size() || present[at] != uid) {
+      if (at + 1 < present.size() && present[at + 1] == uid) ++at;
+      else at = static_cast<std::size_t>(std::lower_bound(present.begin(), present.end(), uid) - present.begin());
+    }
+    if (at >= present.size() || present[at] != uid) return std::nullopt;
+    return static_cast<std::uint32_t>(at + 1);
+  };
   // \Seen newly set by this FETCH, ascending: a chunk is stored at once but
   // may be rendered over several trips.
   std::vector<storage::Uid> seen_set;
@@ -480,7 +492,7 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
             }
             g.message = std::move(*data);
           }
-          auto seq = s.view->sequence_of(g.info.uid);
+          auto seq = sequence_of(g.info.uid);
           if (!seq) continue;
           const std::size_t mark = out.size();
           const bool seen = std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid);
