@@ -71,6 +71,7 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
     set(std::in_place_type<Sort>, kSelected, sort, true);
     set(std::in_place_type<Thread>, kSelected, thread, true);
     set(std::in_place_type<Compress>, kAuthenticated, compress);
+    set(std::in_place_type<Replace>, kSelected, replace, true);
     for (const auto& row : t)
       if (row.handler == nullptr) std::abort();  // a command without a row: a bug caught at startup
     return t;

@@ -355,6 +355,38 @@ TEST(ImapParse, AppendWithFlagsDateAndMultiappend) {
   EXPECT_EQ(parse_error("a LOGIN ~{1}\r\nx y\r\n"), "A literal8 is not allowed here");
 }
 
+TEST(ImapParse, ReplaceAndUidReplace) {
+  // RFC 8508 §6: "REPLACE" SP seq-number SP mailbox append-message.
+  auto r = parse_ok("a REPLACE 4 Drafts (\\Seen \\Draft) {5}\r\nhello\r\n");
+  EXPECT_FALSE(r.uid);
+  auto rp = std::get<Replace>(r.command);
+  EXPECT_EQ(rp.number, 4u);
+  EXPECT_EQ(rp.mailbox, "Drafts");
+  EXPECT_EQ(rp.message.flags, (std::vector<std::string>{"\\Seen", "\\Draft"}));
+  EXPECT_EQ(rp.message.data, "hello");
+  r = parse_ok("a UID REPLACE 2000 \"Sent Items\" \" 7-Feb-1994 21:52:25 -0800\" ~{3}\r\nb\0c\r\n"s);
+  EXPECT_TRUE(r.uid);
+  rp = std::get<Replace>(r.command);
+  EXPECT_EQ(rp.number, 2000u);
+  EXPECT_EQ(rp.mailbox, "Sent Items");
+  EXPECT_EQ(*rp.message.internal_date, 760686745);
+  EXPECT_TRUE(rp.message.binary);
+  EXPECT_EQ(parse_error("a REPLACE 0 Drafts {1}\r\nx\r\n"), "Zero is not a valid number here");
+  EXPECT_EQ(parse_error("a REPLACE 1:2 Drafts {1}\r\nx\r\n"), "Expected a single space");
+  EXPECT_EQ(parse_error("a REPLACE 1 Drafts {1}\r\nx {1}\r\ny\r\n"), "Unexpected characters at the end of the command");
+}
+
+TEST(ImapReader, ReplaceLiteralsFollowAppendLimit) {
+  SyntaxLimits limits;
+  limits.max_literal = 100;
+  limits.max_append_literal = 1000;
+  CommandReader reader(limits);
+  EXPECT_EQ(reader.add_line("t UID REPLACE 7 Drafts {500}"), Next::literal);
+  reader.take();
+  EXPECT_EQ(reader.add_line("t2 replace 1 Drafts {1001}"), Next::refused);
+  EXPECT_EQ(reader.response(), "t2 NO [TOOBIG] Message too large\r\n");
+}
+
 TEST(ImapParse, SessionCommands) {
   auto a = std::get<Authenticate>(parse_ok("a AUTHENTICATE plain AGFsaWNlAHNlY3JldA==").command);
   EXPECT_EQ(a.mechanism, "PLAIN");

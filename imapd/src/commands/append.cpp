@@ -5,20 +5,26 @@
 
 namespace roost::imap::commands {
 
+std::expected<storage::NewMessage, Reply> new_message(const AppendMessage& m) {
+  if (m.data.empty()) return std::unexpected(no("[CANNOT] A message cannot be empty"));
+  auto flags = to_storage_flags(m.flags);
+  if (!flags) return std::unexpected(bad(flags.error()));
+  storage::NewMessage n;
+  n.data = m.data;
+  n.internal_date = m.internal_date.value_or(0);
+  n.flags = std::move(*flags);
+  return n;
+}
+
 asio::awaitable<Reply> append(ImapSession& s, const Request& r) {
   const auto& a = std::get<Append>(r.command);
   auto name = s.mailbox_from_wire(a.mailbox);
   if (!name) co_return no("[CANNOT] Invalid mailbox name");
   std::vector<storage::NewMessage> messages;
   for (const auto& m : a.messages) {
-    if (m.data.empty()) co_return no("[CANNOT] A message cannot be empty");
-    auto flags = to_storage_flags(m.flags);
-    if (!flags) co_return bad(flags.error());
-    storage::NewMessage n;
-    n.data = m.data;
-    n.internal_date = m.internal_date.value_or(0);
-    n.flags = std::move(*flags);
-    messages.push_back(std::move(n));
+    auto message = new_message(m);
+    if (!message) co_return message.error();
+    messages.push_back(std::move(*message));
   }
   storage::Result<storage::Appended> appended;
   auto work = [&]() { appended = s.mail->append(*name, std::move(messages)); };

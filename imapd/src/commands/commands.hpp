@@ -25,6 +25,10 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r);
 asio::awaitable<Reply> namespace_(ImapSession& s, const Request& r);
 asio::awaitable<Reply> status(ImapSession& s, const Request& r);
 asio::awaitable<Reply> append(ImapSession& s, const Request& r);
+asio::awaitable<Reply> replace(ImapSession& s, const Request& r);
+// A message of APPEND or REPLACE for storage, or the refusal (an empty
+// message, a flag that cannot be stored).
+std::expected<storage::NewMessage, Reply> new_message(const AppendMessage& m);
 asio::awaitable<Reply> close(ImapSession& s, const Request& r);
 asio::awaitable<Reply> expunge(ImapSession& s, const Request& r);
 asio::awaitable<Reply> search(ImapSession& s, const Request& r);

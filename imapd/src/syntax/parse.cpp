@@ -279,28 +279,45 @@ bool parse_status(Cursor& c, Command& command) {
   return status_items(c, s.items);
 }
 
+// append-opts SP append-data (RFC 4466 §2.1.1), after the space before it.
+bool append_message(Cursor& c, AppendMessage& m) {
+  if (c.peek('(')) {
+    auto flags = c.flag_list();
+    if (!flags || !c.space()) return false;
+    m.flags = std::move(*flags);
+  }
+  if (c.peek('"')) {
+    auto date = c.date_time();
+    if (!date || !c.space()) return false;
+    m.internal_date = *date;
+  }
+  auto data = c.literal(true, &m.binary);
+  if (!data) return false;
+  m.data = std::move(*data);
+  return true;
+}
+
 bool parse_append(Cursor& c, Command& command) {
   auto& a = make<Append>(command);
   if (!mailbox_argument(c, a.mailbox)) return false;
   do {
     if (!c.space()) return false;
     AppendMessage m;
-    if (c.peek('(')) {
-      auto flags = c.flag_list();
-      if (!flags || !c.space()) return false;
-      m.flags = std::move(*flags);
-    }
-    if (c.peek('"')) {
-      auto date = c.date_time();
-      if (!date || !c.space()) return false;
-      m.internal_date = *date;
-    }
-    auto data = c.literal(true, &m.binary);
-    if (!data) return false;
-    m.data = std::move(*data);
+    if (!append_message(c, m)) return false;
     a.messages.push_back(std::move(m));
   } while (c.peek(' '));
   return true;
+}
+
+// replace = "REPLACE" SP seq-number SP mailbox append-message (RFC 8508 §6).
+bool parse_replace(Cursor& c, Command& command) {
+  auto& r = make<Replace>(command);
+  if (!c.space()) return false;
+  auto number = c.nz_number();
+  if (!number) return false;
+  r.number = *number;
+  if (!mailbox_argument(c, r.mailbox) || !c.space()) return false;
+  return append_message(c, r.message);
 }
 
 bool parse_search_command(Cursor& c, Command& command) { return parse_search(c, make<Search>(command)); }
@@ -453,6 +470,7 @@ const std::vector<Entry>& table() {
       {"SORT", parse_sort, true},
       {"THREAD", parse_thread, true},
       {"COMPRESS", parse_compress},
+      {"REPLACE", parse_replace, true},
   };
   return entries;
 }

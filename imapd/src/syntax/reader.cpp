@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <optional>
 
 #include "roost/imapd/syntax.hpp"
@@ -45,7 +46,13 @@ CommandReader::Next CommandReader::add_line(std::string_view line) {
     std::string_view tag = line.substr(0, space);
     tag_ = valid_tag(tag) ? std::string(tag) : std::string();
     std::string_view rest = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
-    append_ = ascii_iequals(rest.substr(0, rest.find(' ')), "APPEND");
+    std::string_view verb = rest.substr(0, rest.find(' '));
+    if (ascii_iequals(verb, "UID")) {
+      rest.remove_prefix(std::min(rest.size(), verb.size() + 1));
+      verb = rest.substr(0, rest.find(' '));
+    }
+    // Messages come in APPEND and REPLACE (RFC 8508): APPENDLIMIT governs them.
+    append_ = ascii_iequals(verb, "APPEND") || ascii_iequals(verb, "REPLACE");
   }
   auto marker = literal_marker(line);
   if (skipping_) {

@@ -181,6 +181,13 @@ struct Append {
   std::string mailbox;
   std::vector<AppendMessage> messages;  // several with MULTIAPPEND (RFC 3502)
 };
+// REPLACE / UID REPLACE (RFC 8508): append `message` to `mailbox`, then
+// remove the selected folder's message `number` (a UID with UID REPLACE).
+struct Replace {
+  std::uint32_t number = 0;
+  std::string mailbox;
+  AppendMessage message;
+};
 struct Check {};
 struct Close {};
 struct Unselect {};
@@ -252,11 +259,11 @@ struct Compress {
 using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
-                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress>;
+                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress, Replace>;
 
 struct Request {
   std::string tag;
-  bool uid = false;  // UID FETCH/STORE/COPY/MOVE/SEARCH/SORT/THREAD/EXPUNGE: numbers are UIDs
+  bool uid = false;  // UID FETCH/STORE/COPY/MOVE/SEARCH/SORT/THREAD/EXPUNGE/REPLACE: numbers are UIDs
   Command command;
 };
 
