@@ -4,6 +4,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "roost/core/ascii.hpp"
@@ -104,12 +105,16 @@ Apply set_duration(T Config::*group, std::chrono::milliseconds T::*field) {
 }
 
 template <class T>
-Apply set_size(T Config::*group, std::size_t T::*field, std::size_t min) {
+Apply set_size(T Config::*group, std::size_t T::*field, std::size_t min,
+               std::size_t max = std::numeric_limits<std::size_t>::max()) {
   return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
     auto s = parse_size(v);
     if (!s) return std::unexpected(s.error());
     if (*s < min) {
       return std::unexpected("must be at least " + std::to_string(min) + " bytes");
+    }
+    if (*s > max) {
+      return std::unexpected("must be at most " + std::to_string(max) + " bytes");
     }
     (c.*group).*field = *s;
     return {};
@@ -367,6 +372,19 @@ const std::vector<Setting>& settings() {
        set_duration(&Config::imap, &Config::Imap::idle_keepalive)},
       {{"imap", "max_bad_commands", "20", "BAD replies in a row before the connection is closed with BYE."},
        set_uint(&Config::imap, &Config::Imap::max_bad_commands, 1, 10000)},
+      {{"imap", "metadata_max_size", "64K",
+        "Largest METADATA annotation value SETMETADATA accepts (RFC 5464): 1K to 64K, the largest literal outside APPEND."},
+       set_size(&Config::imap, &Config::Imap::metadata_max_size, 1024, 64 * 1024)},
+      {{"imap", "metadata_max_entries", "100",
+        "METADATA annotations per folder, and on the account as a whole (RFC 5464; at least 10)."},
+       set_uint(&Config::imap, &Config::Imap::metadata_max_entries, 10, 100000)},
+      {{"imap", "metadata_admin", "",
+        "The read-only /shared/admin server annotation (RFC 5464 §3.2.1.1): a URI to reach the "
+        "administrator, such as mailto:postmaster@example.org; empty: none."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.imap.metadata_admin = std::string(v);
+         return {};
+       }},
 
       {{"pop3", "uidl_format", "%08Xu%08Xv",
         "POP3 UIDL template: %u UID, %v UIDVALIDITY, %f maildir file name, with width, 0 and X/x as in printf; Dovecot's default."},

@@ -72,6 +72,8 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
     set(std::in_place_type<Thread>, kSelected, thread, true);
     set(std::in_place_type<Compress>, kAuthenticated, compress);
     set(std::in_place_type<Replace>, kSelected, replace, true);
+    set(std::in_place_type<GetMetadata>, kAuthenticated, getmetadata);
+    set(std::in_place_type<SetMetadata>, kAuthenticated, setmetadata);
     for (const auto& row : t)
       if (row.handler == nullptr) std::abort();  // a command without a row: a bug caught at startup
     return t;

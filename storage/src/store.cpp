@@ -14,6 +14,7 @@
 #include <set>
 #include <utility>
 
+#include "annotations.hpp"
 #include "folder.hpp"
 #include "maildir.hpp"
 #include "quota.hpp"
@@ -336,6 +337,15 @@ Result<void> User::remove(std::string_view name) {
   return {};
 }
 
+namespace {
+
+std::filesystem::path annotations_path(const fs::path& root, std::string_view canonical) {
+  if (canonical.empty()) return root / annotation_file::kServerFile;
+  return root / directory_name(canonical) / annotation_file::kFile;
+}
+
+}  // namespace
+
 Result<void> User::rename(std::string_view from, std::string_view to) {
   auto source = impl_->existing(from);
   if (!source) return std::unexpected(source.error());
@@ -346,6 +356,11 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
     // and leaves INBOX, empty, in place; its subfolders stay where they are.
     // (create() takes the folder lock itself, and says if the target exists.)
     if (auto made = create(*target); !made) return made;
+    // RFC 5464 §4.1: INBOX keeps its annotations, and the new folder gets a copy.
+    auto kept = annotation_file::read(annotations_path(impl_->root, "INBOX"));
+    if (!kept) return std::unexpected(kept.error());
+    if (!kept->empty())
+      if (auto copied = annotation_file::write(annotations_path(impl_->root, *target), *kept); !copied) return copied;
     auto inbox = open("INBOX", false);
     if (!inbox) return std::unexpected(inbox.error());
     const std::vector<Uid> all = (*inbox)->uids();
@@ -399,6 +414,33 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
   if (uses_changed)
     if (auto w = impl_->write_special_uses(uses); !w) return w;
   return {};
+}
+
+Result<std::vector<Annotation>> User::annotations(std::string_view folder) {
+  std::string canonical;
+  if (!folder.empty()) {
+    auto existing = impl_->existing(folder);
+    if (!existing) return std::unexpected(existing.error());
+    canonical = std::move(*existing);
+  }
+  return annotation_file::read(annotations_path(impl_->root, canonical));
+}
+
+Result<void> User::annotate(std::string_view folder, const std::vector<AnnotationChange>& changes,
+                            std::size_t max_entries) {
+  auto lock = impl_->lock_folders();
+  if (!lock) return std::unexpected(lock.error());
+  std::string canonical;
+  if (!folder.empty()) {
+    auto existing = impl_->existing(folder);
+    if (!existing) return std::unexpected(existing.error());
+    canonical = std::move(*existing);
+  }
+  const fs::path file = annotations_path(impl_->root, canonical);
+  auto entries = annotation_file::read(file);
+  if (!entries) return std::unexpected(entries.error());
+  if (auto applied = annotation_file::apply(*entries, changes, max_entries); !applied) return applied;
+  return annotation_file::write(file, *entries);
 }
 
 Result<void> User::subscribe(std::string_view name, bool subscribed) {

@@ -376,6 +376,28 @@ TEST(ImapParse, ReplaceAndUidReplace) {
   EXPECT_EQ(parse_error("a REPLACE 1 Drafts {1}\r\nx {1}\r\ny\r\n"), "Unexpected characters at the end of the command");
 }
 
+TEST(ImapParse, Metadata) {
+  // RFC 5464 §5: options before the mailbox, and where §4.2.1's example puts them.
+  auto g = std::get<GetMetadata>(parse_ok("a GETMETADATA (MAXSIZE 1024 DEPTH infinity) \"\" /shared/comment").command);
+  EXPECT_EQ(g.mailbox, "");
+  EXPECT_EQ(*g.max_size, 1024u);
+  EXPECT_EQ(g.depth, MetadataDepth::infinity);
+  EXPECT_EQ(g.entries, std::vector<std::string>{"/shared/comment"});
+  g = std::get<GetMetadata>(parse_ok("a GETMETADATA INBOX (DEPTH 1) (/private/a \"/shared/b\")").command);
+  EXPECT_EQ(g.depth, MetadataDepth::one);
+  EXPECT_EQ(g.entries, (std::vector<std::string>{"/private/a", "/shared/b"}));
+  auto s = std::get<SetMetadata>(parse_ok("a SETMETADATA INBOX (/private/a NIL /shared/b {2}\r\nxy /private/c ~{1}\r\n\0)"s).command);
+  ASSERT_EQ(s.entries.size(), 3u);
+  EXPECT_FALSE(s.entries[0].second);
+  EXPECT_EQ(*s.entries[1].second, "xy");
+  EXPECT_EQ(*s.entries[2].second, std::string("\0", 1));
+  EXPECT_EQ(parse_error("a GETMETADATA INBOX \"/private/a*\""), "Invalid entry name /private/a*");
+  EXPECT_EQ(parse_error("a GETMETADATA INBOX /shared/"), "Invalid entry name /shared/");
+  EXPECT_EQ(parse_error("a SETMETADATA INBOX (/shared/vendor/x \"v\")"), "Invalid entry name /shared/vendor/x");
+  EXPECT_EQ(parse_error("a GETMETADATA (DEPTH 2) INBOX /private/a"), "DEPTH is 0, 1 or infinity");
+  EXPECT_EQ(parse_error("a GETMETADATA (SIZE 2) INBOX /private/a"), "Unknown GETMETADATA option SIZE");
+}
+
 TEST(ImapReader, ReplaceLiteralsFollowAppendLimit) {
   SyntaxLimits limits;
   limits.max_literal = 100;

@@ -414,6 +414,59 @@ TEST(Storage, RenamingInboxMovesItsMessages) {
   EXPECT_EQ(user->rename("INBOX", "Old Inbox").error().kind, ErrorKind::exists);
 }
 
+TEST(Storage, AnnotationsFollowTheirFolder) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->create("Work/Old"));
+  auto set = [&](std::string_view folder, std::string name, std::optional<std::string> value) {
+    return user->annotate(folder, {AnnotationChange{std::move(name), std::move(value)}}, 3);
+  };
+  auto names = [&](std::string_view folder) {
+    std::vector<std::string> out;
+    auto entries = user->annotations(folder);
+    EXPECT_TRUE(entries) << folder;
+    if (entries)
+      for (const auto& a : *entries) out.push_back(a.name + "=" + a.value);
+    return out;
+  };
+  ASSERT_TRUE(set("Work", "/private/comment", std::string("a\0b\r\nc", 6)));
+  ASSERT_TRUE(set("Work", "/shared/comment", "shared"));
+  ASSERT_TRUE(set("", "/private/vendor/x/y", "account"));
+  // Names compare without regard to case; the last spelling is kept.
+  ASSERT_TRUE(set("Work", "/PRIVATE/Comment", "again"));
+  EXPECT_EQ(names("Work"), (std::vector<std::string>{"/PRIVATE/Comment=again", "/shared/comment=shared"}));
+  EXPECT_EQ(names(""), std::vector<std::string>{"/private/vendor/x/y=account"});
+  EXPECT_TRUE(names("Work/Old").empty());
+  // Binary values survive the file.
+  ASSERT_TRUE(set("Work/Old", "/private/bin", std::string("\0\xff\n", 3)));
+  EXPECT_EQ(user->annotations("Work/Old").value()[0].value, std::string("\0\xff\n", 3));
+  // All or nothing: the third change would make four entries.
+  auto refused = user->annotate("Work", {AnnotationChange{"/shared/comment", std::nullopt},
+                                         AnnotationChange{"/private/a", "1"}, AnnotationChange{"/private/b", "2"},
+                                         AnnotationChange{"/private/c", "3"}},
+                                3);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::limit);
+  EXPECT_EQ(names("Work").size(), 2u);
+  EXPECT_EQ(user->annotations("Nowhere").error().kind, ErrorKind::not_found);
+  EXPECT_EQ(set("Nowhere", "/private/comment", "x").error().kind, ErrorKind::not_found);
+  // RENAME carries a folder's annotations and its children's (RFC 5464 §4.1).
+  ASSERT_TRUE(user->rename("Work", "Job"));
+  EXPECT_EQ(names("Job").size(), 2u);
+  EXPECT_EQ(user->annotations("Job/Old").value().size(), 1u);
+  // DELETE takes them away: a new folder of the same name starts bare.
+  ASSERT_TRUE(user->remove("Job/Old"));
+  ASSERT_TRUE(user->create("Job/Old"));
+  EXPECT_TRUE(names("Job/Old").empty());
+  // Renaming INBOX leaves its annotations and copies them to the new folder.
+  ASSERT_TRUE(set("INBOX", "/private/comment", "inbox"));
+  ASSERT_TRUE(user->rename("INBOX", "Before"));
+  EXPECT_EQ(names("INBOX"), std::vector<std::string>{"/private/comment=inbox"});
+  EXPECT_EQ(names("Before"), std::vector<std::string>{"/private/comment=inbox"});
+  EXPECT_EQ(names(""), std::vector<std::string>{"/private/vendor/x/y=account"});
+}
+
 TEST(Storage, HostileFolderNamesNeverLeaveTheMaildir) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));

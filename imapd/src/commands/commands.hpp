@@ -43,6 +43,8 @@ asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request& r);
 asio::awaitable<Reply> sort(ImapSession& s, const Request& r);
 asio::awaitable<Reply> thread(ImapSession& s, const Request& r);
 asio::awaitable<Reply> compress(ImapSession& s, const Request& r);
+asio::awaitable<Reply> getmetadata(ImapSession& s, const Request& r);
+asio::awaitable<Reply> setmetadata(ImapSession& s, const Request& r);
 
 // After AUTHENTICATE or LOGIN: opens the user's mail and enters the
 // authenticated state, or says why not.

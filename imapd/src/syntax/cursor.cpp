@@ -27,14 +27,15 @@ bool Cursor::space() {
   return fail(at_end() ? "Missing arguments" : "Expected a single space");
 }
 
-std::string Cursor::peek_word() const {
-  std::size_t end = pos_;
+std::string Cursor::peek_word(std::size_t offset) const {
+  const std::size_t start = std::min(pos_ + offset, raw_.text.size());
+  std::size_t end = start;
   while (end < raw_.text.size()) {
     unsigned char c = static_cast<unsigned char>(raw_.text[end]);
     if (!is_atom_char(c) || c == '[' || c == '<') break;
     ++end;
   }
-  return ascii_uppercase(std::string_view(raw_.text).substr(pos_, end - pos_));
+  return ascii_uppercase(std::string_view(raw_.text).substr(start, end - start));
 }
 
 bool Cursor::eat_word(std::string_view word) {

@@ -35,8 +35,9 @@ class Cursor {
   bool space();
   // A case-insensitive word that ends where atom characters end.
   bool eat_word(std::string_view word);
-  // The next atom-like word (ATOM-CHAR and '.', '[' ...) without consuming it.
-  std::string peek_word() const;
+  // The next atom-like word (ATOM-CHAR and '.', '[' ...), upper case, without
+  // consuming it; `offset` characters ahead.
+  std::string peek_word(std::size_t offset = 0) const;
   // Every literal was used and nothing follows.
   bool finish();
 

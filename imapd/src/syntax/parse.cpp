@@ -424,6 +424,108 @@ bool parse_thread(Cursor& c, Command& command) {
   return parse_charset_and_keys(c, t.charset, t.key);
 }
 
+// RFC 5464 §3.2: slash-separated, scope /private or /shared, at least two
+// components (four under .../vendor/ when set), no "//", no trailing "/",
+// no '*', '%', control characters or non-ASCII. Any other name is BAD.
+bool metadata_entry(Cursor& c, bool to_set, std::string& out) {
+  auto name = c.astring();
+  if (!name) return false;
+  auto invalid = [&] { return c.fail("Invalid entry name " + *name); };
+  const std::string& n = *name;
+  if (n.size() < 2 || n[0] != '/' || n.back() == '/' || n.find("//") != std::string::npos) return invalid();
+  for (unsigned char ch : n)
+    if (ch < 0x20 || ch > 0x7e || ch == '*' || ch == '%') return invalid();
+  std::vector<std::string> parts;
+  for (std::size_t at = 1; at <= n.size();) {
+    std::size_t slash = std::min(n.find('/', at), n.size());
+    parts.push_back(ascii_uppercase(n.substr(at, slash - at)));
+    at = slash + 1;
+  }
+  if (parts[0] != "PRIVATE" && parts[0] != "SHARED") return invalid();
+  if (parts.size() < 2) return invalid();
+  if (to_set && parts[1] == "VENDOR" && parts.size() < 4) return invalid();
+  out = std::move(*name);
+  return true;
+}
+
+// getmetadata-options = "(" option *(SP option) ")", MAXSIZE n / DEPTH d.
+bool metadata_options(Cursor& c, GetMetadata& g) {
+  if (!c.open_paren()) return false;
+  do {
+    if (c.eat_word("MAXSIZE")) {
+      if (!c.space()) return false;
+      auto n = c.number();
+      if (!n) return false;
+      g.max_size = *n;
+    } else if (c.eat_word("DEPTH")) {
+      if (!c.space()) return false;
+      if (c.eat_word("0")) g.depth = MetadataDepth::zero;
+      else if (c.eat_word("1")) g.depth = MetadataDepth::one;
+      else if (c.eat_word("INFINITY")) g.depth = MetadataDepth::infinity;
+      else return c.fail("DEPTH is 0, 1 or infinity");
+    } else {
+      std::string word = c.peek_word();
+      return c.fail(word.empty() ? "Expected a GETMETADATA option" : "Unknown GETMETADATA option " + word);
+    }
+  } while (c.eat(' '));
+  return c.close_paren();
+}
+
+// getmetadata = "GETMETADATA" [SP options] SP mailbox SP entries. The
+// options are also taken after the mailbox, where §4.2.1's examples put them.
+bool parse_getmetadata(Cursor& c, Command& command) {
+  auto& g = make<GetMetadata>(command);
+  if (!c.space()) return false;
+  if (c.peek('(')) {
+    if (!metadata_options(c, g) || !c.space()) return false;
+  }
+  auto mailbox = c.astring();
+  if (!mailbox || !c.space()) return false;
+  g.mailbox = std::move(*mailbox);
+  if (c.peek('(')) {
+    std::string word = c.peek_word(1);
+    if (word == "MAXSIZE" || word == "DEPTH") {
+      if (!metadata_options(c, g) || !c.space()) return false;
+    }
+  }
+  if (c.peek('(')) {
+    if (!c.open_paren()) return false;
+    do {
+      std::string entry;
+      if (!metadata_entry(c, false, entry)) return false;
+      g.entries.push_back(std::move(entry));
+    } while (c.eat(' '));
+    return c.close_paren();
+  }
+  std::string entry;
+  if (!metadata_entry(c, false, entry)) return false;
+  g.entries.push_back(std::move(entry));
+  return true;
+}
+
+// setmetadata = "SETMETADATA" SP mailbox SP "(" entry SP value *(...) ")",
+// value = nstring / literal8.
+bool parse_setmetadata(Cursor& c, Command& command) {
+  auto& s = make<SetMetadata>(command);
+  if (!mailbox_argument(c, s.mailbox) || !c.space() || !c.open_paren()) return false;
+  do {
+    std::string entry;
+    if (!metadata_entry(c, true, entry) || !c.space()) return false;
+    std::optional<std::string> value;
+    if (c.at_literal()) {
+      auto bytes = c.literal(true);
+      if (!bytes) return false;
+      value = std::move(*bytes);
+    } else {
+      auto n = c.nstring();
+      if (!n) return false;
+      value = std::move(*n);
+    }
+    s.entries.emplace_back(std::move(entry), std::move(value));
+  } while (c.eat(' '));
+  return c.close_paren();
+}
+
 struct Entry {
   std::string_view name;
   Parse parse;
@@ -471,6 +573,8 @@ const std::vector<Entry>& table() {
       {"THREAD", parse_thread, true},
       {"COMPRESS", parse_compress},
       {"REPLACE", parse_replace, true},
+      {"GETMETADATA", parse_getmetadata},
+      {"SETMETADATA", parse_setmetadata},
   };
   return entries;
 }

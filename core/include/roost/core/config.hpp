@@ -114,6 +114,9 @@ struct Config {
     bool literal_minus = false;          // announce LITERAL- instead of LITERAL+ (RFC 7888)
     std::chrono::milliseconds idle_keepalive{};  // "* OK Still here" while in IDLE
     unsigned max_bad_commands = 0;       // BAD replies in a row before the connection is closed
+    std::size_t metadata_max_size = 0;   // largest METADATA value (RFC 5464 MAXSIZE)
+    unsigned metadata_max_entries = 0;   // METADATA entries per folder and per account
+    std::string metadata_admin;          // /shared/admin server entry; empty: none
   } imap;
 
   struct Pop3 {

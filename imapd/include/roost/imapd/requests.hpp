@@ -188,6 +188,19 @@ struct Replace {
   std::string mailbox;
   AppendMessage message;
 };
+// GETMETADATA and SETMETADATA (RFC 5464). Mailbox "" names the server
+// entries; entry names are checked by the parser (§3.2).
+enum class MetadataDepth : std::uint8_t { zero, one, infinity };
+struct GetMetadata {
+  std::string mailbox;
+  std::optional<std::uint64_t> max_size;  // MAXSIZE (§4.2.1)
+  MetadataDepth depth = MetadataDepth::zero;  // DEPTH (§4.2.2)
+  std::vector<std::string> entries;
+};
+struct SetMetadata {
+  std::string mailbox;
+  std::vector<std::pair<std::string, std::optional<std::string>>> entries;  // NIL removes
+};
 struct Check {};
 struct Close {};
 struct Unselect {};
@@ -259,7 +272,8 @@ struct Compress {
 using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
-                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress, Replace>;
+                             GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress, Replace,
+                             GetMetadata, SetMetadata>;
 
 struct Request {
   std::string tag;

@@ -107,6 +107,17 @@ struct NewMessage {
   std::string guid;  // a copy's source identity (MessageInfo::guid); empty: a new message
 };
 
+// A METADATA annotation (RFC 5464 §3): an entry name ("/private/comment")
+// and its value, any octets.
+struct Annotation {
+  std::string name;
+  std::string value;
+};
+struct AnnotationChange {
+  std::string name;
+  std::optional<std::string> value;  // nullopt removes the entry
+};
+
 struct Appended {
   std::uint32_t uidvalidity = 0;
   std::vector<Uid> uids;  // in the order given
@@ -283,6 +294,15 @@ class User {
   // The folder's MAILBOXID (RFC 8474), kept across RENAME.
   Result<std::string> mailbox_id(std::string_view name);
   Result<std::unique_ptr<FolderView>> open(std::string_view name, bool read_only);
+
+  // METADATA annotations of a folder, or of the whole account when `folder`
+  // is empty (RFC 5464 server entries). They live in the folder's directory:
+  // RENAME takes them along, DELETE removes them, and renaming INBOX copies
+  // them (§4.1). annotate() applies every change or none; ErrorKind::limit
+  // when more than `max_entries` would exist.
+  Result<std::vector<Annotation>> annotations(std::string_view folder);
+  Result<void> annotate(std::string_view folder, const std::vector<AnnotationChange>& changes,
+                        std::size_t max_entries);
 
   // Delivery (new/, no flags) and APPEND (cur/, with flags). Either every
   // message is durable and has its UID, or none was added.
