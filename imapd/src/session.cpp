@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "roost/core/log.hpp"
+#include "roost/imapd/context_updates.hpp"
 #include "roost/imapd/writer.hpp"
 #include "roost/storage/mailbox_name.hpp"
 
@@ -97,15 +98,39 @@ Reply storage_error(ImapSession& session, const storage::Error& error) {
   return no(text);
 }
 
+void ImapSession::deselect() {
+  view.reset();
+  saved_result.clear();
+  update_contexts.clear();
+}
+
 asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
   if (!view || lost) co_return;
   storage::Result<storage::ViewUpdate> update;
   storage::Result<std::vector<storage::MessageInfo>> changed;
   std::vector<std::string> keywords;
+  // RFC 5267 §4.3: the update contexts' results now, when anything changed.
+  std::vector<storage::Uid> old_uids;
+  std::vector<std::optional<std::vector<storage::Uid>>> fresh;
   auto work = [&]() {
+    if (!update_contexts.empty()) old_uids = view->uids();
     update = view->refresh(allow_expunges);
     if (update && !update->flags_changed.empty()) changed = view->messages(update->flags_changed);
     keywords = view->keywords();
+    if (!update || update_contexts.empty() ||
+        (update->expunged.empty() && !update->new_messages && update->flags_changed.empty()))
+      return;
+    const auto& present = view->uids();
+    for (const auto& context : update_contexts) {
+      auto found = context.sort ? view->sort(*context.sort, context.key) : view->search(context.key);
+      if (!found) {
+        fresh.emplace_back();
+        continue;
+      }
+      // Only what this session has been told exists.
+      std::erase_if(*found, [&](storage::Uid uid) { return !std::binary_search(present.begin(), present.end(), uid); });
+      fresh.emplace_back(std::move(*found));
+    }
   };
   co_await blocking(work);
   if (!update) {
@@ -121,7 +146,16 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
     log::warning(net.log_context(), "refresh_failed", {{"detail", update.error().detail}});
     co_return;
   }
-  std::string out;
+  std::string out, additions;
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    if (!fresh[i]) continue;
+    auto& context = update_contexts[i];
+    const auto lines = context_lines(ContextChange{context.tag, context.uid, context.sort.has_value(), context.results,
+                                                   *fresh[i], old_uids, view->uids()});
+    out += lines.remove;
+    additions += lines.add;
+    context.results = std::move(*fresh[i]);
+  }
   if (keywords != known_keywords) {
     known_keywords = keywords;
     out += "* FLAGS " + flag_list(kSystemFlags, known_keywords, false) + "\r\n";
@@ -147,6 +181,7 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
              flag_list(m.system_flags, m.keywords, m.recent && !rev2) + modseq_item(m) + ")\r\n";
     }
   }
+  out += additions;
   co_await send(out);
 }
 

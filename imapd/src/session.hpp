@@ -23,6 +23,18 @@ namespace roost::imap {
 
 enum class State : unsigned { not_authenticated = 1, authenticated = 2, selected = 4, logout = 8 };
 
+// A SEARCH or SORT with RETURN (UPDATE) (RFC 5267 §4.3): its program (its
+// sequence numbers resolved when it ran), its order, and its results as the
+// client last heard them, in that order. ESEARCH ADDTO and REMOVEFROM keep
+// the client's copy in step until CANCELUPDATE or the mailbox is closed.
+struct UpdateContext {
+  std::string tag;
+  bool uid = false;  // updates in UIDs (UID SEARCH/SORT), else sequence numbers
+  std::optional<std::vector<index::SortCriterion>> sort;  // absent: SEARCH, mailbox order
+  index::SearchKey key;
+  std::vector<storage::Uid> results;
+};
+
 struct ImapSession {
   Session& net;
   storage::Store& store;
@@ -42,6 +54,9 @@ struct ImapSession {
   // UIDs whose new flags this session's STORE already reported (or was
   // told not to): announce_changes() skips them once.
   std::vector<storage::Uid> flags_reported;
+  // RFC 5267 §4.3.1: at least one per client; more are refused with NOUPDATE.
+  static constexpr std::size_t kMaxUpdateContexts = 8;
+  std::vector<UpdateContext> update_contexts;
 
   Connection& conn() { return *net.connection; }
   const Config& config() const { return *net.config; }
@@ -69,6 +84,9 @@ struct ImapSession {
   asio::awaitable<void> enable_condstore();
   // " MODSEQ (n)" for FETCH responses once CONDSTORE is on, else nothing.
   std::string modseq_item(const storage::MessageInfo& info) const;
+
+  // Leaves the selected state's data behind: the view, $ and update contexts.
+  void deselect();
 
   // Sequence numbers or UIDs of the selected view, ascending and without
   // duplicates; nullopt when a sequence number does not exist (BAD).

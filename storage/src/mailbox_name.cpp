@@ -3,7 +3,9 @@
 #include <unicode/ucnv.h>
 #include <unicode/ucnv_err.h>
 #include <unicode/ustring.h>
+#include <unicode/utf8.h>
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -105,9 +107,17 @@ std::expected<std::string, NameError> canonical_name(std::string_view utf8) {
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  // Valid UTF-8 without C1 controls: round trip through ICU.
+  // Valid UTF-8: round trip through ICU.
   auto check = convert("UTF-8", "UTF-8", out, NameError::bad_utf8);
   if (!check || *check != out) return std::unexpected(NameError::bad_utf8);
+  // RFC 6855 §3: no C1 controls, line or paragraph separators either.
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(out.data());
+  const auto length = static_cast<std::int32_t>(out.size());
+  for (std::int32_t i = 0; i < length;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, length, c);
+    if ((c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029) return std::unexpected(NameError::bad_character);
+  }
   if (directory_name(out).size() > kMaxDirectoryName) return std::unexpected(NameError::too_long);
   return out;
 }

@@ -2,6 +2,11 @@
 // typed parsing of every command, and the response writer.
 #include <gtest/gtest.h>
 
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "roost/imapd/context_updates.hpp"
 #include "roost/imapd/syntax.hpp"
 #include "roost/imapd/writer.hpp"
 
@@ -396,6 +401,103 @@ TEST(ImapParse, Metadata) {
   EXPECT_EQ(parse_error("a SETMETADATA INBOX (/shared/vendor/x \"v\")"), "Invalid entry name /shared/vendor/x");
   EXPECT_EQ(parse_error("a GETMETADATA (DEPTH 2) INBOX /private/a"), "DEPTH is 0, 1 or infinity");
   EXPECT_EQ(parse_error("a GETMETADATA (SIZE 2) INBOX /private/a"), "Unknown GETMETADATA option SIZE");
+}
+
+TEST(ImapParse, Utf8AppendAndQuotedStrings) {
+  // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")".
+  auto a = std::get<Append>(parse_ok("a APPEND INBOX (\\Seen) UTF8 (~{3}\r\nabc)").command);
+  ASSERT_EQ(a.messages.size(), 1u);
+  EXPECT_TRUE(a.messages[0].utf8);
+  EXPECT_EQ(a.messages[0].data, "abc");
+  EXPECT_EQ(parse_error("a APPEND INBOX UTF8 ({3}\r\nabc)"), "UTF8 takes a literal8");
+  EXPECT_EQ(parse_error("a APPEND INBOX UTF8 (~{3}\r\nabc x"), "Expected ')'");
+  // §3: UTF-8 in quoted strings, and nothing else with the high bit set.
+  EXPECT_EQ(std::get<Create>(parse_ok("a CREATE \"K\xc3\xb6ln\"").command).mailbox, "K\xc3\xb6ln");
+  EXPECT_EQ(parse_error("a CREATE \"K\xf6ln\""), "Invalid UTF-8 in a quoted string");
+  EXPECT_EQ(parse_error("a CREATE \"\xc0\xaf\""), "Invalid UTF-8 in a quoted string");
+}
+
+// The pairs of an ADDTO or REMOVEFROM line: (position, numbers in order).
+std::vector<std::pair<std::size_t, std::vector<std::uint32_t>>> context_pairs(const std::string& line) {
+  std::vector<std::pair<std::size_t, std::vector<std::uint32_t>>> out;
+  if (line.empty()) return out;
+  std::istringstream in(line.substr(line.rfind('(') + 1, line.rfind(')') - line.rfind('(') - 1));
+  std::size_t position;
+  std::string set;
+  while (in >> position >> set) {
+    std::vector<std::uint32_t> numbers;
+    std::istringstream parts(set);
+    std::string part;
+    while (std::getline(parts, part, ',')) {
+      auto colon = part.find(':');
+      std::uint32_t a = std::stoul(part.substr(0, colon));
+      std::uint32_t b = colon == std::string::npos ? a : std::stoul(part.substr(colon + 1));
+      for (std::uint32_t n = a; n <= b; ++n) numbers.push_back(n);
+    }
+    out.emplace_back(position, std::move(numbers));
+  }
+  return out;
+}
+
+// RFC 5267 §4.3.3-4.3.4: a client applying the lines in order ends with the
+// new results, whatever changed, for sorted and unsorted contexts.
+TEST(ContextUpdates, ApplyingTheLinesGivesTheNewResults) {
+  std::mt19937 random(5267);
+  for (int round = 0; round < 500; ++round) {
+    const bool sorted = round % 2 == 0;
+    // A sort order fixed per UID (sort keys never change).
+    auto key = [](std::uint32_t uid) { return (uid * 2654435761u) % 1000; };
+    auto in_order = [&](std::vector<std::uint32_t> uids) {
+      if (sorted) std::stable_sort(uids.begin(), uids.end(), [&](auto a, auto b) { return key(a) < key(b); });
+      return uids;
+    };
+    std::vector<std::uint32_t> before, after;
+    for (std::uint32_t uid = 1; uid <= 40; ++uid) {
+      if (random() % 2) before.push_back(uid);
+      if (random() % 2) after.push_back(uid);
+    }
+    before = in_order(before);
+    after = in_order(after);
+    std::vector<std::uint32_t> all(40);
+    std::iota(all.begin(), all.end(), 1u);
+    const auto lines = context_lines(ContextChange{"t", true, sorted, before, after, all, all});
+    std::vector<std::uint32_t> client = before;
+    for (const auto& [position, numbers] : context_pairs(lines.remove)) {
+      if (position == 0) {
+        for (auto n : numbers) std::erase(client, n);
+      } else {
+        ASSERT_LE(position - 1 + numbers.size(), client.size());
+        for (std::size_t k = 0; k < numbers.size(); ++k) ASSERT_EQ(client[position - 1 + k], numbers[k]);
+        client.erase(client.begin() + static_cast<std::ptrdiff_t>(position - 1),
+                     client.begin() + static_cast<std::ptrdiff_t>(position - 1 + numbers.size()));
+      }
+    }
+    for (const auto& [position, numbers] : context_pairs(lines.add)) {
+      if (position == 0) {
+        client.insert(client.end(), numbers.begin(), numbers.end());
+        std::sort(client.begin(), client.end());
+      } else {
+        ASSERT_LE(position - 1, client.size());
+        client.insert(client.begin() + static_cast<std::ptrdiff_t>(position - 1), numbers.begin(), numbers.end());
+      }
+    }
+    ASSERT_EQ(client, after) << "round " << round << "\n" << lines.remove << lines.add;
+  }
+}
+
+TEST(ContextUpdates, SequenceNumbersBeforeAndAfterTheChange) {
+  // UIDs 1..5; 3 is expunged and 6 arrives. REMOVEFROM numbers in the old
+  // mailbox, ADDTO in the new one.
+  const std::vector<std::uint32_t> old_uids{1, 2, 3, 4, 5}, new_uids{1, 2, 4, 5, 6};
+  const std::vector<std::uint32_t> before{5, 3, 1}, after{6, 5, 1};
+  auto lines = context_lines(ContextChange{"s1", false, true, before, after, old_uids, new_uids});
+  EXPECT_EQ(lines.remove, "* ESEARCH (TAG \"s1\") REMOVEFROM (2 3)\r\n");
+  EXPECT_EQ(lines.add, "* ESEARCH (TAG \"s1\") ADDTO (1 5)\r\n");
+  lines = context_lines(ContextChange{"s2", false, false, {1, 3, 5}, {1, 5, 6}, old_uids, new_uids});
+  EXPECT_EQ(lines.remove, "* ESEARCH (TAG \"s2\") REMOVEFROM (0 3)\r\n");
+  EXPECT_EQ(lines.add, "* ESEARCH (TAG \"s2\") ADDTO (0 5)\r\n");
+  lines = context_lines(ContextChange{"s3", true, false, {1, 5}, {1, 5}, old_uids, new_uids});
+  EXPECT_TRUE(lines.remove.empty() && lines.add.empty());
 }
 
 TEST(ImapReader, ReplaceLiteralsFollowAppendLimit) {

@@ -472,7 +472,7 @@ TEST(Storage, HostileFolderNamesNeverLeaveTheMaildir) {
   Store store(testing::test_config(dir.path()));
   auto user = open_user(store);
   const std::vector<std::string> hostile{"../../escape", "..", "a/../../b", "/abs", "x/.", std::string("nul\0x", 5),
-                                         "tab\there", "\xff\xfe", "a.b"};
+                                         "tab\there", "\xff\xfe", "a.b", "c1\xc2\x85", "line\xe2\x80\xa8sep"};
   for (const std::string& name : hostile) {
     auto made = user->create(name);
     ASSERT_FALSE(made.has_value()) << name;

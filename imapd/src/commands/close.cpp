@@ -11,8 +11,7 @@ asio::awaitable<Reply> close(ImapSession& s, const Request& r) {
     auto work = [&]() { removed = s.view->expunge(); };
     co_await s.blocking(work);
   }
-  s.view.reset();
-  s.saved_result.clear();
+  s.deselect();
   s.state = State::authenticated;
   s.net.set_state("authenticated");
   if (expunge && !removed) co_return storage_error(s, removed.error());

@@ -27,8 +27,9 @@ asio::awaitable<Reply> status(ImapSession& s, const Request& r);
 asio::awaitable<Reply> append(ImapSession& s, const Request& r);
 asio::awaitable<Reply> replace(ImapSession& s, const Request& r);
 // A message of APPEND or REPLACE for storage, or the refusal (an empty
-// message, a flag that cannot be stored).
-std::expected<storage::NewMessage, Reply> new_message(const AppendMessage& m);
+// message, a flag that cannot be stored, 8-bit header fields in a session
+// that did not enable UTF-8).
+std::expected<storage::NewMessage, Reply> new_message(const ImapSession& s, const AppendMessage& m);
 asio::awaitable<Reply> close(ImapSession& s, const Request& r);
 asio::awaitable<Reply> expunge(ImapSession& s, const Request& r);
 asio::awaitable<Reply> search(ImapSession& s, const Request& r);
@@ -79,6 +80,14 @@ std::string esearch(ImapSession& s, const Request& r, const SearchReturns& retur
                     const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest);
 // The positions [begin, end) of `count` results that a PARTIAL range names.
 std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std::size_t count);
+// RETURN (UPDATE) (RFC 5267 §4.3): whether it was asked for; BAD when the
+// command's tag already names an update context; the context registered
+// (and "") or, when the session has as many as it may, the
+// "* NO [NOUPDATE tag]" line to send.
+bool wants_update(const std::optional<SearchReturns>& returns);
+std::optional<Reply> check_update_tag(ImapSession& s, const Request& r);
+std::string start_update(ImapSession& s, UpdateContext context);
+asio::awaitable<Reply> cancelupdate(ImapSession& s, const Request& r);
 // The highest MODSEQ among `uids` (0 when none); runs on the blocking pool.
 storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, const std::vector<storage::Uid>& uids);
 

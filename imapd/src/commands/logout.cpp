@@ -4,7 +4,7 @@
 namespace roost::imap::commands {
 
 asio::awaitable<Reply> logout(ImapSession& s, const Request&) {
-  s.view.reset();
+  s.deselect();
   s.state = State::logout;
   co_return ok("LOGOUT completed");
 }

@@ -19,7 +19,7 @@ asio::awaitable<Reply> replace(ImapSession& s, const Request& r) {
   if (s.view->read_only()) co_return no("[READ-ONLY] Mailbox is read-only");
   auto name = s.mailbox_from_wire(rp.mailbox);
   if (!name) co_return no("[CANNOT] Invalid mailbox name");
-  auto message = new_message(rp.message);
+  auto message = new_message(s, rp.message);
   if (!message) co_return message.error();
 
   storage::Result<storage::Appended> appended;

@@ -161,8 +161,11 @@ std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std
 
 std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
                     const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest) {
-  std::vector<SearchReturn> options = returns.options;
-  // RFC 4731: RETURN () means ALL.
+  // CONTEXT and UPDATE ask for no result (RFC 5267 §4); RETURN () and a
+  // RETURN with only those means ALL (RFC 4731 §3.1).
+  std::vector<SearchReturn> options;
+  for (auto o : returns.options)
+    if (o != SearchReturn::context && o != SearchReturn::update) options.push_back(o);
   if (options.empty()) options.push_back(SearchReturn::all);
   auto has = [&](SearchReturn x) { return std::find(options.begin(), options.end(), x) != options.end(); };
   std::size_t begin = 0, end = numbers.size();
@@ -211,6 +214,28 @@ std::string esearch(ImapSession& s, const Request& r, const SearchReturns& retur
   return out;
 }
 
+bool wants_update(const std::optional<SearchReturns>& returns) {
+  return returns && std::find(returns->options.begin(), returns->options.end(), SearchReturn::update) !=
+                        returns->options.end();
+}
+
+std::optional<Reply> check_update_tag(ImapSession& s, const Request& r) {
+  for (const auto& context : s.update_contexts)
+    if (context.tag == r.tag) return bad("[CLIENTBUG] Tag reuse: " + r.tag + " already receives updates");
+  return std::nullopt;
+}
+
+std::string start_update(ImapSession& s, UpdateContext context) {
+  if (s.update_contexts.size() >= ImapSession::kMaxUpdateContexts) {
+    std::string line = "* NO [NOUPDATE ";
+    append_string(line, context.tag);
+    line += "] Too many update contexts, CANCELUPDATE one\r\n";
+    return line;
+  }
+  s.update_contexts.push_back(std::move(context));
+  return {};
+}
+
 std::optional<Reply> check_charset(const std::string& charset) {
   if (!charset.empty() && charset != "US-ASCII" && charset != "UTF-8")
     return no("[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
@@ -228,7 +253,12 @@ std::optional<index::SearchKey> index_key(ImapSession& s, const SearchNode& node
 
 asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   const auto& sr = std::get<Search>(r.command);
+  // RFC 6855 §3: after ENABLE UTF8=ACCEPT a SEARCH names no charset.
+  if (s.utf8_accept && !sr.charset.empty()) co_return bad("No CHARSET after ENABLE UTF8=ACCEPT");
   if (auto refused = check_charset(sr.charset)) co_return *refused;
+  const bool update = wants_update(sr.returns);
+  if (update)
+    if (auto refused = check_update_tag(s, r)) co_return *refused;
   Reply refusal;
   auto key = index_key(s, sr.key, refusal);
   if (!key) co_return refusal;
@@ -261,8 +291,12 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   }
   const auto line = esearch(s, r, sr.returns.value_or(SearchReturns{}), numbers,
                             modseq_shown ? std::optional<storage::Modseq>(*highest) : std::nullopt);
+  if (!line.empty()) co_await s.send(line);
+  if (update) {
+    const std::string refused = start_update(s, UpdateContext{r.tag, r.uid, std::nullopt, std::move(*key), std::move(*found)});
+    if (!refused.empty()) co_await s.send(refused);
+  }
   if (line.empty()) co_return ok("SEARCH completed, result saved");
-  co_await s.send(line);
   co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
 }
 

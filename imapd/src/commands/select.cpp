@@ -15,9 +15,8 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   if (sel.qresync && !s.qresync) co_return bad("[CLIENTBUG] QRESYNC needs ENABLE QRESYNC first");
   // Selecting ends any current selection, even when the new one fails.
   bool was_selected = s.view != nullptr;
-  s.view.reset();
+  s.deselect();
   s.state = State::authenticated;
-  s.saved_result.clear();
   // RFC 9051 §7.1, RFC 7162 §3.2.11.
   if (was_selected && (s.rev2 || s.qresync)) co_await s.send("* OK [CLOSED] Previous mailbox closed\r\n");
   if (sel.condstore) s.condstore = true;  // RFC 7162 §3.1.8; no mailbox is selected now

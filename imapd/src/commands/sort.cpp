@@ -1,5 +1,6 @@
-// SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO, ESORT RFC 5267 §3.1):
-// answered from the sort orders the index keeps from delivery on.
+// SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO, ESORT and CONTEXT=SORT
+// RFC 5267 §3.1, §4): answered from the sort orders the index keeps from
+// delivery on.
 #include "commands.hpp"
 
 namespace roost::imap::commands {
@@ -7,6 +8,9 @@ namespace roost::imap::commands {
 asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
   const auto& so = std::get<Sort>(r.command);
   if (auto refused = check_charset(so.charset)) co_return *refused;
+  const bool update = wants_update(so.returns);
+  if (update)
+    if (auto refused = check_update_tag(s, r)) co_return *refused;
   Reply refusal;
   auto key = index_key(s, so.key, refusal);
   if (!key) co_return refusal;
@@ -44,8 +48,13 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
     const auto line = esearch(s, r, *so.returns, numbers,
                               with_modseq && !numbers.empty() ? std::optional<storage::Modseq>(*highest)
                                                               : std::nullopt);
+    if (!line.empty()) co_await s.send(line);
+    if (update) {
+      const std::string refused =
+          start_update(s, UpdateContext{r.tag, r.uid, std::move(criteria), std::move(*key), std::move(*sorted)});
+      if (!refused.empty()) co_await s.send(refused);
+    }
     if (line.empty()) co_return ok("SORT completed, result saved");
-    co_await s.send(line);
     co_return ok(r.uid ? "UID SORT completed" : "SORT completed");
   }
   std::string out = "* SORT";

@@ -5,9 +5,8 @@
 namespace roost::imap::commands {
 
 asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request&) {
-  s.view.reset();
+  s.deselect();
   s.mail.reset();
-  s.saved_result.clear();
   s.known_keywords.clear();
   s.rev2 = false;
   s.utf8_accept = false;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "roost/core/utf8.hpp"
 #include "text.hpp"
 
 namespace roost::imap {
@@ -84,7 +85,14 @@ std::optional<std::string> Cursor::quoted() {
   std::string out;
   while (pos_ < raw_.text.size()) {
     char c = raw_.text[pos_++];
-    if (c == '"') return out;
+    if (c == '"') {
+      // 8-bit octets only as UTF-8 (RFC 6855 §3, RFC 9051 §4.3).
+      if (!is_valid_utf8(out)) {
+        fail("Invalid UTF-8 in a quoted string");
+        return std::nullopt;
+      }
+      return out;
+    }
     if (c == '\r' || c == '\n' || c == '\0') break;
     if (c == '\\') {
       if (pos_ >= raw_.text.size() || (raw_.text[pos_] != '"' && raw_.text[pos_] != '\\')) {

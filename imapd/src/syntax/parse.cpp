@@ -291,6 +291,16 @@ bool append_message(Cursor& c, AppendMessage& m) {
     if (!date || !c.space()) return false;
     m.internal_date = *date;
   }
+  if (c.eat_word("UTF8")) {
+    // utf8-literal = "UTF8" SP "(" literal8 ")" (RFC 6855 §4)
+    if (!c.space() || !c.open_paren()) return false;
+    if (!c.peek('~')) return c.fail("UTF8 takes a literal8");
+    auto data = c.literal(true, &m.binary);
+    if (!data || !c.close_paren()) return false;
+    m.data = std::move(*data);
+    m.utf8 = true;
+    return true;
+  }
   auto data = c.literal(true, &m.binary);
   if (!data) return false;
   m.data = std::move(*data);
@@ -526,6 +536,19 @@ bool parse_setmetadata(Cursor& c, Command& command) {
   return c.close_paren();
 }
 
+// "CANCELUPDATE" 1*(SP quoted) (RFC 5267 §5).
+bool parse_cancelupdate(Cursor& c, Command& command) {
+  auto& cu = make<CancelUpdate>(command);
+  do {
+    if (!c.space()) return false;
+    if (!c.peek('"')) return c.fail("Expected a quoted tag");
+    auto tag = c.string();
+    if (!tag) return false;
+    cu.tags.push_back(std::move(*tag));
+  } while (c.peek(' '));
+  return true;
+}
+
 struct Entry {
   std::string_view name;
   Parse parse;
@@ -575,6 +598,7 @@ const std::vector<Entry>& table() {
       {"REPLACE", parse_replace, true},
       {"GETMETADATA", parse_getmetadata},
       {"SETMETADATA", parse_setmetadata},
+      {"CANCELUPDATE", parse_cancelupdate},
   };
   return entries;
 }

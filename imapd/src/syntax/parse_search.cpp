@@ -206,7 +206,8 @@ bool parse_returns(Cursor& c, std::optional<SearchReturns>& out) {
     std::string option = c.peek_word();
     static const std::pair<std::string_view, SearchReturn> names[] = {
         {"MIN", SearchReturn::min},     {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
-        {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}, {"PARTIAL", SearchReturn::partial}};
+        {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}, {"PARTIAL", SearchReturn::partial},
+        {"CONTEXT", SearchReturn::context}, {"UPDATE", SearchReturn::update}};
     bool known = false;
     for (auto [name, value] : names) {
       if (option == name && c.eat_word(name)) {

@@ -63,7 +63,9 @@ struct SearchNode {
   std::int64_t day = 0;  // days since 1970-01-01
 };
 
-enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial };
+// CONTEXT and UPDATE are RFC 5267 §4's: a hint, and a request for ADDTO and
+// REMOVEFROM updates; neither asks for results of its own.
+enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial, context, update };
 // PARTIAL's range as written (RFC 9394 §4): both ends positive (counted from
 // the first result) or both negative (from the last), in either order.
 struct PartialRange {
@@ -176,6 +178,7 @@ struct AppendMessage {
   std::optional<std::int64_t> internal_date;  // seconds since 1970
   std::string data;
   bool binary = false;  // literal8 (RFC 3516 §4.4)
+  bool utf8 = false;    // UTF8 (literal8): may carry UTF-8 header fields (RFC 6855 §4)
 };
 struct Append {
   std::string mailbox;
@@ -200,6 +203,10 @@ struct GetMetadata {
 struct SetMetadata {
   std::string mailbox;
   std::vector<std::pair<std::string, std::optional<std::string>>> entries;  // NIL removes
+};
+// CANCELUPDATE (RFC 5267 §4.3.5): the tags of the searches to stop updating.
+struct CancelUpdate {
+  std::vector<std::string> tags;
 };
 struct Check {};
 struct Close {};
@@ -273,7 +280,7 @@ using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, L
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
                              GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress, Replace,
-                             GetMetadata, SetMetadata>;
+                             GetMetadata, SetMetadata, CancelUpdate>;
 
 struct Request {
   std::string tag;

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "roost/core/utf8.hpp"
+
 namespace roost::mime {
 
 std::string to_utf8(std::string_view bytes, std::string_view charset);
@@ -19,6 +21,6 @@ std::string to_utf8(std::string_view bytes, std::string_view charset);
 // The ICU converter name used for a MIME charset label ("" if none fits).
 std::string canonical_charset(std::string_view label);
 
-bool is_valid_utf8(std::string_view bytes);
+using roost::is_valid_utf8;
 
 }  // namespace roost::mime
