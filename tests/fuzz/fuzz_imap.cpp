@@ -1,12 +1,14 @@
 // The IMAP command reader and parser on arbitrary input: the bytes are cut
 // into lines, and after each announced literal exactly its bytes, as the
 // session does. Never crashes; every refusal is a whole response line and
-// every syntax error says what was wrong.
+// every syntax error says what was wrong; CATENATE URLs in what parses
+// are parsed too.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 #include <variant>
 
+#include "roost/imapd/imap_url.hpp"
 #include "roost/imapd/syntax.hpp"
 
 namespace {
@@ -15,6 +17,17 @@ void check_command(const roost::imap::RawCommand& raw) {
   auto parsed = roost::imap::parse_command(raw);
   if (auto* e = std::get_if<roost::imap::SyntaxError>(&parsed)) {
     if (e->text.empty()) std::abort();
+    return;
+  }
+  // CATENATE URLs (RFC 5092) are parsed when the command runs.
+  const auto& request = std::get<roost::imap::Request>(parsed);
+  if (const auto* append = std::get_if<roost::imap::Append>(&request.command)) {
+    for (const auto& message : append->messages)
+      for (const auto& part : message.catenate)
+        if (part.url) {
+          auto url = roost::imap::parse_imap_url(part.data);
+          if (url && url->uid == 0) std::abort();
+        }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "roost/imapd/context_updates.hpp"
+#include "roost/imapd/imap_url.hpp"
 #include "roost/imapd/syntax.hpp"
 #include "roost/imapd/writer.hpp"
 
@@ -498,6 +499,43 @@ TEST(ContextUpdates, SequenceNumbersBeforeAndAfterTheChange) {
   EXPECT_EQ(lines.add, "* ESEARCH (TAG \"s2\") ADDTO (0 5)\r\n");
   lines = context_lines(ContextChange{"s3", true, false, {1, 5}, {1, 5}, old_uids, new_uids});
   EXPECT_TRUE(lines.remove.empty() && lines.add.empty());
+}
+
+TEST(ImapParse, CatenateAndImapUrls) {
+  // RFC 4469 §5: CATENATE (cat-part *(SP cat-part)), TEXT literal / URL astring.
+  auto a = std::get<Append>(
+      parse_ok("a APPEND Drafts (\\Seen) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" "
+               "TEXT {3}\r\nab\n URL /Drafts/;UID=30)").command);
+  ASSERT_EQ(a.messages.size(), 1u);
+  const auto& parts = a.messages[0].catenate;
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_TRUE(parts[0].url);
+  EXPECT_FALSE(parts[1].url);
+  EXPECT_EQ(parts[1].data, "ab\n");
+  EXPECT_EQ(parts[2].data, "/Drafts/;UID=30");
+  EXPECT_EQ(parse_error("a APPEND Drafts CATENATE ()"), "Expected TEXT, URL or UTF8 in CATENATE");
+
+  // RFC 5092 §6 message and part URLs, relative to the session's server.
+  auto url = parse_imap_url("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->mailbox, "Drafts");
+  EXPECT_EQ(*url->uidvalidity, 385759045u);
+  EXPECT_EQ(url->uid, 20u);
+  EXPECT_EQ(url->section.part, std::vector<std::uint32_t>{1});
+  EXPECT_EQ(url->section.text, Section::Text::mime);
+  url = parse_imap_url("/Sent%20Items/;uid=7/;SECTION=HEADER.FIELDS%20(SUBJECT%20FROM)/;PARTIAL=10.20");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->mailbox, "Sent Items");
+  EXPECT_FALSE(url->uidvalidity);
+  EXPECT_EQ(url->section.text, Section::Text::header_fields);
+  EXPECT_EQ(url->section.fields, (std::vector<std::string>{"SUBJECT", "FROM"}));
+  EXPECT_EQ(url->partial->offset, 10u);
+  EXPECT_EQ(url->partial->length, 20u);
+  EXPECT_EQ(parse_imap_url("/INBOX/;UID=5/;PARTIAL=3")->partial->length, 0u);
+  for (const char* bad : {"imap://u@h/INBOX/;UID=1", "INBOX/;UID=1", "/INBOX", "/INBOX/;UID=0", "/INBOX/;UID=x",
+                          "/%zz/;UID=1", "/INBOX;FOO=1/;UID=1", "/INBOX/;UID=1/;SECTION=1.BOGUS",
+                          "/INBOX/;UID=1/;PARTIAL=1.0", "/INBOX/;UID=1/;PARTIAL=2/;SECTION=1", "//h/INBOX/;UID=1"})
+    EXPECT_FALSE(parse_imap_url(bad)) << bad;
 }
 
 TEST(ImapReader, ReplaceLiteralsFollowAppendLimit) {

@@ -29,7 +29,10 @@ asio::awaitable<Reply> replace(ImapSession& s, const Request& r);
 // A message of APPEND or REPLACE for storage, or the refusal (an empty
 // message, a flag that cannot be stored, 8-bit header fields in a session
 // that did not enable UTF-8).
-std::expected<storage::NewMessage, Reply> new_message(const ImapSession& s, const AppendMessage& m);
+std::expected<storage::NewMessage, Reply> new_message(const ImapSession& s, const AppendMessage& m, std::string data);
+// A CATENATE message (RFC 4469) put together from its parts, or the refusal
+// (NO [BADURL url], NO [TOOBIG]).
+asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, const AppendMessage& m);
 asio::awaitable<Reply> close(ImapSession& s, const Request& r);
 asio::awaitable<Reply> expunge(ImapSession& s, const Request& r);
 asio::awaitable<Reply> search(ImapSession& s, const Request& r);

@@ -4,6 +4,7 @@
 // exact byte range the cache's part table names, never re-parsing the file.
 #include <algorithm>
 
+#include "../sections.hpp"
 #include "../vanished.hpp"
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
@@ -15,56 +16,6 @@ namespace {
 using FK = FetchItem::Kind;
 using index::PartInfo;
 namespace part_kind = index::part_kind;
-
-// Bare LF and bare CR become CRLF: what IMAP sends and RFC822.SIZE counts.
-std::string to_crlf(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size() + raw.size() / 32);
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c == '\r') {
-      out += "\r\n";
-      if (i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
-    } else if (c == '\n') {
-      out += "\r\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// The index just past part `i`'s subtree in the pre-order part table.
-std::size_t subtree_end(const std::vector<PartInfo>& parts, std::size_t i) {
-  std::size_t next = i + 1;
-  for (std::uint32_t c = 0; c < parts[i].children && next < parts.size(); ++c) next = subtree_end(parts, next);
-  return next;
-}
-
-// The part that IMAP part number `path` names (RFC 9051 §6.4.5).
-std::optional<std::size_t> find_part(const std::vector<PartInfo>& parts, const std::vector<std::uint32_t>& path) {
-  if (parts.empty()) return std::nullopt;
-  std::size_t node = 0;
-  for (std::size_t k = 0; k < path.size(); ++k) {
-    if (parts[node].kind & part_kind::multipart) {
-      std::size_t child = node + 1;
-      for (std::uint32_t n = 1; n < path[k]; ++n) {
-        if (child >= parts.size()) return std::nullopt;
-        child = subtree_end(parts, child);
-      }
-      if (path[k] > parts[node].children || child >= parts.size()) return std::nullopt;
-      node = child;
-    } else if (path[k] != 1) {
-      return std::nullopt;
-    }
-    // A nested message's own parts are numbered below it.
-    if (k + 1 < path.size()) {
-      if (!(parts[node].kind & part_kind::message) || node + 1 >= parts.size()) return std::nullopt;
-      node = node + 1;
-    }
-  }
-  return node;
-}
 
 std::string section_label(const FetchItem& item) {
   std::string out = item.kind == FK::binary ? "BINARY[" : item.kind == FK::binary_size ? "BINARY.SIZE[" : "BODY[";
@@ -91,33 +42,6 @@ std::string section_label(const FetchItem& item) {
     }
   }
   out += ']';
-  return out;
-}
-
-// The header fields of `header` (CRLF lines, ending with the empty line)
-// whose names are (or, with `exclude`, are not) in `names`.
-std::string filter_fields(std::string_view header, const std::vector<std::string>& names, bool exclude) {
-  auto listed = [&](std::string_view name) {
-    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return ascii_iequals(n, name); });
-  };
-  std::string out;
-  bool keep = false;
-  std::size_t pos = 0;
-  while (pos < header.size()) {
-    std::size_t eol = header.find("\r\n", pos);
-    std::size_t end = eol == std::string_view::npos ? header.size() : eol + 2;
-    std::string_view line = header.substr(pos, end - pos);
-    pos = end;
-    if (line == "\r\n") break;
-    if (line[0] != ' ' && line[0] != '\t') {
-      std::size_t colon = line.find(':');
-      std::string_view name = line.substr(0, colon == std::string_view::npos ? 0 : colon);
-      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-      keep = colon != std::string_view::npos && listed(name) != exclude;
-    }
-    if (keep) out.append(line);
-  }
-  out += "\r\n";
   return out;
 }
 
@@ -156,43 +80,6 @@ bool needs_message(const FetchItem& item) {
 bool sets_seen(const FetchItem& item) {
   return !item.peek && (item.kind == FK::body_section || item.kind == FK::binary || item.kind == FK::rfc822 ||
                         item.kind == FK::rfc822_text);
-}
-
-// BODY[section] data, or nullopt when the section does not exist.
-std::optional<std::string> section_data(const Gathered& g, const Section& section, const std::string& raw) {
-  const auto& parts = g.cache->parts;
-  auto range = [&](std::uint64_t b, std::uint64_t e) { return to_crlf(std::string_view(raw).substr(b, e - b)); };
-  if (section.part.empty()) {
-    switch (section.text) {
-      case Section::Text::none: return to_crlf(raw);
-      case Section::Text::header: return range(parts[0].header_begin, parts[0].header_end);
-      case Section::Text::text: return range(parts[0].body_begin, parts[0].body_end);
-      case Section::Text::header_fields:
-      case Section::Text::header_fields_not:
-        return filter_fields(range(parts[0].header_begin, parts[0].header_end), section.fields,
-                             section.text == Section::Text::header_fields_not);
-      case Section::Text::mime: return std::nullopt;
-    }
-  }
-  auto found = find_part(parts, section.part);
-  if (!found) return std::nullopt;
-  const PartInfo& p = parts[*found];
-  switch (section.text) {
-    case Section::Text::none: return range(p.body_begin, p.body_end);
-    case Section::Text::mime: return range(p.header_begin, p.header_end);
-    default: break;
-  }
-  // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it
-  // holds (message/rfc822); other parts have none.
-  if (!(p.kind & part_kind::message) || *found + 1 >= parts.size()) return std::string();
-  const PartInfo& nested = parts[*found + 1];
-  switch (section.text) {
-    case Section::Text::header: return range(nested.header_begin, nested.header_end);
-    case Section::Text::text: return range(nested.body_begin, nested.body_end);
-    default:
-      return filter_fields(range(nested.header_begin, nested.header_end), section.fields,
-                           section.text == Section::Text::header_fields_not);
-  }
 }
 
 void append_partial(std::string& out, std::string_view data, const std::optional<Partial>& partial, bool binary) {
@@ -275,7 +162,7 @@ std::optional<std::string> render(const ImapSession& s, const std::vector<FetchI
         std::string label = section_label(item);
         if (item.partial) label += '<' + std::to_string(item.partial->offset) + '>';
         item_name(label);
-        auto data = section_data(g, item.section, g.message);
+        auto data = section_data(g.cache->parts, item.section, g.message);
         if (!data) out += "NIL";
         else append_partial(out, *data, item.partial, false);
         break;

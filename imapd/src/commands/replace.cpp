@@ -19,7 +19,13 @@ asio::awaitable<Reply> replace(ImapSession& s, const Request& r) {
   if (s.view->read_only()) co_return no("[READ-ONLY] Mailbox is read-only");
   auto name = s.mailbox_from_wire(rp.mailbox);
   if (!name) co_return no("[CANNOT] Invalid mailbox name");
-  auto message = new_message(s, rp.message);
+  std::string data = rp.message.data;
+  if (!rp.message.catenate.empty()) {
+    auto built = co_await catenated(s, rp.message);
+    if (!built) co_return built.error();
+    data = std::move(*built);
+  }
+  auto message = new_message(s, rp.message, std::move(data));
   if (!message) co_return message.error();
 
   storage::Result<storage::Appended> appended;

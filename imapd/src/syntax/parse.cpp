@@ -291,6 +291,37 @@ bool append_message(Cursor& c, AppendMessage& m) {
     if (!date || !c.space()) return false;
     m.internal_date = *date;
   }
+  if (c.eat_word("CATENATE")) {
+    // "CATENATE" SP "(" cat-part *(SP cat-part) ")", cat-part = "TEXT" SP
+    // literal / "URL" SP astring / "UTF8" SP "(" literal8 ")" (RFC 6855 §4).
+    if (!c.space() || !c.open_paren()) return false;
+    do {
+      CatenatePart part;
+      if (c.eat_word("TEXT")) {
+        if (!c.space()) return false;
+        auto data = c.literal(false);
+        if (!data) return false;
+        part.data = std::move(*data);
+      } else if (c.eat_word("URL")) {
+        if (!c.space()) return false;
+        auto url = c.astring();
+        if (!url) return false;
+        part.url = true;
+        part.data = std::move(*url);
+      } else if (c.eat_word("UTF8")) {
+        if (!c.space() || !c.open_paren()) return false;
+        if (!c.peek('~')) return c.fail("UTF8 takes a literal8");
+        auto data = c.literal(true);
+        if (!data || !c.close_paren()) return false;
+        part.data = std::move(*data);
+        m.utf8 = true;
+      } else {
+        return c.fail("Expected TEXT, URL or UTF8 in CATENATE");
+      }
+      m.catenate.push_back(std::move(part));
+    } while (c.eat(' '));
+    return c.close_paren();
+  }
   if (c.eat_word("UTF8")) {
     // utf8-literal = "UTF8" SP "(" literal8 ")" (RFC 6855 §4)
     if (!c.space() || !c.open_paren()) return false;

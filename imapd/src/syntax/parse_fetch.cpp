@@ -8,9 +8,11 @@ namespace {
 
 using FK = FetchItem::Kind;
 
+}  // namespace
+
 // section-part = nz-number *("." nz-number), then for BODY an optional
 // "." section-text; `binary` sections are parts only.
-bool section(Cursor& c, Section& out, bool binary) {
+bool parse_section(Cursor& c, Section& out, bool binary) {
   if (!c.expect('[', "'['")) return false;
   if (c.eat(']')) return true;
   bool text_follows = !c.peek_digit();
@@ -47,6 +49,8 @@ bool section(Cursor& c, Section& out, bool binary) {
   }
   return c.expect(']', "']'");
 }
+
+namespace {
 
 bool partial(Cursor& c, FetchItem& item) {
   if (!c.eat('<')) return true;
@@ -94,7 +98,7 @@ bool fetch_att(Cursor& c, std::vector<FetchItem>& out) {
     FetchItem item{.kind = FK::body, .peek = word == "BODY.PEEK"};
     if (c.peek('[')) {
       item.kind = FK::body_section;
-      if (!section(c, item.section, false) || !partial(c, item)) return false;
+      if (!parse_section(c, item.section, false) || !partial(c, item)) return false;
     } else if (item.peek) {
       return c.fail("BODY.PEEK needs a section");
     }
@@ -104,7 +108,7 @@ bool fetch_att(Cursor& c, std::vector<FetchItem>& out) {
   if (word == "BINARY" || word == "BINARY.PEEK" || word == "BINARY.SIZE") {
     c.eat_word(word);
     FetchItem item{.kind = word == "BINARY.SIZE" ? FK::binary_size : FK::binary, .peek = word == "BINARY.PEEK"};
-    if (!section(c, item.section, true)) return false;
+    if (!parse_section(c, item.section, true)) return false;
     if (item.kind == FK::binary && !partial(c, item)) return false;
     out.push_back(std::move(item));
     return true;

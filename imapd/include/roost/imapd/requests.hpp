@@ -173,12 +173,19 @@ struct Status {
   std::string mailbox;
   std::vector<StatusItem> items;
 };
+// A CATENATE part (RFC 4469 §5): TEXT bytes, or the URL of a message or
+// message part (RFC 5092) whose bytes go in its place.
+struct CatenatePart {
+  bool url = false;
+  std::string data;  // the bytes, or the URL as written
+};
 struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<std::int64_t> internal_date;  // seconds since 1970
   std::string data;
   bool binary = false;  // literal8 (RFC 3516 §4.4)
   bool utf8 = false;    // UTF8 (literal8): may carry UTF-8 header fields (RFC 6855 §4)
+  std::vector<CatenatePart> catenate;  // CATENATE (...): the message is these, in order
 };
 struct Append {
   std::string mailbox;
