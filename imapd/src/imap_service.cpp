@@ -75,6 +75,7 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
     set(std::in_place_type<GetMetadata>, kAuthenticated, getmetadata);
     set(std::in_place_type<SetMetadata>, kAuthenticated, setmetadata);
     set(std::in_place_type<CancelUpdate>, kSelected, cancelupdate);
+    set(std::in_place_type<MultiSearch>, kAuthenticated, multisearch);
     for (const auto& row : t)
       if (row.handler == nullptr) std::abort();  // a command without a row: a bug caught at startup
     return t;

@@ -198,8 +198,13 @@ std::string ImapSession::modseq_item(const storage::MessageInfo& info) const {
 }
 
 std::optional<std::vector<storage::Uid>> ImapSession::resolve(const SequenceSet& set, bool uid) const {
+  return resolve_in(view->uids(), saved_result, set, uid);
+}
+
+std::optional<std::vector<storage::Uid>> resolve_in(const std::vector<storage::Uid>& uids,
+                                                    const std::vector<storage::Uid>& saved_result,
+                                                    const SequenceSet& set, bool uid) {
   std::vector<storage::Uid> out;
-  const auto& uids = view->uids();
   if (set.saved) {
     for (auto u : saved_result)
       if (std::binary_search(uids.begin(), uids.end(), u)) out.push_back(u);

@@ -101,6 +101,12 @@ struct ImapSession {
   static std::string flag_list(std::uint32_t system, const std::vector<std::string>& keywords, bool recent);
 };
 
+// A sequence set over a folder's UIDs (ascending): UIDs or sequence numbers,
+// `$` as `saved_result`; nullopt for a sequence number past the end.
+std::optional<std::vector<storage::Uid>> resolve_in(const std::vector<storage::Uid>& uids,
+                                                    const std::vector<storage::Uid>& saved_result,
+                                                    const SequenceSet& set, bool uid);
+
 // Every system flag a client may set (all but \Recent).
 inline constexpr std::uint32_t kSystemFlags = index::flag::answered | index::flag::flagged | index::flag::deleted |
                                               index::flag::seen | index::flag::draft;

@@ -538,6 +538,26 @@ TEST(ImapParse, CatenateAndImapUrls) {
     EXPECT_FALSE(parse_imap_url(bad)) << bad;
 }
 
+TEST(ImapParse, MultimailboxEsearch) {
+  // RFC 7377 §2: "ESEARCH" [SP "IN" SP "(" filters ")"] search.
+  auto m = std::get<MultiSearch>(
+      parse_ok("a ESEARCH IN (mailboxes (INBOX \"Sent Items\") subtree-one Lists selected) RETURN (COUNT) UNSEEN").command);
+  ASSERT_EQ(m.sources.size(), 3u);
+  EXPECT_EQ(m.sources[0].kind, MailboxFilter::Kind::mailboxes);
+  EXPECT_EQ(m.sources[0].mailboxes, (std::vector<std::string>{"INBOX", "Sent Items"}));
+  EXPECT_EQ(m.sources[1].kind, MailboxFilter::Kind::subtree_one);
+  EXPECT_EQ(m.sources[1].mailboxes, std::vector<std::string>{"Lists"});
+  EXPECT_EQ(m.sources[2].kind, MailboxFilter::Kind::selected);
+  ASSERT_TRUE(m.search.returns);
+  EXPECT_EQ(m.search.returns->options, std::vector<SearchReturn>{SearchReturn::count});
+  m = std::get<MultiSearch>(parse_ok("a ESEARCH CHARSET UTF-8 SUBJECT x").command);
+  EXPECT_TRUE(m.sources.empty());
+  EXPECT_EQ(m.search.charset, "UTF-8");
+  EXPECT_EQ(parse_error("a ESEARCH IN (everywhere) ALL"), "Unknown mailbox filter EVERYWHERE");
+  EXPECT_EQ(parse_error("a ESEARCH IN (personal (DEPTH 1)) ALL"), "No scope options are known");
+  EXPECT_EQ(parse_error("a ESEARCH IN () ALL"), "Expected a mailbox filter");
+}
+
 TEST(ImapReader, ReplaceLiteralsFollowAppendLimit) {
   SyntaxLimits limits;
   limits.max_literal = 100;

@@ -3,6 +3,8 @@
 // table in imap_service.cpp says in which states each may run.
 #pragma once
 
+#include <functional>
+
 #include "../session.hpp"
 #include "roost/core/session_auth.hpp"
 
@@ -69,6 +71,13 @@ std::string status_line(ImapSession& s, std::string_view name, const FolderRepor
 // A SEARCH program in the index's terms, with sequence sets, \Recent and $
 // resolved for this session; nullopt with `refusal` set when it cannot be.
 std::optional<index::SearchKey> index_key(ImapSession& s, const SearchNode& node, Reply& refusal);
+// The same with sequence sets resolved by `resolve` (UIDs ascending, or the
+// BAD text) and \Recent given: for searching a folder other than the
+// selected one (MULTISEARCH).
+using SetResolver =
+    std::function<std::expected<std::vector<storage::Uid>, std::string>(const SequenceSet& set, bool uid)>;
+std::optional<index::SearchKey> index_key_with(const SearchNode& node, const SetResolver& resolve,
+                                               const std::vector<storage::Uid>& recent, Reply& refusal);
 // NO [BADCHARSET] unless the charset is empty, US-ASCII or UTF-8.
 std::optional<Reply> check_charset(const std::string& charset);
 // Whether a SEARCH program holds a MODSEQ criterion (RFC 7162 §3.1.5): then
@@ -79,8 +88,10 @@ bool uses_modseq(const SearchNode& node);
 // SEARCH, sort order for SORT), so MIN and MAX are the first and last and
 // PARTIAL counts positions in that order (RFC 9394); `highest` the MODSEQ to
 // append, if any. Empty when SAVE was the only option (nothing to send).
+// `correlator` goes after the tag (MULTISEARCH's " MAILBOX m UIDVALIDITY n").
 std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
-                    const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest);
+                    const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest,
+                    std::string_view correlator = {});
 // The positions [begin, end) of `count` results that a PARTIAL range names.
 std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std::size_t count);
 // RETURN (UPDATE) (RFC 5267 §4.3): whether it was asked for; BAD when the
@@ -91,6 +102,7 @@ bool wants_update(const std::optional<SearchReturns>& returns);
 std::optional<Reply> check_update_tag(ImapSession& s, const Request& r);
 std::string start_update(ImapSession& s, UpdateContext context);
 asio::awaitable<Reply> cancelupdate(ImapSession& s, const Request& r);
+asio::awaitable<Reply> multisearch(ImapSession& s, const Request& r);
 // The highest MODSEQ among `uids` (0 when none); runs on the blocking pool.
 storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, const std::vector<storage::Uid>& uids);
 

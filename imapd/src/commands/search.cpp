@@ -38,7 +38,7 @@ index::SearchKey uid_key(std::vector<storage::Uid> uids) {
 }
 
 struct Converter {
-  ImapSession& s;
+  const SetResolver& resolve;
   const std::vector<storage::Uid>& recent;  // ascending
   std::string error;
 
@@ -59,9 +59,9 @@ struct Converter {
       }
       case K::sequence:
       case K::uid: {
-        auto uids = s.resolve(n.set, n.kind == K::uid);
+        auto uids = resolve(n.set, n.kind == K::uid);
         if (!uids) {
-          error = "[CLIENTBUG] Invalid message sequence number";
+          error = uids.error();
           return std::nullopt;
         }
         return uid_key(std::move(*uids));
@@ -160,7 +160,8 @@ std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std
 }
 
 std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
-                    const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest) {
+                    const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest,
+                    std::string_view correlator) {
   // CONTEXT and UPDATE ask for no result (RFC 5267 §4); RETURN () and a
   // RETURN with only those means ALL (RFC 4731 §3.1).
   std::vector<SearchReturn> options;
@@ -189,6 +190,7 @@ std::string esearch(ImapSession& s, const Request& r, const SearchReturns& retur
   if (options.size() == 1 && has(SearchReturn::save)) return {};
   std::string out = "* ESEARCH (TAG ";
   append_string(out, r.tag);
+  out += correlator;
   out += ")";
   if (r.uid) out += " UID";
   if (!numbers.empty()) {
@@ -245,7 +247,17 @@ std::optional<Reply> check_charset(const std::string& charset) {
 std::optional<index::SearchKey> index_key(ImapSession& s, const SearchNode& node, Reply& refusal) {
   std::vector<storage::Uid> recent;
   if (uses_recent(node)) recent = s.view->recent_uids();
-  Converter converter{s, recent, {}};
+  const SetResolver resolve = [&](const SequenceSet& set, bool uid) -> std::expected<std::vector<storage::Uid>, std::string> {
+    auto uids = s.resolve(set, uid);
+    if (!uids) return std::unexpected("[CLIENTBUG] Invalid message sequence number");
+    return std::move(*uids);
+  };
+  return index_key_with(node, resolve, recent, refusal);
+}
+
+std::optional<index::SearchKey> index_key_with(const SearchNode& node, const SetResolver& resolve,
+                                               const std::vector<storage::Uid>& recent, Reply& refusal) {
+  Converter converter{resolve, recent, {}};
   auto key = converter.convert(node);
   if (!key) refusal = bad(converter.error);
   return key;

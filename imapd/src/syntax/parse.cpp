@@ -567,6 +567,52 @@ bool parse_setmetadata(Cursor& c, Command& command) {
   return c.close_paren();
 }
 
+// "ESEARCH" [SP "IN" SP "(" filter *(SP filter) ")"] [SP search-return-opts]
+// SP search-program (RFC 7377 §2), filter as RFC 5465 §6 filter-mailboxes.
+bool parse_esearch(Cursor& c, Command& command) {
+  auto& m = make<MultiSearch>(command);
+  if (c.peek(' ') && c.peek_word(1) == "IN") {
+    c.space();
+    c.eat_word("IN");
+    if (!c.space() || !c.open_paren()) return c.fail("Expected IN (...)");
+    using Kind = MailboxFilter::Kind;
+    static const std::pair<std::string_view, Kind> names[] = {
+        {"SELECTED", Kind::selected},       {"SELECTED-DELAYED", Kind::selected_delayed},
+        {"INBOXES", Kind::inboxes},         {"PERSONAL", Kind::personal},
+        {"SUBSCRIBED", Kind::subscribed},   {"SUBTREE", Kind::subtree},
+        {"SUBTREE-ONE", Kind::subtree_one}, {"MAILBOXES", Kind::mailboxes}};
+    do {
+      if (c.peek('(')) return c.fail("No scope options are known");
+      std::string word = c.peek_word();
+      MailboxFilter filter;
+      bool known = false;
+      for (auto [name, kind] : names) {
+        if (word == name && c.eat_word(name)) {
+          filter.kind = kind;
+          known = true;
+          break;
+        }
+      }
+      if (!known) return c.fail(word.empty() ? "Expected a mailbox filter" : "Unknown mailbox filter " + word);
+      if (filter.kind == Kind::subtree || filter.kind == Kind::subtree_one || filter.kind == Kind::mailboxes) {
+        // one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")"
+        if (!c.space()) return false;
+        const bool list = c.peek('(');
+        if (list && !c.open_paren()) return false;
+        do {
+          auto name = c.astring();
+          if (!name) return false;
+          filter.mailboxes.push_back(std::move(*name));
+        } while (list && c.eat(' '));
+        if (list && !c.close_paren()) return false;
+      }
+      m.sources.push_back(std::move(filter));
+    } while (c.eat(' '));
+    if (!c.close_paren()) return false;
+  }
+  return parse_search(c, m.search);
+}
+
 // "CANCELUPDATE" 1*(SP quoted) (RFC 5267 §5).
 bool parse_cancelupdate(Cursor& c, Command& command) {
   auto& cu = make<CancelUpdate>(command);
@@ -630,6 +676,7 @@ const std::vector<Entry>& table() {
       {"GETMETADATA", parse_getmetadata},
       {"SETMETADATA", parse_setmetadata},
       {"CANCELUPDATE", parse_cancelupdate},
+      {"ESEARCH", parse_esearch},
   };
   return entries;
 }

@@ -283,11 +283,22 @@ struct Compress {
   std::string mechanism;  // upper case
 };
 
+// ESEARCH (RFC 7377 MULTISEARCH): a SEARCH over the mailboxes that the
+// filters of RFC 5465 §6 (and RFC 7377's "subtree-one") choose.
+struct MailboxFilter {
+  enum class Kind : std::uint8_t { selected, selected_delayed, inboxes, personal, subscribed, subtree, subtree_one, mailboxes };
+  Kind kind = Kind::selected;
+  std::vector<std::string> mailboxes;  // subtree, subtree-one, mailboxes: as written
+};
+struct MultiSearch {
+  std::vector<MailboxFilter> sources;  // empty: the selected mailbox
+  Search search;
+};
 using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
                              GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress, Replace,
-                             GetMetadata, SetMetadata, CancelUpdate>;
+                             GetMetadata, SetMetadata, CancelUpdate, MultiSearch>;
 
 struct Request {
   std::string tag;
