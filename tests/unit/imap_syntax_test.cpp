@@ -558,6 +558,24 @@ TEST(ImapParse, MultimailboxEsearch) {
   EXPECT_EQ(parse_error("a ESEARCH IN () ALL"), "Expected a mailbox filter");
 }
 
+TEST(ImapParse, FuzzyAndRelevancy) {
+  // RFC 6203 §7: search-key =/ "FUZZY" SP search-key; RELEVANCY as a return
+  // option and a sort key.
+  auto sr = std::get<Search>(parse_ok("a SEARCH RETURN (RELEVANCY ALL) FUZZY (SUBJECT \"IMAP break\") FROM x").command);
+  ASSERT_EQ(sr.key.children.size(), 2u);
+  const auto& fuzzy = sr.key.children[0];
+  EXPECT_EQ(fuzzy.kind, SearchNode::Kind::fuzzy);
+  ASSERT_EQ(fuzzy.children.size(), 1u);
+  EXPECT_EQ(fuzzy.children[0].kind, SearchNode::Kind::and_);
+  EXPECT_EQ(sr.key.children[1].kind, SearchNode::Kind::header);
+  EXPECT_EQ(sr.returns->options, (std::vector<SearchReturn>{SearchReturn::relevancy, SearchReturn::all}));
+  auto so = std::get<Sort>(parse_ok("a SORT (REVERSE RELEVANCY DATE) UTF-8 FUZZY TEXT Helo").command);
+  ASSERT_EQ(so.criteria.size(), 2u);
+  EXPECT_EQ(so.criteria[0].key, SortKey::relevancy);
+  EXPECT_TRUE(so.criteria[0].reverse);
+  EXPECT_EQ(parse_error("a SEARCH FUZZY"), "Missing arguments");
+}
+
 TEST(ImapReader, ReplaceLiteralsFollowAppendLimit) {
   SyntaxLimits limits;
   limits.max_literal = 100;

@@ -89,9 +89,10 @@ bool uses_modseq(const SearchNode& node);
 // PARTIAL counts positions in that order (RFC 9394); `highest` the MODSEQ to
 // append, if any. Empty when SAVE was the only option (nothing to send).
 // `correlator` goes after the tag (MULTISEARCH's " MAILBOX m UIDVALIDITY n").
+// `scores` (RELEVANCY, RFC 6203 §4) go with `numbers`, position by position.
 std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
                     const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest,
-                    std::string_view correlator = {});
+                    std::string_view correlator = {}, const std::vector<std::uint8_t>* scores = nullptr);
 // The positions [begin, end) of `count` results that a PARTIAL range names.
 std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std::size_t count);
 // RETURN (UPDATE) (RFC 5267 §4.3): whether it was asked for; BAD when the
@@ -99,10 +100,19 @@ std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std
 // (and "") or, when the session has as many as it may, the
 // "* NO [NOUPDATE tag]" line to send.
 bool wants_update(const std::optional<SearchReturns>& returns);
+bool wants_relevancy(const std::optional<SearchReturns>& returns);
 std::optional<Reply> check_update_tag(ImapSession& s, const Request& r);
 std::string start_update(ImapSession& s, UpdateContext context);
 asio::awaitable<Reply> cancelupdate(ImapSession& s, const Request& r);
 asio::awaitable<Reply> multisearch(ImapSession& s, const Request& r);
+// SEARCH=FUZZY (RFC 6203, fuzzy.cpp): whether a program holds a FUZZY key;
+// the words a FUZZY text key matches separately; and the relevancy (1-100)
+// of each of `uids` in the selected folder, in their order. Blocking.
+bool uses_fuzzy(const SearchNode& node);
+bool is_fuzzy_text(const SearchNode& node);
+std::vector<std::string> fuzzy_words(std::string_view text);
+storage::Result<std::vector<std::uint8_t>> relevancy(ImapSession& s, const SearchNode& program,
+                                                     const std::vector<storage::Uid>& uids);
 // The highest MODSEQ among `uids` (0 when none); runs on the blocking pool.
 storage::Result<storage::Modseq> highest_modseq_of(storage::FolderView& view, const std::vector<storage::Uid>& uids);
 

@@ -3,7 +3,7 @@
 // "* ESEARCH (TAG t MAILBOX m UIDVALIDITY v) UID ..." and always in UIDs.
 // Mailboxes where nothing matched get no response. Sequence numbers and $
 // mean something only in the selected mailbox: with other mailboxes in the
-// search they are BAD, as SAVE and UPDATE are.
+// search they are BAD, as SAVE, UPDATE and RELEVANCY are.
 #include <algorithm>
 #include <set>
 
@@ -68,8 +68,9 @@ struct FolderResult {
 asio::awaitable<Reply> multisearch(ImapSession& s, const Request& r) {
   const auto& m = std::get<MultiSearch>(r.command);
   const auto& sr = m.search;
-  if (has(sr.returns, SearchReturn::save) || has(sr.returns, SearchReturn::update))
-    co_return bad("[CLIENTBUG] SAVE and UPDATE are for SEARCH in the selected mailbox");
+  if (has(sr.returns, SearchReturn::save) || has(sr.returns, SearchReturn::update) ||
+      has(sr.returns, SearchReturn::relevancy))
+    co_return bad("[CLIENTBUG] SAVE, UPDATE and RELEVANCY are for SEARCH in the selected mailbox");
   if (s.utf8_accept && !sr.charset.empty()) co_return bad("No CHARSET after ENABLE UTF8=ACCEPT");
   if (auto refused = check_charset(sr.charset)) co_return *refused;
   if (m.sources.empty() && !s.view) co_return bad("[CLIENTBUG] ESEARCH without IN searches the selected mailbox; none is");

@@ -117,6 +117,21 @@ struct Converter {
       case K::modseq: k.kind = IK::modseq; k.number = n.number; return k;
       case K::emailid: k.kind = IK::email_id; k.text = n.text; return k;
       case K::threadid: k.kind = IK::thread_id; k.text = n.text; return k;
+      case K::fuzzy: {
+        // RFC 6203: a text key matches any of its words; others match exactly.
+        const SearchNode& inner = n.children.front();
+        const auto words = is_fuzzy_text(inner) ? fuzzy_words(inner.text) : std::vector<std::string>{};
+        if (words.size() < 2) return convert(inner);
+        k.kind = IK::or_;
+        for (const auto& word : words) {
+          SearchNode one = inner;
+          one.text = word;
+          auto c = convert(one);
+          if (!c) return std::nullopt;
+          k.children.push_back(std::move(*c));
+        }
+        return k;
+      }
       case K::older: k.kind = IK::older; k.number = n.number; return k;
       case K::younger: k.kind = IK::younger; k.number = n.number; return k;
     }
@@ -161,7 +176,7 @@ std::pair<std::size_t, std::size_t> partial_slice(const PartialRange& range, std
 
 std::string esearch(ImapSession& s, const Request& r, const SearchReturns& returns,
                     const std::vector<std::uint32_t>& numbers, std::optional<storage::Modseq> highest,
-                    std::string_view correlator) {
+                    std::string_view correlator, const std::vector<std::uint8_t>* scores) {
   // CONTEXT and UPDATE ask for no result (RFC 5267 §4); RETURN () and a
   // RETURN with only those means ALL (RFC 4731 §3.1).
   std::vector<SearchReturn> options;
@@ -210,6 +225,15 @@ std::string esearch(ImapSession& s, const Request& r, const SearchReturns& retur
     }
     out += ")";
   }
+  if (has(SearchReturn::relevancy) && scores != nullptr) {
+    // RFC 6203 §4: a score for each result the answer lists, in its order.
+    out += " RELEVANCY (";
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i > begin) out += ' ';
+      out += std::to_string((*scores)[i]);
+    }
+    out += ')';
+  }
   if (has(SearchReturn::count)) out += " COUNT " + std::to_string(numbers.size());
   if (highest) out += " MODSEQ " + std::to_string(*highest);  // RFC 7162 §3.1.10
   out += "\r\n";
@@ -218,6 +242,11 @@ std::string esearch(ImapSession& s, const Request& r, const SearchReturns& retur
 
 bool wants_update(const std::optional<SearchReturns>& returns) {
   return returns && std::find(returns->options.begin(), returns->options.end(), SearchReturn::update) !=
+                        returns->options.end();
+}
+
+bool wants_relevancy(const std::optional<SearchReturns>& returns) {
+  return returns && std::find(returns->options.begin(), returns->options.end(), SearchReturn::relevancy) !=
                         returns->options.end();
 }
 
@@ -271,6 +300,8 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   const bool update = wants_update(sr.returns);
   if (update)
     if (auto refused = check_update_tag(s, r)) co_return *refused;
+  const bool scored = wants_relevancy(sr.returns);
+  if (scored && !uses_fuzzy(sr.key)) co_return bad("[CLIENTBUG] RELEVANCY needs a FUZZY search key");
   Reply refusal;
   auto key = index_key(s, sr.key, refusal);
   if (!key) co_return refusal;
@@ -279,13 +310,16 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   if (with_modseq) co_await s.enable_condstore();
   storage::Result<std::vector<storage::Uid>> found;
   storage::Result<storage::Modseq> highest = storage::Modseq{0};
+  storage::Result<std::vector<std::uint8_t>> scores;
   auto work = [&]() {
     found = s.view->search(*key);
     if (found && with_modseq) highest = highest_modseq_of(*s.view, *found);
+    if (found && scored) scores = relevancy(s, sr.key, *found);
   };
   co_await s.blocking(work);
   if (!found) co_return storage_error(s, found.error());
   if (!highest) co_return storage_error(s, highest.error());
+  if (!scores) co_return storage_error(s, scores.error());
   // RFC 7162 §3.1.5-3.1.6: the highest MODSEQ of a non-empty answer.
   const bool modseq_shown = with_modseq && !found->empty();
 
@@ -301,8 +335,10 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
     co_await s.send(out);
     co_return ok(r.uid ? "UID SEARCH completed" : "SEARCH completed");
   }
+  // UIDs ascend, and so do their sequence numbers: the scores keep their places.
   const auto line = esearch(s, r, sr.returns.value_or(SearchReturns{}), numbers,
-                            modseq_shown ? std::optional<storage::Modseq>(*highest) : std::nullopt);
+                            modseq_shown ? std::optional<storage::Modseq>(*highest) : std::nullopt, {},
+                            scored ? &*scores : nullptr);
   if (!line.empty()) co_await s.send(line);
   if (update) {
     const std::string refused = start_update(s, UpdateContext{r.tag, r.uid, std::nullopt, std::move(*key), std::move(*found)});

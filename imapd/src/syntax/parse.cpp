@@ -430,7 +430,8 @@ bool parse_sort(Cursor& c, Command& command) {
   static const std::pair<std::string_view, SortKey> keys[] = {
       {"ARRIVAL", SortKey::arrival}, {"CC", SortKey::cc},           {"DATE", SortKey::date},
       {"FROM", SortKey::from},       {"SIZE", SortKey::size},       {"SUBJECT", SortKey::subject},
-      {"TO", SortKey::to},           {"DISPLAYFROM", SortKey::display_from}, {"DISPLAYTO", SortKey::display_to}};
+      {"TO", SortKey::to},           {"DISPLAYFROM", SortKey::display_from}, {"DISPLAYTO", SortKey::display_to},
+      {"RELEVANCY", SortKey::relevancy}};
   do {
     SortCriterion criterion;
     if (c.eat_word("REVERSE")) {

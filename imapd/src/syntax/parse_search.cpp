@@ -156,6 +156,13 @@ bool search_key(Cursor& c, SearchNode& out) {
     out.set = std::move(*set);
     return true;
   }
+  if (word == "FUZZY") {
+    // search-key =/ "FUZZY" SP search-key (RFC 6203 §7)
+    if (!c.space()) return false;
+    out.kind = K::fuzzy;
+    out.children.emplace_back();
+    return search_key(c, out.children.back());
+  }
   if (word == "NOT") {
     if (!c.space()) return false;
     out.kind = K::not_;
@@ -207,7 +214,8 @@ bool parse_returns(Cursor& c, std::optional<SearchReturns>& out) {
     static const std::pair<std::string_view, SearchReturn> names[] = {
         {"MIN", SearchReturn::min},     {"MAX", SearchReturn::max},   {"ALL", SearchReturn::all},
         {"COUNT", SearchReturn::count}, {"SAVE", SearchReturn::save}, {"PARTIAL", SearchReturn::partial},
-        {"CONTEXT", SearchReturn::context}, {"UPDATE", SearchReturn::update}};
+        {"CONTEXT", SearchReturn::context}, {"UPDATE", SearchReturn::update},
+        {"RELEVANCY", SearchReturn::relevancy}};
     bool known = false;
     for (auto [name, value] : names) {
       if (option == name && c.eat_word(name)) {

@@ -53,6 +53,7 @@ struct SearchNode {
     modseq,                           // number (RFC 7162 §3.1.5; entry name and type ignored)
     older, younger,                   // number: seconds (RFC 5032 WITHIN)
     emailid, threadid,                // text: an objectid (RFC 8474 §6)
+    fuzzy,                            // children[0] matched inexactly (RFC 6203 §3)
   };
   Kind kind = Kind::all;
   std::vector<SearchNode> children;
@@ -65,7 +66,8 @@ struct SearchNode {
 
 // CONTEXT and UPDATE are RFC 5267 §4's: a hint, and a request for ADDTO and
 // REMOVEFROM updates; neither asks for results of its own.
-enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial, context, update };
+// RELEVANCY is RFC 6203 §4's: a score per result, with a FUZZY key only.
+enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial, context, update, relevancy };
 // PARTIAL's range as written (RFC 9394 §4): both ends positive (counted from
 // the first result) or both negative (from the last), in either order.
 struct PartialRange {
@@ -259,7 +261,8 @@ struct SetQuota {
 };
 struct Unauthenticate {};
 // SORT (RFC 5256, with RFC 5957's DISPLAYFROM and DISPLAYTO).
-enum class SortKey : std::uint8_t { arrival, cc, date, from, size, subject, to, display_from, display_to };
+enum class SortKey : std::uint8_t { arrival, cc, date, from, size, subject, to, display_from, display_to,
+                                    relevancy };  // RFC 6203 §6
 struct SortCriterion {
   SortKey key = SortKey::arrival;
   bool reverse = false;
