@@ -50,6 +50,13 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r);
 asio::awaitable<Reply> thread(ImapSession& s, const Request& r);
 asio::awaitable<Reply> compress(ImapSession& s, const Request& r);
 asio::awaitable<Reply> getmetadata(ImapSession& s, const Request& r);
+// "* METADATA mailbox (entry value ...)" (RFC 5464 §4.4.1) for the entries
+// `wanted` names (NIL for those that do not exist), as GETMETADATA and LIST
+// RETURN (METADATA) (RFC 9590) answer; values over `max_size` are left out
+// and the largest of them noted in `longest_left_out`.
+std::string metadata_line(ImapSession& s, std::string_view wire_mailbox, const std::vector<storage::Annotation>& entries,
+                          const std::vector<std::string>& wanted, MetadataDepth depth,
+                          std::optional<std::uint64_t> max_size, std::uint64_t& longest_left_out);
 asio::awaitable<Reply> setmetadata(ImapSession& s, const Request& r);
 
 // After AUTHENTICATE or LOGIN: opens the user's mail and enters the

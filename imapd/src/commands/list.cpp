@@ -60,7 +60,7 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
   if (contains(l.selection, "RECURSIVEMATCH") && !contains(l.selection, "SUBSCRIBED"))
     co_return bad("RECURSIVEMATCH needs another selection option (RFC 5258 §3)");
   for (const auto& o : l.returns)
-    if (o != "SUBSCRIBED" && o != "CHILDREN" && o != "SPECIAL-USE" && o != "STATUS")
+    if (o != "SUBSCRIBED" && o != "CHILDREN" && o != "SPECIAL-USE" && o != "STATUS" && o != "METADATA")
       co_return bad("Unknown LIST return option " + o);
 
   const char* verb = l.form == List::Form::lsub ? "LSUB" : l.form == List::Form::xlist ? "XLIST" : "LIST";
@@ -120,6 +120,15 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
       auto status_work = [&]() { st = folder_report(s, name, l.status); };
       co_await s.blocking(status_work);
       if (st) out += status_line(s, name, *st, l.status);
+    }
+    if (!l.metadata.empty() && !child_subscribed) {
+      // LIST-METADATA (RFC 9590): the folder's entries right after its LIST.
+      storage::Result<std::vector<storage::Annotation>> stored;
+      const std::string& name = f.name;
+      auto metadata_work = [&]() { stored = s.mail->annotations(name); };
+      co_await s.blocking(metadata_work);
+      std::uint64_t unused = 0;
+      if (stored) out += metadata_line(s, wire, *stored, l.metadata, MetadataDepth::zero, std::nullopt, unused);
     }
     if (out.size() > 64 * 1024) {
       co_await s.send(out);

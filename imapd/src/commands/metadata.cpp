@@ -38,6 +38,45 @@ bool selected_by(std::string_view name, std::string_view spec, MetadataDepth dep
 
 }  // namespace
 
+std::string metadata_line(ImapSession& s, std::string_view wire_mailbox, const std::vector<storage::Annotation>& entries,
+                          const std::vector<std::string>& wanted, MetadataDepth depth,
+                          std::optional<std::uint64_t> max_size, std::uint64_t& longest_left_out) {
+  std::string out = "* METADATA ";
+  append_astring(out, wire_mailbox, s.utf8());
+  out += " (";
+  bool first = true;
+  std::vector<bool> reported(entries.size(), false);
+  auto add = [&](std::string_view name, const std::string* value) {
+    if (!first) out += ' ';
+    first = false;
+    append_astring(out, name);
+    out += ' ';
+    if (value == nullptr) out += "NIL";
+    else if (value->find('\0') != std::string::npos) append_literal(out, *value, true);
+    else append_string(out, *value, s.utf8());
+  };
+  for (const auto& spec : wanted) {
+    const std::string lower_spec = ascii_lowercase(spec);
+    bool exact = false;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const std::string name = ascii_lowercase(entries[i].name);
+      if (!selected_by(name, lower_spec, depth)) continue;
+      exact = exact || name == lower_spec;
+      if (reported[i]) continue;
+      reported[i] = true;
+      if (max_size && entries[i].value.size() > *max_size) {
+        longest_left_out = std::max<std::uint64_t>(longest_left_out, entries[i].value.size());
+        continue;
+      }
+      add(entries[i].name, &entries[i].value);
+    }
+    // An entry asked for by name that does not exist: NIL, as value = nstring allows.
+    if (!exact) add(spec, nullptr);
+  }
+  out += ")\r\n";
+  return out;
+}
+
 asio::awaitable<Reply> getmetadata(ImapSession& s, const Request& r) {
   const auto& g = std::get<GetMetadata>(r.command);
   auto folder = metadata_folder(s, g.mailbox);
@@ -50,40 +89,8 @@ asio::awaitable<Reply> getmetadata(ImapSession& s, const Request& r) {
   if (folder->empty() && !s.config().imap.metadata_admin.empty())
     entries.push_back(storage::Annotation{"/shared/admin", s.config().imap.metadata_admin});
 
-  std::string out = "* METADATA ";
-  append_astring(out, g.mailbox, s.utf8());
-  out += " (";
-  bool first = true;
   std::uint64_t longest_left_out = 0;
-  std::vector<bool> reported(entries.size(), false);
-  auto add = [&](std::string_view name, const std::string* value) {
-    if (!first) out += ' ';
-    first = false;
-    append_astring(out, name);
-    out += ' ';
-    if (value == nullptr) out += "NIL";
-    else if (value->find('\0') != std::string::npos) append_literal(out, *value, true);
-    else append_string(out, *value, s.utf8());
-  };
-  for (const auto& spec : g.entries) {
-    const std::string wanted = ascii_lowercase(spec);
-    bool exact = false;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const std::string name = ascii_lowercase(entries[i].name);
-      if (!selected_by(name, wanted, g.depth)) continue;
-      exact = exact || name == wanted;
-      if (reported[i]) continue;
-      reported[i] = true;
-      if (g.max_size && entries[i].value.size() > *g.max_size) {
-        longest_left_out = std::max<std::uint64_t>(longest_left_out, entries[i].value.size());
-        continue;
-      }
-      add(entries[i].name, &entries[i].value);
-    }
-    // An entry asked for by name that does not exist: NIL, as value = nstring allows.
-    if (!exact) add(spec, nullptr);
-  }
-  out += ")\r\n";
+  const std::string out = metadata_line(s, g.mailbox, entries, g.entries, g.depth, g.max_size, longest_left_out);
   co_await s.send(out);
   if (longest_left_out > 0)
     co_return ok("[METADATA LONGENTRIES " + std::to_string(longest_left_out) + "] GETMETADATA completed");

@@ -219,6 +219,8 @@ Parse mailbox_only() {
 }
 
 // LIST with RFC 5258 selection and return options and RFC 5819 STATUS.
+bool metadata_entry(Cursor& c, bool to_set, std::string& out);
+
 Parse list(List::Form form) {
   return [form](Cursor& c, Command& command) {
     auto& l = make<List>(command);
@@ -263,6 +265,15 @@ Parse list(List::Form form) {
           std::string name = ascii_uppercase(*option);
           if (name == "STATUS") {
             if (!c.space() || !status_items(c, l.status)) return false;
+          } else if (name == "METADATA") {
+            // "METADATA" SP "(" entry *(SP entry) ")" (RFC 9590)
+            if (!c.space() || !c.open_paren()) return c.fail("Expected METADATA (entries)");
+            do {
+              std::string entry;
+              if (!metadata_entry(c, false, entry)) return false;
+              l.metadata.push_back(std::move(entry));
+            } while (c.eat(' '));
+            if (!c.close_paren()) return false;
           }
           l.returns.push_back(std::move(name));
         } while (c.eat(' '));

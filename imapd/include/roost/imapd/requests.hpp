@@ -169,6 +169,7 @@ struct List {
   std::vector<std::string> patterns;
   std::vector<std::string> returns;    // upper case: SUBSCRIBED CHILDREN SPECIAL-USE STATUS
   std::vector<StatusItem> status;      // RETURN (STATUS (...)), RFC 5819
+  std::vector<std::string> metadata;   // RETURN (METADATA (entries)), RFC 9590
 };
 struct Namespace {};
 struct Status {
