@@ -846,10 +846,27 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
 
 Result<FolderView::StoreResult> Folder::store(const std::vector<Uid>& uids, StoreMode mode, const Flags& flags,
                                               std::optional<Modseq> unchanged_since) {
-  auto mask = keyword_mask(flags.keywords, mode != StoreMode::remove);
-  if (!mask) return std::unexpected(mask.error());
   auto env_handle = env();
   if (!env_handle) return std::unexpected(env_handle.error());
+  // A keyword is registered only for a STORE that may set it on a message:
+  // not when every message is gone or fails UNCHANGEDSINCE (RFC 7162 §3.1.3).
+  bool may_change = false;
+  if (mode != StoreMode::remove && !flags.keywords.empty()) {
+    auto looked = (*env_handle)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+      for (Uid uid : uids) {
+        auto found = index::find_record(txn, uid);
+        if (!found) return std::unexpected(found.error());
+        if (*found && (!unchanged_since || (*found)->modseq <= *unchanged_since)) {
+          may_change = true;
+          break;
+        }
+      }
+      return {};
+    });
+    if (!looked) return std::unexpected(error_from(looked.error()));
+  }
+  auto mask = keyword_mask(flags.keywords, may_change);
+  if (!mask) return std::unexpected(mask.error());
   FolderView::StoreResult result;
   FolderMeta meta;
   auto apply = [&](std::uint32_t system, std::uint64_t keywords, std::uint32_t& out_system, std::uint64_t& out_keywords) {

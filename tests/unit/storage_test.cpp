@@ -172,6 +172,17 @@ TEST(Storage, StoreFlagsRenamesAndOtherViewsHear) {
   ASSERT_TRUE(conditional.has_value());
   EXPECT_EQ(conditional->modified, std::vector<Uid>{2});
   EXPECT_EQ(conditional->changed, std::vector<Uid>{1});
+  // A STORE that changes nothing registers no new keyword.
+  auto refused = one->store({2}, StoreMode::add, Flags{0, {"Never"}}, before);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->modified, std::vector<Uid>{2});
+  EXPECT_TRUE(refused->changed.empty());
+  ASSERT_TRUE(one->store({99}, StoreMode::add, Flags{0, {"Nobody"}}).has_value());
+  ASSERT_TRUE(one->refresh(true).has_value());
+  const auto known = one->keywords();
+  EXPECT_EQ(std::count(known.begin(), known.end(), "Never"), 0);
+  EXPECT_EQ(std::count(known.begin(), known.end(), "Nobody"), 0);
+  EXPECT_EQ(std::count(known.begin(), known.end(), "Todo"), 1);
 
   auto removed = one->store({2}, StoreMode::remove, Flags{fl::answered, {"Todo"}});
   ASSERT_TRUE(removed.has_value());
