@@ -32,7 +32,19 @@ void append_escaped(std::string& out, std::string_view value) {
 }
 }  // namespace
 
-std::string Metrics::render() const {
+void Metrics::add_collector(std::function<void(Metrics&)> collector) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::move(collector));
+}
+
+std::string Metrics::render() {
+  std::vector<std::function<void(Metrics&)>> collectors;
+  {
+    std::lock_guard lock(mutex_);
+    collectors = collectors_;
+  }
+  // Collectors update series, which takes the lock: run them outside it.
+  for (const auto& collect : collectors) collect(*this);
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, family] : families_) {
@@ -71,6 +83,9 @@ void declare_standard_metrics(Metrics& m) {
   m.declare("roost_bytes_received_total", K::counter, "Bytes received from clients, by service.");
   m.declare("roost_bytes_sent_total", K::counter, "Bytes sent to clients, by service.");
   m.declare("roost_tls_handshakes_total", K::counter, "TLS handshakes, by service and result.");
+  m.declare("roost_folder_scans_total", K::counter,
+            "Full folder synchronisations (directory scans): after changes by other programs, every "
+            "ten minutes per folder in use, and after a damaged index.");
 }
 
 }  // namespace roost

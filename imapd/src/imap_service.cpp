@@ -94,7 +94,7 @@ SyntaxLimits syntax_limits(const Config& config) {
 
 }  // namespace
 
-ImapService::ImapService(Server& server) : store_(storage::shared_store(*server.config())) {}
+ImapService::ImapService(Server& server) : store_(storage::shared_store(*server.config(), server.metrics())) {}
 
 std::string ImapService::refusal(Refusal why) const {
   switch (why) {

@@ -60,7 +60,7 @@ std::string storage_reply(const Session& session, const storage::Error& e, std::
 
 class LmtpService final : public Service {
  public:
-  explicit LmtpService(Server& server) : store_(storage::shared_store(*server.config())) {}
+  explicit LmtpService(Server& server) : store_(storage::shared_store(*server.config(), server.metrics())) {}
 
   std::string_view name() const override { return "lmtp"; }
 

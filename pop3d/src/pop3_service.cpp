@@ -54,7 +54,7 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
 
 class Pop3Service final : public Service {
  public:
-  explicit Pop3Service(Server& server) : store_(storage::shared_store(*server.config())) {}
+  explicit Pop3Service(Server& server) : store_(storage::shared_store(*server.config(), server.metrics())) {}
 
   std::string_view name() const override { return "pop3"; }
 

@@ -28,11 +28,16 @@ StoreConfig store_config(const Config& config) {
   return out;
 }
 
-std::shared_ptr<Store> shared_store(const Config& config) {
+std::shared_ptr<Store> shared_store(const Config& config, Metrics& metrics) {
   static std::mutex mutex;
   static std::shared_ptr<Store> store;
   std::lock_guard lock(mutex);
-  if (!store) store = std::make_shared<Store>(store_config(config));
+  if (!store) {
+    store = std::make_shared<Store>(store_config(config));
+    metrics.add_collector([](Metrics& m) {
+      m.series("roost_folder_scans_total").store(static_cast<std::int64_t>(folder_scans()), std::memory_order_relaxed);
+    });
+  }
   return store;
 }
 

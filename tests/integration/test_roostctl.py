@@ -117,6 +117,7 @@ class InitAndStart(unittest.TestCase):
                 metrics = urllib.request.urlopen(f"http://127.0.0.1:{n + 9100}/metrics", timeout=10).read().decode()
                 for service in ("imap", "pop3", "lmtp"):
                     self.assertIn(f'roost_commands_total{{service="{service}"}}', metrics)
+                self.assertRegex(metrics, r"\nroost_folder_scans_total \d+\n")
                 daemon.send_signal(signal.SIGTERM)
                 self.assertEqual(daemon.wait(20), 0)
             finally:

@@ -23,5 +23,15 @@ TEST(Metrics, RendersPrometheusText) {
             "roost_connections_total{service=\"po\\\"p\"} 1\n");
 }
 
+TEST(Metrics, CollectorsRunAtEachRender) {
+  Metrics m;
+  m.declare("roost_folder_scans_total", Metrics::Kind::counter, "Scans.");
+  int kept = 4;
+  m.add_collector([&](Metrics& metrics) { metrics.series("roost_folder_scans_total").store(kept); });
+  EXPECT_NE(m.render().find("roost_folder_scans_total 4\n"), std::string::npos);
+  kept = 9;
+  EXPECT_NE(m.render().find("roost_folder_scans_total 9\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace roost

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,7 +30,12 @@ class Metrics {
     series(family, labels).fetch_add(delta, std::memory_order_relaxed);
   }
 
-  std::string render() const;
+  // Runs the collectors (each sets series from values kept elsewhere), then
+  // renders every family.
+  std::string render();
+
+  // A function render() calls first: for counts another layer keeps.
+  void add_collector(std::function<void(Metrics&)> collector);
 
   // Declares a family with its help text and kind; undeclared families are
   // refused by series() in debug builds.
@@ -43,6 +49,7 @@ class Metrics {
   };
   mutable std::mutex mutex_;
   std::map<std::string, Family, std::less<>> families_;
+  std::vector<std::function<void(Metrics&)>> collectors_;
 };
 
 // The families Roost exports; declared once by the server.

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "roost/core/config.hpp"
+#include "roost/core/metrics.hpp"
 #include "roost/storage/storage.hpp"
 
 namespace roost::storage {
@@ -12,6 +13,7 @@ StoreConfig store_config(const Config& config);
 
 // The one Store of this process, made from the first configuration it is
 // asked with: every service shares its folders, and so its group commits.
-std::shared_ptr<Store> shared_store(const Config& config);
+// Its counters (roost_folder_scans_total) go to `metrics`.
+std::shared_ptr<Store> shared_store(const Config& config, Metrics& metrics);
 
 }  // namespace roost::storage
