@@ -378,6 +378,9 @@ const std::vector<Setting>& settings() {
       {{"imap", "metadata_max_entries", "100",
         "METADATA annotations per folder, and on the account as a whole (RFC 5464; at least 10)."},
        set_uint(&Config::imap, &Config::Imap::metadata_max_entries, 10, 100000)},
+      {{"imap", "notify_max_mailboxes", "1000",
+        "Mailboxes one NOTIFY SET may watch (RFC 5465); more are refused with NO [NOTIFICATIONOVERFLOW]."},
+       set_uint(&Config::imap, &Config::Imap::notify_max_mailboxes, 1, 100000)},
       {{"imap", "metadata_admin", "",
         "The read-only /shared/admin server annotation (RFC 5464 §3.2.1.1): a URI to reach the "
         "administrator, such as mailto:postmaster@example.org; empty: none."},

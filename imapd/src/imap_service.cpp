@@ -7,6 +7,7 @@
 #include <array>
 
 #include "commands/commands.hpp"
+#include "notify.hpp"
 #include "roost/core/log.hpp"
 #include "roost/imapd/syntax.hpp"
 #include "roost/storage/store_config.hpp"
@@ -76,6 +77,7 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
     set(std::in_place_type<SetMetadata>, kAuthenticated, setmetadata);
     set(std::in_place_type<CancelUpdate>, kSelected, cancelupdate);
     set(std::in_place_type<MultiSearch>, kAuthenticated, multisearch);
+    set(std::in_place_type<Notify>, kAuthenticated, notify);
     for (const auto& row : t)
       if (row.handler == nullptr) std::abort();  // a command without a row: a bug caught at startup
     return t;
@@ -117,10 +119,10 @@ asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request)
   }
   // A UID command may be told of expunges (RFC 9051 §7.5.1): tell them
   // first, so that its UID set names only messages that still exist.
-  if (s.state == State::selected && row.sequence_numbers && request.uid) co_await s.announce_changes(true);
+  if (s.state == State::selected && row.sequence_numbers && request.uid) co_await announce(s, true);
   Reply reply = co_await row.handler(s, request);
   if (s.lost) co_return;
-  if (s.state == State::selected && s.view) co_await s.announce_changes(!row.sequence_numbers || request.uid);
+  if (s.state == State::selected && s.view) co_await announce(s, !row.sequence_numbers || request.uid);
   if (s.lost) co_return;  // a BYE ended the session
   if (s.state == State::logout) co_await s.send("* BYE Logging out\r\n");
   if (!reply.sent) s.tagged(request, reply.status, reply.text);
@@ -141,13 +143,28 @@ asio::awaitable<void> ImapService::serve(Session& session) {
   }
   CommandReader reader(syntax_limits(config));
   unsigned bad_in_row = 0;
+  // When the wait for the client began: NOTIFY's reports between commands
+  // do not restart the autologout timer.
+  std::optional<std::chrono::steady_clock::time_point> waiting_since;
   for (;;) {
     std::string line;
     if (s.lost || s.state == State::logout) break;
+    // NOTIFY (RFC 5465): what the watches marked, between commands.
+    if (s.notify && !reader.in_command()) {
+      watch_selected(s);
+      if (s.notify->pending()) co_await report_notifications(s, false);
+      if (s.lost) break;
+    }
     // Pipelining: answer everything already received before waiting.
     if (conn->buffered_input() == 0 && !reader.in_command() && !co_await conn->flush(limits.write_timeout)) break;
-    auto timeout = s.state == State::not_authenticated ? limits.login_timeout : limits.idle_timeout;
-    auto status = co_await conn->read_line(line, limits.max_line_length, timeout);
+    const auto now = std::chrono::steady_clock::now();
+    if (!waiting_since) waiting_since = now;
+    const auto timeout = (s.state == State::not_authenticated ? limits.login_timeout : limits.idle_timeout) -
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - *waiting_since);
+    ReadStatus status = ReadStatus::timeout;
+    if (timeout.count() > 0) status = co_await conn->read_line(line, limits.max_line_length, timeout);
+    if (status == ReadStatus::interrupted) continue;  // a watch fired (NOTIFY)
+    waiting_since.reset();
     if (status != ReadStatus::ok) {
       if (status == ReadStatus::too_long) co_await s.send("* BYE [TOOBIG] Line too long\r\n");
       else if (status == ReadStatus::timeout) co_await s.send("* BYE Autologout; idle for too long\r\n");
@@ -170,7 +187,12 @@ asio::awaitable<void> ImapService::serve(Session& session) {
       while (left > 0 && !failed) {
         std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 << 20));
         if (next == CommandReader::Next::discard) bytes.clear();
-        failed = co_await conn->read_exact(bytes, piece, limits.idle_timeout) != ReadStatus::ok;
+        const std::size_t target = bytes.size() + piece;
+        ReadStatus read = ReadStatus::interrupted;
+        // A NOTIFY watch may wake the read: the literal goes on.
+        while (read == ReadStatus::interrupted)
+          read = co_await conn->read_exact(bytes, target - bytes.size(), limits.idle_timeout);
+        failed = read != ReadStatus::ok;
         left -= piece;
       }
       if (failed) break;

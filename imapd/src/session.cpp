@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "notify.hpp"
 #include "roost/core/log.hpp"
 #include "roost/imapd/context_updates.hpp"
 #include "roost/imapd/writer.hpp"
@@ -99,6 +100,11 @@ Reply storage_error(ImapSession& session, const storage::Error& error) {
 }
 
 void ImapSession::deselect() {
+  if (notify) {
+    notify->selected_watch.reset();
+    notify->selected_dirty = false;
+    notify->own_new.clear();
+  }
   view.reset();
   saved_result.clear();
   update_contexts.clear();

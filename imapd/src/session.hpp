@@ -35,6 +35,8 @@ struct UpdateContext {
   std::vector<storage::Uid> results;
 };
 
+struct NotifyState;  // notify.hpp
+
 struct ImapSession {
   Session& net;
   storage::Store& store;
@@ -57,6 +59,8 @@ struct ImapSession {
   // RFC 5267 §4.3.1: at least one per client; more are refused with NOUPDATE.
   static constexpr std::size_t kMaxUpdateContexts = 8;
   std::vector<UpdateContext> update_contexts;
+  // NOTIFY SET (RFC 5465) in effect; none until the client asks.
+  std::unique_ptr<NotifyState> notify;
 
   Connection& conn() { return *net.connection; }
   const Config& config() const { return *net.config; }

@@ -27,7 +27,8 @@ class Folder : public std::enable_shared_from_this<Folder> {
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& name() const { return name_; }
   std::filesystem::path index_dir() const { return dir_ / "roost-index"; }
-  std::filesystem::path change_file() const { return dir_ / "roost-changes"; }
+  static constexpr std::string_view kChangeFile = "roost-changes";
+  std::filesystem::path change_file() const { return dir_ / kChangeFile; }
   std::filesystem::path uidlist_file() const;
   std::filesystem::path keywords_file() const;
   std::filesystem::path message_path(const index::MessageRecord& record) const;

@@ -486,6 +486,25 @@ Result<std::string> User::mailbox_id(std::string_view name) {
   return index::mailbox_id(*guid);
 }
 
+Result<std::vector<std::filesystem::path>> User::watch_paths(std::string_view folder) {
+  auto canonical = impl_->existing(folder);
+  if (!canonical) return std::unexpected(canonical.error());
+  fs::path dir = impl_->root / directory_name(*canonical);
+  return std::vector<fs::path>{dir, dir / "new", dir / "cur"};
+}
+
+WatchedChange watched_change(std::size_t path_index, std::string_view entry) {
+  if (path_index > 0) return WatchedChange::messages;  // new/ or cur/
+  if (entry.empty() || entry == Folder::kChangeFile) return WatchedChange::messages;  // the directory itself, or a commit
+  if (entry == annotation_file::kFile) return WatchedChange::annotations;
+  if (entry == annotation_file::kServerFile) return WatchedChange::server_annotations;
+  if (entry == kSubscriptions) return WatchedChange::subscriptions;
+  if (entry == kSpecialUse) return WatchedChange::folders;  // LIST attributes
+  // Maildir++ folders are the root's entries ".Name".
+  if (entry.size() > 1 && entry[0] == '.' && entry != "..") return WatchedChange::folders;
+  return WatchedChange::other;
+}
+
 Result<Appended> User::deliver(std::string_view folder, NewMessage message) {
   std::vector<NewMessage> one;
   one.push_back(std::move(message));

@@ -12,7 +12,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstddef>
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <functional>
 #include <map>
 #include <vector>
@@ -35,7 +37,10 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
   }
 
   struct Waiter {
-    std::function<void()> notify;
+    // The position of the watched path in the waiter's list, and the name
+    // of the entry that changed in it (empty for the path itself).
+    std::function<void(std::size_t, std::string_view)> notify;
+    std::vector<int> wds;  // by path position; -1 where a path could not be watched
   };
   struct Watch {
     int refs = 0;
@@ -65,20 +70,27 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // Watches the folder's paths for `waiter`; returns the watch descriptors.
-  std::vector<int> watch(const FolderView& view, Waiter* waiter) {
-    // The change file exists from the first commit on; make sure it does now.
-    int fd = ::open(view.change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
-    std::vector<int> wds;
-    for (const auto& path : view.watch_paths()) {
+  // Watches `paths` for `waiter` (its wds).
+  void watch(const std::vector<std::filesystem::path>& paths, Waiter* waiter) {
+    for (const auto& path : paths) {
       int wd = add(path);
-      if (wd < 0) continue;
-      wds.push_back(wd);
-      watches[wd].waiters.push_back(waiter);
+      waiter->wds.push_back(wd);
+      if (wd >= 0) watches[wd].waiters.push_back(waiter);
     }
     start_reading();
-    return wds;
+  }
+
+  void release(Waiter* waiter) {
+    for (int wd : waiter->wds)
+      if (wd >= 0) release(wd, waiter);
+    waiter->wds.clear();
+  }
+
+  // The change file exists from the first commit on; make sure it does now.
+  static std::vector<std::filesystem::path> folder_paths(const FolderView& view) {
+    int fd = ::open(view.change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    return view.watch_paths();
   }
 
   void start_reading() {
@@ -99,11 +111,18 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
         std::uint32_t name_length = 0;
         std::memcpy(&wd, buffer.data() + at + offsetof(inotify_event, wd), sizeof wd);
         std::memcpy(&name_length, buffer.data() + at + offsetof(inotify_event, len), sizeof name_length);
+        const char* name_start = buffer.data() + at + sizeof(inotify_event);
         at += sizeof(inotify_event) + name_length;
+        if (at > n) break;
+        // The name is NUL-padded to its field's length.
+        std::string_view entry(name_start, ::strnlen(name_start, name_length));
         auto it = self->watches.find(wd);
         if (it == self->watches.end()) continue;
         std::vector<Waiter*> waiters = it->second.waiters;  // a notification may release a watch
-        for (Waiter* w : waiters) w->notify();
+        for (Waiter* w : waiters) {
+          auto position = std::find(w->wds.begin(), w->wds.end(), wd);
+          if (position != w->wds.end()) w->notify(static_cast<std::size_t>(position - w->wds.begin()), entry);
+        }
       }
     }
     self->reading = false;
@@ -144,20 +163,19 @@ asio::awaitable<bool> ChangeWatcher::wait(const FolderView& view, std::chrono::m
   asio::steady_timer timer(impl->executor);
   timer.expires_after(timeout);
   bool changed = false;
-  Impl::Waiter waiter{[&] {
+  Impl::Waiter waiter{[&](std::size_t, std::string_view) {
     changed = true;
     timer.cancel();
   }};
-  std::vector<int> wds = impl->watch(view, &waiter);
+  impl->watch(Impl::folder_paths(view), &waiter);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  for (int wd : wds) impl->release(wd, &waiter);
+  impl->release(&waiter);
   co_return changed;
 }
 
 struct ChangeWatcher::Subscription::State {
   std::shared_ptr<Impl> impl;
   Impl::Waiter waiter;
-  std::vector<int> wds;
 };
 
 ChangeWatcher::Subscription::Subscription(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -165,15 +183,20 @@ ChangeWatcher::Subscription::Subscription(Subscription&&) noexcept = default;
 ChangeWatcher::Subscription& ChangeWatcher::Subscription::operator=(Subscription&&) noexcept = default;
 
 ChangeWatcher::Subscription::~Subscription() {
-  if (!state_) return;
-  for (int wd : state_->wds) state_->impl->release(wd, &state_->waiter);
+  if (state_) state_->impl->release(&state_->waiter);
 }
 
 ChangeWatcher::Subscription ChangeWatcher::subscribe(const FolderView& view, std::function<void()> on_change) {
+  return subscribe(Impl::folder_paths(view),
+                   [on_change = std::move(on_change)](std::size_t, std::string_view) { on_change(); });
+}
+
+ChangeWatcher::Subscription ChangeWatcher::subscribe(const std::vector<std::filesystem::path>& paths,
+                                                     std::function<void(std::size_t, std::string_view)> on_change) {
   auto state = std::make_unique<Subscription::State>();
   state->impl = impl_;
   state->waiter.notify = std::move(on_change);
-  state->wds = impl_->watch(view, &state->waiter);
+  impl_->watch(paths, &state->waiter);
   return Subscription(std::move(state));
 }
 

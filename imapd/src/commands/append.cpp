@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "../sections.hpp"
+#include "../notify.hpp"
 #include "commands.hpp"
 #include "roost/imapd/imap_url.hpp"
 #include "roost/imapd/writer.hpp"
@@ -132,6 +133,7 @@ asio::awaitable<Reply> append(ImapSession& s, const Request& r) {
     if (appended.error().kind == storage::ErrorKind::not_found) co_return no("[TRYCREATE] No such mailbox");
     co_return storage_error(s, appended.error());
   }
+  note_own_messages(s, *name, appended->uids);
   std::vector<std::uint32_t> uids(appended->uids.begin(), appended->uids.end());
   co_return ok("[APPENDUID " + std::to_string(appended->uidvalidity) + " " + compact_set(uids) + "] APPEND completed");
 }

@@ -22,7 +22,7 @@ asio::awaitable<std::string> capabilities(ImapSession& s) {
   if (is_quota_admin(s)) caps += " QUOTASET";
   caps += " STATUS=SIZE PREVIEW SAVEDATE XLIST SORT SORT=DISPLAY I18NLEVEL=1 THREAD=ORDEREDSUBJECT"
           " THREAD=REFERENCES THREAD=REFS CONDSTORE QRESYNC WITHIN ESORT CONTEXT=SEARCH CONTEXT=SORT"
-          " OBJECTID PARTIAL REPLACE METADATA LIST-METADATA UTF8=ACCEPT CATENATE MULTISEARCH SEARCH=FUZZY";
+          " OBJECTID PARTIAL REPLACE METADATA LIST-METADATA UTF8=ACCEPT CATENATE MULTISEARCH SEARCH=FUZZY NOTIFY";
   if (!s.net.connection->compression_active()) caps += " COMPRESS=DEFLATE";
   caps += " APPENDLIMIT=" + std::to_string(s.config().imap.max_message_size);
   co_return caps;

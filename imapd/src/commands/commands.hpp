@@ -112,6 +112,7 @@ std::optional<Reply> check_update_tag(ImapSession& s, const Request& r);
 std::string start_update(ImapSession& s, UpdateContext context);
 asio::awaitable<Reply> cancelupdate(ImapSession& s, const Request& r);
 asio::awaitable<Reply> multisearch(ImapSession& s, const Request& r);
+asio::awaitable<Reply> notify(ImapSession& s, const Request& r);
 // SEARCH=FUZZY (RFC 6203, fuzzy.cpp): whether a program holds a FUZZY key;
 // the words a FUZZY text key matches separately; and the relevancy (1-100)
 // of each of `uids` in the selected folder, in their order. Blocking.

@@ -1,6 +1,7 @@
 // COPY (RFC 9051 §6.4.7) and MOVE (RFC 6851) with COPYUID (RFC 4315).
 #include <algorithm>
 
+#include "../notify.hpp"
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
 
@@ -22,6 +23,7 @@ asio::awaitable<Reply> copy(ImapSession& s, const Request& r) {
     if (copied.error().kind == storage::ErrorKind::not_found) co_return no("[TRYCREATE] No such mailbox");
     co_return storage_error(s, copied.error());
   }
+  note_own_messages(s, *name, copied->destination);
   std::string code;
   if (!copied->source.empty()) {
     std::vector<std::uint32_t> from(copied->source.begin(), copied->source.end());
@@ -48,7 +50,7 @@ asio::awaitable<Reply> copy(ImapSession& s, const Request& r) {
     // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
     std::string moved = "* OK " + code + "Moved\r\n";
     if (!code.empty()) co_await s.send(moved);
-    co_await s.announce_changes(true);
+    co_await announce(s, true);
     co_return ok("MOVE completed");
   }
   co_return ok(code + "COPY completed");

@@ -5,6 +5,7 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
+#include "../notify.hpp"
 #include "commands.hpp"
 #include "roost/storage/watch.hpp"
 
@@ -18,8 +19,12 @@ asio::awaitable<Reply> idle(ImapSession& s, const Request&) {
     s.lost = true;
     co_return Reply{.sent = true};
   }
+  // With NOTIFY in effect its watches say what to report (RFC 5465 §4),
+  // and what SELECTED-DELAYED held back goes out now.
   std::optional<storage::ChangeWatcher::Subscription> subscription;
-  if (s.view) {
+  if (s.notify) {
+    if (s.view && s.notify->selected_events != 0) co_await announce(s, true);
+  } else if (s.view) {
     auto& context = static_cast<asio::io_context&>(asio::query(conn.executor(), asio::execution::context));
     subscription = storage::ChangeWatcher::of(context).subscribe(*s.view, [c = &conn] { c->interrupt(); });
   }
@@ -27,8 +32,9 @@ asio::awaitable<Reply> idle(ImapSession& s, const Request&) {
   const auto started = std::chrono::steady_clock::now();
   std::string line;
   for (;;) {
-    if (s.view) {
-      co_await s.announce_changes(true);
+    if (s.notify || s.view) {
+      if (s.notify) co_await report_notifications(s, true);
+      else co_await announce(s, true);
       if (s.lost || !co_await conn.flush(limits.write_timeout)) {
         s.lost = true;
         co_return Reply{.sent = true};

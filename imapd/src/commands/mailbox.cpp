@@ -1,5 +1,6 @@
 // CREATE (with RFC 6154 USE), DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE
 // (RFC 9051 §6.3.4-6.3.8): each one storage call on a checked name.
+#include "../notify.hpp"
 #include "commands.hpp"
 
 namespace roost::imap::commands {
@@ -55,6 +56,7 @@ asio::awaitable<Reply> create(ImapSession& s, const Request& r) {
   };
   co_await s.blocking(work);
   if (!created) co_return storage_error(s, created.error());
+  note_own_list_change(s, {*name});
   // The folder exists either way; without its id the answer cannot name it.
   if (!id) co_return ok("CREATE completed");
   co_return ok("[MAILBOXID (" + *id + ")] CREATE completed");
@@ -65,7 +67,9 @@ asio::awaitable<Reply> remove(ImapSession& s, const Request& r) {
   if (!name) co_return bad_name();
   if (s.view && s.view->name() == *name) co_return no("[INUSE] Mailbox is selected; close it first");
   auto call = [&]() { return s.mail->remove(*name); };
-  co_return co_await one_call(s, call, "DELETE completed");
+  Reply reply = co_await one_call(s, call, "DELETE completed");
+  if (reply.status == "OK") note_own_list_change(s, {*name});
+  co_return reply;
 }
 
 asio::awaitable<Reply> rename(ImapSession& s, const Request& r) {
@@ -74,7 +78,9 @@ asio::awaitable<Reply> rename(ImapSession& s, const Request& r) {
   auto to = s.mailbox_from_wire(rn.to);
   if (!from || !to) co_return bad_name();
   auto call = [&]() { return s.mail->rename(*from, *to); };
-  co_return co_await one_call(s, call, "RENAME completed");
+  Reply reply = co_await one_call(s, call, "RENAME completed");
+  if (reply.status == "OK") note_own_list_change(s, {*from, *to});
+  co_return reply;
 }
 
 asio::awaitable<Reply> subscribe(ImapSession& s, const Request& r) {
@@ -82,7 +88,9 @@ asio::awaitable<Reply> subscribe(ImapSession& s, const Request& r) {
   auto name = s.mailbox_from_wire(sub.mailbox);
   if (!name) co_return bad_name();
   auto call = [&]() { return s.mail->subscribe(*name, sub.subscribe); };
-  co_return co_await one_call(s, call, sub.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+  Reply reply = co_await one_call(s, call, sub.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+  if (reply.status == "OK") note_own_list_change(s, {*name});
+  co_return reply;
 }
 
 }  // namespace roost::imap::commands

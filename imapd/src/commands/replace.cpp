@@ -4,6 +4,7 @@
 // neither; a failed APPEND leaves the folder untouched (§3.3). APPENDUID
 // comes in an untagged OK before the EXISTS and EXPUNGE (or VANISHED)
 // responses, as MOVE sends COPYUID (§3.3, RFC 6851 §4.3).
+#include "../notify.hpp"
 #include "commands.hpp"
 
 namespace roost::imap::commands {
@@ -43,9 +44,10 @@ asio::awaitable<Reply> replace(ImapSession& s, const Request& r) {
   }
   std::string ready = "* OK [APPENDUID " + std::to_string(appended->uidvalidity) + ' ' +
                       std::to_string(appended->uids.front()) + "] Replacement message ready\r\n";
+  note_own_messages(s, *name, appended->uids);
   co_await s.send(ready);
   if (!removed) co_return storage_error(s, removed.error());
-  co_await s.announce_changes(true);
+  co_await announce(s, true);
   co_return ok(r.uid ? "UID REPLACE completed" : "REPLACE completed");
 }
 

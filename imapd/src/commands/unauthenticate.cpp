@@ -1,11 +1,13 @@
 // UNAUTHENTICATE (RFC 8437): back to the not-authenticated state on the
 // same connection (and TLS), as if the login never happened.
+#include "../notify.hpp"
 #include "commands.hpp"
 
 namespace roost::imap::commands {
 
 asio::awaitable<Reply> unauthenticate(ImapSession& s, const Request&) {
   s.deselect();
+  s.notify.reset();
   s.mail.reset();
   s.known_keywords.clear();
   s.rev2 = false;

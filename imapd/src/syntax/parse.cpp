@@ -1,5 +1,6 @@
 // parse_command(): the tag, the command name looked up in one table, and
 // the command's own parser (RFC 9051 §9 and the extensions' grammars).
+#include <algorithm>
 #include <functional>
 
 #include "parse_internal.hpp"
@@ -579,50 +580,131 @@ bool parse_setmetadata(Cursor& c, Command& command) {
   return c.close_paren();
 }
 
+// filter-mailboxes of RFC 5465 §6 (and, where `subtree_one` allows, RFC
+// 7377's "subtree-one"): a filter name, then for subtree, subtree-one and
+// mailboxes one mailbox or a parenthesised list of them.
+bool parse_mailbox_filter(Cursor& c, MailboxFilter& filter, bool subtree_one) {
+  using Kind = MailboxFilter::Kind;
+  static const std::pair<std::string_view, Kind> names[] = {
+      {"SELECTED", Kind::selected},       {"SELECTED-DELAYED", Kind::selected_delayed},
+      {"INBOXES", Kind::inboxes},         {"PERSONAL", Kind::personal},
+      {"SUBSCRIBED", Kind::subscribed},   {"SUBTREE", Kind::subtree},
+      {"SUBTREE-ONE", Kind::subtree_one}, {"MAILBOXES", Kind::mailboxes}};
+  std::string word = c.peek_word();
+  bool known = false;
+  for (auto [name, kind] : names) {
+    if (word == name && (subtree_one || kind != Kind::subtree_one) && c.eat_word(name)) {
+      filter.kind = kind;
+      known = true;
+      break;
+    }
+  }
+  if (!known) return c.fail(word.empty() ? "Expected a mailbox filter" : "Unknown mailbox filter " + word);
+  if (filter.kind == Kind::subtree || filter.kind == Kind::subtree_one || filter.kind == Kind::mailboxes) {
+    // one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")"
+    if (!c.space()) return false;
+    const bool list = c.peek('(');
+    if (list && !c.open_paren()) return false;
+    do {
+      auto name = c.astring();
+      if (!name) return false;
+      filter.mailboxes.push_back(std::move(*name));
+    } while (list && c.eat(' '));
+    if (list && !c.close_paren()) return false;
+  }
+  return true;
+}
+
 // "ESEARCH" [SP "IN" SP "(" filter *(SP filter) ")"] [SP search-return-opts]
-// SP search-program (RFC 7377 §2), filter as RFC 5465 §6 filter-mailboxes.
+// SP search-program (RFC 7377 §2).
 bool parse_esearch(Cursor& c, Command& command) {
   auto& m = make<MultiSearch>(command);
   if (c.peek(' ') && c.peek_word(1) == "IN") {
     c.space();
     c.eat_word("IN");
     if (!c.space() || !c.open_paren()) return c.fail("Expected IN (...)");
-    using Kind = MailboxFilter::Kind;
-    static const std::pair<std::string_view, Kind> names[] = {
-        {"SELECTED", Kind::selected},       {"SELECTED-DELAYED", Kind::selected_delayed},
-        {"INBOXES", Kind::inboxes},         {"PERSONAL", Kind::personal},
-        {"SUBSCRIBED", Kind::subscribed},   {"SUBTREE", Kind::subtree},
-        {"SUBTREE-ONE", Kind::subtree_one}, {"MAILBOXES", Kind::mailboxes}};
     do {
       if (c.peek('(')) return c.fail("No scope options are known");
-      std::string word = c.peek_word();
       MailboxFilter filter;
-      bool known = false;
-      for (auto [name, kind] : names) {
-        if (word == name && c.eat_word(name)) {
-          filter.kind = kind;
-          known = true;
-          break;
-        }
-      }
-      if (!known) return c.fail(word.empty() ? "Expected a mailbox filter" : "Unknown mailbox filter " + word);
-      if (filter.kind == Kind::subtree || filter.kind == Kind::subtree_one || filter.kind == Kind::mailboxes) {
-        // one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")"
-        if (!c.space()) return false;
-        const bool list = c.peek('(');
-        if (list && !c.open_paren()) return false;
-        do {
-          auto name = c.astring();
-          if (!name) return false;
-          filter.mailboxes.push_back(std::move(*name));
-        } while (list && c.eat(' '));
-        if (list && !c.close_paren()) return false;
-      }
+      if (!parse_mailbox_filter(c, filter, true)) return false;
       m.sources.push_back(std::move(filter));
     } while (c.eat(' '));
     if (!c.close_paren()) return false;
   }
   return parse_search(c, m.search);
+}
+
+// "NOTIFY" SP ("NONE" / "SET" [SP "STATUS"] SP event-groups) (RFC 5465 §8),
+// with the rules of §5 and §6.1 that make a request BAD: MessageNew and
+// MessageExpunge only together, FlagChange and AnnotationChange only with
+// both, one SELECTED or SELECTED-DELAYED at most, and with it message
+// events only; a fetch-att list only there.
+bool parse_notify(Cursor& c, Command& command) {
+  auto& n = make<Notify>(command);
+  if (!c.space()) return false;
+  if (c.eat_word("NONE")) {
+    n.none = true;
+    return true;
+  }
+  if (!c.eat_word("SET")) return c.fail("Expected NOTIFY SET or NOTIFY NONE");
+  if (!c.space()) return false;
+  if (c.eat_word("STATUS")) {
+    n.status = true;
+    if (!c.space()) return false;
+  }
+  static const std::pair<std::string_view, NotifyEvent> events[] = {
+      {"MESSAGENEW", NotifyEvent::message_new},
+      {"MESSAGEEXPUNGE", NotifyEvent::message_expunge},
+      {"FLAGCHANGE", NotifyEvent::flag_change},
+      {"ANNOTATIONCHANGE", NotifyEvent::annotation_change},
+      {"MAILBOXNAME", NotifyEvent::mailbox_name},
+      {"SUBSCRIPTIONCHANGE", NotifyEvent::subscription_change},
+      {"MAILBOXMETADATACHANGE", NotifyEvent::mailbox_metadata_change},
+      {"SERVERMETADATACHANGE", NotifyEvent::server_metadata_change}};
+  bool selected_seen = false;
+  do {
+    if (!c.open_paren()) return c.fail("Expected an event group");
+    NotifyGroup group;
+    if (!parse_mailbox_filter(c, group.filter, false)) return false;
+    const bool selected = group.filter.kind == MailboxFilter::Kind::selected ||
+                          group.filter.kind == MailboxFilter::Kind::selected_delayed;
+    if (selected && selected_seen) return c.fail("SELECTED or SELECTED-DELAYED may appear once");
+    selected_seen = selected_seen || selected;
+    if (!c.space()) return false;
+    if (!c.eat_word("NONE")) {
+      if (!c.open_paren()) return c.fail("Expected a list of events or NONE");
+      do {
+        std::string word = c.peek_word();
+        auto known = std::find_if(std::begin(events), std::end(events), [&](const auto& e) { return e.first == word; });
+        if (known == std::end(events)) {
+          auto atom = c.atom();
+          if (!atom) return c.fail("Expected an event");
+          group.unknown_events.push_back(std::move(*atom));
+          continue;
+        }
+        c.eat_word(known->first);
+        group.events.push_back(known->second);
+        if (known->second == NotifyEvent::message_new && c.peek(' ') && c.peek_word(1).empty() &&
+            c.eat(' ')) {
+          if (!c.peek('(')) return c.fail("Expected MessageNew's fetch attributes");
+          if (!selected) return c.fail("Fetch attributes go with SELECTED or SELECTED-DELAYED only");
+          if (!parse_fetch_atts(c, group.new_message_items)) return false;
+        }
+      } while (c.eat(' '));
+      if (!c.close_paren()) return false;
+    }
+    if (!c.close_paren()) return false;
+    auto has = [&](NotifyEvent e) { return std::find(group.events.begin(), group.events.end(), e) != group.events.end(); };
+    const bool message_new = has(NotifyEvent::message_new), message_expunge = has(NotifyEvent::message_expunge);
+    if (message_new != message_expunge) return c.fail("MessageNew and MessageExpunge go together (RFC 5465 §5)");
+    if ((has(NotifyEvent::flag_change) || has(NotifyEvent::annotation_change)) && !message_new)
+      return c.fail("FlagChange and AnnotationChange need MessageNew and MessageExpunge (RFC 5465 §5)");
+    if (selected && std::any_of(group.events.begin(), group.events.end(),
+                                [](NotifyEvent e) { return e >= NotifyEvent::mailbox_name; }))
+      return c.fail("SELECTED and SELECTED-DELAYED take message events only (RFC 5465 §6.1)");
+    n.groups.push_back(std::move(group));
+  } while (c.eat(' '));
+  return true;
 }
 
 // "CANCELUPDATE" 1*(SP quoted) (RFC 5267 §5).
@@ -689,6 +771,7 @@ const std::vector<Entry>& table() {
       {"SETMETADATA", parse_setmetadata},
       {"CANCELUPDATE", parse_cancelupdate},
       {"ESEARCH", parse_esearch},
+      {"NOTIFY", parse_notify},
   };
   return entries;
 }

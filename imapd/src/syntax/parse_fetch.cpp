@@ -118,6 +118,14 @@ bool fetch_att(Cursor& c, std::vector<FetchItem>& out) {
 
 }  // namespace
 
+bool parse_fetch_atts(Cursor& c, std::vector<FetchItem>& out) {
+  if (!c.open_paren()) return false;
+  do {
+    if (!fetch_att(c, out)) return false;
+  } while (c.eat(' '));
+  return c.close_paren();
+}
+
 bool parse_fetch(Cursor& c, Fetch& out) {
   if (!c.space()) return false;
   auto set = c.sequence_set();
@@ -135,11 +143,7 @@ bool parse_fetch(Cursor& c, Fetch& out) {
   } else if (c.eat_word("FULL")) {
     add({FK::flags, FK::internaldate, FK::rfc822_size, FK::envelope, FK::body});
   } else if (c.peek('(')) {
-    if (!c.open_paren()) return false;
-    do {
-      if (!fetch_att(c, out.items)) return false;
-    } while (c.eat(' '));
-    if (!c.close_paren()) return false;
+    if (!parse_fetch_atts(c, out.items)) return false;
   } else if (!fetch_att(c, out.items)) {
     return false;
   }

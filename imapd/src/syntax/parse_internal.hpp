@@ -16,6 +16,8 @@ bool parse_partial_range(Cursor& c, PartialRange& out);
 // search-criteria of SORT and THREAD (RFC 5256): SP charset 1*(SP search-key).
 bool parse_charset_and_keys(Cursor& c, std::string& charset, SearchNode& key);
 bool parse_fetch(Cursor& c, Fetch& out);
+// "(" fetch-att *(SP fetch-att) ")" (NOTIFY's MessageNew, RFC 5465 §8).
+bool parse_fetch_atts(Cursor& c, std::vector<FetchItem>& out);
 // "[" section-spec "]" of BODY (or, with `binary`, of BINARY: parts only).
 bool parse_section(Cursor& c, Section& out, bool binary);
 

@@ -117,6 +117,7 @@ struct Config {
     std::size_t metadata_max_size = 0;   // largest METADATA value (RFC 5464 MAXSIZE)
     unsigned metadata_max_entries = 0;   // METADATA entries per folder and per account
     std::string metadata_admin;          // /shared/admin server entry; empty: none
+    unsigned notify_max_mailboxes = 0;   // mailboxes one NOTIFY SET may watch
   } imap;
 
   struct Pop3 {

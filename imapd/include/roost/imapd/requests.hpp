@@ -298,11 +298,28 @@ struct MultiSearch {
   std::vector<MailboxFilter> sources;  // empty: the selected mailbox
   Search search;
 };
+// NOTIFY (RFC 5465 §3.1, §8): NONE, or SET [STATUS] and event groups.
+enum class NotifyEvent : std::uint8_t {
+  message_new, message_expunge, flag_change, annotation_change,  // message events
+  mailbox_name, subscription_change, mailbox_metadata_change,    // mailbox events
+  server_metadata_change,                                        // the user event
+};
+struct NotifyGroup {
+  MailboxFilter filter;                      // never subtree_one
+  std::vector<NotifyEvent> events;           // empty: NONE
+  std::vector<std::string> unknown_events;   // event-ext atoms, as written
+  std::vector<FetchItem> new_message_items;  // MessageNew (fetch-att ...): SELECTED(-DELAYED) only
+};
+struct Notify {
+  bool none = false;    // NOTIFY NONE
+  bool status = false;  // SET STATUS
+  std::vector<NotifyGroup> groups;
+};
 using Command = std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Enable, Id, Select,
                              Create, Delete, Rename, Subscribe, List, Namespace, Status, Append, Check,
                              Close, Unselect, Expunge, Search, Fetch, Store, Copy, Idle, GetQuota,
                              GetQuotaRoot, SetQuota, Unauthenticate, Sort, Thread, Compress, Replace,
-                             GetMetadata, SetMetadata, CancelUpdate, MultiSearch>;
+                             GetMetadata, SetMetadata, CancelUpdate, MultiSearch, Notify>;
 
 struct Request {
   std::string tag;

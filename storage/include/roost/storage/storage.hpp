@@ -293,6 +293,12 @@ class User {
   Result<FolderStatus> status(std::string_view name);
   // The folder's MAILBOXID (RFC 8474), kept across RENAME.
   Result<std::string> mailbox_id(std::string_view name);
+  // What ChangeWatcher watches to learn that a folder changed without
+  // opening it (NOTIFY): its directory, new/ and cur/, in that order. The
+  // entries of the directory say what changed (watched_change()); INBOX's
+  // directory is the user's root, where the folder list, the subscriptions
+  // and the server annotations live too.
+  Result<std::vector<std::filesystem::path>> watch_paths(std::string_view folder);
   Result<std::unique_ptr<FolderView>> open(std::string_view name, bool read_only);
 
   // METADATA annotations of a folder, or of the whole account when `folder`
@@ -333,6 +339,12 @@ class User {
   explicit User(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
+
+// What an event under User::watch_paths() means: `path_index` is the
+// position of the path that reported it, `entry` the name of the entry in
+// it (empty for the path itself).
+enum class WatchedChange : std::uint8_t { other, messages, annotations, server_annotations, folders, subscriptions };
+WatchedChange watched_change(std::size_t path_index, std::string_view entry);
 
 class Store {
  public:

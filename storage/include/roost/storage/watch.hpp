@@ -15,6 +15,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "roost/storage/storage.hpp"
 
@@ -50,6 +52,12 @@ class ChangeWatcher {
     std::unique_ptr<State> state_;
   };
   Subscription subscribe(const FolderView& view, std::function<void()> on_change);
+  // The same for any paths (User::watch_paths()): `on_change` learns the
+  // position of the path in `paths` and the name of the entry that changed
+  // in it (empty for the path itself). A path that cannot be watched (gone,
+  // or inotify's limits reached) is skipped.
+  Subscription subscribe(const std::vector<std::filesystem::path>& paths,
+                         std::function<void(std::size_t, std::string_view)> on_change);
 
   // Completes when the folder may have changed (true) or after `timeout`
   // (false), whichever comes first; the caller then refreshes its view.
