@@ -558,6 +558,73 @@ TEST(ImapParse, MultimailboxEsearch) {
   EXPECT_EQ(parse_error("a ESEARCH IN () ALL"), "Expected a mailbox filter");
 }
 
+TEST(ImapParse, Notify) {
+  // RFC 5465 §8, with §3.1's example.
+  // The example writes events without parentheses; taken as written.
+  auto n = std::get<Notify>(parse_ok("b notify set status (selected MessageNew (uid body.peek[header.fields (from to "
+                                     "subject)]) MessageExpunge) (subtree Lists MessageNew MessageExpunge)")
+                                .command);
+  ASSERT_EQ(n.groups.size(), 2u);
+  EXPECT_EQ(n.groups[0].new_message_items.size(), 2u);
+  EXPECT_EQ(n.groups[0].events.size(), 2u);
+  EXPECT_EQ(n.groups[1].filter.mailboxes, std::vector<std::string>{"Lists"});
+  EXPECT_EQ(n.groups[1].events.size(), 2u);
+  n = std::get<Notify>(parse_ok("b NOTIFY SET STATUS (selected (MessageNew (uid body.peek[header.fields (from to "
+                                "subject)]) MessageExpunge)) (subtree (Lists Other) (MessageNew MessageExpunge "
+                                "FlagChange)) (personal NONE) (mailboxes INBOX (SubscriptionChange Frobnicate))")
+                           .command);
+  EXPECT_FALSE(n.none);
+  EXPECT_TRUE(n.status);
+  ASSERT_EQ(n.groups.size(), 4u);
+  EXPECT_EQ(n.groups[0].filter.kind, MailboxFilter::Kind::selected);
+  EXPECT_EQ(n.groups[0].events, (std::vector<NotifyEvent>{NotifyEvent::message_new, NotifyEvent::message_expunge}));
+  ASSERT_EQ(n.groups[0].new_message_items.size(), 2u);
+  EXPECT_EQ(n.groups[0].new_message_items[0].kind, FetchItem::Kind::uid);
+  EXPECT_TRUE(n.groups[0].new_message_items[1].peek);
+  EXPECT_EQ(n.groups[1].filter.kind, MailboxFilter::Kind::subtree);
+  EXPECT_EQ(n.groups[1].filter.mailboxes, (std::vector<std::string>{"Lists", "Other"}));
+  EXPECT_EQ(n.groups[1].events.size(), 3u);
+  EXPECT_TRUE(n.groups[2].events.empty());
+  EXPECT_EQ(n.groups[3].events, std::vector<NotifyEvent>{NotifyEvent::subscription_change});
+  EXPECT_EQ(n.groups[3].unknown_events, std::vector<std::string>{"Frobnicate"});
+  EXPECT_TRUE(std::get<Notify>(parse_ok("a notify none").command).none);
+  n = std::get<Notify>(parse_ok("a NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) (inboxes (MessageNew "
+                                "MessageExpunge)) (subscribed (MailboxName MailboxMetadataChange ServerMetadataChange))")
+                           .command);
+  EXPECT_FALSE(n.status);
+  EXPECT_EQ(n.groups[0].filter.kind, MailboxFilter::Kind::selected_delayed);
+  EXPECT_EQ(n.groups[2].events.back(), NotifyEvent::server_metadata_change);
+
+  // §5 and §6.1: what makes a NOTIFY BAD.
+  EXPECT_EQ(parse_error("a NOTIFY SET (personal \"MailboxName\")"), "Expected an atom");
+  // The example's "(subtree Lists MessageNew)" alone breaks §5's rule.
+  EXPECT_EQ(parse_error("b notify set (subtree Lists MessageNew)"),
+            "MessageNew and MessageExpunge go together (RFC 5465 §5)");
+  EXPECT_EQ(parse_error("a NOTIFY SET (subtree Lists (MessageNew))"),
+            "MessageNew and MessageExpunge go together (RFC 5465 §5)");
+  EXPECT_EQ(parse_error("a NOTIFY SET (personal (MessageExpunge))"),
+            "MessageNew and MessageExpunge go together (RFC 5465 §5)");
+  EXPECT_EQ(parse_error("a NOTIFY SET (personal (AnnotationChange))"),
+            "FlagChange and AnnotationChange need MessageNew and MessageExpunge (RFC 5465 §5)");
+  EXPECT_EQ(parse_error("a NOTIFY SET (selected (SubscriptionChange))"),
+            "SELECTED and SELECTED-DELAYED take message events only (RFC 5465 §6.1)");
+  EXPECT_EQ(parse_error("a NOTIFY SET (selected NONE) (selected NONE)"), "SELECTED or SELECTED-DELAYED may appear once");
+  EXPECT_EQ(parse_error("a NOTIFY SET (inboxes (MessageNew (FLAGS) MessageExpunge))"),
+            "Fetch attributes go with SELECTED or SELECTED-DELAYED only");
+  EXPECT_EQ(parse_error("a NOTIFY SET (subtree-one INBOX NONE)"), "Unknown mailbox filter SUBTREE-ONE");
+  EXPECT_EQ(parse_error("a NOTIFY SET (selected (MessageNew \"x\" MessageExpunge))"),
+            "Expected MessageNew's fetch attributes");
+  // An unknown event is syntax all right (event-ext): BADEVENT is the handler's.
+  EXPECT_EQ(std::get<Notify>(parse_ok("a NOTIFY SET (selected (MessageNew FOO MessageExpunge))").command)
+                .groups[0].unknown_events, std::vector<std::string>{"FOO"});
+  EXPECT_EQ(parse_error("a NOTIFY SET"), "Missing arguments");
+  EXPECT_EQ(parse_error("a NOTIFY SET STATUS personal"), "Expected an event group");
+  EXPECT_EQ(parse_error("a NOTIFY ALL"), "Expected NOTIFY SET or NOTIFY NONE");
+  EXPECT_FALSE(parse_error("a NOTIFY SET (selected (MessageNew (BOGUS) MessageExpunge))").empty());
+  EXPECT_FALSE(parse_error("a NOTIFY SET (personal (MessageNew MessageExpunge)").empty());
+  EXPECT_FALSE(parse_error("a NOTIFY NONE extra").empty());
+}
+
 TEST(ImapParse, FuzzyAndRelevancy) {
   // RFC 6203 §7: search-key =/ "FUZZY" SP search-key; RELEVANCY as a return
   // option and a sort key.

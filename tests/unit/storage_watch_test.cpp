@@ -10,7 +10,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <atomic>
+#include <set>
 #include <chrono>
 #include <thread>
 
@@ -141,6 +143,58 @@ TEST(StorageWatch, RefreshDuringOwnDeliveriesNeverScans) {
   EXPECT_EQ(view->uids().size(), 100u);
   EXPECT_GT(refreshes, 100);
   EXPECT_EQ(folder_scans(), scans_before) << refreshes << " refreshes";
+}
+
+// NOTIFY's watches (User::watch_paths, watched_change): the root tells of
+// folders created, subscriptions and server annotations; a folder's own
+// directory of its commits and annotations.
+TEST(StorageWatch, NamedPathsSayWhatChanged) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("nora"));
+  ASSERT_TRUE(user->create("Lists"));
+  auto root = user->watch_paths("INBOX");
+  auto lists = user->watch_paths("Lists");
+  ASSERT_TRUE(root && lists);
+  ASSERT_EQ(root->size(), 3u);
+  EXPECT_FALSE(user->watch_paths("Nowhere"));
+
+  asio::io_context io;
+  ChangeWatcher watcher(io.get_executor());
+  std::set<WatchedChange> at_root, at_lists;
+  auto root_watch = watcher.subscribe(*root, [&](std::size_t i, std::string_view e) { at_root.insert(watched_change(i, e)); });
+  auto lists_watch = watcher.subscribe(*lists, [&](std::size_t i, std::string_view e) { at_lists.insert(watched_change(i, e)); });
+  std::thread actor([&] {
+    std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(user->create("Projects"));
+    ASSERT_TRUE(user->subscribe("Lists", true));
+    ASSERT_TRUE(user->annotate("", {{"/private/vendor/x", std::string("1")}}, 100));
+    ASSERT_TRUE(user->annotate("Lists", {{"/private/comment", std::string("c")}}, 100));
+    ASSERT_TRUE(user->deliver("Lists", testing::new_message("hi")));
+  });
+  asio::steady_timer stop(io, 1s);
+  stop.async_wait([&](boost::system::error_code) { watcher.close(); });
+  io.run();
+  actor.join();
+  for (auto kind : {WatchedChange::folders, WatchedChange::subscriptions, WatchedChange::server_annotations})
+    EXPECT_TRUE(at_root.contains(kind)) << static_cast<int>(kind);
+  EXPECT_FALSE(at_root.contains(WatchedChange::annotations));  // Lists' are in its own directory
+  EXPECT_TRUE(at_lists.contains(WatchedChange::messages));
+  EXPECT_TRUE(at_lists.contains(WatchedChange::annotations));
+  EXPECT_FALSE(at_lists.contains(WatchedChange::folders));
+}
+
+TEST(StorageWatch, EntryNamesClassified) {
+  EXPECT_EQ(watched_change(1, "1700000000.M1P2.host"), WatchedChange::messages);  // new/
+  EXPECT_EQ(watched_change(0, ""), WatchedChange::messages);                    // the directory itself
+  EXPECT_EQ(watched_change(0, "roost-changes"), WatchedChange::messages);
+  EXPECT_EQ(watched_change(0, "roost-annotations"), WatchedChange::annotations);
+  EXPECT_EQ(watched_change(0, "roost-server-annotations"), WatchedChange::server_annotations);
+  EXPECT_EQ(watched_change(0, "subscriptions"), WatchedChange::subscriptions);
+  EXPECT_EQ(watched_change(0, ".Sent"), WatchedChange::folders);
+  EXPECT_EQ(watched_change(0, "subscriptions.roost-tmp.1.2"), WatchedChange::other);
+  EXPECT_EQ(watched_change(0, "dovecot-uidlist"), WatchedChange::other);
+  EXPECT_EQ(watched_change(0, ".."), WatchedChange::other);
 }
 
 }  // namespace

@@ -672,7 +672,9 @@ bool parse_notify(Cursor& c, Command& command) {
     selected_seen = selected_seen || selected;
     if (!c.space()) return false;
     if (!c.eat_word("NONE")) {
-      if (!c.open_paren()) return c.fail("Expected a list of events or NONE");
+      // §3.1's example writes the events without parentheses: taken too.
+      const bool listed = c.peek('(');
+      if (listed && !c.open_paren()) return false;
       do {
         std::string word = c.peek_word();
         auto known = std::find_if(std::begin(events), std::end(events), [&](const auto& e) { return e.first == word; });
@@ -691,7 +693,7 @@ bool parse_notify(Cursor& c, Command& command) {
           if (!parse_fetch_atts(c, group.new_message_items)) return false;
         }
       } while (c.eat(' '));
-      if (!c.close_paren()) return false;
+      if (listed && !c.close_paren()) return false;
     }
     if (!c.close_paren()) return false;
     auto has = [&](NotifyEvent e) { return std::find(group.events.begin(), group.events.end(), e) != group.events.end(); };
