@@ -471,12 +471,12 @@ asio::awaitable<void> report_notifications(ImapSession& s, bool in_idle) {
         wanted.emplace_back(name, events);
         const bool watched = std::any_of(n.mailboxes.begin(), n.mailboxes.end(),
                                          [&](const auto& w) { return w->name == name && w->events == events; });
-        if (watched) continue;
         if (wanted.size() > limit) {
           overflow = true;
           return;
         }
-        if (auto w = prepare(s, name, events)) added.push_back(std::move(w));
+        if (!watched)
+          if (auto w = prepare(s, name, events)) added.push_back(std::move(w));
       }
     };
     co_await s.blocking(work);
