@@ -289,6 +289,7 @@ void start_watch(ImapSession& s, NotifyState::Watched& w) {
       default: break;
     }
   });
+  w.paths = {};  // watched now; a session may watch a thousand folders
 }
 
 void start_root_watch(ImapSession& s, NotifyState& n, const std::vector<std::filesystem::path>& paths) {
@@ -405,6 +406,8 @@ void watch_selected(ImapSession& s) {
     state->selected_dirty = true;
     conn->interrupt();
   });
+  // What changed between opening the view and watching it.
+  s.notify->selected_dirty = true;
 }
 
 asio::awaitable<void> announce(ImapSession& s, bool allow_expunges) {

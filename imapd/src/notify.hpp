@@ -53,7 +53,7 @@ struct NotifyState {
   struct Watched {
     std::string name;
     unsigned events = 0;
-    std::vector<std::filesystem::path> paths;
+    std::vector<std::filesystem::path> paths;  // until the watch is made
     std::optional<storage::FolderStatus> last;
     std::optional<std::vector<std::pair<std::string, std::size_t>>> annotations;  // entry, hash of value
     std::optional<storage::ChangeWatcher::Subscription> watch;
