@@ -691,6 +691,13 @@ TEST(ImapWriter, StringsChooseTheirForm) {
   EXPECT_EQ(out, "INBOX \"Sent Items\" \"nil\" {5}\r\ncaf\xc3\xa9 \"caf\xc3\xa9\" {4}\r\na\r\nb");
   EXPECT_EQ(date_time(760686745), "\"08-Feb-1994 05:52:25 +0000\"");
   EXPECT_EQ(compact_set({1, 2, 3, 7, 9, 10}), "1:3,7,9:10");
+  EXPECT_EQ(compact_set({}), "");
+  EXPECT_EQ(compact_set({5, 3, 4, 4294967294u, 4294967295u}), "5,3:4,4294967294:4294967295");
+  std::string numbers = "* SORT";
+  append_numbers(numbers, {});
+  EXPECT_EQ(numbers, "* SORT");
+  append_numbers(numbers, {3, 1, 4294967295u, 10});
+  EXPECT_EQ(numbers, "* SORT 3 1 4294967295 10");
 }
 
 }  // namespace

@@ -329,7 +329,7 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   // IMAP4rev2 answers ESEARCH always, ALL by default (RFC 9051 §6.4.4).
   if (!sr.returns && !s.rev2) {
     std::string out = "* SEARCH";
-    for (auto n : numbers) out += " " + std::to_string(n);
+    append_numbers(out, numbers);
     if (modseq_shown) out += " (MODSEQ " + std::to_string(*highest) + ")";
     out += "\r\n";
     co_await s.send(out);

@@ -104,7 +104,7 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
     co_return ok(r.uid ? "UID SORT completed" : "SORT completed");
   }
   std::string out = "* SORT";
-  for (auto n : numbers) out += " " + std::to_string(n);
+  append_numbers(out, numbers);
   // RFC 7162 §3.1.9: the highest MODSEQ of a non-empty answer.
   if (with_modseq && !numbers.empty()) out += " (MODSEQ " + std::to_string(*highest) + ")";
   out += "\r\n";

@@ -1,5 +1,6 @@
 #include "roost/imapd/writer.hpp"
 
+#include <charconv>
 #include <ctime>
 
 #include "text.hpp"
@@ -90,16 +91,33 @@ std::string date_time(std::int64_t seconds) {
 }
 
 std::string compact_set(const std::vector<std::uint32_t>& numbers) {
-  std::string out;
+  // At most 10 digits, a ':' and 10 more, and a ',' per run.
+  std::string out(numbers.size() * 22, '\0');
+  char* at = out.data();
   for (std::size_t i = 0; i < numbers.size();) {
     std::size_t j = i;
     while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(numbers[i]);
-    if (j > i) out += ':' + std::to_string(numbers[j]);
+    if (i > 0) *at++ = ',';
+    at = std::to_chars(at, at + 10, numbers[i]).ptr;
+    if (j > i) {
+      *at++ = ':';
+      at = std::to_chars(at, at + 10, numbers[j]).ptr;
+    }
     i = j + 1;
   }
+  out.resize(static_cast<std::size_t>(at - out.data()));
   return out;
+}
+
+void append_numbers(std::string& out, const std::vector<std::uint32_t>& numbers) {
+  const std::size_t start = out.size();
+  out.resize(start + numbers.size() * 11);
+  char* at = out.data() + start;
+  for (auto n : numbers) {
+    *at++ = ' ';
+    at = std::to_chars(at, at + 10, n).ptr;
+  }
+  out.resize(static_cast<std::size_t>(at - out.data()));
 }
 
 }  // namespace roost::imap

@@ -31,5 +31,8 @@ std::string date_time(std::int64_t seconds);
 // in sort order comes out as ESORT wants it (RFC 5267 §3.2: "5,3:4", never
 // "4:3").
 std::string compact_set(const std::vector<std::uint32_t>& numbers);
+// " n" for each of `numbers` (SEARCH and SORT answers): written in place,
+// as a 100,000-number answer is built on every SORT of a big folder.
+void append_numbers(std::string& out, const std::vector<std::uint32_t>& numbers);
 
 }  // namespace roost::imap
