@@ -331,6 +331,10 @@ const std::vector<Setting>& settings() {
       {{"mail", "open_index_limit", "256",
         "Folder indexes no session is using that a process keeps open (each costs 3 file descriptors)."},
        set_uint(&Config::mail, &Config::Mail::open_index_limit, 0, 100000)},
+      {{"mail", "full_sync_interval", "10m",
+        "How often a folder in use is listed in full, in the background, for changes other programs made without "
+        "moving a directory's time (two changes within one clock tick)."},
+       set_duration(&Config::mail, &Config::Mail::full_sync_interval)},
 
       {{"lmtp", "default_domain", "",
         "Domain of bare recipients (RCPT TO:<user>), and the domain whose addresses also match users stored without one."},

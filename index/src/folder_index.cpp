@@ -267,9 +267,11 @@ bool decode_record_into(std::string_view bytes, MessageRecord& m) {
   } else {
     m.file_key.assign(r.str());
   }
-  // Records written before copies kept their source's identity end here.
+  // Optional trailing fields: older records, and most records, end early.
   if (r.at_end()) m.guid.clear();
   else m.guid.assign(r.str());
+  if (r.at_end()) m.pop3_uidl.clear();
+  else m.pop3_uidl.assign(r.str());
   return r.ok();
 }
 
@@ -348,7 +350,8 @@ std::string encode(const MessageRecord& r) {
     w.u(0);
     w.str(r.file_key);
   }
-  if (!r.guid.empty()) w.str(r.guid);
+  if (!r.guid.empty() || !r.pop3_uidl.empty()) w.str(r.guid);
+  if (!r.pop3_uidl.empty()) w.str(r.pop3_uidl);
   return w.take();
 }
 

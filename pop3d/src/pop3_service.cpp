@@ -35,6 +35,7 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
     set(std::in_place_type<Auth>, kAuthorization, auth);
     set(std::in_place_type<Stls>, kAuthorization, stls);
     set(std::in_place_type<Utf8>, kAuthorization, utf8);
+    set(std::in_place_type<Lang>, kAny, lang);
     set(std::in_place_type<Capa>, kAny, capa);
     set(std::in_place_type<Quit>, kAny, quit);
     set(std::in_place_type<Noop>, kTransaction, noop);

@@ -19,6 +19,7 @@ Message* Pop3Session::find(std::uint32_t n) {
 }
 
 std::string Pop3Session::uidl(const Message& m) const {
+  if (!m.entry.pop3_uidl.empty()) return m.entry.pop3_uidl;
   return config().pop3.uidl_format.render(m.entry.uid, inbox->uidvalidity(), m.entry.file_name);
 }
 

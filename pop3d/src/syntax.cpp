@@ -49,6 +49,23 @@ bool has_control(std::string_view text) {
   return false;
 }
 
+// RFC 4647 §2.1: language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*".
+bool basic_language_range(std::string_view text) {
+  if (text == "*") return true;
+  std::size_t start = 0;
+  for (bool first = true;; first = false) {
+    std::size_t end = text.find('-', start);
+    std::string_view subtag = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (subtag.empty() || subtag.size() > 8) return false;
+    for (char c : subtag) {
+      bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!alpha && (first || c < '0' || c > '9')) return false;
+    }
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 std::variant<Command, SyntaxError> parse_command(std::string_view line) {
@@ -99,6 +116,12 @@ std::variant<Command, SyntaxError> parse_command(std::string_view line) {
   if (ascii_iequals(keyword, "CAPA")) return no_args(Capa{});
   if (ascii_iequals(keyword, "STLS")) return no_args(Stls{});
   if (ascii_iequals(keyword, "UTF8")) return no_args(Utf8{});
+  if (ascii_iequals(keyword, "LANG")) {
+    if (args.size() > 1) return SyntaxError{"LANG takes one language range"};
+    if (args.empty()) return Lang{};
+    if (!basic_language_range(args[0])) return SyntaxError{"Invalid language range"};
+    return Lang{std::string(args[0])};
+  }
   if (ascii_iequals(keyword, "TOP")) {
     if (args.size() != 2) return SyntaxError{"TOP takes a message number and a number of lines"};
     auto n = message_number(args[0]);

@@ -399,7 +399,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     header.guid = uidlist::new_guid();
     std::vector<uidlist::Entry> entries;
     auto listed = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
-      entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
+      entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid, r.pop3_uidl));
       return true;
     });
     if (!listed) return listed;
@@ -423,10 +423,12 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   }
   std::map<std::string, Uid> listed_uid;
   std::map<std::string, std::string> listed_guid;  // only copies carry one
+  std::map<std::string, std::string> listed_pop3_uidl;  // only migrated messages carry one
   Uid max_uid = 0;
   for (const auto& e : contents->entries) {
     listed_uid[e.key] = e.uid;
     if (auto guid = uidlist::guid_of(e); !guid.empty()) listed_guid[e.key] = std::move(guid);
+    if (auto uidl = uidlist::pop3_uidl_of(e); !uidl.empty()) listed_pop3_uidl[e.key] = std::move(uidl);
     max_uid = std::max(max_uid, e.uid);
   }
   if (max_uid >= meta.uidnext && meta.messages > 0) {
@@ -514,11 +516,12 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
       listed_free = !*holder;
     }
     if (auto guid = listed_guid.find(key); guid != listed_guid.end()) r.guid = guid->second;
+    if (auto uidl = listed_pop3_uidl.find(key); uidl != listed_pop3_uidl.end()) r.pop3_uidl = uidl->second;
     if (listed_free) {
       r.uid = it->second;
     } else {
       r.uid = meta.uidnext++;
-      appended.push_back(uidlist::entry_for(r.uid, key, r.guid));
+      appended.push_back(uidlist::entry_for(r.uid, key, r.guid, r.pop3_uidl));
     }
     maildir::FileName parsed = maildir::parse(file.name);
     r.flags = parsed.flags;
@@ -551,7 +554,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   if (contents->entries.size() > 2 * static_cast<std::size_t>(meta.messages) + 1000) {
     std::vector<uidlist::Entry> live;
     auto collected = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
-      live.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
+      live.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid, r.pop3_uidl));
       return true;
     });
     if (!collected) return collected;
@@ -590,7 +593,9 @@ Result<FolderMeta> Folder::sync(bool full) {
   if (!read) return std::unexpected(error_from(read.error()));
   if (damaged) full = true;
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  const bool may_skip = !full && now - last_full_sync_.load() < kFullSyncInterval.count();
+  const bool due = now - last_full_sync_.load() >=
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.full_sync_interval).count();
+  const bool may_skip = !full;
   // The index is in step when the UID list and both directories are as its
   // last sync or commit left them.
   auto in_step = [&](const FolderMeta& m) {
@@ -599,7 +604,10 @@ Result<FolderMeta> Folder::sync(bool full) {
            static_cast<std::uint64_t>(st.st_size) == m.uidlist_offset && m.new_mtime_ns != 0 &&
            mtime_ns(dir_ / "new") == m.new_mtime_ns && mtime_ns(dir_ / "cur") == m.cur_mtime_ns;
   };
-  if (may_skip && in_step(meta)) return meta;
+  if (may_skip && in_step(meta)) {
+    if (due) schedule_full_sync();
+    return meta;
+  }
   if (auto made = ensure_directories(); !made) return std::unexpected(made.error());
   for (;;) {
     Error problem{ErrorKind::internal, {}};
@@ -998,6 +1006,15 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
   return removed;
 }
 
+void Folder::schedule_full_sync() {
+  if (full_syncing_.exchange(true)) return;
+  flusher().submit([self = shared_from_this()] {
+    (void)self->sync(true);
+    self->full_syncing_ = false;
+    return std::error_code();
+  });
+}
+
 void Folder::schedule_merge() {
   if (merging_.exchange(true)) return;
   // The pool's future is dropped: nobody waits for a merge.
@@ -1028,6 +1045,18 @@ Result<Uid> Folder::claim_recent() {
   auto env_handle = env();
   if (!env_handle) return std::unexpected(env_handle.error());
   Uid first = 0;
+  // Nothing to claim is the common case; it needs no write lock, which a
+  // background full sync may hold for a while.
+  bool any = true;
+  auto looked = (*env_handle)->read([&](Txn& txn) -> std::expected<void, LmdbError> {
+    auto m = index::read_meta(txn);
+    if (!m) return std::unexpected(m.error());
+    first = m->first_recent;
+    any = m->first_recent < m->uidnext;
+    return {};
+  });
+  if (!looked) return std::unexpected(error_from(looked.error()));
+  if (!any) return first;
   std::optional<FolderMeta> claimed;
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto m = index::read_meta(txn);

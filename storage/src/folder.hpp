@@ -98,11 +98,11 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::filesystem::path dir_;
   std::string name_;
 
-  // A full sync at least this often while the folder is in use, for foreign
-  // changes that did not move a directory's time (two changes within one
-  // clock tick of the file system).
-  static constexpr std::chrono::steady_clock::duration kFullSyncInterval = std::chrono::minutes(10);
+  // StoreConfig::full_sync_interval: when one is due and the folder looks in
+  // step, a background full sync does it; no session waits for it.
+  void schedule_full_sync();
   std::atomic<bool> merging_{false};
+  std::atomic<bool> full_syncing_{false};
   std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};
 
   std::mutex mutex_;  // guards the queue below

@@ -618,6 +618,7 @@ struct FolderView::Impl {
   std::shared_ptr<User::Impl> user;
   std::shared_ptr<Folder> folder;
   bool read_only = false;
+  bool claims_recent = true;  // never for a read-only view
   std::uint32_t uidvalidity = 0;
   Uid uidnext = 1;
   Modseq seen_modseq = 0;
@@ -708,13 +709,14 @@ std::vector<std::uint32_t> FolderView::sequences_of(const std::vector<Uid>& uids
   return out;
 }
 
-Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_only) {
+Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_only, bool claims_recent) {
   auto canonical = impl_->existing(name);
   if (!canonical) return std::unexpected(canonical.error());
   auto view = std::make_unique<FolderView::Impl>();
   view->user = impl_;
   view->folder = impl_->folder(*canonical);
   view->read_only = read_only;
+  view->claims_recent = !read_only && claims_recent;
   struct stat st{};
   if (::stat(view->folder->dir().c_str(), &st) != 0)
     return std::unexpected(Error{ErrorKind::not_found, "folder vanished: " + view->folder->dir().string()});
@@ -740,7 +742,7 @@ Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_
   view->uidnext = seen.uidnext;
   view->seen_modseq = seen.highest_modseq;
   view->keywords = seen.keywords;
-  if (read_only) {
+  if (!view->claims_recent) {
     view->recent_from = seen.first_recent;
     view->recent_to = seen.uidnext;
   } else {
@@ -802,7 +804,7 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
   if (!arrived.empty()) {
     v.uids.insert(v.uids.end(), arrived.begin(), arrived.end());
     update.new_messages = true;
-    if (!v.read_only) {
+    if (v.claims_recent) {
       auto first = v.folder->claim_recent();
       if (first && *first <= arrived.front()) {
         if (v.recent_to < *first) v.recent_from = *first;
@@ -890,7 +892,7 @@ Result<std::vector<MaildropEntry>> FolderView::maildrop(bool with_file_names) {
       while (next != impl_->uids.end() && *next < r.uid) ++next;  // expunged meanwhile
       if (next == impl_->uids.end()) return false;
       if (*next == r.uid)
-        out.push_back(MaildropEntry{r.uid, r.vsize, with_file_names ? r.file_key : std::string()});
+        out.push_back(MaildropEntry{r.uid, r.vsize, with_file_names ? r.file_key : std::string(), r.pop3_uidl});
       return true;
     });
   });

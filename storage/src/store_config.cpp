@@ -25,6 +25,7 @@ StoreConfig store_config(const Config& config) {
   out.quota_bytes = config.mail.quota_storage;
   out.quota_messages = config.mail.quota_messages;
   out.open_index_limit = config.mail.open_index_limit;
+  out.full_sync_interval = config.mail.full_sync_interval;
   return out;
 }
 

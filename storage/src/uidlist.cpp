@@ -99,15 +99,30 @@ std::error_code write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-std::string guid_of(const Entry& entry) {
+namespace {
+
+std::string_view field_of(const Entry& entry, char tag) {
   for (auto field : split(entry.ext))
-    if (field.size() > 1 && field[0] == 'G') return std::string(field.substr(1));
+    if (field.size() > 1 && field[0] == tag) return field.substr(1);
   return {};
 }
 
-Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& guid) {
+}  // namespace
+
+std::string guid_of(const Entry& entry) { return std::string(field_of(entry, 'G')); }
+
+std::string pop3_uidl_of(const Entry& entry) {
+  std::string_view uidl = field_of(entry, 'P');
+  if (uidl.size() > 70) return {};
+  for (char c : uidl)
+    if (c < 0x21 || c > 0x7e) return {};
+  return std::string(uidl);
+}
+
+Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& guid, const std::string& pop3_uidl) {
   Entry entry{uid, key, {}};
   if (!guid.empty() && guid != key) entry.ext = " G" + guid;
+  if (!pop3_uidl.empty()) entry.ext += " P" + pop3_uidl;
   return entry;
 }
 

@@ -39,9 +39,14 @@ struct Entry {
 // The `G` field: the message's identity when it differs from its key (a
 // copy keeps its source's); empty when absent.
 std::string guid_of(const Entry& entry);
+// The `P` field: the POP3 UIDL a migration recorded for the message (Dovecot's
+// migration tools write it); empty when absent or not a valid UIDL (RFC 1939
+// §7: 1 to 70 characters from 0x21 to 0x7E).
+std::string pop3_uidl_of(const Entry& entry);
 // An entry for a message with this key and identity (`guid` empty or equal
-// to the key: no `G` field).
-Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& guid);
+// to the key: no `G` field) and recorded POP3 UIDL (empty: no `P` field).
+Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& guid,
+                const std::string& pop3_uidl = {});
 
 struct Contents {
   Header header;

@@ -24,11 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   storage::uidlist::parse(input, false, contents);
   if (contents.end > input.size()) std::abort();
   for (const auto& entry : contents.entries) {
-    // An identity written as a G field reads back as written.
+    // An identity written as a G field, and a UIDL as a P field, read back as written.
     const std::string guid = storage::uidlist::guid_of(entry);
     if (guid.find(' ') != std::string::npos) std::abort();
-    const auto again = storage::uidlist::entry_for(entry.uid, entry.key, guid);
+    const std::string uidl = storage::uidlist::pop3_uidl_of(entry);
+    if (uidl.size() > 70 || uidl.find(' ') != std::string::npos) std::abort();
+    const auto again = storage::uidlist::entry_for(entry.uid, entry.key, guid, uidl);
     if (!guid.empty() && guid != entry.key && storage::uidlist::guid_of(again) != guid) std::abort();
+    if (storage::uidlist::pop3_uidl_of(again) != uidl) std::abort();
   }
 
   if (auto utf8 = storage::decode_mutf7(input)) {

@@ -203,6 +203,45 @@ class Pop3Test(Pop3Base):
         self.assertEqual(resp, b"+OK %d octets" % sizes[0])
         c.quit()
 
+    def test_uidls_recorded_by_a_migration_are_kept(self):
+        # Dovecot's migration tools record each message's old UIDL in the
+        # UID list's `P` field; the other fields (W, S) are Dovecot's sizes.
+        self.instance.stop()
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(self.maildir, sub), exist_ok=True)
+        with open(os.path.join(self.maildir, "dovecot-uidlist"), "w") as f:
+            f.write("3 V1600000498 N12 G0123456789abcdef0123456789abcdef\n"
+                    "3 W300 POldServer-0001 :1600000001.M1P1.mx\n"
+                    "7 S280 :1600000002.M2P1.mx\n"
+                    "9 Pnot\x01valid :1600000003.M3P1.mx\n"
+                    "11 P" + "x" * 71 + " :1600000004.M4P1.mx\n"
+                    "12 G1600000001.M1P1.mx P<4af2@old.example> :1600000005.M5P1.mx\n")
+        names = ["1600000001.M1P1.mx:2,S", "1600000002.M2P1.mx:2,", "1600000003.M3P1.mx:2,",
+                 "1600000004.M4P1.mx:2,", "1600000005.M5P1.mx:2,"]
+        for n, name in enumerate(names):
+            with open(os.path.join(self.maildir, "cur", name), "wb") as f:
+                f.write(message(n))
+        self.instance.start(program="roostd")
+        # Recorded UIDLs win; a missing one, or one RFC 1939 §7 forbids (a
+        # control character, more than 70 characters), gets the configured format.
+        expected = [b"OldServer-0001", b"%08X%08X" % (7, 1600000498), b"%08X%08X" % (9, 1600000498),
+                    b"%08X%08X" % (11, 1600000498), b"<4af2@old.example>"]
+        self.assertEqual(self.uidls(), expected)
+        # UIDL n answers the same; an expunge keeps the others' UIDLs.
+        c = self.pop()
+        self.assertEqual(c.uidl(5), b"+OK 5 <4af2@old.example>")
+        c.dele(2)
+        c.quit()
+        del expected[1]
+        self.assertEqual(self.uidls(), expected)
+        # Across a restart with the index deleted, and a rebuild.
+        self.instance.stop()
+        shutil.rmtree(os.path.join(self.maildir, "roost-index"))
+        self.instance.start(program="roostd")
+        self.assertEqual(self.uidls(), expected)
+        run([os.path.join(BIN, "roostctl"), "--config", self.instance.conf, "index", "rebuild", "alice"])
+        self.assertEqual(self.uidls(), expected)
+
     def test_pipelined_commands_answered_in_order(self):
         self.deliver(message(1), message(2))
         c = LineClient("127.0.0.1", self.port)

@@ -65,6 +65,22 @@ TEST(Pop3Syntax, Auth) {
   EXPECT_FALSE(parsed<Auth>("AUTH SCRAM-SHA-256").initial.has_value());
 }
 
+// RFC 6856 §3 takes a basic language range (RFC 4647 §2.1).
+TEST(Pop3Syntax, LanguageRanges) {
+  EXPECT_FALSE(parsed<Lang>("LANG").range.has_value());
+  EXPECT_EQ(parsed<Lang>("LANG *").range, "*");
+  EXPECT_EQ(parsed<Lang>("lang en").range, "en");
+  EXPECT_EQ(parsed<Lang>("LANG de-CH-1996").range, "de-CH-1996");
+  EXPECT_EQ(parsed<Lang>("LANG abcdefgh-12345678").range, "abcdefgh-12345678");
+  EXPECT_EQ(error("LANG abcdefghi"), "Invalid language range");  // a subtag has at most 8
+  EXPECT_EQ(error("LANG 1996"), "Invalid language range");       // the first is letters
+  EXPECT_EQ(error("LANG en-"), "Invalid language range");
+  EXPECT_EQ(error("LANG -en"), "Invalid language range");
+  EXPECT_EQ(error("LANG en--us"), "Invalid language range");
+  EXPECT_EQ(error("LANG en-*"), "Invalid language range");
+  EXPECT_EQ(error("LANG en de"), "LANG takes one language range");
+}
+
 TEST(Pop3Syntax, Refusals) {
   EXPECT_EQ(error(""), "Empty command");
   EXPECT_EQ(error("XYZZY"), "Unknown command");

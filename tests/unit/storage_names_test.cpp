@@ -137,6 +137,42 @@ TEST(UidList, CopiesKeepTheirSourceIdentityInTheGField) {
   EXPECT_FALSE(uidlist::usable_guid("a.b"));
 }
 
+// RFC 1939 §7: a UIDL is 1 to 70 characters from 0x21 to 0x7E; a P field
+// that is not one is ignored rather than sent.
+TEST(UidList, PopUidlsRecordedByAMigrationReadBackAndSurviveARewrite) {
+  testing::TempDir dir;
+  auto file = dir.path() / "dovecot-uidlist";
+  testing::write_file(file, std::string("3 V9 N20 G00ff\n"
+                                        "3 W120 POld-1 :a.M1P1.host\n"
+                                        "4 G1.M1P1.host P<x@y> S100 :b.M1P1.host\n"
+                                        "5 Pbad\x7f :c.M1P1.host\n"
+                                        "6 P") + std::string(71, 'u') + " :d.M1P1.host\n"
+                                        "7 P" + std::string(70, 'u') + " :e.M1P1.host\n");
+  auto contents = uidlist::read(file);
+  ASSERT_TRUE(contents.has_value());
+  ASSERT_EQ(contents->entries.size(), 5u);
+  EXPECT_EQ(uidlist::pop3_uidl_of(contents->entries[0]), "Old-1");
+  EXPECT_EQ(uidlist::pop3_uidl_of(contents->entries[1]), "<x@y>");
+  EXPECT_EQ(uidlist::guid_of(contents->entries[1]), "1.M1P1.host");
+  EXPECT_EQ(uidlist::pop3_uidl_of(contents->entries[2]), "");
+  EXPECT_EQ(uidlist::pop3_uidl_of(contents->entries[3]), "");
+  EXPECT_EQ(uidlist::pop3_uidl_of(contents->entries[4]), std::string(70, 'u'));
+
+  std::vector<uidlist::Entry> rewritten;
+  for (const auto& e : contents->entries)
+    rewritten.push_back(uidlist::entry_for(e.uid, e.key, uidlist::guid_of(e), uidlist::pop3_uidl_of(e)));
+  ASSERT_TRUE(uidlist::rewrite(file, contents->header, rewritten).has_value());
+  auto again = uidlist::read(file);
+  ASSERT_TRUE(again.has_value());
+  ASSERT_EQ(again->entries.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(uidlist::pop3_uidl_of(again->entries[i]), uidlist::pop3_uidl_of(contents->entries[i]));
+    EXPECT_EQ(uidlist::guid_of(again->entries[i]), uidlist::guid_of(contents->entries[i]));
+    EXPECT_EQ(again->entries[i].key, contents->entries[i].key);
+  }
+  EXPECT_EQ(uidlist::entry_for(8, "f.M1P1.host", "", "").ext, "");
+}
+
 TEST(UidList, TornLastLineIsNotGluedToTheNext) {
   testing::TempDir dir;
   auto file = dir.path() / "dovecot-uidlist";

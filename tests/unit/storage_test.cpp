@@ -530,6 +530,43 @@ TEST(Storage, ForeignChangesAreSynced) {
   EXPECT_TRUE(user->verify_index("INBOX").value().empty());
 }
 
+// A foreign change that leaves a directory's time as it was (two changes in
+// one clock tick) is invisible to the cheap check; the periodic full sync
+// finds it, in the background, while sessions go on with what they have.
+TEST(Storage, ChangesThatKeepTheDirectoryTimeAreFoundByTheBackgroundFullSync) {
+  TempDir dir;
+  StoreConfig rare = testing::test_config(dir.path());
+  rare.full_sync_interval = std::chrono::hours(1);
+  Store store(rare);
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("a")));
+  auto view = user->open("INBOX", false).value();
+  const auto new_dir = user->root() / "new";
+  struct stat before{};
+  ASSERT_EQ(::stat(new_dir.c_str(), &before), 0);
+  testing::write_file(new_dir / "1800000000.Mforeign.host", testing::message("foreign"));
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, new_dir.c_str(), times, 0), 0);
+  ASSERT_TRUE(view->refresh(true));
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1}));  // not due: nothing lists the directory
+
+  StoreConfig often = testing::test_config(dir.path());
+  often.full_sync_interval = std::chrono::milliseconds(0);
+  Store other(often);
+  auto other_user = open_user(other);
+  auto other_view = other_user->open("INBOX", false).value();
+  bool found = false;
+  for (int i = 0; i < 500 && !found; ++i) {
+    ASSERT_TRUE(other_view->refresh(true));
+    found = other_view->uids() == std::vector<Uid>{1, 2};
+    if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(found);
+  ASSERT_TRUE(view->refresh(true));
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1, 2}));
+  EXPECT_EQ(view->read(2).value(), testing::message("foreign"));
+}
+
 // A view of a folder that another session deleted or renamed says so, and
 // nothing it does brings the folder back (a refresh used to recreate the
 // directories at the old name).

@@ -23,7 +23,7 @@ asio::awaitable<std::string> capabilities(Pop3Session& s) {
   out += "EXPIRE NEVER\r\n";
   auto delay = std::chrono::duration_cast<std::chrono::seconds>(s.config().pop3.login_delay).count();
   out += "LOGIN-DELAY " + std::to_string(delay) + "\r\n";
-  out += "UTF8\r\nIMPLEMENTATION Roost\r\n";
+  out += "UTF8\r\nLANG\r\nIMPLEMENTATION Roost\r\n";
   co_return out;
 }
 

@@ -14,6 +14,7 @@ asio::awaitable<void> apop(Pop3Session& s, const Command& c);
 asio::awaitable<void> auth(Pop3Session& s, const Command& c);
 asio::awaitable<void> stls(Pop3Session& s, const Command& c);
 asio::awaitable<void> utf8(Pop3Session& s, const Command& c);
+asio::awaitable<void> lang(Pop3Session& s, const Command& c);
 asio::awaitable<void> stat(Pop3Session& s, const Command& c);
 asio::awaitable<void> list(Pop3Session& s, const Command& c);
 asio::awaitable<void> uidl(Pop3Session& s, const Command& c);

@@ -61,7 +61,7 @@ asio::awaitable<void> finish_login(Pop3Session& s, const AuthOutcome& outcome) {
       wait = delay - since;
       return;
     }
-    auto inbox = (*mail)->open("INBOX", false);
+    auto inbox = (*mail)->open("INBOX", false, false);
     if (!inbox) {
       failed = inbox.error();
       return;

@@ -1,5 +1,6 @@
-// UIDL (RFC 1939 §7): [pop3] uidl_format over the UID, UIDVALIDITY and file
-// name, all stable across sessions, restarts and index rebuilds.
+// UIDL (RFC 1939 §7): the UIDL a migration recorded, else [pop3] uidl_format
+// over the UID, UIDVALIDITY and file name; all stable across sessions,
+// restarts and index rebuilds.
 #include "commands.hpp"
 
 namespace roost::pop3::commands {

@@ -94,6 +94,7 @@ struct Config {
     unsigned quota_messages = 0;    // 0: no limit
     std::vector<std::string> quota_admins;  // canonical user names that may SETQUOTA
     unsigned open_index_limit = 0;
+    std::chrono::milliseconds full_sync_interval{};
   } mail;
 
   struct Lmtp {

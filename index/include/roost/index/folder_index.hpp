@@ -98,6 +98,9 @@ struct MessageRecord {
   // The message's identity across copies (a copy keeps its source's, as
   // Dovecot's uidlist `G` field does); empty: file_key.
   std::string guid;
+  // The POP3 UIDL a migration recorded in the UID list (`P`); empty: the
+  // configured format applies.
+  std::string pop3_uidl;
   const std::string& identity() const { return guid.empty() ? file_key : guid; }
 };
 

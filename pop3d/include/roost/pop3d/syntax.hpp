@@ -1,5 +1,5 @@
 // POP3 commands as typed values (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS,
-// RFC 5034 AUTH, RFC 6856 UTF8). Parsing never touches the socket: the
+// RFC 5034 AUTH, RFC 6856 UTF8 and LANG). Parsing never touches the socket: the
 // service reads a line and hands it here.
 #pragma once
 
@@ -32,9 +32,12 @@ struct Auth {
 };
 struct Stls {};
 struct Utf8 {};
+// LANG alone lists the languages; with a basic language range (RFC 4647
+// §2.1: "*", or 1*8ALPHA *("-" 1*8alphanum)) it picks one.
+struct Lang { std::optional<std::string> range; };
 
 using Command = std::variant<User, Pass, Apop, Stat, List, Retr, Dele, Noop, Rset, Quit, Top, Uidl, Capa, Auth,
-                             Stls, Utf8>;
+                             Stls, Utf8, Lang>;
 
 // What -ERR says about a line that is not a valid command.
 struct SyntaxError {

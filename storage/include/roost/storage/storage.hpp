@@ -75,6 +75,9 @@ struct StoreConfig {
   std::uint64_t quota_bytes = 0;     // 0: no limit
   std::uint64_t quota_messages = 0;  // 0: no limit
   std::size_t open_index_limit = 256;  // idle folder indexes kept open per process
+  // A folder in use is listed in full at least this often (in the
+  // background), for foreign changes that did not move a directory's time.
+  std::chrono::milliseconds full_sync_interval = std::chrono::minutes(10);
 };
 
 struct FolderStatus {
@@ -152,6 +155,7 @@ struct MaildropEntry {
   Uid uid = 0;
   std::uint64_t size = 0;  // with CRLF line ends, as RETR sends it
   std::string file_name;   // the maildir base name (without ":2,..."), for UIDL %f; may be left out
+  std::string pop3_uidl;   // recorded by a migration; empty: UIDL from the configured format
 };
 
 // Held while a POP3 session uses the user's INBOX as its maildrop: an
@@ -299,7 +303,10 @@ class User {
   // directory is the user's root, where the folder list, the subscriptions
   // and the server annotations live too.
   Result<std::vector<std::filesystem::path>> watch_paths(std::string_view folder);
-  Result<std::unique_ptr<FolderView>> open(std::string_view name, bool read_only);
+  // A view that is not read-only takes \Recent (RFC 3501 §2.3.2) for what
+  // it is the first to see, unless `claims_recent` is false (POP3, which has
+  // no \Recent and leaves it to IMAP sessions).
+  Result<std::unique_ptr<FolderView>> open(std::string_view name, bool read_only, bool claims_recent = true);
 
   // METADATA annotations of a folder, or of the whole account when `folder`
   // is empty (RFC 5464 server entries). They live in the folder's directory:
