@@ -27,6 +27,7 @@
 #include <future>
 #include <thread>
 #include <map>
+#include <unordered_map>
 #include <set>
 
 #include "maildir.hpp"
@@ -83,20 +84,33 @@ struct FileEntry {
   std::string name;
 };
 
-// key -> where the file is, for new/ and cur/.
-std::map<std::string, FileEntry> scan(const fs::path& dir) {
-  std::map<std::string, FileEntry> out;
+// key -> where the file is, for new/ and cur/. Hashed: a full sync of a
+// 100,000-message folder spent a third of its time in a std::map's string
+// comparisons and node churn.
+using FileMap = std::unordered_map<std::string, FileEntry>;
+
+FileMap scan(const fs::path& dir) {
+  FileMap out;
   for (bool in_new : {true, false}) {
     DIR* d = ::opendir((dir / (in_new ? "new" : "cur")).c_str());
     if (d == nullptr) continue;
     while (struct dirent* e = ::readdir(d)) {
       std::string_view name = e->d_name;
       if (name.empty() || name[0] == '.') continue;
-      std::string key(name.substr(0, name.find(':')));
-      out[key] = FileEntry{in_new, std::string(name)};
+      out.insert_or_assign(std::string(name.substr(0, name.find(':'))), FileEntry{in_new, std::string(name)});
     }
     ::closedir(d);
   }
+  return out;
+}
+
+// The files in key order: maildir names start with their delivery time, so
+// new UIDs follow it.
+std::vector<const FileMap::value_type*> in_key_order(const FileMap& files) {
+  std::vector<const FileMap::value_type*> out;
+  out.reserve(files.size());
+  for (const auto& file : files) out.push_back(&file);
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
   return out;
 }
 
@@ -421,16 +435,8 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     meta.modseq_reserved = floor;
     meta.expunges_since = floor;
   }
-  std::map<std::string, Uid> listed_uid;
-  std::map<std::string, std::string> listed_guid;  // only copies carry one
-  std::map<std::string, std::string> listed_pop3_uidl;  // only migrated messages carry one
   Uid max_uid = 0;
-  for (const auto& e : contents->entries) {
-    listed_uid[e.key] = e.uid;
-    if (auto guid = uidlist::guid_of(e); !guid.empty()) listed_guid[e.key] = std::move(guid);
-    if (auto uidl = uidlist::pop3_uidl_of(e); !uidl.empty()) listed_pop3_uidl[e.key] = std::move(uidl);
-    max_uid = std::max(max_uid, e.uid);
-  }
+  for (const auto& e : contents->entries) max_uid = std::max(max_uid, e.uid);
   if (max_uid >= meta.uidnext && meta.messages > 0) {
     // The UID list knows UIDs the index never committed: a delivery's
     // commit was lost in a crash. Its MODSEQs may have been seen; jump past
@@ -450,14 +456,22 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   auto modseq = next_modseq(dir_, meta);
   if (!modseq) return std::unexpected(modseq.error());
 
-  // 3. Known messages: renamed (flags changed) or gone.
-  std::vector<MessageRecord> records;
+  // 3. Known messages: renamed (flags changed) or gone. Only those are
+  // copied out of the walk, and changed after it.
+  std::vector<std::pair<MessageRecord, FileEntry>> renamed;
+  std::vector<MessageRecord> missing;
   auto listed = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
-    records.push_back(r);
+    auto found = files.find(r.file_key);
+    if (found == files.end()) {
+      missing.push_back(r);
+      return true;
+    }
+    if (found->second.in_new != r.in_new || found->second.name != r.file_name)
+      renamed.emplace_back(r, std::move(found->second));
+    files.erase(found);
     return true;
   });
   if (!listed) return listed;
-  std::vector<MessageRecord> missing;
   auto apply_name = [&](const MessageRecord& r, const FileEntry& file) -> std::expected<void, LmdbError> {
     if (file.in_new == r.in_new && file.name == r.file_name) return {};
     MessageRecord after = r;
@@ -469,15 +483,9 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     if (after.flags != r.flags || after.keywords != r.keywords) after.modseq = *modseq;
     return index::update(txn, meta, r, after);
   };
-  for (const auto& r : records) {
-    auto found = files.find(r.file_key);
-    if (found != files.end()) {
-      if (auto done = apply_name(r, found->second); !done) return done;
-      files.erase(found);
-    } else if (!path_exists(message_path(r))) {
-      missing.push_back(r);
-    }
-  }
+  for (const auto& [r, file] : renamed)
+    if (auto done = apply_name(r, file); !done) return done;
+  std::erase_if(missing, [&](const MessageRecord& r) { return path_exists(message_path(r)); });
   // A listing taken during renames misses files: look again before expunging.
   if (!missing.empty()) {
     auto again = scan(dir_);
@@ -493,10 +501,21 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   }
 
   // 4. New files: the UID the UID list gave them, or a new one.
+  std::unordered_map<std::string, Uid> listed_uid;
+  std::unordered_map<std::string, std::string> listed_guid;       // only copies carry one
+  std::unordered_map<std::string, std::string> listed_pop3_uidl;  // only migrated messages carry one
+  if (!files.empty()) {
+    for (const auto& e : contents->entries) {
+      listed_uid[e.key] = e.uid;
+      if (auto guid = uidlist::guid_of(e); !guid.empty()) listed_guid[e.key] = std::move(guid);
+      if (auto uidl = uidlist::pop3_uidl_of(e); !uidl.empty()) listed_pop3_uidl[e.key] = std::move(uidl);
+    }
+  }
   std::vector<uidlist::Entry> appended;
   std::size_t imported = 0;
   bool more = false;
-  for (const auto& [key, file] : files) {
+  for (const auto* entry : in_key_order(files)) {
+    const auto& [key, file] = *entry;
     auto known = index::find_uid(txn, key);
     if (!known) return std::unexpected(known.error());
     if (*known) continue;
@@ -1178,7 +1197,7 @@ Result<std::vector<std::string>> Folder::verify() {
       return true;
     });
     if (!walked) return walked;
-    for (const auto& [key, file] : files) problems.push_back("file " + file.name + ": not in the index");
+    for (const auto* entry : in_key_order(files)) problems.push_back("file " + entry->second.name + ": not in the index");
     if (messages != meta->messages || unseen != meta->unseen || deleted != meta->deleted || size != meta->size)
       problems.push_back("counters differ from the messages");
     return {};
