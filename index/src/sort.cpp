@@ -10,31 +10,27 @@ namespace roost::index {
 
 namespace {
 
-// For each position of `uids`, the rank of its key in `kind`'s order
-// (equal keys share a rank); UINT32_MAX when the message has no entry.
-std::vector<std::uint32_t> ranks(const Txn& txn, SortKind kind, const std::vector<Uid>& uids,
-                                 std::vector<std::uint32_t>* scan_order) {
-  std::vector<std::uint32_t> rank(uids.size(), UINT32_MAX);
+// Walks `kind`'s order over the messages `positions` holds, calling
+// visit(uid, position, starts_group) for each in key order; a group is a run
+// of equal keys.
+template <class Visit>
+void walk(const Txn& txn, SortKind kind, const UidPositions& positions, Visit&& visit) {
   const char tag = static_cast<char>(kind);
   Cursor cursor(txn, txn.env().dbi(Db::sort));
   std::string_view key;
   std::string_view previous;
-  std::uint32_t current = 0;
-  const UidPositions positions(uids);
+  bool first = true;
   bool more = cursor.get(MDB_SET_RANGE, &key, nullptr, std::string(1, tag));
   while (more && !key.empty() && key[0] == tag && key.size() >= 5) {
-    if (auto pos = positions.find(read_be32(key.substr(key.size() - 4)))) {
+    const Uid uid = read_be32(key.substr(key.size() - 4));
+    if (auto pos = positions.find(uid)) {
       std::string_view value = key.substr(1, key.size() - 5);
-      if (value != previous) {
-        ++current;
-        previous = value;
-      }
-      rank[*pos] = current;
-      if (scan_order != nullptr) scan_order->push_back(*pos);
+      visit(uid, *pos, first || value != previous);
+      first = false;
+      previous = value;
     }
     more = cursor.get(MDB_NEXT, &key);
   }
-  return rank;
 }
 
 }  // namespace
@@ -42,30 +38,47 @@ std::vector<std::uint32_t> ranks(const Txn& txn, SortKind kind, const std::vecto
 std::expected<std::vector<Uid>, LmdbError> sort_messages(const Txn& txn, const std::vector<SortCriterion>& criteria,
                                                 const std::vector<Uid>& uids) {
   if (criteria.empty() || uids.empty()) return uids;
-  std::vector<std::vector<std::uint32_t>> all_ranks;
-  std::vector<std::uint32_t> scan_order;
-  for (std::size_t i = 0; i < criteria.size(); ++i)
-    all_ranks.push_back(ranks(txn, criteria[i].kind, uids, i == 0 && criteria.size() == 1 ? &scan_order : nullptr));
-
-  std::vector<Uid> out;
-  out.reserve(uids.size());
-  if (criteria.size() == 1 && scan_order.size() == uids.size()) {
+  const UidPositions positions(uids);
+  if (criteria.size() == 1) {
     // One key: the scan order is the answer (ties are in UID order because
     // the UID ends each index key). REVERSE turns the groups around but keeps
-    // each group in UID order.
-    if (!criteria[0].reverse) {
-      for (auto pos : scan_order) out.push_back(uids[pos]);
+    // each group in UID order. No rank per message is needed, and the UIDs
+    // come from the keys, in the order they are needed.
+    std::vector<Uid> order;
+    std::vector<bool> starts_group;
+    order.reserve(uids.size());
+    if (criteria[0].reverse) starts_group.reserve(uids.size());
+    walk(txn, criteria[0].kind, positions, [&](Uid uid, std::uint32_t, bool starts) {
+      order.push_back(uid);
+      if (criteria[0].reverse) starts_group.push_back(starts);
+    });
+    if (order.size() == uids.size()) {
+      if (!criteria[0].reverse) return order;
+      std::vector<Uid> out;
+      out.reserve(order.size());
+      std::size_t end = order.size();
+      while (end > 0) {
+        std::size_t begin = end - 1;
+        while (!starts_group[begin]) --begin;  // the first entry starts a group
+        out.insert(out.end(), order.begin() + static_cast<std::ptrdiff_t>(begin),
+                   order.begin() + static_cast<std::ptrdiff_t>(end));
+        end = begin;
+      }
       return out;
     }
-    const auto& rank = all_ranks[0];
-    std::size_t end = scan_order.size();
-    while (end > 0) {
-      std::size_t begin = end - 1;
-      while (begin > 0 && rank[scan_order[begin - 1]] == rank[scan_order[end - 1]]) --begin;
-      for (std::size_t i = begin; i < end; ++i) out.push_back(uids[scan_order[i]]);
-      end = begin;
-    }
-    return out;
+    // Some messages have no entry (they sort last): ranks below.
+  }
+  // For each criterion and position of `uids`, the rank of its key (equal
+  // keys share one); UINT32_MAX when the message has no entry.
+  std::vector<std::vector<std::uint32_t>> all_ranks;
+  for (const auto& criterion : criteria) {
+    std::vector<std::uint32_t> rank(uids.size(), UINT32_MAX);
+    std::uint32_t current = 0;
+    walk(txn, criterion.kind, positions, [&](Uid, std::uint32_t pos, bool starts) {
+      if (starts) ++current;
+      rank[pos] = current;
+    });
+    all_ranks.push_back(std::move(rank));
   }
   std::vector<std::uint32_t> order(uids.size());
   std::iota(order.begin(), order.end(), 0);
@@ -76,6 +89,8 @@ std::expected<std::vector<Uid>, LmdbError> sort_messages(const Txn& txn, const s
     }
     return a < b;
   });
+  std::vector<Uid> out;
+  out.reserve(uids.size());
   for (auto pos : order) out.push_back(uids[pos]);
   return out;
 }

@@ -186,33 +186,41 @@ TEST_F(SearchFixture, TextKeysAgreeWithBruteForce) {
 }
 
 TEST_F(SearchFixture, SortAgreesWithBruteForce) {
+  // Every message, and every third one (the sort walks keys of messages the
+  // search did not find and must skip them).
   SearchKey all{K::all};
-  auto check = [&](std::vector<index::SortCriterion> criteria,
-                   const std::function<bool(const Reference&, const Reference&)>& less) {
-    std::vector<Reference> order = refs_;
-    std::stable_sort(order.begin(), order.end(), [&](const Reference& a, const Reference& b) {
-      if (less(a, b)) return true;
-      if (less(b, a)) return false;
-      return a.uid < b.uid;
+  SearchKey thirds{K::uids};
+  for (std::size_t i = 0; i < refs_.size(); i += 3) thirds.uids.push_back(refs_[i].uid);
+  for (const SearchKey* key : {&all, &thirds}) {
+    auto check = [&](std::vector<index::SortCriterion> criteria,
+                     const std::function<bool(const Reference&, const Reference&)>& less) {
+      std::vector<Reference> order;
+      for (const auto& r : refs_)
+        if (key == &all || std::binary_search(thirds.uids.begin(), thirds.uids.end(), r.uid)) order.push_back(r);
+      std::stable_sort(order.begin(), order.end(), [&](const Reference& a, const Reference& b) {
+        if (less(a, b)) return true;
+        if (less(b, a)) return false;
+        return a.uid < b.uid;
+      });
+      std::vector<Uid> expected;
+      for (const auto& r : order) expected.push_back(r.uid);
+      auto got = view_->sort(criteria, *key);
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(*got, expected) << (key == &all ? "all" : "thirds");
+    };
+    using S = index::SortKind;
+    check({{S::date, false}}, [](auto& a, auto& b) { return a.sent_date < b.sent_date; });
+    check({{S::date, true}}, [](auto& a, auto& b) { return a.sent_date > b.sent_date; });
+    check({{S::arrival, false}}, [](auto& a, auto& b) { return a.internal_date < b.internal_date; });
+    check({{S::size, true}}, [](auto& a, auto& b) { return a.size > b.size; });
+    check({{S::subject, false}}, [](auto& a, auto& b) { return a.subject < b.subject; });
+    check({{S::from, false}}, [](auto& a, auto& b) { return a.from < b.from; });
+    // RFC 5256 §3: ties broken by the next key, then by sequence number.
+    check({{S::subject, true}, {S::date, false}}, [](auto& a, auto& b) {
+      if (a.subject != b.subject) return a.subject > b.subject;
+      return a.sent_date < b.sent_date;
     });
-    std::vector<Uid> expected;
-    for (const auto& r : order) expected.push_back(r.uid);
-    auto got = view_->sort(criteria, all);
-    ASSERT_TRUE(got.has_value());
-    EXPECT_EQ(*got, expected);
-  };
-  using S = index::SortKind;
-  check({{S::date, false}}, [](auto& a, auto& b) { return a.sent_date < b.sent_date; });
-  check({{S::date, true}}, [](auto& a, auto& b) { return a.sent_date > b.sent_date; });
-  check({{S::arrival, false}}, [](auto& a, auto& b) { return a.internal_date < b.internal_date; });
-  check({{S::size, true}}, [](auto& a, auto& b) { return a.size > b.size; });
-  check({{S::subject, false}}, [](auto& a, auto& b) { return a.subject < b.subject; });
-  check({{S::from, false}}, [](auto& a, auto& b) { return a.from < b.from; });
-  // RFC 5256 §3: ties broken by the next key, then by sequence number.
-  check({{S::subject, true}, {S::date, false}}, [](auto& a, auto& b) {
-    if (a.subject != b.subject) return a.subject > b.subject;
-    return a.sent_date < b.sent_date;
-  });
+  }
 }
 
 void collect(const std::vector<index::ThreadNode>& nodes, std::vector<Uid>& out) {
@@ -279,11 +287,12 @@ TEST(Thread, ReferencesLinksRepliesAndMergesSubjects) {
   EXPECT_EQ(render(*view->thread(index::ThreadAlgorithm::refs, all)), "(6)(4)(1 2 3)(5)");
 }
 
-// Dense lists take the table, sparse ones binary search: both must agree
-// with a search of the list for every UID in and around it.
+// Dense and moderately sparse lists take the bitmap, very sparse ones binary
+// search: both must agree with a search of the list for every UID in and
+// around it, across block boundaries.
 TEST(UidPositions, AgreeWithBinarySearchDenseAndSparse) {
   std::mt19937 random(7);
-  for (std::uint32_t stride : {1u, 2u, 5u, 100u}) {
+  for (std::uint32_t stride : {1u, 2u, 5u, 64u, 100u, 300u}) {
     std::vector<Uid> uids;
     for (Uid uid = 3; uids.size() < 500; uid += 1 + random() % stride) uids.push_back(uid);
     if (stride == 100) uids.push_back(4'000'000'000u);
