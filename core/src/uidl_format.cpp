@@ -50,27 +50,30 @@ std::expected<UidlFormat, std::string> UidlFormat::parse(std::string_view text) 
 
 std::string UidlFormat::render(std::uint32_t uid, std::uint32_t uidvalidity, std::string_view file_name) const {
   std::string out;
+  append(out, uid, uidvalidity, file_name);
+  return out;
+}
+
+void UidlFormat::append(std::string& out, std::uint32_t uid, std::uint32_t uidvalidity,
+                        std::string_view file_name) const {
   for (const Piece& p : pieces_) {
     if (p.variable == 0) {
       out += p.literal;
       continue;
     }
-    std::string value;
-    if (p.variable == 'f') {
-      value = std::string(file_name);
-    } else {
+    char digits[16];
+    std::string_view value = file_name;
+    if (p.variable != 'f') {
       std::uint32_t n = p.variable == 'u' ? uid : uidvalidity;
-      char digits[16];
-      auto end = std::to_chars(digits, digits + sizeof digits, n, p.base == 'd' ? 10 : 16).ptr;
-      value.assign(digits, end);
+      char* end = std::to_chars(digits, digits + sizeof digits, n, p.base == 'd' ? 10 : 16).ptr;
       if (p.base == 'X')
-        for (char& c : value)
-          if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
+        for (char* c = digits; c != end; ++c)
+          if (*c >= 'a' && *c <= 'f') *c = static_cast<char>(*c - 'a' + 'A');
+      value = std::string_view(digits, static_cast<std::size_t>(end - digits));
     }
     if (value.size() < p.width) out.append(p.width - value.size(), '0');
     out += value;
   }
-  return out;
 }
 
 bool UidlFormat::uses_file_name() const {

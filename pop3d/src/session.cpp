@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include <charconv>
+
 #include "roost/core/log.hpp"
 
 namespace roost::pop3 {
@@ -19,8 +21,19 @@ Message* Pop3Session::find(std::uint32_t n) {
 }
 
 std::string Pop3Session::uidl(const Message& m) const {
-  if (!m.entry.pop3_uidl.empty()) return m.entry.pop3_uidl;
-  return config().pop3.uidl_format.render(m.entry.uid, inbox->uidvalidity(), m.entry.file_name);
+  std::string out;
+  append_uidl(m, out);
+  return out;
+}
+
+void Pop3Session::append_uidl(const Message& m, std::string& out) const {
+  if (!m.entry.pop3_uidl.empty()) out += m.entry.pop3_uidl;
+  else config().pop3.uidl_format.append(out, m.entry.uid, inbox->uidvalidity(), m.entry.file_name);
+}
+
+void append_decimal(std::string& out, std::uint64_t n) {
+  char digits[20];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
 }
 
 asio::awaitable<void> send_listing(Pop3Session& s, std::string_view header,
@@ -30,7 +43,7 @@ asio::awaitable<void> send_listing(Pop3Session& s, std::string_view header,
   response += "\r\n";
   for (std::size_t i = 0; i < s.messages.size() && !s.lost; ++i) {
     if (s.messages[i].deleted) continue;
-    response += std::to_string(i + 1);
+    append_decimal(response, i + 1);
     response += ' ';
     value(s.messages[i], response);
     response += "\r\n";

@@ -57,7 +57,11 @@ struct Pop3Session {
   // The message numbered `n`, unless it does not exist or is deleted.
   Message* find(std::uint32_t n);
   std::string uidl(const Message& m) const;
+  void append_uidl(const Message& m, std::string& out) const;
 };
+
+// Appends `n` in decimal (LIST and UIDL write 100,000 numbers at a time).
+void append_decimal(std::string& out, std::uint64_t n);
 
 // LIST and UIDL without an argument: "+OK <header>", then "<n> <value>" for
 // every message not deleted, then ".", sent in pieces as it grows.

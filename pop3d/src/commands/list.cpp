@@ -13,7 +13,7 @@ asio::awaitable<void> list(Pop3Session& s, const Command& c) {
     co_return;
   }
   std::function<void(const Message&, std::string&)> value = [](const Message& m, std::string& out) {
-    out += std::to_string(m.entry.size);
+    append_decimal(out, m.entry.size);
   };
   co_await send_listing(s, "Scan listing follows", value);
 }

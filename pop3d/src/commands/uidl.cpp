@@ -15,7 +15,7 @@ asio::awaitable<void> uidl(Pop3Session& s, const Command& c) {
     co_return;
   }
   std::function<void(const Message&, std::string&)> value = [&s](const Message& m, std::string& out) {
-    out += s.uidl(m);
+    s.append_uidl(m, out);
   };
   co_await send_listing(s, "Unique-ID listing follows", value);
 }

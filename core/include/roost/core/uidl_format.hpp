@@ -24,6 +24,8 @@ class UidlFormat {
   static std::expected<UidlFormat, std::string> parse(std::string_view text);
 
   std::string render(std::uint32_t uid, std::uint32_t uidvalidity, std::string_view file_name) const;
+  // The same, appended to `out` (a UIDL listing renders 100,000 at a time).
+  void append(std::string& out, std::uint32_t uid, std::uint32_t uidvalidity, std::string_view file_name) const;
   const std::string& text() const { return text_; }
   // Whether %f appears: only then must a maildrop listing carry file names.
   bool uses_file_name() const;
