@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "commands/commands.hpp"
 #include "notify.hpp"
 #include "roost/core/log.hpp"
 #include "roost/imapd/context_updates.hpp"
@@ -153,6 +154,9 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
     co_return;
   }
   std::string out, additions;
+  // RFC 5465 §7: the FETCH asked for new messages that join a result, after
+  // the EXISTS and before the ADDTO; none for messages that joined by a flag change.
+  std::vector<std::pair<std::vector<storage::Uid>, std::vector<FetchItem>>> joined;
   for (std::size_t i = 0; i < fresh.size(); ++i) {
     if (!fresh[i]) continue;
     auto& context = update_contexts[i];
@@ -160,6 +164,13 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
                                                    *fresh[i], old_uids, view->uids()});
     out += lines.remove;
     additions += lines.add;
+    if (!context.fetch.empty()) {
+      std::vector<storage::Uid> arrived;
+      for (auto uid : *fresh[i])
+        if (!std::binary_search(old_uids.begin(), old_uids.end(), uid)) arrived.push_back(uid);
+      std::sort(arrived.begin(), arrived.end());
+      if (!arrived.empty()) joined.emplace_back(std::move(arrived), context.fetch);
+    }
     context.results = std::move(*fresh[i]);
   }
   if (keywords != known_keywords) {
@@ -187,8 +198,21 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
              flag_list(m.system_flags, m.keywords, m.recent && !rev2) + modseq_item(m) + ")\r\n";
     }
   }
-  out += additions;
+  if (joined.empty()) {
+    out += additions;
+    co_await send(out);
+    co_return;
+  }
   co_await send(out);
+  for (auto& [uids, items] : joined) {
+    Fetch fetch;
+    for (auto uid : uids) fetch.set.ranges.push_back(SeqRange{uid, uid});
+    fetch.items = items;
+    Request request{"*", true, Command(std::move(fetch))};
+    Reply unused = co_await commands::fetch(*this, request);
+    (void)unused;
+  }
+  co_await send(additions);
 }
 
 asio::awaitable<void> ImapSession::enable_condstore() {

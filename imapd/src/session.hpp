@@ -33,6 +33,7 @@ struct UpdateContext {
   std::optional<std::vector<index::SortCriterion>> sort;  // absent: SEARCH, mailbox order
   index::SearchKey key;
   std::vector<storage::Uid> results;
+  std::vector<FetchItem> fetch;  // RFC 5465 §7: FETCH of new messages that join the results
 };
 
 struct NotifyState;  // notify.hpp

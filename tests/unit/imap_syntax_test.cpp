@@ -228,6 +228,18 @@ TEST(ImapParse, SearchKeys) {
   EXPECT_EQ(parse_error("a SEARCH RETURN (PARTIAL 1:-5) ALL"), "Both ends of a PARTIAL range have the same sign");
   EXPECT_EQ(parse_error("a SEARCH RETURN (PARTIAL 1:5 ALL) ALL"), "PARTIAL and ALL exclude each other");
   EXPECT_EQ(parse_error("a SEARCH RETURN (PARTIAL 0:5) ALL"), "Zero is not a valid number here");
+  // RFC 5465 §7: UPDATE with the FETCH attributes of new results, then more options.
+  auto update = std::get<Search>(parse_ok("a SEARCH RETURN (COUNT UPDATE (UID BODY.PEEK[HEADER]) MIN) FROM boss").command);
+  ASSERT_TRUE(update.returns);
+  EXPECT_EQ(update.returns->options,
+            (std::vector<SearchReturn>{SearchReturn::count, SearchReturn::update, SearchReturn::min}));
+  ASSERT_EQ(update.returns->update_fetch.size(), 2u);
+  EXPECT_EQ(update.returns->update_fetch[0].kind, FetchItem::Kind::uid);
+  EXPECT_EQ(update.returns->update_fetch[1].kind, FetchItem::Kind::body_section);
+  EXPECT_TRUE(update.returns->update_fetch[1].peek);
+  EXPECT_TRUE(std::get<Search>(parse_ok("a SEARCH RETURN (UPDATE COUNT) ALL").command).returns->update_fetch.empty());
+  EXPECT_EQ(parse_error("a SEARCH RETURN (UPDATE ) ALL"), "Expected a return option");
+  EXPECT_EQ(parse_error("a SEARCH RETURN (UPDATE ()) ALL"), "Expected a fetch item");
   auto fetch = std::get<Fetch>(parse_ok("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 PARTIAL 500:400)").command);
   ASSERT_TRUE(fetch.partial);
   EXPECT_EQ(fetch.partial->first, 500);

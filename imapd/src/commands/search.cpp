@@ -341,7 +341,8 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
                             scored ? &*scores : nullptr);
   if (!line.empty()) co_await s.send(line);
   if (update) {
-    const std::string refused = start_update(s, UpdateContext{r.tag, r.uid, std::nullopt, std::move(*key), std::move(*found)});
+    const std::string refused = start_update(
+        s, UpdateContext{r.tag, r.uid, std::nullopt, std::move(*key), std::move(*found), sr.returns->update_fetch});
     if (!refused.empty()) co_await s.send(refused);
   }
   if (line.empty()) co_return ok("SEARCH completed, result saved");

@@ -97,7 +97,8 @@ asio::awaitable<Reply> sort(ImapSession& s, const Request& r) {
       co_await s.send(refused);
     } else if (update) {
       const std::string refused =
-          start_update(s, UpdateContext{r.tag, r.uid, std::move(criteria), std::move(*key), std::move(*sorted)});
+          start_update(s, UpdateContext{r.tag, r.uid, std::move(criteria), std::move(*key), std::move(*sorted),
+                                        so.returns->update_fetch});
       if (!refused.empty()) co_await s.send(refused);
     }
     if (line.empty()) co_return ok("SORT completed, result saved");

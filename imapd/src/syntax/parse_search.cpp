@@ -217,6 +217,7 @@ bool parse_returns(Cursor& c, std::optional<SearchReturns>& out) {
         {"CONTEXT", SearchReturn::context}, {"UPDATE", SearchReturn::update},
         {"RELEVANCY", SearchReturn::relevancy}};
     bool known = false;
+    bool separated = false;  // the space after this option is eaten already
     for (auto [name, value] : names) {
       if (option == name && c.eat_word(name)) {
         options.push_back(value);
@@ -226,10 +227,20 @@ bool parse_returns(Cursor& c, std::optional<SearchReturns>& out) {
           if (!c.space() || !parse_partial_range(c, range)) return false;
           out->partial = range;
         }
+        // RFC 5465 §7: UPDATE may carry the FETCH attributes of new results.
+        if (value == SearchReturn::update && c.eat(' ')) {
+          separated = true;
+          if (c.peek('(')) {
+            if (!parse_fetch_atts(c, out->update_fetch)) return false;
+            separated = false;
+          } else if (c.peek(')')) {
+            return c.fail("Expected a return option");
+          }
+        }
       }
     }
     if (!known) return c.fail("Unknown return option " + option);
-    if (!c.peek(')') && !c.space()) return false;
+    if (!separated && !c.peek(')') && !c.space()) return false;
   }
   // RFC 9394 §3.1: one PARTIAL or one ALL, not both.
   const auto count = [&](SearchReturn x) { return std::count(options.begin(), options.end(), x); };

@@ -64,22 +64,6 @@ struct SearchNode {
   std::int64_t day = 0;  // days since 1970-01-01
 };
 
-// CONTEXT and UPDATE are RFC 5267 §4's: a hint, and a request for ADDTO and
-// REMOVEFROM updates; neither asks for results of its own.
-// RELEVANCY is RFC 6203 §4's: a score per result, with a FUZZY key only.
-enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial, context, update, relevancy };
-// PARTIAL's range as written (RFC 9394 §4): both ends positive (counted from
-// the first result) or both negative (from the last), in either order.
-struct PartialRange {
-  std::int64_t first = 0;
-  std::int64_t last = 0;
-};
-// RETURN (...) of SEARCH and SORT (RFC 4731, RFC 5267, RFC 9394).
-struct SearchReturns {
-  std::vector<SearchReturn> options;
-  std::optional<PartialRange> partial;  // with SearchReturn::partial
-};
-
 // BODY[section] and BINARY[section] (RFC 9051 §6.4.5, RFC 3516).
 struct Section {
   std::vector<std::uint32_t> part;  // "1.2.3"; empty: the whole message
@@ -109,6 +93,25 @@ struct FetchItem {
   Section section;
   std::optional<Partial> partial;
   bool lazy = false;  // PREVIEW (LAZY)
+};
+
+// CONTEXT and UPDATE are RFC 5267 §4's: a hint, and a request for ADDTO and
+// REMOVEFROM updates; neither asks for results of its own.
+// RELEVANCY is RFC 6203 §4's: a score per result, with a FUZZY key only.
+enum class SearchReturn : std::uint8_t { min, max, all, count, save, partial, context, update, relevancy };
+// PARTIAL's range as written (RFC 9394 §4): both ends positive (counted from
+// the first result) or both negative (from the last), in either order.
+struct PartialRange {
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+};
+// RETURN (...) of SEARCH and SORT (RFC 4731, RFC 5267, RFC 9394).
+struct SearchReturns {
+  std::vector<SearchReturn> options;
+  std::optional<PartialRange> partial;  // with SearchReturn::partial
+  // UPDATE (fetch-att ...) (RFC 5465 §7): what to FETCH of each new message
+  // that joins the result.
+  std::vector<FetchItem> update_fetch;
 };
 
 struct Capability {};
