@@ -229,7 +229,11 @@ struct Folder::Pending {
 };
 
 Folder::Folder(const StoreConfig& config, fs::path root, fs::path dir, std::string name)
-    : config_(config), root_(std::move(root)), dir_(std::move(dir)), name_(std::move(name)) {}
+    : config_(config),
+      full_sync_interval_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.full_sync_interval)),
+      root_(std::move(root)),
+      dir_(std::move(dir)),
+      name_(std::move(name)) {}
 
 fs::path Folder::uidlist_file() const { return dir_ / uidlist::kFileName; }
 fs::path Folder::keywords_file() const { return dir_ / "dovecot-keywords"; }
@@ -612,8 +616,7 @@ Result<FolderMeta> Folder::sync(bool full) {
   if (!read) return std::unexpected(error_from(read.error()));
   if (damaged) full = true;
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  const bool due = now - last_full_sync_.load() >=
-                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.full_sync_interval).count();
+  const bool due = now - last_full_sync_.load() >= full_sync_interval_.count();
   const bool may_skip = !full;
   // The index is in step when the UID list and both directories are as its
   // last sync or commit left them.
@@ -674,11 +677,12 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
     auto ec = injected_fault(FaultPoint::write_message).value_or(std::error_code());
     // A link shares the durable bytes (and the mtime, the INTERNALDATE) of
     // the source; if the source moved meanwhile or lives elsewhere, write.
-    bool linked = !ec && i < links.size() && ::link(links[i].c_str(), (dir_ / "tmp" / name).c_str()) == 0;
-    if (!ec && !linked) ec = maildir::write_new_file(dir_ / "tmp" / name, m.data, m.internal_date);
+    const fs::path path = dir_ / "tmp" / name;
+    bool linked = !ec && i < links.size() && ::link(links[i].c_str(), path.c_str()) == 0;
+    if (!ec && !linked) ec = maildir::write_new_file(path, m.data, m.internal_date);
     if (ec) {
       for (const auto& written : pending->names) ::unlink((dir_ / "tmp" / written).c_str());
-      return std::unexpected(error_from(ec, "write " + (dir_ / "tmp" / name).string()));
+      return std::unexpected(error_from(ec, "write " + path.string()));
     }
     pending->names.push_back(std::move(name));
     pending->analyses.push_back(std::move(analysis));
@@ -1028,7 +1032,9 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
 void Folder::schedule_full_sync() {
   if (full_syncing_.exchange(true)) return;
   flusher().submit([self = shared_from_this()] {
-    (void)self->sync(true);
+    // A folder deleted or renamed meanwhile is left alone: a sync would make
+    // its directories again.
+    if (path_exists(self->dir_)) (void)self->sync(true);
     self->full_syncing_ = false;
     return std::error_code();
   });

@@ -93,7 +93,8 @@ class Folder : public std::enable_shared_from_this<Folder> {
   Result<void> commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
   std::expected<void, index::LmdbError> full_sync(index::Txn& txn, index::FolderMeta& meta, Error& error);
 
-  const StoreConfig& config_;
+  const StoreConfig& config_;  // not for background work, which may outlive the Store
+  const std::chrono::steady_clock::duration full_sync_interval_;
   std::filesystem::path root_;  // the user's maildir, for the quota file
   std::filesystem::path dir_;
   std::string name_;
