@@ -505,16 +505,9 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   }
 
   // 4. New files: the UID the UID list gave them, or a new one.
-  std::unordered_map<std::string, Uid> listed_uid;
-  std::unordered_map<std::string, std::string> listed_guid;       // only copies carry one
-  std::unordered_map<std::string, std::string> listed_pop3_uidl;  // only migrated messages carry one
-  if (!files.empty()) {
-    for (const auto& e : contents->entries) {
-      listed_uid[e.key] = e.uid;
-      if (auto guid = uidlist::guid_of(e); !guid.empty()) listed_guid[e.key] = std::move(guid);
-      if (auto uidl = uidlist::pop3_uidl_of(e); !uidl.empty()) listed_pop3_uidl[e.key] = std::move(uidl);
-    }
-  }
+  std::unordered_map<std::string_view, const uidlist::Entry*> lines;  // key -> its last line in the UID list
+  if (!files.empty())
+    for (const auto& e : contents->entries) lines[e.key] = &e;
   std::vector<uidlist::Entry> appended;
   std::size_t imported = 0;
   bool more = false;
@@ -531,17 +524,18 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     auto data = maildir::read_file(path);
     if (!data) continue;  // gone since the listing: the next sync sees it
     MessageRecord r;
-    auto it = listed_uid.find(key);
+    auto it = lines.find(key);
     bool listed_free = false;
-    if (it != listed_uid.end()) {
-      auto holder = index::find_record(txn, it->second);
+    if (it != lines.end()) {
+      const uidlist::Entry& line = *it->second;
+      auto holder = index::find_record(txn, line.uid);
       if (!holder) return std::unexpected(holder.error());
       listed_free = !*holder;
+      r.guid = uidlist::guid_of(line);  // only copies carry one
+      r.pop3_uidl = uidlist::pop3_uidl_of(line);  // only migrated messages carry one
     }
-    if (auto guid = listed_guid.find(key); guid != listed_guid.end()) r.guid = guid->second;
-    if (auto uidl = listed_pop3_uidl.find(key); uidl != listed_pop3_uidl.end()) r.pop3_uidl = uidl->second;
     if (listed_free) {
-      r.uid = it->second;
+      r.uid = it->second->uid;
     } else {
       r.uid = meta.uidnext++;
       appended.push_back(uidlist::entry_for(r.uid, key, r.guid, r.pop3_uidl));
@@ -617,7 +611,6 @@ Result<FolderMeta> Folder::sync(bool full) {
   if (damaged) full = true;
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
   const bool due = now - last_full_sync_.load() >= full_sync_interval_.count();
-  const bool may_skip = !full;
   // The index is in step when the UID list and both directories are as its
   // last sync or commit left them.
   auto in_step = [&](const FolderMeta& m) {
@@ -626,7 +619,7 @@ Result<FolderMeta> Folder::sync(bool full) {
            static_cast<std::uint64_t>(st.st_size) == m.uidlist_offset && m.new_mtime_ns != 0 &&
            mtime_ns(dir_ / "new") == m.new_mtime_ns && mtime_ns(dir_ / "cur") == m.cur_mtime_ns;
   };
-  if (may_skip && in_step(meta)) {
+  if (!full && in_step(meta)) {
     if (due) schedule_full_sync();
     return meta;
   }
@@ -642,7 +635,7 @@ Result<FolderMeta> Folder::sync(bool full) {
       // A delivery of this process or another one may have been between its
       // renames and its commit when the check above looked; under the write
       // lock it has committed, and the index may be in step after all.
-      if (may_skip && in_step(meta)) return {};
+      if (!full && in_step(meta)) return {};
       scanned = true;
       return full_sync(txn, meta, problem);
     });

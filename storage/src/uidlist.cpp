@@ -97,10 +97,6 @@ std::error_code write_all(int fd, std::string_view data) {
   return {};
 }
 
-}  // namespace
-
-namespace {
-
 std::string_view field_of(const Entry& entry, char tag) {
   for (auto field : split(entry.ext))
     if (field.size() > 1 && field[0] == tag) return field.substr(1);

@@ -14,6 +14,7 @@
 // a client (it may name paths).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
