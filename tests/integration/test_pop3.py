@@ -180,18 +180,25 @@ class Pop3Test(Pop3Base):
         self.instance.start(program="roostd")
         self.assertEqual(self.uidls(), before)
 
-    def test_maildrop_taken_over_from_dovecot_keeps_its_uidls(self):
+    def dovecot_layout(self, uidlist, names, lf_only):
+        """With roostd stopped, writes a maildrop as Dovecot leaves it: the UID
+        list and message n in cur/ under names[n], then starts roostd again."""
         self.instance.stop()
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(self.maildir, sub), exist_ok=True)
-        # Dovecot's UID map: UIDVALIDITY 0x5f5e0ff2, UIDs 5, 9 and 17.
         with open(os.path.join(self.maildir, "dovecot-uidlist"), "w") as f:
-            f.write("3 V1600000498 N18 G0123456789abcdef0123456789abcdef\n"
-                    "5 :1600000001.M1P1.mx\n9 :1600000002.M2P1.mx\n17 :1600000003.M3P1.mx\n")
-        for n, name in enumerate(("1600000001.M1P1.mx:2,S", "1600000002.M2P1.mx:2,", "1600000003.M3P1.mx:2,RS")):
+            f.write(uidlist)
+        for n, name in enumerate(names):
             with open(os.path.join(self.maildir, "cur", name), "wb") as f:
-                f.write(message(n).replace(b"\r\n", b"\n"))
+                f.write(message(n).replace(b"\r\n", b"\n") if lf_only else message(n))
         self.instance.start(program="roostd")
+
+    def test_maildrop_taken_over_from_dovecot_keeps_its_uidls(self):
+        # Dovecot's UID map: UIDVALIDITY 0x5f5e0ff2, UIDs 5, 9 and 17.
+        self.dovecot_layout("3 V1600000498 N18 G0123456789abcdef0123456789abcdef\n"
+                            "5 :1600000001.M1P1.mx\n9 :1600000002.M2P1.mx\n17 :1600000003.M3P1.mx\n",
+                            ["1600000001.M1P1.mx:2,S", "1600000002.M2P1.mx:2,", "1600000003.M3P1.mx:2,RS"],
+                            lf_only=True)
         # What Dovecot's default pop3_uidl_format (%08Xu%08Xv) gave these messages.
         self.assertEqual(self.uidls(), [b"%08X%08X" % (uid, 1600000498) for uid in (5, 9, 17)])
         self.assertEqual(self.uidls()[0], b"000000055F5E11F2")
@@ -206,22 +213,15 @@ class Pop3Test(Pop3Base):
     def test_uidls_recorded_by_a_migration_are_kept(self):
         # Dovecot's migration tools record each message's old UIDL in the
         # UID list's `P` field; the other fields (W, S) are Dovecot's sizes.
-        self.instance.stop()
-        for sub in ("cur", "new", "tmp"):
-            os.makedirs(os.path.join(self.maildir, sub), exist_ok=True)
-        with open(os.path.join(self.maildir, "dovecot-uidlist"), "w") as f:
-            f.write("3 V1600000498 N12 G0123456789abcdef0123456789abcdef\n"
-                    "3 W300 POldServer-0001 :1600000001.M1P1.mx\n"
-                    "7 S280 :1600000002.M2P1.mx\n"
-                    "9 Pnot\x01valid :1600000003.M3P1.mx\n"
-                    "11 P" + "x" * 71 + " :1600000004.M4P1.mx\n"
-                    "12 G1600000001.M1P1.mx P<4af2@old.example> :1600000005.M5P1.mx\n")
-        names = ["1600000001.M1P1.mx:2,S", "1600000002.M2P1.mx:2,", "1600000003.M3P1.mx:2,",
-                 "1600000004.M4P1.mx:2,", "1600000005.M5P1.mx:2,"]
-        for n, name in enumerate(names):
-            with open(os.path.join(self.maildir, "cur", name), "wb") as f:
-                f.write(message(n))
-        self.instance.start(program="roostd")
+        self.dovecot_layout("3 V1600000498 N12 G0123456789abcdef0123456789abcdef\n"
+                            "3 W300 POldServer-0001 :1600000001.M1P1.mx\n"
+                            "7 S280 :1600000002.M2P1.mx\n"
+                            "9 Pnot\x01valid :1600000003.M3P1.mx\n"
+                            "11 P" + "x" * 71 + " :1600000004.M4P1.mx\n"
+                            "12 G1600000001.M1P1.mx P<4af2@old.example> :1600000005.M5P1.mx\n",
+                            ["1600000001.M1P1.mx:2,S", "1600000002.M2P1.mx:2,", "1600000003.M3P1.mx:2,",
+                             "1600000004.M4P1.mx:2,", "1600000005.M5P1.mx:2,"],
+                            lf_only=False)
         # Recorded UIDLs win; a missing one, or one RFC 1939 §7 forbids (a
         # control character, more than 70 characters), gets the configured format.
         expected = [b"OldServer-0001", b"%08X%08X" % (7, 1600000498), b"%08X%08X" % (9, 1600000498),
