@@ -128,6 +128,28 @@ asio::awaitable<ReadStatus> Connection::wait(Wait what, Deadline deadline, bool 
   }
 }
 
+void Connection::park(Deadline deadline, std::move_only_function<void()> wake) {
+  const bool ready = in_begin_ != in_end_ || (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) ||
+                     (compression_ && compression_->output_pending()) || !out_.empty() ||
+                     !compressed_out_.empty() || stop_requested() || interrupted_ ||
+                     std::chrono::steady_clock::now() >= deadline;
+  if (ready) {
+    asio::post(executor(), std::move(wake));
+    return;
+  }
+  release_input_if_empty();
+  if (compression_) compression_->release_idle();
+  arm_deadline(deadline, true);
+  // The flags the deadline, interrupt() and request_stop() set stay for the
+  // read after the wake to report.
+  socket_.async_wait(Socket::wait_read,
+                     [self = shared_from_this(), wake = std::move(wake)](boost::system::error_code) mutable {
+                       ++self->wait_generation_;
+                       self->timer_.cancel();
+                       wake();
+                     });
+}
+
 void Connection::release_input_if_empty() {
   if (in_begin_ == in_end_) {
     in_.reset();

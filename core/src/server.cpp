@@ -548,49 +548,73 @@ asio::awaitable<bool> Server::admit(Connection& connection, Listener& listener,
   co_return true;
 }
 
+struct Server::Live {
+  Live(ConnectionLimiter& limiter, Listener& listener, Session session)
+      : slot{limiter}, listener(listener), session(std::move(session)) {}
+  Slot slot;
+  Listener& listener;
+  Session session;
+  std::atomic<std::int64_t>* gauge = nullptr;  // roost_connections, once admitted
+};
+
 asio::awaitable<void> Server::handle(Connection::Socket socket, Listener& listener) {
-  const auto config = this->config();
   const auto& lc = listener.config;
   auto peer = peer_of(socket);
   auto connection = std::make_shared<Connection>(std::move(socket), std::move(peer));
-  connection->set_output_limit(config->limits.max_output_buffer);
+  auto live = std::make_unique<Live>(limiter_, listener, Session{*this, connection, config(), lc});
+  const Config& config = *live->session.config;
+  connection->set_output_limit(config.limits.max_output_buffer);
   metrics_.add("roost_connections_total", {{"service", lc.service}});
 
-  Slot slot{limiter_};
-  if (!co_await admit(*connection, listener, *config, slot)) {
+  if (!co_await admit(*connection, listener, config, live->slot)) {
     co_await connection->close();
     co_return;
   }
 
-  const bool quiet = listener.service_is_internal;
-  auto id = sessions_.add(SessionInfo{.service = lc.service,
-                                      .remote = connection->peer().to_string(),
-                                      .since = std::chrono::system_clock::now(),
-                                      .state = "connected"},
-                          connection);
-  Session session{*this, connection, config, lc, id, session_id_text(id), "",
-                  connection->peer().to_string()};
-  auto& gauge = metrics_.series("roost_connections", {{"service", lc.service}});
-  gauge.fetch_add(1, std::memory_order_relaxed);
-  if (!quiet) {
+  Session& session = live->session;
+  session.remote = connection->peer().to_string();
+  session.id = sessions_.add(SessionInfo{.service = lc.service,
+                                         .remote = session.remote,
+                                         .since = std::chrono::system_clock::now(),
+                                         .state = "connected"},
+                             connection);
+  session.id_text = session_id_text(session.id);
+  live->gauge = &metrics_.series("roost_connections", {{"service", lc.service}});
+  live->gauge->fetch_add(1, std::memory_order_relaxed);
+  if (!listener.service_is_internal) {
     log::info(session.log_context(), "connect",
               {{"tls", connection->tls_active() ? connection->tls_description() : "no"}});
   }
+  co_await converse(std::move(live));
+}
 
-  co_await listener.service->serve(session);
-  co_await connection->flush(config->limits.write_timeout);
-  co_await connection->close();
-
-  gauge.fetch_sub(1, std::memory_order_relaxed);
-  metrics_.add("roost_bytes_received_total", {{"service", lc.service}},
-               static_cast<std::int64_t>(connection->bytes_in()));
-  metrics_.add("roost_bytes_sent_total", {{"service", lc.service}},
-               static_cast<std::int64_t>(connection->bytes_out()));
-  if (!quiet) {
-    log::info(session.log_context(), "disconnect",
-              {{"in", connection->bytes_in()}, {"out", connection->bytes_out()}});
+asio::awaitable<void> Server::converse(std::unique_ptr<Live> live) {
+  Session& session = live->session;
+  co_await live->listener.service->serve(session);
+  auto& connection = *session.connection;
+  if (session.park_until) {
+    const auto until = *session.park_until;
+    session.park_until.reset();
+    connection.park(until, [this, live = std::move(live)]() mutable {
+      auto executor = live->session.connection->executor();
+      asio::co_spawn(executor, converse(std::move(live)), log_escape);
+    });
+    co_return;
   }
-  sessions_.remove(id);
+  co_await connection.flush(session.config->limits.write_timeout);
+  co_await connection.close();
+
+  const auto& lc = live->listener.config;
+  live->gauge->fetch_sub(1, std::memory_order_relaxed);
+  metrics_.add("roost_bytes_received_total", {{"service", lc.service}},
+               static_cast<std::int64_t>(connection.bytes_in()));
+  metrics_.add("roost_bytes_sent_total", {{"service", lc.service}},
+               static_cast<std::int64_t>(connection.bytes_out()));
+  if (!live->listener.service_is_internal) {
+    log::info(session.log_context(), "disconnect",
+              {{"in", connection.bytes_in()}, {"out", connection.bytes_out()}});
+  }
+  sessions_.remove(session.id);
 }
 
 asio::awaitable<void> Server::watch_signals() {

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Socket = asio::generic::stream_protocol::socket;
   using Duration = std::chrono::milliseconds;
+  using Deadline = std::chrono::steady_clock::time_point;
 
   Connection(Socket socket, Peer peer);
   ~Connection();
@@ -83,6 +85,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Reads exactly n bytes (a literal, a BDAT chunk), appended to `out`.
   asio::awaitable<ReadStatus> read_exact(std::string& out, std::size_t n, Duration timeout);
+
+  // Waits for the client with no coroutine, so that an idle session can let
+  // its frames go: `wake` runs on this connection's executor when input
+  // arrives, `deadline` passes, or interrupt() or request_stop() is called;
+  // at once (posted) when input is buffered, output is unwritten or one of
+  // those already holds. The read after the wake tells which it was.
+  void park(Deadline deadline, std::move_only_function<void()> wake);
 
   // Input received but not yet consumed by a read.
   std::size_t buffered_input() const { return in_end_ - in_begin_; }
@@ -146,7 +155,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class Wait { read, write };
-  using Deadline = std::chrono::steady_clock::time_point;
   struct WriteStep {
     std::size_t written = 0;
     enum class State { progress, want_read, want_write, failed } state = State::progress;

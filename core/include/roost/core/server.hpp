@@ -6,7 +6,10 @@
 //
 // A protocol service implements Service::serve() as one coroutine per
 // connection. It reads and writes through the Session's Connection and
-// returns when the conversation is over; the server closes the socket.
+// returns when the conversation is over; the server closes the socket. A
+// service may instead park the session while the client owes the next move
+// (Session::park): serve() returns, its frames are freed, and the server
+// calls it again when the client moves.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -22,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -143,6 +147,11 @@ struct ServiceFactory {
 std::expected<void, std::string> check_services(const Config& config,
                                                 const std::vector<ServiceFactory>& factories);
 
+// What a service keeps of a session across parking (Session::park).
+struct SessionState {
+  virtual ~SessionState() = default;
+};
+
 // One connection as a service sees it.
 struct Session {
   Server& server;
@@ -153,6 +162,14 @@ struct Session {
   std::string id_text;
   std::string user;
   std::string remote;
+  // Set by serve() just before it returns: keep the connection, and call
+  // serve() again when input arrives, `park_until` passes, or the
+  // connection is interrupted or stopped (Connection::park). Only between
+  // commands, with every reply written.
+  std::optional<std::chrono::steady_clock::time_point> park_until;
+  // The service's own state, kept while the session is parked. Last, so
+  // that it goes before what it may refer to.
+  std::unique_ptr<SessionState> state;
 
   log::Context log_context() const;
   void set_user(std::string name);
@@ -199,6 +216,11 @@ class Server {
   };
   asio::awaitable<bool> admit(Connection& connection, Listener& listener, const Config& config,
                               Slot& slot);
+  // An admitted connection: its session, its limits and its listener.
+  struct Live;
+  // Runs the service until the session ends (then closes the connection)
+  // or parks (then waits for the client with no coroutine, and runs again).
+  asio::awaitable<void> converse(std::unique_ptr<Live> live);
   asio::awaitable<void> accept_loop(Listener& listener, std::size_t acceptor);
   asio::awaitable<void> handle(Connection::Socket socket, Listener& listener);
   asio::awaitable<void> watch_signals();
