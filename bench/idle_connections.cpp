@@ -1,7 +1,9 @@
 // Memory per idle connection: starts a daemon on loopback, opens N
 // connections that complete their greeting (and, for TLS, the handshake),
 // lets them sit idle, and reports the daemon's resident memory per
-// connection. Plain and TLS are measured in turn, each against a fresh
+// connection: over all of them, and over the second half alone (what each
+// further connection costs once the first ones have used up what the
+// warm-up left free). Plain and TLS are measured in turn, each against a fresh
 // daemon. With --service test (the default) the daemon is roost-testd and a
 // connection idles after its greeting; with --service imap it is roostd and
 // each connection logs in, selects INBOX and sits in IDLE (imap-deflate:
@@ -215,8 +217,10 @@ void stop_daemon(const Daemon& d) {
 
 struct Result {
   long before_kib = 0;
+  long half_kib = 0;  // with the first half open
   long after_kib = 0;
   int opened = 0;
+  int half = 0;
 };
 
 Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, Service service) {
@@ -266,6 +270,11 @@ Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, Servic
   Result r;
   r.before_kib = rss_kib(d.pid);
   for (int i = 0; i < n; ++i) {
+    if (i == n / 2) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      r.half = i;
+      r.half_kib = rss_kib(d.pid);
+    }
     if (!open_one(fds, ssls)) break;
   }
   r.opened = static_cast<int>(fds.size());
@@ -330,14 +339,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("%-6s %12s %12s %12s %14s\n", "mode", "connections", "rss before", "rss after",
-              "per connection");
+  // "second half": what the second half of the connections added, each;
+  // free of what the warm-up left for the first ones to reuse.
+  std::printf("%-6s %12s %12s %12s %14s %12s\n", "mode", "connections", "rss before", "rss after",
+              "per connection", "second half");
   for (std::string m : {"plain", "tls"}) {
     if (mode != "both" && mode != m) continue;
     auto r = measure(bin, dir, m == "tls", n, service);
     double per = r.opened > 0 ? double(r.after_kib - r.before_kib) / r.opened : 0;
-    std::printf("%-6s %12d %9ld KiB %9ld KiB %10.2f KiB\n", m.c_str(), r.opened, r.before_kib,
-                r.after_kib, per);
+    double marginal = r.opened > r.half && r.half > 0 ? double(r.after_kib - r.half_kib) / (r.opened - r.half) : 0;
+    std::printf("%-6s %12d %9ld KiB %9ld KiB %10.2f KiB %8.2f KiB\n", m.c_str(), r.opened, r.before_kib,
+                r.after_kib, per, marginal);
     if (r.opened < n) std::printf("  (only %d of %d connections opened)\n", r.opened, n);
   }
   fs::remove_all(dir);

@@ -43,7 +43,9 @@ std::string Peer::to_string() const {
 }
 
 Connection::Connection(Socket socket, Peer peer)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), peer_(std::move(peer)) {
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      peer_(std::move(peer)) {
   // OpenSSL and our own reads use the descriptor directly; it must never block.
   boost::system::error_code ec;
   socket_.native_non_blocking(true, ec);
@@ -139,6 +141,10 @@ void Connection::park(Deadline deadline, std::move_only_function<void()> wake) {
   }
   release_input_if_empty();
   if (compression_) compression_->release_idle();
+  // The output buffer keeps the capacity of the largest reply so far; a
+  // parked session gives it back.
+  std::string().swap(out_);
+  std::string().swap(compressed_out_);
   arm_deadline(deadline, true);
   // The flags the deadline, interrupt() and request_stop() set stay for the
   // read after the wake to report.

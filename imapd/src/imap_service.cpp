@@ -7,6 +7,7 @@
 #include <array>
 
 #include "commands/commands.hpp"
+#include "idle.hpp"
 #include "notify.hpp"
 #include "roost/core/log.hpp"
 #include "roost/imapd/syntax.hpp"
@@ -128,43 +129,81 @@ asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request)
   if (!reply.sent) s.tagged(request, reply.status, reply.text);
 }
 
-asio::awaitable<void> ImapService::serve(Session& session) {
-  ImapSession s{session, *store_};
-  auto& conn = session.connection;
-  const Config& config = *session.config;
-  const auto& limits = config.limits;
-  {
-    // g++ 12 mishandles string temporaries in co_await expressions: every
-    // awaited call here and in commands/ takes named values. (Scoped: a
-    // session keeps no heap memory it does not need while it idles.)
-    std::string caps = co_await commands::capabilities(s);
-    std::string greeting = "* OK [CAPABILITY " + caps + "] Roost IMAP ready\r\n";
-    co_await s.send(greeting);
-  }
-  CommandReader reader(syntax_limits(config));
+namespace {
+
+// What an IMAP session keeps while it is parked between commands.
+struct ImapState final : SessionState {
+  ImapState(Session& session, storage::Store& store) : imap{session, store} {}
+  ImapSession imap;
+  // Only while a command is being read: a parked session does not keep it.
+  std::unique_ptr<CommandReader> reader;
+  bool in_command() const { return reader && reader->in_command(); }
   unsigned bad_in_row = 0;
   // When the wait for the client began: NOTIFY's reports between commands
   // do not restart the autologout timer.
   std::optional<std::chrono::steady_clock::time_point> waiting_since;
+};
+
+asio::awaitable<void> greet(ImapSession& s) {
+  // g++ 12 mishandles string temporaries in co_await expressions: every
+  // awaited call here and in commands/ takes named values.
+  std::string caps = co_await commands::capabilities(s);
+  std::string greeting = "* OK [CAPABILITY " + caps + "] Roost IMAP ready\r\n";
+  co_await s.send(greeting);
+}
+
+}  // namespace
+
+asio::awaitable<void> ImapService::serve(Session& session) {
+  // Woken from parking: the client has moved, so read before parking again.
+  bool may_park = session.state == nullptr;
+  if (!session.state) {
+    auto fresh = std::make_unique<ImapState>(session, *store_);
+    session.state = std::move(fresh);
+    co_await greet(static_cast<ImapState&>(*session.state).imap);
+  }
+  auto& state = static_cast<ImapState&>(*session.state);
+  ImapSession& s = state.imap;
+  auto& conn = session.connection;
+  const Config& config = *session.config;
+  const auto& limits = config.limits;
   for (;;) {
     std::string line;
     if (s.lost || s.state == State::logout) break;
-    // NOTIFY (RFC 5465): what the watches marked, between commands.
-    if (s.notify && !reader.in_command()) {
+    if (s.idle) {
+      co_await idle_report(s);
+      if (s.lost) break;
+    } else if (s.notify && !state.in_command()) {
+      // NOTIFY (RFC 5465): what the watches marked, between commands.
       watch_selected(s);
       if (s.notify->pending()) co_await report_notifications(s, false);
       if (s.lost) break;
     }
     // Pipelining: answer everything already received before waiting.
-    if (conn->buffered_input() == 0 && !reader.in_command() && !co_await conn->flush(limits.write_timeout)) break;
+    if (conn->buffered_input() == 0 && !state.in_command() && !co_await conn->flush(limits.write_timeout)) break;
     const auto now = std::chrono::steady_clock::now();
-    if (!waiting_since) waiting_since = now;
-    const auto timeout = (s.state == State::not_authenticated ? limits.login_timeout : limits.idle_timeout) -
-                         std::chrono::duration_cast<std::chrono::milliseconds>(now - *waiting_since);
+    if (!state.waiting_since) state.waiting_since = now;
+    const auto deadline =
+        s.idle ? idle_deadline(s)
+               : *state.waiting_since +
+                     (s.state == State::not_authenticated ? limits.login_timeout : limits.idle_timeout);
+    // Between commands with nothing received: wait with no coroutine frame.
+    if (may_park && conn->buffered_input() == 0 && !state.in_command()) {
+      session.park_until = deadline;
+      co_return;
+    }
+    may_park = true;
     ReadStatus status = ReadStatus::timeout;
-    if (timeout.count() > 0) status = co_await conn->read_line(line, limits.max_line_length, timeout);
+    if (deadline > now)
+      status = co_await conn->read_line(line, limits.max_line_length,
+                                        std::chrono::duration_cast<Connection::Duration>(deadline - now));
+    if (s.idle) {
+      state.waiting_since.reset();
+      co_await idle_input(s, status, line);
+      continue;
+    }
     if (status == ReadStatus::interrupted) continue;  // a watch fired (NOTIFY)
-    waiting_since.reset();
+    state.waiting_since.reset();
     if (status != ReadStatus::ok) {
       if (status == ReadStatus::too_long) co_await s.send("* BYE [TOOBIG] Line too long\r\n");
       else if (status == ReadStatus::timeout) co_await s.send("* BYE Autologout; idle for too long\r\n");
@@ -173,6 +212,8 @@ asio::awaitable<void> ImapService::serve(Session& session) {
                                                                    : "* BYE [UNAVAILABLE] Server shutting down\r\n");
       break;
     }
+    if (!state.reader) state.reader = std::make_unique<CommandReader>(syntax_limits(config));
+    CommandReader& reader = *state.reader;
     auto next = reader.add_line(line);
     if (next == CommandReader::Next::literal || next == CommandReader::Next::discard) {
       const auto literal = reader.literal();
@@ -202,20 +243,22 @@ asio::awaitable<void> ImapService::serve(Session& session) {
     if (next == CommandReader::Next::refused || next == CommandReader::Next::close) {
       co_await s.send(reader.response());
       if (next == CommandReader::Next::close) break;
+      if (!reader.in_command()) state.reader.reset();
       continue;
     }
     RawCommand raw = reader.take();
+    state.reader.reset();
     auto parsed = parse_command(raw);
     if (auto* error = std::get_if<SyntaxError>(&parsed)) {
       std::string response = (error->tag.empty() ? std::string("*") : error->tag) + " BAD " + error->text + "\r\n";
       co_await s.send(response);
-      if (++bad_in_row >= config.imap.max_bad_commands) {
+      if (++state.bad_in_row >= config.imap.max_bad_commands) {
         co_await s.send("* BYE Too many invalid commands\r\n");
         break;
       }
       continue;
     }
-    bad_in_row = 0;
+    state.bad_in_row = 0;
     co_await run_command(s, std::get<Request>(parsed));
   }
   if (!s.lost) co_await conn->flush(limits.write_timeout);

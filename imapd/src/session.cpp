@@ -65,8 +65,8 @@ asio::awaitable<void> ImapSession::send(std::string_view bytes) {
   }
 }
 
-void ImapSession::tagged(const Request& request, std::string_view status, std::string_view text) {
-  std::string line = request.tag;
+void ImapSession::tagged(std::string_view tag, std::string_view status, std::string_view text) {
+  std::string line(tag);
   line += ' ';
   line += status;
   line += ' ';

@@ -37,6 +37,7 @@ struct UpdateContext {
 };
 
 struct NotifyState;  // notify.hpp
+struct IdleState;    // idle.hpp
 
 struct ImapSession {
   Session& net;
@@ -62,6 +63,8 @@ struct ImapSession {
   std::vector<UpdateContext> update_contexts;
   // NOTIFY SET (RFC 5465) in effect; none until the client asks.
   std::unique_ptr<NotifyState> notify;
+  // In IDLE: the session loop waits for DONE (idle.hpp).
+  std::unique_ptr<IdleState> idle;
 
   Connection& conn() { return *net.connection; }
   const Config& config() const { return *net.config; }
@@ -70,7 +73,10 @@ struct ImapSession {
   // the output buffer never holds more than the configured limit; a client
   // that stops reading is disconnected (lost = true).
   asio::awaitable<void> send(std::string_view bytes);
-  void tagged(const Request& request, std::string_view status, std::string_view text);
+  void tagged(const Request& request, std::string_view status, std::string_view text) {
+    tagged(request.tag, status, text);
+  }
+  void tagged(std::string_view tag, std::string_view status, std::string_view text);
 
   // Runs blocking storage work (a callable returning void) on the pool.
   template <class F>

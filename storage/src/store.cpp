@@ -128,19 +128,22 @@ const StoreConfig& Store::config() const { return impl_->config; }
 struct User::Impl {
   std::shared_ptr<Store::Impl> store;
   std::string name;
-  fs::path root;
+  // Kept as text: a std::filesystem::path also holds its parsed
+  // components, a few hundred bytes for every logged-in session.
+  std::string root_dir;
+  fs::path root() const { return root_dir; }
 
-  std::shared_ptr<Folder> folder(const std::string& canonical) { return store->folder(root, canonical); }
+  std::shared_ptr<Folder> folder(const std::string& canonical) { return store->folder(root(), canonical); }
 
   quota::Limits quota_limits() const {
-    if (auto own = quota::read_limits(root)) return *own;
+    if (auto own = quota::read_limits(root())) return *own;
     return {store->config.quota_bytes, store->config.quota_messages};
   }
 
   bool folder_exists(const std::string& canonical) {
     if (is_inbox(canonical)) return true;
     struct stat st{};
-    return ::stat((root / directory_name(canonical)).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    return ::stat((root() / directory_name(canonical)).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
 
   Result<std::string> existing(std::string_view name) {
@@ -152,7 +155,7 @@ struct User::Impl {
 
   std::vector<std::string> folder_names() {
     std::vector<std::string> out{"INBOX"};
-    DIR* d = ::opendir(root.c_str());
+    DIR* d = ::opendir(root().c_str());
     if (d == nullptr) return out;
     while (struct dirent* e = ::readdir(d)) {
       std::string_view entry = e->d_name;
@@ -169,14 +172,14 @@ struct User::Impl {
   // Held while the folder list, subscriptions or special-use attributes
   // change: each is read, changed and written back whole.
   Result<maildir::FileLock> lock_folders() {
-    auto lock = maildir::FileLock::exclusive(root / "roost-folders.lock");
-    if (!lock) return std::unexpected(error_from(lock.error(), "lock " + (root / "roost-folders.lock").string()));
+    auto lock = maildir::FileLock::exclusive(root() / "roost-folders.lock");
+    if (!lock) return std::unexpected(error_from(lock.error(), "lock " + (root() / "roost-folders.lock").string()));
     return std::move(*lock);
   }
 
   std::set<std::string> subscriptions() {
     std::set<std::string> out;
-    for (const auto& line : read_lines(root / kSubscriptions)) {
+    for (const auto& line : read_lines(root() / kSubscriptions)) {
       auto utf8 = decode_mutf7(line);
       if (!utf8) continue;
       if (auto canonical = canonical_name(*utf8)) out.insert(*canonical);
@@ -187,13 +190,13 @@ struct User::Impl {
   Result<void> write_subscriptions(const std::set<std::string>& names) {
     std::string text;
     for (const auto& n : names) text += encode_mutf7(n) + "\n";
-    if (auto ec = maildir::replace_file(root / kSubscriptions, text)) return std::unexpected(error_from(ec, "subscriptions"));
+    if (auto ec = maildir::replace_file(root() / kSubscriptions, text)) return std::unexpected(error_from(ec, "subscriptions"));
     return {};
   }
 
   std::map<std::string, SpecialUse> special_uses() {
     std::map<std::string, SpecialUse> out;
-    for (const auto& line : read_lines(root / kSpecialUse)) {
+    for (const auto& line : read_lines(root() / kSpecialUse)) {
       std::size_t space = line.find(' ');
       if (space == std::string::npos) continue;
       SpecialUse use = parse_special_use(line.substr(0, space));
@@ -205,12 +208,12 @@ struct User::Impl {
   Result<void> write_special_uses(const std::map<std::string, SpecialUse>& uses) {
     std::string text;
     for (const auto& [name, use] : uses) text += std::string(special_use_attribute(use)) + " " + name + "\n";
-    if (auto ec = maildir::replace_file(root / kSpecialUse, text)) return std::unexpected(error_from(ec, "special use"));
+    if (auto ec = maildir::replace_file(root() / kSpecialUse, text)) return std::unexpected(error_from(ec, "special use"));
     return {};
   }
 
   Result<void> make_folder(const std::string& canonical) {
-    fs::path dir = root / directory_name(canonical);
+    fs::path dir = root() / directory_name(canonical);
     if (::mkdir(dir.c_str(), 0700) != 0) {
       if (errno == EEXIST) return std::unexpected(Error{ErrorKind::exists, canonical});
       return std::unexpected(error_from({errno, std::generic_category()}, "mkdir " + dir.string()));
@@ -222,7 +225,7 @@ struct User::Impl {
     // Dovecot marks a Maildir++ folder with this file; Courier needs it too.
     int fd = ::open((dir / "maildirfolder").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0) ::close(fd);
-    maildir::fsync_directory(root);
+    maildir::fsync_directory(root());
     return {};
   }
 };
@@ -230,7 +233,7 @@ struct User::Impl {
 User::User(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 User::~User() = default;
 const std::string& User::name() const { return impl_->name; }
-const fs::path& User::root() const { return impl_->root; }
+fs::path User::root() const { return impl_->root(); }
 
 Result<std::unique_ptr<User>> Store::open_user(std::string_view user) {
   std::string name;
@@ -249,12 +252,12 @@ Result<std::unique_ptr<User>> Store::open_user(std::string_view user) {
   auto impl = std::make_shared<User::Impl>();
   impl->store = impl_;
   impl->name = name;
-  impl->root = impl_->config.mail_root / name;
-  bool first_login = !fs::exists(impl->root / "cur");
+  impl->root_dir = (impl_->config.mail_root / name).string();
+  bool first_login = !fs::exists(impl->root() / "cur");
   for (const char* sub : {"", "cur", "new", "tmp"}) {
     std::error_code ec;
-    fs::create_directories(impl->root / sub, ec);
-    if (ec) return std::unexpected(error_from(ec, "create " + (impl->root / sub).string()));
+    fs::create_directories(impl->root() / sub, ec);
+    if (ec) return std::unexpected(error_from(ec, "create " + (impl->root() / sub).string()));
   }
   std::unique_ptr<User> opened(new User(std::move(impl)));
   if (first_login) {
@@ -320,20 +323,20 @@ Result<void> User::remove(std::string_view name) {
   std::string prefix = *canonical + kHierarchySeparator;
   for (const auto& other : impl_->folder_names())
     if (other.starts_with(prefix)) return std::unexpected(Error{ErrorKind::has_children, *canonical});
-  fs::path dir = impl_->root / directory_name(*canonical);
+  fs::path dir = impl_->root() / directory_name(*canonical);
   impl_->folder(*canonical)->unpublish();
   impl_->store->forget(dir);
   index::EnvRegistry::instance().forget(dir / "roost-index");
   // Out of sight in one rename, then removed at leisure.
   std::mt19937_64 random{std::random_device{}()};
-  fs::path trash = impl_->root / ("roost-deleted-" + std::to_string(random()));
+  fs::path trash = impl_->root() / ("roost-deleted-" + std::to_string(random()));
   if (::rename(dir.c_str(), trash.c_str()) != 0)
     return std::unexpected(error_from({errno, std::generic_category()}, "rename " + dir.string()));
   std::error_code ec;
   fs::remove_all(trash, ec);
   auto uses = impl_->special_uses();
   if (uses.erase(*canonical) > 0) (void)impl_->write_special_uses(uses);
-  quota::recount(impl_->root, impl_->quota_limits());
+  quota::recount(impl_->root(), impl_->quota_limits());
   return {};
 }
 
@@ -357,10 +360,10 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
     // (create() takes the folder lock itself, and says if the target exists.)
     if (auto made = create(*target); !made) return made;
     // RFC 5464 §4.1: INBOX keeps its annotations, and the new folder gets a copy.
-    auto kept = annotation_file::read(annotations_path(impl_->root, "INBOX"));
+    auto kept = annotation_file::read(annotations_path(impl_->root(), "INBOX"));
     if (!kept) return std::unexpected(kept.error());
     if (!kept->empty())
-      if (auto copied = annotation_file::write(annotations_path(impl_->root, *target), *kept); !copied) return copied;
+      if (auto copied = annotation_file::write(annotations_path(impl_->root(), *target), *kept); !copied) return copied;
     auto inbox = open("INBOX", false);
     if (!inbox) return std::unexpected(inbox.error());
     const std::vector<Uid> all = (*inbox)->uids();
@@ -388,12 +391,12 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
   for (const auto& other : impl_->folder_names())
     if (other.starts_with(prefix)) moves.emplace_back(other, *target + other.substr(source->size()));
   for (const auto& [old_name, new_name] : moves) {
-    fs::path a = impl_->root / directory_name(old_name), b = impl_->root / directory_name(new_name);
+    fs::path a = impl_->root() / directory_name(old_name), b = impl_->root() / directory_name(new_name);
     impl_->folder(old_name)->unpublish();
     impl_->store->forget(a);
     if (auto ec = maildir::rename_noreplace(a, b)) return std::unexpected(error_from(ec, "rename " + a.string()));
   }
-  maildir::fsync_directory(impl_->root);
+  maildir::fsync_directory(impl_->root());
   auto subscribed = impl_->subscriptions();
   auto uses = impl_->special_uses();
   bool subs_changed = false, uses_changed = false;
@@ -423,7 +426,7 @@ Result<std::vector<Annotation>> User::annotations(std::string_view folder) {
     if (!existing) return std::unexpected(existing.error());
     canonical = std::move(*existing);
   }
-  return annotation_file::read(annotations_path(impl_->root, canonical));
+  return annotation_file::read(annotations_path(impl_->root(), canonical));
 }
 
 Result<void> User::annotate(std::string_view folder, const std::vector<AnnotationChange>& changes,
@@ -436,7 +439,7 @@ Result<void> User::annotate(std::string_view folder, const std::vector<Annotatio
     if (!existing) return std::unexpected(existing.error());
     canonical = std::move(*existing);
   }
-  const fs::path file = annotations_path(impl_->root, canonical);
+  const fs::path file = annotations_path(impl_->root(), canonical);
   auto entries = annotation_file::read(file);
   if (!entries) return std::unexpected(entries.error());
   if (auto applied = annotation_file::apply(*entries, changes, max_entries); !applied) return applied;
@@ -489,7 +492,7 @@ Result<std::string> User::mailbox_id(std::string_view name) {
 Result<std::vector<std::filesystem::path>> User::watch_paths(std::string_view folder) {
   auto canonical = impl_->existing(folder);
   if (!canonical) return std::unexpected(canonical.error());
-  fs::path dir = impl_->root / directory_name(*canonical);
+  fs::path dir = impl_->root() / directory_name(*canonical);
   return std::vector<fs::path>{dir, dir / "new", dir / "cur"};
 }
 
@@ -526,7 +529,7 @@ Result<Appended> User::append(std::string_view folder, std::vector<NewMessage> m
 Result<void> User::check_quota(std::uint64_t bytes, std::uint64_t messages) {
   const quota::Limits limits = impl_->quota_limits();
   if (limits.bytes == 0 && limits.messages == 0) return {};
-  const quota::Usage usage = quota::read(impl_->root, limits);
+  const quota::Usage usage = quota::read(impl_->root(), limits);
   const auto used_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.bytes, 0));
   const auto used_messages = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.messages, 0));
   if ((limits.bytes != 0 && used_bytes + bytes > limits.bytes) ||
@@ -558,7 +561,7 @@ void MaildropLock::record_login() {
 }
 
 Result<std::optional<MaildropLock>> User::lock_maildrop(bool exclusive) {
-  fs::path file = impl_->root / "roost-pop3.lock";
+  fs::path file = impl_->root() / "roost-pop3.lock";
   int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(error_from(std::error_code(errno, std::generic_category()), "open " + file.string()));
   // flock belongs to the open file description: two sessions in one
@@ -577,10 +580,10 @@ Result<std::optional<MaildropLock>> User::lock_maildrop(bool exclusive) {
 }
 
 Result<QuotaUsage> User::quota() {
-  const auto own = quota::read_limits(impl_->root);
+  const auto own = quota::read_limits(impl_->root());
   const StoreConfig& c = impl_->store->config;
   const quota::Limits limits = own ? *own : quota::Limits{c.quota_bytes, c.quota_messages};
-  quota::Usage usage = quota::read(impl_->root, limits);
+  quota::Usage usage = quota::read(impl_->root(), limits);
   QuotaUsage out;
   out.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.bytes, 0));
   out.messages = static_cast<std::uint64_t>(std::max<std::int64_t>(usage.messages, 0));
@@ -593,9 +596,9 @@ Result<QuotaUsage> User::quota() {
 Result<QuotaUsage> User::set_quota(std::optional<QuotaLimits> limits) {
   std::optional<quota::Limits> own;
   if (limits) own = quota::Limits{limits->bytes, limits->messages};
-  if (auto ec = quota::write_limits(impl_->root, own); ec)
+  if (auto ec = quota::write_limits(impl_->root(), own); ec)
     return std::unexpected(error_from(ec, "quota limits of " + impl_->name));
-  quota::recount(impl_->root, impl_->quota_limits());
+  quota::recount(impl_->root(), impl_->quota_limits());
   return quota();
 }
 

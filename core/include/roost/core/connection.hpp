@@ -15,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -66,7 +67,10 @@ struct Peer {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  using Socket = asio::generic::stream_protocol::socket;
+  // On the io_context's own executor type (a connection never leaves the
+  // thread that accepted it): smaller than the polymorphic executor, in the
+  // socket and in every operation waiting on it.
+  using Socket = asio::basic_stream_socket<asio::generic::stream_protocol, asio::io_context::executor_type>;
   using Duration = std::chrono::milliseconds;
   using Deadline = std::chrono::steady_clock::time_point;
 
@@ -75,7 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::io_context::executor_type executor() { return socket_.get_executor(); }
   const Peer& peer() const { return peer_; }
   void set_peer(Peer peer) { peer_ = std::move(peer); }
 
@@ -177,7 +181,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int fd();
 
   Socket socket_;
-  asio::steady_timer timer_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                             asio::io_context::executor_type>
+      timer_;
   Peer peer_;
   ssl_st* ssl_ = nullptr;
 

@@ -288,7 +288,7 @@ class User {
  public:
   ~User();
   const std::string& name() const;
-  const std::filesystem::path& root() const;
+  std::filesystem::path root() const;
 
   Result<std::vector<FolderInfo>> list();
   Result<void> create(std::string_view name, SpecialUse use = SpecialUse::none);
