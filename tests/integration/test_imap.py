@@ -675,6 +675,58 @@ class OneListenerTest(unittest.TestCase):
         self.instance.close()
 
 
+class ImapParkedSessionTest(OneListenerTest):
+    """Sessions waiting between commands and in IDLE hold no coroutine (they
+    are parked); their deadlines, keep-alives and wake-ups work as before."""
+    EXTRA = "[limits]\nidle_timeout = 3s\n[imap]\nidle_keepalive = 1s\n"
+
+    def test_idle_keepalive_then_autologout(self):
+        c = LineClient("127.0.0.1", self.port)
+        self.assertTrue(c.line().startswith("* OK"))
+        c.send(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+        self.assertTrue(c.line().startswith("a OK"))
+        while not c.line().startswith("b OK"):
+            pass
+        started = time.monotonic()
+        c.send(b"c IDLE\r\n")
+        self.assertEqual(c.line(), "+ idling")
+        # RFC 2177 §3: the server may log out an idling client after its
+        # inactivity timeout; keep-alives come every second before that.
+        self.assertEqual(c.line(), "* OK Still here")
+        self.assertEqual(c.line(), "* OK Still here")
+        self.assertEqual(c.line(), "* BYE Autologout; idle for too long")
+        self.assertTrue(c.closed())
+        self.assertGreaterEqual(time.monotonic() - started, 2.5)
+
+    def test_waiting_session_is_logged_out_and_answers_until_then(self):
+        c = LineClient("127.0.0.1", self.port)
+        self.assertTrue(c.line().startswith("* OK"))
+        c.send(b"a LOGIN alice secret\r\n")
+        self.assertTrue(c.line().startswith("a OK"))
+        # Woken from parking for each command, and parked again after it.
+        for i in range(3):
+            time.sleep(1)
+            c.send(b"n%d NOOP\r\n" % i)
+            self.assertEqual(c.line(), "n%d OK NOOP completed" % i)
+        started = time.monotonic()
+        self.assertEqual(c.line(), "* BYE Autologout; idle for too long")
+        self.assertTrue(c.closed())
+        self.assertGreaterEqual(time.monotonic() - started, 2.5)
+
+    def test_idle_done_in_pieces(self):
+        c = LineClient("127.0.0.1", self.port)
+        self.assertTrue(c.line().startswith("* OK"))
+        c.send(b"a LOGIN alice secret\r\n")
+        self.assertTrue(c.line().startswith("a OK"))
+        c.send(b"b IDLE\r\n")
+        self.assertEqual(c.line(), "+ idling")
+        c.send(b"DO")  # a wake with half a line: the rest follows
+        time.sleep(0.3)
+        c.send(b"NE\r\nc NOOP\r\n")
+        self.assertEqual(c.line(), "b OK IDLE terminated")
+        self.assertEqual(c.line(), "c OK NOOP completed")
+
+
 class ImapAbuseTest(OneListenerTest):
     """Clients that never read, never finish, or flood: each is cut off or
     answered, and what the server buffers for one stays within its limit."""
