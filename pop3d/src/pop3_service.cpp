@@ -4,6 +4,8 @@
 #include "roost/pop3d/pop3_service.hpp"
 
 #include <array>
+#include <chrono>
+#include <optional>
 
 #include "commands/commands.hpp"
 #include "roost/core/log.hpp"
@@ -74,18 +76,41 @@ class Pop3Service final : public Service {
   std::shared_ptr<storage::Store> store_;
 };
 
+// What a POP3 session keeps while it is parked between commands.
+struct Pop3State final : SessionState {
+  Pop3State(Session& session, storage::Store& store) : pop3{session, store} {}
+  Pop3Session pop3;
+  unsigned bad_in_row = 0;
+  std::optional<std::chrono::steady_clock::time_point> waiting_since;
+};
+
 asio::awaitable<void> Pop3Service::serve(Session& session) {
-  Pop3Session s{session, *store_};
+  // Woken from parking: the client has moved, so read before parking again.
+  bool may_park = session.state == nullptr;
+  if (!session.state) {
+    session.state = std::make_unique<Pop3State>(session, *store_);
+    co_await static_cast<Pop3State&>(*session.state).pop3.send("+OK Roost POP3 ready\r\n");
+  }
+  auto& state = static_cast<Pop3State&>(*session.state);
+  Pop3Session& s = state.pop3;
   auto& conn = session.connection;
   const Config& config = *session.config;
   const auto& limits = config.limits;
-  co_await s.send("+OK Roost POP3 ready\r\n");
-  unsigned bad_in_row = 0;
   while (!s.lost && s.state != State::done) {
     if (conn->buffered_input() == 0 && !co_await conn->flush(limits.write_timeout)) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (!state.waiting_since) state.waiting_since = now;
+    const auto deadline =
+        *state.waiting_since + (s.state == State::authorization ? limits.login_timeout : limits.idle_timeout);
+    if (may_park && conn->buffered_input() == 0) {
+      session.park_until = deadline;
+      co_return;
+    }
+    may_park = true;
     std::string line;
-    auto timeout = s.state == State::authorization ? limits.login_timeout : limits.idle_timeout;
-    auto status = co_await conn->read_line(line, limits.max_line_length, timeout);
+    auto status = co_await conn->read_line(line, limits.max_line_length,
+                                           std::chrono::duration_cast<Connection::Duration>(deadline - now));
+    state.waiting_since.reset();
     if (status != ReadStatus::ok) {
       // An expired timer ends the session without a word and without UPDATE (RFC 1939 §3).
       if (status == ReadStatus::too_long) co_await s.send("-ERR Line too long\r\n");
@@ -99,13 +124,13 @@ asio::awaitable<void> Pop3Service::serve(Session& session) {
     if (auto* error = std::get_if<SyntaxError>(&parsed)) {
       std::string response = "-ERR " + error->text + "\r\n";
       co_await s.send(response);
-      if (++bad_in_row >= config.pop3.max_bad_commands) {
+      if (++state.bad_in_row >= config.pop3.max_bad_commands) {
         co_await s.send("-ERR Too many invalid commands\r\n");
         break;
       }
       continue;
     }
-    bad_in_row = 0;
+    state.bad_in_row = 0;
     const Command& command = std::get<Command>(parsed);
     const Row& row = table()[command.index()];
     if ((row.states & static_cast<unsigned>(s.state)) == 0) {
