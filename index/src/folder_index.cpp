@@ -1,6 +1,7 @@
 #include "roost/index/folder_index.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include "codec.hpp"
 
@@ -456,10 +457,9 @@ std::expected<void, LmdbError> insert(Txn& txn, FolderMeta& meta, const MessageR
     if (auto r = txn.put(env.dbi(Db::names), record.file_key, uid); !r) return r;
   if (auto r = txn.put(env.dbi(Db::cache), uid, encode_cache(analysis.cache)); !r) return r;
   if (auto r = txn.put(env.dbi(Db::keys), uid, encode_keys(analysis.keys)); !r) return r;
-  for (SortKind kind : kSortKinds)
-    if (auto r = txn.put(env.dbi(Db::sort), sort_entry(kind, record, analysis.keys), {}); !r) return r;
-  // The words wait in one value until a merge moves many messages' words at
-  // once: a page per word per delivery would dominate the commit.
+  // The words wait in one value, and the sort entries in the keys just
+  // written, until a merge moves many messages' at once: a page per word
+  // and per sort order on every delivery would dominate the commit.
   codec::Writer words_value;
   words_value.u(analysis.body_terms.size() + analysis.header_terms.size());
   for (const auto& word : analysis.body_terms) words_value.str(std::string(1, term_field::body) + word);
@@ -554,9 +554,49 @@ std::expected<void, LmdbError> for_each_pending(
   return {};
 }
 
+namespace {
+
+// Calls visit(entry, uid) for every sort entry a pending message will have
+// once merged (a message without a record or keys has none).
+template <class Visit>
+std::expected<void, LmdbError> pending_entries(const Txn& txn, const std::vector<Uid>& uids,
+                                               std::span<const SortKind> kinds, Visit&& visit) {
+  for (Uid uid : uids) {
+    auto record = find_record(txn, uid);
+    if (!record) return std::unexpected(record.error());
+    auto keys = find_keys(txn, uid);
+    if (!keys) return std::unexpected(keys.error());
+    if (!*record || !*keys) continue;
+    for (SortKind kind : kinds) visit(sort_entry(kind, **record, **keys), uid);
+  }
+  return {};
+}
+
+std::vector<Uid> pending_uids(const Txn& txn, std::size_t limit) {
+  std::vector<Uid> out;
+  Cursor cursor(txn, txn.env().dbi(Db::pending));
+  std::string_view key;
+  for (bool more = cursor.get(MDB_FIRST, &key); more && out.size() < limit; more = cursor.get(MDB_NEXT, &key))
+    out.push_back(read_be32(key));
+  return out;
+}
+
+}  // namespace
+
+std::expected<std::vector<std::pair<std::string, Uid>>, LmdbError> pending_sort_entries(const Txn& txn,
+                                                                                       SortKind kind) {
+  std::vector<std::pair<std::string, Uid>> out;
+  const SortKind kinds[] = {kind};
+  auto listed = pending_entries(txn, pending_uids(txn, SIZE_MAX), kinds,
+                                [&](std::string entry, Uid uid) { out.emplace_back(std::move(entry), uid); });
+  if (!listed) return std::unexpected(listed.error());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit) {
   const Env& env = txn.env();
-  // Collect first, then insert in key order: neighbouring words share pages.
+  // Collect first, then insert in key order: neighbouring keys share pages.
   std::vector<std::pair<std::string, Uid>> postings;
   std::vector<Uid> merged;
   auto collected = for_each_pending(txn, [&](Uid uid, const std::vector<std::string_view>& words_of) {
@@ -571,6 +611,12 @@ std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit)
   std::sort(postings.begin(), postings.end());
   for (const auto& [key, uid] : postings)
     if (auto r = txn.put(env.dbi(Db::terms), key, uid_key(uid), MDB_NODUPDATA); !r) return std::unexpected(r.error());
+  std::vector<std::string> entries;
+  auto listed = pending_entries(txn, merged, kSortKinds, [&](std::string entry, Uid) { entries.push_back(std::move(entry)); });
+  if (!listed) return std::unexpected(listed.error());
+  std::sort(entries.begin(), entries.end());
+  for (const auto& entry : entries)
+    if (auto r = txn.put(env.dbi(Db::sort), entry, {}); !r) return std::unexpected(r.error());
   for (Uid uid : merged)
     if (auto r = txn.del(env.dbi(Db::pending), uid_key(uid)); !r) return std::unexpected(r.error());
   return merged.size();

@@ -67,8 +67,9 @@ int cost(const SearchKey& key) {
   return 4;
 }
 
-// Messages whose sort key of `kind` lies in [low, high), from the sort index.
-Uids sort_range(const Txn& txn, SortKind kind, std::uint64_t low, std::uint64_t high) {
+// Messages whose sort key of `kind` lies in [low, high), from the sort index
+// and the pending messages' entries.
+Result sort_range(const Txn& txn, SortKind kind, std::uint64_t low, std::uint64_t high) {
   Uids out;
   std::string from(1, static_cast<char>(kind));
   append_be64(from, low);
@@ -79,6 +80,13 @@ Uids sort_range(const Txn& txn, SortKind kind, std::uint64_t low, std::uint64_t 
     if (read_be64(key.substr(1, 8)) >= high) break;
     out.push_back(read_be32(key.substr(9, 4)));
     more = cursor.get(MDB_NEXT, &key);
+  }
+  auto pending = pending_sort_entries(txn, kind);
+  if (!pending) return std::unexpected(pending.error());
+  for (const auto& [entry, uid] : *pending) {
+    if (entry.size() != 13) continue;
+    const std::uint64_t value = read_be64(std::string_view(entry).substr(1, 8));
+    if (value >= low && value < high) out.push_back(uid);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -237,10 +245,8 @@ class Evaluator {
         }
         return Uids{};
       }
-      case K::larger:
-        return intersect(within, sort_range(txn_, SortKind::size, key.number + 1, UINT64_MAX));
-      case K::smaller:
-        return intersect(within, sort_range(txn_, SortKind::size, 0, key.number));
+      case K::larger: return in_range(SortKind::size, key.number + 1, UINT64_MAX, within);
+      case K::smaller: return in_range(SortKind::size, 0, key.number, within);
       case K::before: return dates(SortKind::arrival, INT64_MIN / 2, key.day * kDay, within);
       case K::on: return dates(SortKind::arrival, key.day * kDay, (key.day + 1) * kDay, within);
       case K::since: return dates(SortKind::arrival, key.day * kDay, INT64_MAX / 2, within);
@@ -295,7 +301,13 @@ class Evaluator {
  private:
   Result dates(SortKind kind, std::int64_t low, std::int64_t high, const Uids& within) {
     if (high <= low) return Uids{};
-    return intersect(within, sort_range(txn_, kind, biased(low), biased(high)));
+    return in_range(kind, biased(low), biased(high), within);
+  }
+
+  Result in_range(SortKind kind, std::uint64_t low, std::uint64_t high, const Uids& within) {
+    auto found = sort_range(txn_, kind, low, high);
+    if (!found) return found;
+    return intersect(within, *found);
   }
 
   std::optional<std::string> header_block(Uid uid, const MessageCache& cache) {

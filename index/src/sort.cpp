@@ -1,5 +1,6 @@
 // SORT (RFC 5256 §3, RFC 5957) from the sort index: every key order is
-// already on disk, so a sort is a scan of one range per criterion.
+// already on disk (but for the few messages still pending a merge), so a
+// sort is a scan of one range per criterion.
 #include <algorithm>
 #include <numeric>
 
@@ -12,25 +13,35 @@ namespace {
 
 // Walks `kind`'s order over the messages `positions` holds, calling
 // visit(uid, position, starts_group) for each in key order; a group is a run
-// of equal keys.
+// of equal keys. The sort index and the pending messages' entries are
+// merged as they go.
 template <class Visit>
-void walk(const Txn& txn, SortKind kind, const UidPositions& positions, Visit&& visit) {
+std::expected<void, LmdbError> walk(const Txn& txn, SortKind kind, const UidPositions& positions, Visit&& visit) {
+  auto pending = pending_sort_entries(txn, kind);
+  if (!pending) return std::unexpected(pending.error());
   const char tag = static_cast<char>(kind);
-  Cursor cursor(txn, txn.env().dbi(Db::sort));
-  std::string_view key;
   std::string_view previous;
   bool first = true;
-  bool more = cursor.get(MDB_SET_RANGE, &key, nullptr, std::string(1, tag));
-  while (more && !key.empty() && key[0] == tag && key.size() >= 5) {
-    const Uid uid = read_be32(key.substr(key.size() - 4));
+  auto take = [&](std::string_view entry) {
+    const Uid uid = read_be32(entry.substr(entry.size() - 4));
     if (auto pos = positions.find(uid)) {
-      std::string_view value = key.substr(1, key.size() - 5);
+      std::string_view value = entry.substr(1, entry.size() - 5);
       visit(uid, *pos, first || value != previous);
       first = false;
       previous = value;
     }
+  };
+  std::size_t next = 0;
+  Cursor cursor(txn, txn.env().dbi(Db::sort));
+  std::string_view key;
+  bool more = cursor.get(MDB_SET_RANGE, &key, nullptr, std::string(1, tag));
+  while (more && !key.empty() && key[0] == tag && key.size() >= 5) {
+    for (; next < pending->size() && std::string_view((*pending)[next].first) < key; ++next) take((*pending)[next].first);
+    take(key);
     more = cursor.get(MDB_NEXT, &key);
   }
+  for (; next < pending->size(); ++next) take((*pending)[next].first);
+  return {};
 }
 
 }  // namespace
@@ -48,10 +59,11 @@ std::expected<std::vector<Uid>, LmdbError> sort_messages(const Txn& txn, const s
     std::vector<bool> starts_group;
     order.reserve(uids.size());
     if (criteria[0].reverse) starts_group.reserve(uids.size());
-    walk(txn, criteria[0].kind, positions, [&](Uid uid, std::uint32_t, bool starts) {
+    auto walked = walk(txn, criteria[0].kind, positions, [&](Uid uid, std::uint32_t, bool starts) {
       order.push_back(uid);
       if (criteria[0].reverse) starts_group.push_back(starts);
     });
+    if (!walked) return std::unexpected(walked.error());
     if (order.size() == uids.size()) {
       if (!criteria[0].reverse) return order;
       std::vector<Uid> out;
@@ -74,10 +86,11 @@ std::expected<std::vector<Uid>, LmdbError> sort_messages(const Txn& txn, const s
   for (const auto& criterion : criteria) {
     std::vector<std::uint32_t> rank(uids.size(), UINT32_MAX);
     std::uint32_t current = 0;
-    walk(txn, criterion.kind, positions, [&](Uid, std::uint32_t pos, bool starts) {
+    auto walked = walk(txn, criterion.kind, positions, [&](Uid, std::uint32_t pos, bool starts) {
       if (starts) ++current;
       rank[pos] = current;
     });
+    if (!walked) return std::unexpected(walked.error());
     all_ranks.push_back(std::move(rank));
   }
   std::vector<std::uint32_t> order(uids.size());

@@ -13,6 +13,7 @@
 #include "roost/mime/message.hpp"
 #include "roost/mime/search_text.hpp"
 #include "roost/mime/sort_keys.hpp"
+#include "roost/index/folder_index.hpp"
 #include "roost/index/uid_positions.hpp"
 #include "roost/storage/storage.hpp"
 #include "storage_test_util.hpp"
@@ -65,7 +66,10 @@ bool has(std::string_view hay, const std::string& needle) {
   return hay.find(mime::casemap(needle)) != std::string_view::npos;
 }
 
-class SearchFixture : public ::testing::Test {
+// The parameter is how many messages have their words and sort entries
+// merged into the index before the checks (the rest stay pending): none,
+// some, or all; every answer must be the same.
+class SearchFixture : public ::testing::TestWithParam<std::size_t> {
  protected:
   void SetUp() override {
     store_ = std::make_unique<Store>(testing::test_config(dir_.path()));
@@ -86,7 +90,22 @@ class SearchFixture : public ::testing::Test {
     ASSERT_TRUE(appended.has_value());
     for (std::size_t i = 0; i < batch.size(); ++i)
       refs_.push_back(reference_of(appended->uids[i], batch[i].data, batch[i].internal_date, batch[i].flags.system));
+    merge(GetParam());
     view_ = std::move(*user_->open("INBOX", false));
+  }
+
+  void merge(std::size_t count) {
+    if (count == 0) return;
+    auto env = index::EnvRegistry::instance().open(user_->root() / "roost-index", index::folder_env_options());
+    ASSERT_TRUE(env.has_value());
+    auto written = (*env)->write([&](index::Txn& txn) -> std::expected<void, index::LmdbError> {
+      auto merged = index::merge_pending(txn, count);
+      if (!merged) return std::unexpected(merged.error());
+      EXPECT_EQ(*merged, count);
+      EXPECT_EQ(index::pending_count(txn), refs_.size() - count);
+      return {};
+    });
+    ASSERT_TRUE(written.has_value());
   }
 
   std::vector<Uid> brute(const std::function<bool(const Reference&)>& match) {
@@ -118,7 +137,7 @@ class SearchFixture : public ::testing::Test {
   std::vector<std::string> planted_;
 };
 
-TEST_F(SearchFixture, FlagsDatesSizesAgreeWithBruteForce) {
+TEST_P(SearchFixture, FlagsDatesSizesAgreeWithBruteForce) {
   SearchKey seen{K::flags};
   seen.flags = fl::seen;
   EXPECT_EQ(indexed(seen), brute([](const Reference& r) { return (r.flags & fl::seen) != 0; }));
@@ -159,7 +178,7 @@ TEST_F(SearchFixture, FlagsDatesSizesAgreeWithBruteForce) {
   EXPECT_EQ(indexed(some), (std::vector<Uid>{3, 4, 5, 100}));
 }
 
-TEST_F(SearchFixture, TextKeysAgreeWithBruteForce) {
+TEST_P(SearchFixture, TextKeysAgreeWithBruteForce) {
   // The planted word is in exactly one body.
   for (std::size_t i : {0u, 77u, 159u}) {
     EXPECT_EQ(indexed(text_key(K::body, planted_[i])), std::vector<Uid>{refs_[i].uid});
@@ -185,7 +204,7 @@ TEST_F(SearchFixture, TextKeysAgreeWithBruteForce) {
   }
 }
 
-TEST_F(SearchFixture, SortAgreesWithBruteForce) {
+TEST_P(SearchFixture, SortAgreesWithBruteForce) {
   // Every message, and every third one (the sort walks keys of messages the
   // search did not find and must skip them).
   SearchKey all{K::all};
@@ -223,6 +242,8 @@ TEST_F(SearchFixture, SortAgreesWithBruteForce) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Merged, SearchFixture, ::testing::Values(std::size_t{0}, std::size_t{70}, std::size_t{160}));
+
 void collect(const std::vector<index::ThreadNode>& nodes, std::vector<Uid>& out) {
   for (const auto& n : nodes) {
     if (n.uid != 0) out.push_back(n.uid);
@@ -230,7 +251,7 @@ void collect(const std::vector<index::ThreadNode>& nodes, std::vector<Uid>& out)
   }
 }
 
-TEST_F(SearchFixture, ThreadsCoverEveryMessageOnce) {
+TEST_P(SearchFixture, ThreadsCoverEveryMessageOnce) {
   SearchKey all{K::all};
   for (auto algorithm : {index::ThreadAlgorithm::ordered_subject, index::ThreadAlgorithm::references,
                          index::ThreadAlgorithm::refs}) {

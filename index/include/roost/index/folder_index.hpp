@@ -10,10 +10,12 @@
 //             offsets, preview, header block, decoded headers)
 //   keys      uid -> MessageKeys (sort and thread keys)
 //   sort      kind (1) + key + uid (be32) -> "" : every sort order, scanned
+//             (a pending message's entries are made from its keys)
 //   terms     field (1) + word -> uids (dupsort): the full-text index
-//   pending   uid -> its words, not yet merged into terms: a delivery
-//             writes one value instead of a page per word; merges move
-//             many messages' words at once (merge_pending)
+//   pending   uid -> its words; a pending message has neither terms nor
+//             sort entries yet: a delivery writes one value instead of a
+//             page per word and per sort order; merges move many
+//             messages' at once (merge_pending)
 //   flags     flag id (be32) -> uids (dupsort): \Seen, \Deleted, keywords...
 //   modseq    modseq (be64) -> uids (dupsort): last change of each message
 //   expunged  modseq (be64) -> uids (dupsort): for VANISHED and CHANGEDSINCE
@@ -219,11 +221,15 @@ std::expected<void, LmdbError> update(Txn& txn, FolderMeta& meta, const MessageR
 std::expected<void, LmdbError> remove(Txn& txn, FolderMeta& meta, const MessageRecord& record,
                                       Modseq modseq);
 
-// Moves the words of up to `limit` messages from pending into terms.
-// Returns how many messages were merged.
+// Moves the words of up to `limit` messages from pending into terms, and
+// writes their sort entries. Returns how many messages were merged.
 std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit);
 // Messages whose words wait in pending.
 std::size_t pending_count(const Txn& txn);
+// The sort entries of `kind` (as in the sort database) that the pending
+// messages will have, in key order, each with its UID.
+std::expected<std::vector<std::pair<std::string, Uid>>, LmdbError> pending_sort_entries(const Txn& txn,
+                                                                                       SortKind kind);
 // Calls `visit(uid, words)` for each pending message; `words` holds
 // field-prefixed words, each a view into the transaction's data.
 std::expected<void, LmdbError> for_each_pending(
