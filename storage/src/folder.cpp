@@ -627,6 +627,7 @@ Result<FolderMeta> Folder::sync(bool full) {
   for (;;) {
     Error problem{ErrorKind::internal, {}};
     bool scanned = false;
+    std::size_t waiting = 0;
     auto written = env.write([&](Txn& txn) -> std::expected<void, LmdbError> {
       problem = Error{ErrorKind::internal, {}};
       auto m = meta_or_reset(txn, dir_);
@@ -637,7 +638,9 @@ Result<FolderMeta> Folder::sync(bool full) {
       // lock it has committed, and the index may be in step after all.
       if (!full && in_step(meta)) return {};
       scanned = true;
-      return full_sync(txn, meta, problem);
+      auto synced = full_sync(txn, meta, problem);
+      if (synced) waiting = index::pending_count(txn);
+      return synced;
     });
     if (!written) {
       if (!problem.detail.empty()) return std::unexpected(problem);
@@ -647,6 +650,10 @@ Result<FolderMeta> Folder::sync(bool full) {
     last_full_sync_ = now;
     publish(meta);
     announce(meta.highest_modseq);
+    // A sync that imported many messages (a rebuild) merged one batch of
+    // them; the rest go in the background, so queries do not keep making
+    // their sort entries.
+    if (waiting >= kMergeThreshold) schedule_merge();
     if (problem.kind != ErrorKind::not_possible) return meta;
   }
 }
