@@ -1,8 +1,8 @@
 // What OpenSSL itself keeps for one idle server-side TLS connection: the
 // floor under Roost's memory per idle TLS connection. Runs handshakes in
-// memory (a BIO pair per connection), with the server context configured as
-// Roost's (core/src/tls.cpp: no tickets, no session cache, released record
-// buffers), exchanges one line each way, and counts the bytes and blocks the
+// memory (a BIO pair per connection), with Roost's own server context
+// (TlsContext: no tickets, no session cache, released record buffers),
+// exchanges one line each way, and counts the bytes and blocks the
 // server's SSL calls allocated and still hold, through OpenSSL's allocator
 // hooks. The memory BIO pair that stands in for the socket is not counted
 // (Roost's socket BIO is about 100 bytes). --detail lists the live blocks of the last connection by the
@@ -19,6 +19,12 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "roost/core/tls.hpp"
+
+using roost::Config;
+using roost::TlsContext;
+using roost::take_openssl_errors;
 
 namespace {
 
@@ -108,18 +114,18 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  SSL_CTX* server_ctx = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_set_min_proto_version(server_ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(server_ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                      SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
-  SSL_CTX_set_mode(server_ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_session_cache_mode(server_ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_num_tickets(server_ctx, 0);
-  if ((!suites.empty() && SSL_CTX_set_ciphersuites(server_ctx, suites.c_str()) != 1) ||
-      SSL_CTX_use_certificate_chain_file(server_ctx, cert.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(server_ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    ERR_print_errors_fp(stderr);
+  Config::Tls settings;
+  settings.certificate = cert;
+  settings.key = key;
+  settings.min_version = "1.2";
+  auto context = TlsContext::create(settings);
+  if (!context) {
+    std::fprintf(stderr, "tls_state: %s\n", context.error().c_str());
+    return 1;
+  }
+  SSL_CTX* server_ctx = (*context)->native();
+  if (!suites.empty() && SSL_CTX_set_ciphersuites(server_ctx, suites.c_str()) != 1) {
+    std::fprintf(stderr, "tls_state: --suites: %s\n", take_openssl_errors().c_str());
     return 1;
   }
   SSL_CTX* client_ctx = SSL_CTX_new(TLS_client_method());
@@ -173,6 +179,5 @@ int main(int argc, char** argv) {
   for (SSL* s : servers) SSL_free(s);
   for (SSL* c : clients) SSL_free(c);
   SSL_CTX_free(client_ctx);
-  SSL_CTX_free(server_ctx);
   return 0;
 }
