@@ -123,7 +123,8 @@ asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request)
   if (s.state == State::selected && row.sequence_numbers && request.uid) co_await announce(s, true);
   Reply reply = co_await row.handler(s, request);
   if (s.lost) co_return;
-  if (s.state == State::selected && s.view) co_await announce(s, !row.sequence_numbers || request.uid);
+  // IDLE reports by itself from now on (idle_report), as NOTIFY allows.
+  if (s.state == State::selected && s.view && !s.idle) co_await announce(s, !row.sequence_numbers || request.uid);
   if (s.lost) co_return;  // a BYE ended the session
   if (s.state == State::logout) co_await s.send("* BYE Logging out\r\n");
   if (!reply.sent) s.tagged(request, reply.status, reply.text);
