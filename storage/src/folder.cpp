@@ -412,7 +412,9 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   }
   if (!contents) {
     uidlist::Header header;
-    header.uidvalidity = meta.uidvalidity != 0 ? meta.uidvalidity : static_cast<std::uint32_t>(now_seconds());
+    header.uidvalidity = meta.uidvalidity != 0
+                            ? meta.uidvalidity
+                            : uidlist::allocate_uidvalidity(root_, static_cast<std::uint32_t>(now_seconds()));
     header.next_uid = meta.uidnext;
     header.guid = uidlist::new_guid();
     std::vector<uidlist::Entry> entries;

@@ -75,6 +75,10 @@ class Folder : public std::enable_shared_from_this<Folder> {
   void publish(const index::FolderMeta& meta);
   // Drops them (the folder is being deleted or renamed).
   void unpublish();
+  // The folder was deleted or renamed: a folder made later at this path is
+  // another one, whatever inode its directory gets.
+  void retire() { retired_.store(true, std::memory_order_release); }
+  bool retired() const { return retired_.load(std::memory_order_acquire); }
   // The counters as last published, if they still describe the folder.
   std::optional<index::FolderCounters> published();
 
@@ -102,6 +106,7 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // StoreConfig::full_sync_interval: when one is due and the folder looks in
   // step, a background full sync does it; no session waits for it.
   void schedule_full_sync();
+  std::atomic<bool> retired_{false};
   std::atomic<bool> merging_{false};
   std::atomic<bool> full_syncing_{false};
   std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};

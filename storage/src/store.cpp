@@ -324,7 +324,8 @@ Result<void> User::remove(std::string_view name) {
   for (const auto& other : impl_->folder_names())
     if (other.starts_with(prefix)) return std::unexpected(Error{ErrorKind::has_children, *canonical});
   fs::path dir = impl_->root() / directory_name(*canonical);
-  impl_->folder(*canonical)->unpublish();
+  auto folder = impl_->folder(*canonical);
+  folder->unpublish();
   impl_->store->forget(dir);
   index::EnvRegistry::instance().forget(dir / "roost-index");
   // Out of sight in one rename, then removed at leisure.
@@ -332,6 +333,7 @@ Result<void> User::remove(std::string_view name) {
   fs::path trash = impl_->root() / ("roost-deleted-" + std::to_string(random()));
   if (::rename(dir.c_str(), trash.c_str()) != 0)
     return std::unexpected(error_from({errno, std::generic_category()}, "rename " + dir.string()));
+  folder->retire();
   std::error_code ec;
   fs::remove_all(trash, ec);
   auto uses = impl_->special_uses();
@@ -392,9 +394,11 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
     if (other.starts_with(prefix)) moves.emplace_back(other, *target + other.substr(source->size()));
   for (const auto& [old_name, new_name] : moves) {
     fs::path a = impl_->root() / directory_name(old_name), b = impl_->root() / directory_name(new_name);
-    impl_->folder(old_name)->unpublish();
+    auto folder = impl_->folder(old_name);
+    folder->unpublish();
     impl_->store->forget(a);
     if (auto ec = maildir::rename_noreplace(a, b)) return std::unexpected(error_from(ec, "rename " + a.string()));
+    folder->retire();
   }
   maildir::fsync_directory(impl_->root());
   auto subscribed = impl_->subscriptions();
@@ -641,7 +645,8 @@ struct FolderView::Impl {
     struct stat st{};
     if (::stat(folder->dir().c_str(), &st) != 0)
       return std::unexpected(Error{ErrorKind::not_found, "folder deleted or renamed: " + folder->dir().string()});
-    if (st.st_dev != dir_device || st.st_ino != dir_inode)
+    // The inode alone could be the old one's, reused by a folder made since.
+    if (folder->retired() || st.st_dev != dir_device || st.st_ino != dir_inode)
       return std::unexpected(Error{ErrorKind::not_possible, "folder replaced: " + folder->dir().string()});
     return {};
   }

@@ -1,10 +1,12 @@
 #include "uidlist.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <limits>
 #include <random>
 
 namespace roost::storage::uidlist {
@@ -259,6 +261,24 @@ std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path
   ::close(fd);
   if (ec) return std::unexpected(ec);
   return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::uint32_t allocate_uidvalidity(const std::filesystem::path& user_root, std::uint32_t now) {
+  int fd = ::open((user_root / "roost-uidvalidity").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return now;
+  std::uint32_t chosen = now;
+  if (::flock(fd, LOCK_EX) == 0) {
+    char text[16];
+    ssize_t got = ::pread(fd, text, sizeof text - 1, 0);
+    std::string_view last(text, got > 0 ? static_cast<std::size_t>(got) : 0);
+    while (!last.empty() && (last.back() == '\n' || last.back() == ' ')) last.remove_suffix(1);
+    if (auto previous = number(last); previous && *previous >= chosen && *previous < std::numeric_limits<std::uint32_t>::max()) chosen = *previous + 1;
+    std::string line = std::to_string(chosen) + "\n";
+    if (::pwrite(fd, line.data(), line.size(), 0) == static_cast<ssize_t>(line.size()))
+      (void)::ftruncate(fd, static_cast<off_t>(line.size()));
+  }
+  ::close(fd);
+  return chosen;
 }
 
 }  // namespace roost::storage::uidlist

@@ -84,4 +84,12 @@ std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path
 
 std::string new_guid();
 
+// A UIDVALIDITY for a new folder of the user whose maildir is `user_root`:
+// the time in seconds, but always above the last one handed out there (kept
+// in `roost-uidvalidity`), so that a folder deleted and created again within
+// a second still gets a new one (RFC 9051 §2.3.1.1). Without the file (or
+// when it cannot be written) the time alone: after a crash the clock has
+// moved on, so the file needs no fsync.
+std::uint32_t allocate_uidvalidity(const std::filesystem::path& user_root, std::uint32_t now);
+
 }  // namespace roost::storage::uidlist

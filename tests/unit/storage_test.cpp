@@ -599,6 +599,25 @@ TEST(Storage, ViewOfARemovedFolderNeverRecreatesIt) {
   EXPECT_EQ(deleted->refresh(true).error().kind, ErrorKind::not_possible);
 }
 
+// RFC 9051 §2.3.1.1: a folder deleted and made again under the same name
+// must not reuse the old UIDVALIDITY, however fast that happens (it was the
+// time in seconds alone).
+TEST(Storage, FolderMadeAgainGetsANewUidValidity) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  std::uint32_t previous = 0;
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(user->create("Again"));
+    std::uint32_t uidvalidity = user->open("Again", false).value()->uidvalidity();
+    EXPECT_GT(uidvalidity, previous) << "round " << round;
+    previous = uidvalidity;
+    ASSERT_TRUE(user->remove("Again"));
+  }
+  ASSERT_TRUE(user->create("Other"));
+  EXPECT_GT(user->open("Other", false).value()->uidvalidity(), previous);
+}
+
 TEST(Storage, IndexDeletedMidSessionIsRebuiltIdentically) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));
