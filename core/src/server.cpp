@@ -224,6 +224,17 @@ void Session::set_user(std::string name) {
 
 void Session::set_state(std::string state) { server.sessions().set_state(id, std::move(state)); }
 
+std::chrono::steady_clock::time_point Session::wait_deadline(std::chrono::steady_clock::duration limit) {
+  if (!waiting_since) waiting_since = std::chrono::steady_clock::now();
+  return *waiting_since + limit;
+}
+
+bool Session::park(std::chrono::steady_clock::time_point deadline) {
+  if (std::exchange(resumed, false) || connection->buffered_input() > 0) return false;
+  park_until = deadline;
+  return true;
+}
+
 bool Session::plaintext_allowed() const {
   return connection->tls_active() ||
          (config->auth.allow_plaintext_loopback && connection->peer().is_loopback());
@@ -596,6 +607,7 @@ asio::awaitable<void> Server::converse(std::unique_ptr<Live> live) {
     const auto until = *session.park_until;
     session.park_until.reset();
     connection.park(until, [this, live = std::move(live)]() mutable {
+      live->session.resumed = true;
       auto executor = live->session.connection->executor();
       asio::co_spawn(executor, converse(std::move(live)), log_escape);
     });

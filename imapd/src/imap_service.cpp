@@ -140,9 +140,6 @@ struct ImapState final : SessionState {
   std::unique_ptr<CommandReader> reader;
   bool in_command() const { return reader && reader->in_command(); }
   unsigned bad_in_row = 0;
-  // When the wait for the client began: NOTIFY's reports between commands
-  // do not restart the autologout timer.
-  std::optional<std::chrono::steady_clock::time_point> waiting_since;
 };
 
 asio::awaitable<void> greet(ImapSession& s) {
@@ -156,8 +153,6 @@ asio::awaitable<void> greet(ImapSession& s) {
 }  // namespace
 
 asio::awaitable<void> ImapService::serve(Session& session) {
-  // Woken from parking: the client has moved, so read before parking again.
-  bool may_park = session.state == nullptr;
   if (!session.state) {
     auto fresh = std::make_unique<ImapState>(session, *store_);
     session.state = std::move(fresh);
@@ -182,29 +177,23 @@ asio::awaitable<void> ImapService::serve(Session& session) {
     }
     // Pipelining: answer everything already received before waiting.
     if (conn->buffered_input() == 0 && !state.in_command() && !co_await conn->flush(limits.write_timeout)) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (!state.waiting_since) state.waiting_since = now;
     const auto deadline =
         s.idle ? idle_deadline(s)
-               : *state.waiting_since +
-                     (s.state == State::not_authenticated ? limits.login_timeout : limits.idle_timeout);
+               : session.wait_deadline(s.state == State::not_authenticated ? limits.login_timeout
+                                                                           : limits.idle_timeout);
     // Between commands with nothing received: wait with no coroutine frame.
-    if (may_park && conn->buffered_input() == 0 && !state.in_command()) {
-      session.park_until = deadline;
-      co_return;
-    }
-    may_park = true;
+    if (!state.in_command() && session.park(deadline)) co_return;
     ReadStatus status = ReadStatus::timeout;
-    if (deadline > now)
+    if (const auto now = std::chrono::steady_clock::now(); deadline > now)
       status = co_await conn->read_line(line, limits.max_line_length,
                                         std::chrono::duration_cast<Connection::Duration>(deadline - now));
     if (s.idle) {
-      state.waiting_since.reset();
+      session.command_received();
       co_await idle_input(s, status, line);
       continue;
     }
     if (status == ReadStatus::interrupted) continue;  // a watch fired (NOTIFY)
-    state.waiting_since.reset();
+    session.command_received();
     if (status != ReadStatus::ok) {
       if (status == ReadStatus::too_long) co_await s.send("* BYE [TOOBIG] Line too long\r\n");
       else if (status == ReadStatus::timeout) co_await s.send("* BYE Autologout; idle for too long\r\n");

@@ -81,12 +81,9 @@ struct Pop3State final : SessionState {
   Pop3State(Session& session, storage::Store& store) : pop3{session, store} {}
   Pop3Session pop3;
   unsigned bad_in_row = 0;
-  std::optional<std::chrono::steady_clock::time_point> waiting_since;
 };
 
 asio::awaitable<void> Pop3Service::serve(Session& session) {
-  // Woken from parking: the client has moved, so read before parking again.
-  bool may_park = session.state == nullptr;
   if (!session.state) {
     session.state = std::make_unique<Pop3State>(session, *store_);
     co_await static_cast<Pop3State&>(*session.state).pop3.send("+OK Roost POP3 ready\r\n");
@@ -98,19 +95,14 @@ asio::awaitable<void> Pop3Service::serve(Session& session) {
   const auto& limits = config.limits;
   while (!s.lost && s.state != State::done) {
     if (conn->buffered_input() == 0 && !co_await conn->flush(limits.write_timeout)) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (!state.waiting_since) state.waiting_since = now;
     const auto deadline =
-        *state.waiting_since + (s.state == State::authorization ? limits.login_timeout : limits.idle_timeout);
-    if (may_park && conn->buffered_input() == 0) {
-      session.park_until = deadline;
-      co_return;
-    }
-    may_park = true;
+        session.wait_deadline(s.state == State::authorization ? limits.login_timeout : limits.idle_timeout);
+    if (session.park(deadline)) co_return;
     std::string line;
-    auto status = co_await conn->read_line(line, limits.max_line_length,
-                                           std::chrono::duration_cast<Connection::Duration>(deadline - now));
-    state.waiting_since.reset();
+    auto status = co_await conn->read_line(
+        line, limits.max_line_length,
+        std::chrono::duration_cast<Connection::Duration>(deadline - std::chrono::steady_clock::now()));
+    session.command_received();
     if (status != ReadStatus::ok) {
       // An expired timer ends the session without a word and without UPDATE (RFC 1939 §3).
       if (status == ReadStatus::too_long) co_await s.send("-ERR Line too long\r\n");

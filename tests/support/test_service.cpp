@@ -50,35 +50,24 @@ class TestService final : public Service {
   }
 
   // Parked between commands (Session::park), like the real services.
-  struct State final : SessionState {
-    std::optional<std::chrono::steady_clock::time_point> waiting_since;
-  };
+  struct State final : SessionState {};
 
   asio::awaitable<void> serve(Session& session) override {
     auto& conn = *session.connection;
     const auto& limits = session.config->limits;
-    // Woken from parking: the client has moved, so read before parking again.
-    bool may_park = session.state == nullptr;
     if (!session.state) {
       session.state = std::make_unique<State>();
       conn.send("+OK roost-test ready\r\n");
     }
-    auto& state = static_cast<State&>(*session.state);
     std::string line;
     for (;;) {
       if (!co_await conn.flush(limits.write_timeout)) co_return;
-      const auto now = std::chrono::steady_clock::now();
-      if (!state.waiting_since) state.waiting_since = now;
-      const auto deadline =
-          *state.waiting_since + (session.user.empty() ? limits.login_timeout : limits.idle_timeout);
-      if (may_park && conn.buffered_input() == 0) {
-        session.park_until = deadline;
-        co_return;
-      }
-      may_park = true;
+      const auto deadline = session.wait_deadline(session.user.empty() ? limits.login_timeout : limits.idle_timeout);
+      if (session.park(deadline)) co_return;
       auto status = co_await conn.read_line(
-          line, limits.max_line_length, std::chrono::duration_cast<Connection::Duration>(deadline - now));
-      state.waiting_since.reset();
+          line, limits.max_line_length,
+          std::chrono::duration_cast<Connection::Duration>(deadline - std::chrono::steady_clock::now()));
+      session.command_received();
       switch (status) {
         case ReadStatus::ok: break;
         case ReadStatus::too_long: conn.send("-ERR line too long\r\n"); continue;

@@ -165,8 +165,13 @@ struct Session {
   // Set by serve() just before it returns: keep the connection, and call
   // serve() again when input arrives, `park_until` passes, or the
   // connection is interrupted or stopped (Connection::park). Only between
-  // commands, with every reply written.
+  // commands, with every reply written. park() sets it when it may be.
   std::optional<std::chrono::steady_clock::time_point> park_until;
+  // Set by the server when it calls serve() again after parking.
+  bool resumed = false;
+  // When the wait for the next command began: kept across parking, so that
+  // a wake that brings no command (a NOTIFY report) restarts no timer.
+  std::optional<std::chrono::steady_clock::time_point> waiting_since;
   // The service's own state, kept while the session is parked. Last, so
   // that it goes before what it may refer to.
   std::unique_ptr<SessionState> state;
@@ -176,6 +181,15 @@ struct Session {
   void set_state(std::string state);
   // May cleartext credentials be accepted on this connection right now?
   bool plaintext_allowed() const;
+
+  // The services' read loops, between commands. When the wait for the next
+  // command ends: `limit` after the first call since command_received().
+  std::chrono::steady_clock::time_point wait_deadline(std::chrono::steady_clock::duration limit);
+  void command_received() { waiting_since.reset(); }
+  // Parks until `deadline` (serve() must then return) unless input is
+  // buffered or serve() was just resumed: what woke it, input or an
+  // interrupt or the deadline, is for a read to tell first.
+  bool park(std::chrono::steady_clock::time_point deadline);
 };
 
 class Server {
