@@ -4,7 +4,12 @@ mail and the same durability (every message fsynced), in one run; prints
 messages per second and the ratio. Starts both servers itself, each with a
 generated configuration on loopback ports, and stops them by their pids.
 
-    scripts/build && sudo bench/side_by_side.py [--messages 400] [--connections 1,4,16]
+    scripts/build && sudo bench/side_by_side.py [--messages 400] [--connections 1,4,16] [--rounds 5]
+
+The disk's flush latency drifts by tens of percent within minutes, so each
+row is measured in rounds, Roost and Dovecot alternating (and which goes
+first alternating too), and the medians are reported with the range of the
+rounds' ratios.
 
 Needs Debian's dovecot-lmtpd (installed if missing) and root (Dovecot's
 master runs as root; mail is written as nobody)."""
@@ -17,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,7 +125,8 @@ class Roost:
             subprocess.run([os.path.join(BIN, "roostctl"), "--config", self.conf, "user", "add", u,
                             "--password-stdin"], input="pw\n", text=True, check=True, capture_output=True)
         self.log = open(os.path.join(self.dir, "roostd.log"), "w")
-        self.process = subprocess.Popen([os.path.join(BIN, "roostd"), "--config", self.conf],
+        roostd = os.path.join(os.environ.get("ROOSTD_BIN", BIN), "roostd")
+        self.process = subprocess.Popen([roostd, "--config", self.conf],
                                         stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(self.port, "roostd", self.log.name)
 
@@ -228,6 +235,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=400, help="messages per measurement, all connections together")
     parser.add_argument("--connections", default="1,4,16")
+    parser.add_argument("--rounds", type=int, default=5, help="measurements per row, Roost and Dovecot alternating")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("side_by_side needs root (Dovecot's master runs as root)")
@@ -236,14 +244,20 @@ def main():
     users = [f"user{i}" for i in range(1, max(levels) + 1)]
     with servers("roost-side-by-side-", users) as (_, roost, dovecot):
         print("LMTP delivery, messages/s (every message fsynced), "
-              f"{args.messages} messages per row, one user per connection")
-        print("| connections | Roost | Dovecot | Roost / Dovecot |")
-        print("|---|---|---|---|")
+              f"{args.messages} messages per round, one user per connection, "
+              f"medians of {args.rounds} rounds")
+        print("| connections | Roost | Dovecot | Roost / Dovecot | rounds' ratios |")
+        print("|---|---|---|---|---|")
         for c in levels:
             each = max(1, args.messages // c)
-            r = load(roost.port, c, each)
-            d = load(dovecot.port, c, each)
-            print(f"| {c} | {r:.0f} | {d:.0f} | {r / d:.2f}x |", flush=True)
+            rates = {"roost": [], "dovecot": []}
+            for n in range(args.rounds):
+                order = [("roost", roost), ("dovecot", dovecot)]
+                for name, server in order if n % 2 == 0 else reversed(order):
+                    rates[name].append(load(server.port, c, each))
+            r, d = statistics.median(rates["roost"]), statistics.median(rates["dovecot"])
+            ratios = [a / b for a, b in zip(rates["roost"], rates["dovecot"])]
+            print(f"| {c} | {r:.0f} | {d:.0f} | {r / d:.2f}x | {min(ratios):.2f}x-{max(ratios):.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

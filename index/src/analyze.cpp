@@ -48,6 +48,8 @@ std::vector<std::string> distinct_words(std::string_view casemapped) {
 
 }  // namespace
 
+std::uint64_t vsize_of(std::string_view data) { return mime::wire_size(data); }
+
 MessageAnalysis analyze(std::string_view data, std::int64_t internal_date) {
   MessageAnalysis out;
   mime::Message message = mime::parse(data);

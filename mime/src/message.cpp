@@ -508,6 +508,8 @@ Message parse(std::string_view data, const Limits& limits) {
   return m;
 }
 
+std::uint64_t wire_size(std::string_view data) { return scan(data, 0, data.size()).wire(data.size()); }
+
 const Part* find_part(const Message& message, const std::vector<unsigned>& path) {
   const Part* context = &message.root;  // what the next number counts within
   const Part* current = path.empty() ? &message.root : nullptr;

@@ -147,14 +147,15 @@ std::error_code write_keyword_file(const fs::path& file, const std::vector<std::
 
 LmdbError carry(const Error& e) { return LmdbError{-1, e.detail}; }
 
-// A few threads that only flush (fsync), so that a group commit's directory
-// and UID list flushes run beside its index commit without a thread being
-// created per commit.
+// Threads that flush (fsync) and do other waiting work off the caller's
+// thread: a group commit's directory and UID list flushes beside its index
+// commit, each delivery's file beside its analysis, background merges and
+// full syncs. A thread is added whenever a job would otherwise queue (up to
+// `most`), so that a long merge never holds up a commit's flush; threads stay
+// for the next jobs rather than being made per commit.
 class Flusher {
  public:
-  explicit Flusher(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
-  }
+  explicit Flusher(std::size_t most) : most_(most) {}
   ~Flusher() {
     {
       std::lock_guard lock(mutex_);
@@ -166,37 +167,39 @@ class Flusher {
   std::future<std::error_code> submit(std::function<std::error_code()> job) {
     std::packaged_task<std::error_code()> task(std::move(job));
     auto result = task.get_future();
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(task));
-    }
-    wake_.notify_one();
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(task));
+    if (queue_.size() > idle_ && workers_.size() < most_) workers_.emplace_back([this] { run(); });
+    else wake_.notify_one();
     return result;
   }
 
  private:
   void run() {
+    std::unique_lock lock(mutex_);
     for (;;) {
-      std::packaged_task<std::error_code()> task;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        task = std::move(queue_.front());
-        queue_.pop_front();
-      }
+      ++idle_;
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      --idle_;
+      if (queue_.empty()) return;
+      auto task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
       task();
+      lock.lock();
     }
   }
+  const std::size_t most_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::packaged_task<std::error_code()>> queue_;
+  std::size_t idle_ = 0;  // workers waiting for a job
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
 
 Flusher& flusher() {
-  static Flusher instance(4);
+  static Flusher instance(64);
   return instance;
 }
 
@@ -665,8 +668,7 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
   auto pending = std::make_shared<Pending>();
   pending->deliver = deliver;
   std::int64_t now = now_seconds();
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    NewMessage& m = messages[i];
+  for (NewMessage& m : messages) {
     if (m.internal_date == 0) m.internal_date = now;
     std::uint64_t mask = 0;
     if (!m.flags.keywords.empty()) {
@@ -674,21 +676,48 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
       if (!made) return std::unexpected(made.error());
       mask = *made;
     }
-    index::MessageAnalysis analysis = index::analyze(m.data, m.internal_date);
-    std::string name = maildir::unique_name(config_.host_name, m.data.size(), analysis.vsize);
-    auto ec = injected_fault(FaultPoint::write_message).value_or(std::error_code());
+    pending->keyword_masks.push_back(mask);
+  }
+  // Each file is written and flushed on the flusher while this thread
+  // analyses the messages: the flush no longer waits for the analysis.
+  std::vector<std::future<std::error_code>> writes;
+  writes.reserve(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const NewMessage& m = messages[i];
+    std::string name = maildir::unique_name(config_.host_name, m.data.size(), index::vsize_of(m.data));
+    fs::path path = dir_ / "tmp" / name;
+    pending->names.push_back(std::move(name));
+    if (auto failed = injected_fault(FaultPoint::write_message)) {
+      std::promise<std::error_code> now_known;
+      now_known.set_value(*failed);
+      writes.push_back(now_known.get_future());
+      continue;
+    }
     // A link shares the durable bytes (and the mtime, the INTERNALDATE) of
     // the source; if the source moved meanwhile or lives elsewhere, write.
-    const fs::path path = dir_ / "tmp" / name;
-    bool linked = !ec && i < links.size() && ::link(links[i].c_str(), path.c_str()) == 0;
-    if (!ec && !linked) ec = maildir::write_new_file(path, m.data, m.internal_date);
-    if (ec) {
-      for (const auto& written : pending->names) ::unlink((dir_ / "tmp" / written).c_str());
-      return std::unexpected(error_from(ec, "write " + path.string()));
+    if (i < links.size() && ::link(links[i].c_str(), path.c_str()) == 0) {
+      std::promise<std::error_code> linked;
+      linked.set_value({});
+      writes.push_back(linked.get_future());
+      continue;
     }
-    pending->names.push_back(std::move(name));
-    pending->analyses.push_back(std::move(analysis));
-    pending->keyword_masks.push_back(mask);
+    writes.push_back(flusher().submit([path = std::move(path), data = std::string_view(m.data),
+                                       mtime = m.internal_date] {
+      return maildir::write_new_file(path, data, mtime);
+    }));
+  }
+  for (const NewMessage& m : messages) pending->analyses.push_back(index::analyze(m.data, m.internal_date));
+  std::optional<Error> failure;
+  std::vector<bool> written(writes.size());
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    auto ec = writes[i].get();
+    written[i] = !ec;
+    if (ec && !failure) failure = error_from(ec, "write " + (dir_ / "tmp" / pending->names[i]).string());
+  }
+  if (failure) {
+    for (std::size_t i = 0; i < written.size(); ++i)
+      if (written[i]) ::unlink((dir_ / "tmp" / pending->names[i]).c_str());
+    return std::unexpected(*failure);
   }
   pending->messages = std::move(messages);
 

@@ -51,6 +51,11 @@ TEST(MimeMessage, BareLineFeedsCountAsCrlfOnTheWire) {
   EXPECT_EQ(m.root.header.wire_size, 14u);  // "Subject: x\r\n\r\n"
   EXPECT_EQ(m.root.body.wire_size, 10u);    // "body\r\nmore"
   EXPECT_EQ(m.root.body_lines, 2u);         // the unterminated last line counts
+  EXPECT_EQ(wire_size("Subject: x\n\nbody\nmore"), 24u);
+  // A lone CR is sent as CRLF too; a CRLF split by the end of the header is not bare.
+  EXPECT_EQ(wire_size("A: b\r\n\r\nx\ry\r"), parse("A: b\r\n\r\nx\ry\r").wire_size);
+  EXPECT_EQ(wire_size("A: b\r\n\r\nx\ry\r"), 14u);
+  EXPECT_EQ(wire_size("A: b\r\r\n\n"), parse("A: b\r\r\n\n").wire_size);
 }
 
 TEST(MimeMessage, FoldedFieldsAndLinesThatAreNotFields) {

@@ -104,6 +104,10 @@ struct Message {
 
 Message parse(std::string_view data, const Limits& limits = {});
 
+// The message's size with every line ending sent as CRLF (RFC822.SIZE, the
+// maildir W= field): what parse() gives as `wire_size`, without parsing.
+std::uint64_t wire_size(std::string_view data);
+
 // Parses one header block starting at `begin`; returns the offset just past
 // the empty line that ends it, or `end` when there is none. Lines that are
 // not fields (an mbox "From " line, garbage) stay in the header but are not
