@@ -147,16 +147,13 @@ std::error_code write_keyword_file(const fs::path& file, const std::vector<std::
 
 LmdbError carry(const Error& e) { return LmdbError{-1, e.detail}; }
 
-// Threads that flush (fsync) and do other waiting work off the caller's
-// thread: a group commit's directory and UID list flushes beside its index
-// commit, each delivery's file beside its analysis, background merges and
-// full syncs. A thread is added whenever a job would otherwise queue (up to
-// `most`), so that a long merge never holds up a commit's flush; threads stay
-// for the next jobs rather than being made per commit.
-class Flusher {
+// Threads for work that waits, off the caller's thread. A thread is added
+// whenever a job would otherwise queue (up to `most`); threads stay for the
+// next jobs rather than being made per job.
+class Pool {
  public:
-  explicit Flusher(std::size_t most) : most_(most) {}
-  ~Flusher() {
+  explicit Pool(std::size_t most) : most_(most) {}
+  ~Pool() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -198,8 +195,22 @@ class Flusher {
   std::vector<std::thread> workers_;
 };
 
-Flusher& flusher() {
-  static Flusher instance(64);
+// Three pools, so that no job waits for one queued behind it in its own
+// pool: flushes and message files (which wait for nothing else); group
+// commits (which wait for flushes); merges and full syncs (which wait for
+// a folder's write lock, held by a commit or a session).
+Pool& flusher() {
+  static Pool instance(64);
+  return instance;
+}
+
+Pool& committer() {
+  static Pool instance(64);
+  return instance;
+}
+
+Pool& background() {
+  static Pool instance(4);
   return instance;
 }
 
@@ -721,29 +732,52 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
   }
   pending->messages = std::move(messages);
 
-  // Group commit: whoever finds no commit running commits everything queued
-  // meanwhile, in one directory fsync and one index transaction.
+  // Group commit: a committer takes everything queued meanwhile into one
+  // directory flush and one index transaction, and answers the batch as soon
+  // as it is durable; the index commit ends after that, in the committer.
   std::unique_lock lock(mutex_);
   queue_.push_back(pending);
-  while (!pending->done) {
-    if (!committing_) {
-      committing_ = true;
-      std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
-      queue_.clear();
-      lock.unlock();
-      auto committed = commit_batch(batch);
-      lock.lock();
-      for (auto& p : batch) {
-        if (!committed && !p->done) p->result = std::unexpected(committed.error());
-        p->done = true;
-      }
-      committing_ = false;
-      done_.notify_all();
-    } else {
-      done_.wait(lock);
-    }
+  if (!committing_) {
+    committing_ = true;
+    committer().submit([self = shared_from_this()] {
+      self->run_commits();
+      return std::error_code();
+    });
   }
+  done_.wait(lock, [&] { return pending->done; });
   return std::move(pending->result);
+}
+
+void Folder::run_commits() {
+  std::unique_lock lock(mutex_);
+  while (!queue_.empty()) {
+    std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
+    queue_.clear();
+    lock.unlock();
+    auto committed = commit_batch(batch);
+    lock.lock();
+    for (auto& p : batch) {
+      if (p->done) continue;  // answered when it became durable
+      p->result = std::unexpected(committed ? Error{ErrorKind::internal, "batch left unanswered"} : committed.error());
+      p->done = true;
+    }
+    done_.notify_all();
+  }
+  committing_ = false;
+  done_.notify_all();
+}
+
+void Folder::wait_for_commits() {
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return !committing_; });
+}
+
+void Folder::answer(std::vector<std::shared_ptr<Pending>>& batch) {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& p : batch) p->done = true;
+  }
+  done_.notify_all();
 }
 
 Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) {
@@ -782,20 +816,36 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   }
   // Everything happens inside the folder's write transaction, which every
   // Roost process takes before touching the folder: a full sync elsewhere
-  // never sees these files before they have their UIDs. The directory and
-  // UID list flushes run beside the index commit (the journal merges
-  // concurrent flushes); the answer waits for all of them.
+  // never sees these files before they have their UIDs. The batch is
+  // durable once its files are in new/ or cur/ with those directories
+  // flushed and its UIDs are in the flushed UID list; it is answered then.
+  // The index is a cache of that: its inserts run beside the flushes, and
+  // its commit ends after the answer (a lost or failed one is redone from the
+  // UID list by the next sync).
   std::vector<std::future<std::error_code>> flushes;
   auto flush = [&flushes](std::function<std::error_code()> job) {
     if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
     flushes.push_back(flusher().submit(std::move(job)));
   };
+  auto wait_for_flushes = [&flushes]() {
+    std::error_code first;
+    for (auto& f : flushes) {
+      std::error_code ec = f.get();
+      if (ec && !first) first = ec;
+    }
+    flushes.clear();
+    return first;
+  };
   Error problem;
   FolderMeta meta;
   std::size_t waiting_words = 0;
   std::int64_t now = now_seconds();
+  bool answered = false;
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     problem = Error{};
+    // Run again after the answer (the map grew at commit): what is left of
+    // the commit is the next sync's to redo.
+    if (answered) return std::unexpected(LmdbError{-1, "index commit after the answer"});
     // A folder never indexed (or whose index was deleted) gets its UID list
     // and index first, while the new files are still in tmp/.
     auto initial = meta_or_reset(txn, dir_);
@@ -820,30 +870,34 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     for (auto [used, sub] : {std::pair{any_new, "new"}, std::pair{any_cur, "cur"}}) {
       if (used) flush([path = dir_ / sub] { return maildir::fsync_directory(path); });
     }
-    // 2. UIDs, the UID list and the index.
-    problem = Error{};
+    // 2. UIDs and the UID list.
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
     meta = *m;
-    // Lines another process (or an earlier attempt) appended: their UIDs are taken.
+    // Lines another process (or an earlier attempt) appended: their UIDs are
+    // taken, and an earlier attempt's lines for these files keep theirs.
     auto tail = uidlist::read(uidlist_file(), std::pair{meta.uidlist_inode, meta.uidlist_offset});
     if (!tail) {
       problem = error_from(tail.error(), "read " + uidlist_file().string());
       return std::unexpected(carry(problem));
     }
-    for (const auto& e : tail->entries) meta.uidnext = std::max(meta.uidnext, e.uid + 1);
+    std::unordered_map<std::string, Uid> listed;
+    for (const auto& e : tail->entries) {
+      meta.uidnext = std::max(meta.uidnext, e.uid + 1);
+      listed.emplace(e.key, e.uid);
+    }
     meta.uidnext = std::max(meta.uidnext, tail->header.next_uid);
     meta.uidlist_inode = tail->inode;
     meta.keywords = keywords();
     auto modseq = next_modseq(dir_, meta);
     if (!modseq) return std::unexpected(modseq.error());
     std::vector<uidlist::Entry> entries;
+    std::vector<MessageRecord> records;
     for (auto& pending : batch) {
       Appended appended;
       appended.uidvalidity = meta.uidvalidity;
       for (std::size_t i = 0; i < pending->names.size(); ++i) {
         MessageRecord r;
-        r.uid = meta.uidnext++;
         r.flags = pending->deliver ? 0 : pending->messages[i].flags.system;
         r.keywords = pending->keyword_masks[i];
         r.internal_date = pending->messages[i].internal_date;
@@ -855,51 +909,73 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
         r.file_name = pending->names[i];
         r.file_key = maildir::parse(r.file_name).key;
         r.guid = pending->messages[i].guid;
-        if (auto inserted = index::insert(txn, meta, r, pending->analyses[i]); !inserted) return inserted;
-        entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
+        if (auto before = listed.find(r.file_key); before != listed.end()) {
+          r.uid = before->second;
+        } else {
+          r.uid = meta.uidnext++;
+          entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
+        }
         appended.uids.push_back(r.uid);
+        records.push_back(std::move(r));
       }
       pending->result = std::move(appended);
     }
-    auto append_fault = injected_fault(FaultPoint::uidlist_append);
-    auto end = append_fault ? std::expected<std::uint64_t, std::error_code>(std::unexpected(*append_fault))
-                            : uidlist::append(uidlist_file(), entries, false);
-    if (!end) {
-      problem = error_from(end.error(), "append " + uidlist_file().string());
-      return std::unexpected(carry(problem));
+    std::uint64_t end = tail->end;
+    if (!entries.empty()) {
+      auto append_fault = injected_fault(FaultPoint::uidlist_append);
+      auto appended = append_fault ? std::expected<std::uint64_t, std::error_code>(std::unexpected(*append_fault))
+                                   : uidlist::append(uidlist_file(), entries, false);
+      if (!appended) {
+        problem = error_from(appended.error(), "append " + uidlist_file().string());
+        return std::unexpected(carry(problem));
+      }
+      end = *appended;
     }
     flush([path = uidlist_file()] { return maildir::fsync_file(path); });
+    // 3. The index, while those flushes run.
+    std::size_t at = 0;
+    for (auto& pending : batch) {
+      for (std::size_t i = 0; i < pending->names.size(); ++i, ++at) {
+        if (auto inserted = index::insert(txn, meta, records[at], pending->analyses[i]); !inserted)
+          return inserted;
+      }
+    }
     waiting_words = index::pending_count(txn);
     if (auto failed = injected_fault(FaultPoint::index_commit))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
-    meta.uidlist_offset = *end;
+    // 4. Durable, or not known to be: a failed flush is answered no (the
+    // sender retries) and the batch undone.
+    if (auto failed = wait_for_flushes()) {
+      problem = error_from(failed, "flush " + dir_.string());
+      return std::unexpected(carry(problem));
+    }
+    std::int64_t bytes = 0, count = 0;
+    for (auto& p : batch) {
+      for (const auto& message : p->messages) {
+        bytes += static_cast<std::int64_t>(message.data.size());
+        ++count;
+      }
+    }
+    quota::add(root_, bytes, count);
+    answered = true;
+    answer(batch);
+    if (auto failed = injected_fault(FaultPoint::index_commit_after_answer))
+      return std::unexpected(LmdbError{failed->value(), "injected index failure"});
+    meta.uidlist_offset = end;
     // Our own renames moved the directory times; if the index was in step
     // before them, it still is.
     if (meta.new_mtime_ns == new_before && any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
     if (meta.cur_mtime_ns == cur_before && any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
     return index::write_meta(txn, meta);
-  }, false);  // the UID list, flushed beside it, can redo this commit
-  std::error_code flushed;
-  for (auto& f : flushes) {
-    std::error_code ec = f.get();
-    if (ec && !flushed) flushed = ec;
-  }
+  }, false);  // the UID list, flushed before, can redo this commit
+  // An attempt that stopped early leaves flushes running: they end before
+  // the files they flush may be undone.
+  (void)wait_for_flushes();
   if (!written) {
+    if (answered) return {};  // the next sync indexes the batch from the UID list
     undo();
     return std::unexpected(problem.detail.empty() ? error_from(written.error()) : problem);
   }
-  // Indexed but perhaps not durable: say no (the sender retries; a
-  // duplicate is better than a loss).
-  if (flushed) return std::unexpected(error_from(flushed, "flush " + dir_.string()));
-  std::int64_t bytes = 0, count = 0;
-  for (auto& p : batch) {
-    p->done = true;
-    for (const auto& m : p->messages) {
-      bytes += static_cast<std::int64_t>(m.data.size());
-      ++count;
-    }
-  }
-  quota::add(root_, bytes, count);
   publish(meta);
   announce(meta.highest_modseq);
   if (waiting_words >= kMergeThreshold) schedule_merge();
@@ -1062,7 +1138,7 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
 
 void Folder::schedule_full_sync() {
   if (full_syncing_.exchange(true)) return;
-  flusher().submit([self = shared_from_this()] {
+  background().submit([self = shared_from_this()] {
     // A folder deleted or renamed meanwhile is left alone: a sync would make
     // its directories again.
     if (path_exists(self->dir_)) (void)self->sync(true);
@@ -1074,7 +1150,7 @@ void Folder::schedule_full_sync() {
 void Folder::schedule_merge() {
   if (merging_.exchange(true)) return;
   // The pool's future is dropped: nobody waits for a merge.
-  flusher().submit([self = shared_from_this()] {
+  background().submit([self = shared_from_this()] {
     (void)self->merge_now();
     self->merging_ = false;
     return std::error_code();

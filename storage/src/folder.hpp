@@ -69,6 +69,11 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // Claims the \Recent messages for a session: returns the first recent UID.
   Result<Uid> claim_recent();
 
+  // Returns once no group commit of this folder is running: a delivery is
+  // answered before its index commit ends, and the Store, a DELETE or a
+  // RENAME waits for that end.
+  void wait_for_commits();
+
   // Wakes watchers in every process (bumps the change file).
   void announce(Modseq modseq);
   // Publishes the folder's counters to the user's index (STATUS reads them).
@@ -94,7 +99,11 @@ class Folder : public std::enable_shared_from_this<Folder> {
   struct Scan;
   Result<void> ensure_directories();
   Result<std::uint64_t> keyword_mask(const std::vector<std::string>& names, bool create);
+  // The committer's loop: batches from the queue until it is empty.
+  void run_commits();
   Result<void> commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
+  // Tells the batch's deliverers their results (set in each Pending).
+  void answer(std::vector<std::shared_ptr<Pending>>& batch);
   std::expected<void, index::LmdbError> full_sync(index::Txn& txn, index::FolderMeta& meta, Error& error);
 
   const StoreConfig& config_;  // not for background work, which may outlive the Store
@@ -111,9 +120,9 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::atomic<bool> full_syncing_{false};
   std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};
 
-  std::mutex mutex_;  // guards the queue below
+  std::mutex mutex_;  // guards the queue below and each Pending's `done`
   std::deque<std::shared_ptr<Pending>> queue_;
-  bool committing_ = false;
+  bool committing_ = false;  // a committer is running (run_commits)
   std::condition_variable done_;
 };
 

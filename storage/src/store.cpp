@@ -119,7 +119,16 @@ Store::Store(StoreConfig config) : impl_(std::make_shared<Impl>()) {
   impl_->config = std::move(config);
   index::EnvRegistry::instance().set_keep_idle(impl_->config.open_index_limit);
 }
-Store::~Store() = default;
+Store::~Store() {
+  // A delivery is answered before its index commit ends; the commits end
+  // before the store does, so that nothing writes after it.
+  std::vector<std::shared_ptr<Folder>> known;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (const auto& [dir, folder] : impl_->folders) known.push_back(folder);
+  }
+  for (const auto& folder : known) folder->wait_for_commits();
+}
 const StoreConfig& Store::config() const { return impl_->config; }
 
 // ---------------------------------------------------------------------------
@@ -325,6 +334,7 @@ Result<void> User::remove(std::string_view name) {
     if (other.starts_with(prefix)) return std::unexpected(Error{ErrorKind::has_children, *canonical});
   fs::path dir = impl_->root() / directory_name(*canonical);
   auto folder = impl_->folder(*canonical);
+  folder->wait_for_commits();
   folder->unpublish();
   impl_->store->forget(dir);
   index::EnvRegistry::instance().forget(dir / "roost-index");
@@ -395,6 +405,7 @@ Result<void> User::rename(std::string_view from, std::string_view to) {
   for (const auto& [old_name, new_name] : moves) {
     fs::path a = impl_->root() / directory_name(old_name), b = impl_->root() / directory_name(new_name);
     auto folder = impl_->folder(old_name);
+    folder->wait_for_commits();
     folder->unpublish();
     impl_->store->forget(a);
     if (auto ec = maildir::rename_noreplace(a, b)) return std::unexpected(error_from(ec, "rename " + a.string()));

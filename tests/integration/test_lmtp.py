@@ -307,6 +307,24 @@ class LmtpFailures(unittest.TestCase):
         _, results = self.transaction(c, ["alice"], "Subject: third\r\n\r\nx\r\n")
         self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 3$")  # UID 2 is never reused
 
+    def test_index_commit_failing_after_the_answer_keeps_the_250(self):
+        # The message is durable (file, directory, UID list) before the
+        # answer; the index commit that ends after it is redone by the next
+        # sync, with the same UID.
+        control = self.connect(self.test_port)
+        c = self.connect(self.port)
+        c.command("LHLO mx")
+        while not c.line().startswith("250 "):
+            pass
+        self.transaction(c, ["alice"], "Subject: first\r\n\r\nx\r\n")
+        self.assertEqual(control.command("FAULT index_commit_after_answer EIO 1"), "+OK armed")
+        _, results = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
+        self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 2$")
+        _, results = self.transaction(c, ["alice"], "Subject: third\r\n\r\nx\r\n")
+        self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 3$")
+        self.assertEqual(len(self.files("alice")), 3)
+        self.assertEqual(self.tmp_files("alice"), [])
+
     def test_sigkill_mid_batch_keeps_every_250_exactly_once(self):
         c = self.connect(self.port)
         c.command("LHLO mx")

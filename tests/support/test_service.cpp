@@ -15,8 +15,9 @@
 //   SLEEP MS             waits, as a long command would, then +OK slept
 //   FAULT POINT ERRNO N  arms a storage failure point (fault_injection.hpp)
 //                        for the next N checks: POINT is write_message,
-//                        rename_message, flush, uidlist_append or
-//                        index_commit; ERRNO is ENOSPC, EIO or EDQUOT
+//                        rename_message, flush, uidlist_append,
+//                        index_commit or index_commit_after_answer;
+//                        ERRNO is ENOSPC, EIO or EDQUOT
 //   QUIT                 +OK bye
 #include "test_service.hpp"
 
@@ -177,7 +178,8 @@ class TestService final : public Service {
             {"rename_message", storage::FaultPoint::rename_message},
             {"flush", storage::FaultPoint::flush},
             {"uidlist_append", storage::FaultPoint::uidlist_append},
-            {"index_commit", storage::FaultPoint::index_commit}};
+            {"index_commit", storage::FaultPoint::index_commit},
+            {"index_commit_after_answer", storage::FaultPoint::index_commit_after_answer}};
         static const std::map<std::string, std::errc> errors{{"ENOSPC", std::errc::no_space_on_device},
                                                              {"EIO", std::errc::io_error},
                                                              {"EDQUOT", std::errc::no_space_on_device}};

@@ -74,15 +74,34 @@ TEST_F(Faults, FailedIndexCommitNeverReusesTheUid) {
   EXPECT_EQ(next->uids, std::vector<Uid>{3});
 }
 
+// The batch is answered once durable; the index commit ends after that. If
+// it fails, the delivery stands (the UID list has it) and the next sync
+// indexes it with the UID it was given.
+TEST_F(Faults, IndexCommitFailedAfterTheAnswerIsRedoneBySync) {
+  inject_fault(FaultPoint::index_commit_after_answer, std::errc::io_error);
+  auto result = user_->deliver("INBOX", testing::new_message("x"));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->uids, std::vector<Uid>{2});
+  EXPECT_EQ(files("tmp"), 0u);
+  EXPECT_EQ(files("new") + files("cur"), 2u);
+  EXPECT_EQ(user_->status("INBOX")->messages, 2u);
+  EXPECT_TRUE(user_->verify_index("INBOX").value().empty());
+  auto view = user_->open("INBOX", false).value();
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1, 2}));
+  auto next = user_->deliver("INBOX", testing::new_message("y"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->uids, std::vector<Uid>{3});
+}
+
 TEST_F(Faults, FailedFlushIsNotAcknowledged) {
   // The directory flush failed: durability is unknown, so the answer is no
-  // (the sender retries; a duplicate is better than a loss).
+  // (the sender retries) and the message is taken out again, so that the
+  // retry makes no duplicate.
   inject_fault(FaultPoint::flush, std::errc::io_error);
   auto result = user_->deliver("INBOX", testing::new_message("x"));
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().kind, ErrorKind::internal);
-  EXPECT_EQ(files("tmp"), 0u);
-  EXPECT_TRUE(user_->verify_index("INBOX").value().empty());
+  expect_untouched();
 }
 
 }  // namespace

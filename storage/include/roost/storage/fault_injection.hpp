@@ -13,7 +13,8 @@ enum class FaultPoint {
   rename_message,  // moving it into new/ or cur/
   flush,           // a directory or UID list flush of a group commit
   uidlist_append,  // appending UIDs to dovecot-uidlist
-  index_commit,    // the index transaction of a group commit, after the UID list
+  index_commit,    // the index transaction of a group commit, after the UID list, before the answer
+  index_commit_after_answer,  // its commit, once the batch is durable and answered
 };
 
 // The next `times` checks of `point` fail with `error`.
