@@ -268,6 +268,13 @@ class LmtpFailures(unittest.TestCase):
     def tmp_files(self, user):
         return glob.glob(os.path.join(self.instance.dir, "data", "mail", user, "tmp", "*"))
 
+    def greeted(self):
+        c = self.connect(self.port)
+        c.command("LHLO mx")
+        while not c.line().startswith("250 "):
+            pass
+        return c
+
     def transaction(self, c, recipients, body):
         c.send("MAIL FROM:<a@example.net>\r\n" + "".join(f"RCPT TO:<{r}>\r\n" for r in recipients) + "DATA\r\n")
         replies = [c.line() for _ in range(len(recipients) + 2)]
@@ -277,10 +284,7 @@ class LmtpFailures(unittest.TestCase):
     def test_full_disk_fails_one_recipient_only(self):
         control = self.connect(self.test_port)
         self.assertEqual(control.command("FAULT write_message ENOSPC 1"), "+OK armed")
-        c = self.connect(self.port)
-        c.command("LHLO mx")
-        while not c.line().startswith("250 "):
-            pass
+        c = self.greeted()
         _, results = self.transaction(c, ["alice", "carol"], "Subject: full\r\n\r\nx\r\n")
         # The recipients are written side by side: whichever met the full
         # disk says 451, the other 250, and only the other has the message.
@@ -294,10 +298,7 @@ class LmtpFailures(unittest.TestCase):
 
     def test_failed_index_commit_is_4xx_and_leaves_nothing(self):
         control = self.connect(self.test_port)
-        c = self.connect(self.port)
-        c.command("LHLO mx")
-        while not c.line().startswith("250 "):
-            pass
+        c = self.greeted()
         self.transaction(c, ["alice"], "Subject: first\r\n\r\nx\r\n")
         self.assertEqual(control.command("FAULT index_commit EIO 1"), "+OK armed")
         _, results = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
@@ -312,10 +313,7 @@ class LmtpFailures(unittest.TestCase):
         # answer; the index commit that ends after it is redone by the next
         # sync, with the same UID.
         control = self.connect(self.test_port)
-        c = self.connect(self.port)
-        c.command("LHLO mx")
-        while not c.line().startswith("250 "):
-            pass
+        c = self.greeted()
         self.transaction(c, ["alice"], "Subject: first\r\n\r\nx\r\n")
         self.assertEqual(control.command("FAULT index_commit_after_answer EIO 1"), "+OK armed")
         _, results = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
@@ -326,10 +324,7 @@ class LmtpFailures(unittest.TestCase):
         self.assertEqual(self.tmp_files("alice"), [])
 
     def test_sigkill_mid_batch_keeps_every_250_exactly_once(self):
-        c = self.connect(self.port)
-        c.command("LHLO mx")
-        while not c.line().startswith("250 "):
-            pass
+        c = self.greeted()
         acknowledged = {"alice": set(), "carol": set()}
         import threading
         killer = threading.Timer(0.4, lambda: self.instance.daemon.kill())
