@@ -3,10 +3,11 @@
 // The maildir is the truth for which messages exist and their flags; the
 // UID list is the truth for UIDs and UIDVALIDITY; the index caches both and
 // everything computed from the messages. Every change goes in this order:
-// files first (written, fsynced, renamed, directory fsynced), then the UID
-// list (appended, fdatasynced), then the index commit, then the answer.
-// A crash between steps leaves files the index does not know yet; the next
-// full sync finds them and gives them the UIDs the UID list recorded.
+// files first (written, fsynced, renamed, directory fsynced) and the UID
+// list (appended, flushed), then the answer; the index commit runs beside
+// those flushes and may end after the answer. A crash between steps leaves
+// files the index does not know yet; the next full sync finds them and gives
+// them the UIDs the UID list recorded.
 //
 // All index writers, in every process, are serialised by the folder's LMDB
 // write transaction, and every file rename and UID list write by Roost
@@ -238,8 +239,10 @@ struct Folder::Pending {
   std::vector<std::uint64_t> keyword_masks;
   std::vector<std::string> names;  // file names in tmp/, then in new/ or cur/
   bool deliver = true;
-  bool done = false;
+  bool done = false;  // handed out (or failed): `result` and `flushes` are set
   Result<Appended> result;
+  // The batch's directory and UID list flushes: durable when they end.
+  std::vector<std::shared_future<std::error_code>> flushes;
 };
 
 Folder::Folder(const StoreConfig& config, fs::path root, fs::path dir, std::string name)
@@ -733,8 +736,10 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
   pending->messages = std::move(messages);
 
   // Group commit: a committer takes everything queued meanwhile into one
-  // directory flush and one index transaction, and answers the batch as soon
-  // as it is durable; the index commit ends after that, in the committer.
+  // directory flush and one index transaction. It hands each deliverer its
+  // UIDs and the batch's flushes once its files are renamed and its UIDs
+  // listed; the deliverer answers when those flushes end, while the index
+  // commit may still be running.
   std::unique_lock lock(mutex_);
   queue_.push_back(pending);
   if (!committing_) {
@@ -745,6 +750,11 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
     });
   }
   done_.wait(lock, [&] { return pending->done; });
+  lock.unlock();
+  // Indexed perhaps, but not known to be durable: say no (the sender
+  // retries; a duplicate is better than a loss).
+  for (auto& flush : pending->flushes)
+    if (auto ec = flush.get()) return std::unexpected(error_from(ec, "flush " + dir_.string()));
   return std::move(pending->result);
 }
 
@@ -757,7 +767,7 @@ void Folder::run_commits() {
     auto committed = commit_batch(batch);
     lock.lock();
     for (auto& p : batch) {
-      if (p->done) continue;  // answered when it became durable
+      if (p->done) continue;  // handed out with its flushes
       p->result = std::unexpected(committed ? Error{ErrorKind::internal, "batch left unanswered"} : committed.error());
       p->done = true;
     }
@@ -772,10 +782,14 @@ void Folder::wait_for_commits() {
   done_.wait(lock, [this] { return !committing_; });
 }
 
-void Folder::answer(std::vector<std::shared_ptr<Pending>>& batch) {
+void Folder::hand_out(std::vector<std::shared_ptr<Pending>>& batch,
+                      const std::vector<std::shared_future<std::error_code>>& flushes) {
   {
     std::lock_guard lock(mutex_);
-    for (auto& p : batch) p->done = true;
+    for (auto& p : batch) {
+      p->flushes = flushes;
+      p->done = true;
+    }
   }
   done_.notify_all();
 }
@@ -818,14 +832,14 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   // Roost process takes before touching the folder: a full sync elsewhere
   // never sees these files before they have their UIDs. The batch is
   // durable once its files are in new/ or cur/ with those directories
-  // flushed and its UIDs are in the flushed UID list; it is answered then.
-  // The index is a cache of that: its inserts run beside the flushes, and
-  // its commit ends after the answer (a lost or failed one is redone from the
-  // UID list by the next sync).
-  std::vector<std::future<std::error_code>> flushes;
+  // flushed and its UIDs are in the flushed UID list: the deliverers wait
+  // for those flushes, not for the index, which is a cache of them. Its
+  // inserts and commit run beside the flushes (a lost or failed commit is
+  // redone from the UID list by the next sync).
+  std::vector<std::shared_future<std::error_code>> flushes;
   auto flush = [&flushes](std::function<std::error_code()> job) {
     if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
-    flushes.push_back(flusher().submit(std::move(job)));
+    flushes.push_back(flusher().submit(std::move(job)).share());
   };
   auto wait_for_flushes = [&flushes]() {
     std::error_code first;
@@ -833,19 +847,44 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       std::error_code ec = f.get();
       if (ec && !first) first = ec;
     }
-    flushes.clear();
     return first;
   };
   Error problem;
   FolderMeta meta;
   std::size_t waiting_words = 0;
   std::int64_t now = now_seconds();
-  bool answered = false;
+  bool handed_out = false;
+  FolderMeta before_batch, at_hand_out;  // the index's meta before the batch; ours when handed out
+  std::vector<MessageRecord> records;
+  std::uint64_t end = 0;  // of the UID list with the batch's lines
+  // 3. The index, while the flushes run.
+  auto index_batch = [&](Txn& txn) -> std::expected<void, LmdbError> {
+    std::size_t at = 0;
+    for (auto& pending : batch) {
+      for (std::size_t i = 0; i < pending->names.size(); ++i, ++at) {
+        if (auto inserted = index::insert(txn, meta, records[at], pending->analyses[i]); !inserted)
+          return inserted;
+      }
+    }
+    waiting_words = index::pending_count(txn);
+    if (auto failed = injected_fault(FaultPoint::index_commit_after_answer))
+      return std::unexpected(LmdbError{failed->value(), "injected index failure"});
+    return index::write_meta(txn, meta);
+  };
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     problem = Error{};
-    // Run again after the answer (the map grew at commit): what is left of
-    // the commit is the next sync's to redo.
-    if (answered) return std::unexpected(LmdbError{-1, "index commit after the answer"});
+    if (handed_out) {
+      // Run again after the hand-out because the map grew: the inserts once
+      // more, unless another process wrote in between (the next sync then
+      // indexes the batch from the UID list).
+      auto stored = index::read_meta(txn);
+      if (!stored) return std::unexpected(stored.error());
+      if (stored->uidlist_offset != before_batch.uidlist_offset || stored->uidnext != before_batch.uidnext ||
+          stored->highest_modseq != before_batch.highest_modseq)
+        return std::unexpected(LmdbError{-1, "index written by another process during a retry"});
+      meta = at_hand_out;
+      return index_batch(txn);
+    }
     // A folder never indexed (or whose index was deleted) gets its UID list
     // and index first, while the new files are still in tmp/.
     auto initial = meta_or_reset(txn, dir_);
@@ -873,6 +912,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     // 2. UIDs and the UID list.
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
+    before_batch = *m;
     meta = *m;
     // Lines another process (or an earlier attempt) appended: their UIDs are
     // taken, and an earlier attempt's lines for these files keep theirs.
@@ -892,7 +932,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     auto modseq = next_modseq(dir_, meta);
     if (!modseq) return std::unexpected(modseq.error());
     std::vector<uidlist::Entry> entries;
-    std::vector<MessageRecord> records;
+    records.clear();
     for (auto& pending : batch) {
       Appended appended;
       appended.uidvalidity = meta.uidvalidity;
@@ -920,7 +960,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
       pending->result = std::move(appended);
     }
-    std::uint64_t end = tail->end;
+    end = tail->end;
     if (!entries.empty()) {
       auto append_fault = injected_fault(FaultPoint::uidlist_append);
       auto appended = append_fault ? std::expected<std::uint64_t, std::error_code>(std::unexpected(*append_fault))
@@ -932,23 +972,10 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       end = *appended;
     }
     flush([path = uidlist_file()] { return maildir::fsync_file(path); });
-    // 3. The index, while those flushes run.
-    std::size_t at = 0;
-    for (auto& pending : batch) {
-      for (std::size_t i = 0; i < pending->names.size(); ++i, ++at) {
-        if (auto inserted = index::insert(txn, meta, records[at], pending->analyses[i]); !inserted)
-          return inserted;
-      }
-    }
-    waiting_words = index::pending_count(txn);
     if (auto failed = injected_fault(FaultPoint::index_commit))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
-    // 4. Durable, or not known to be: a failed flush is answered no (the
-    // sender retries) and the batch undone.
-    if (auto failed = wait_for_flushes()) {
-      problem = error_from(failed, "flush " + dir_.string());
-      return std::unexpected(carry(problem));
-    }
+    // Nothing is undone from here: the deliverers answer when the flushes
+    // end, and the index follows.
     std::int64_t bytes = 0, count = 0;
     for (auto& p : batch) {
       for (const auto& message : p->messages) {
@@ -957,25 +984,24 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
     }
     quota::add(root_, bytes, count);
-    answered = true;
-    answer(batch);
-    if (auto failed = injected_fault(FaultPoint::index_commit_after_answer))
-      return std::unexpected(LmdbError{failed->value(), "injected index failure"});
+    handed_out = true;
+    hand_out(batch, flushes);
     meta.uidlist_offset = end;
     // Our own renames moved the directory times; if the index was in step
     // before them, it still is.
     if (meta.new_mtime_ns == new_before && any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
     if (meta.cur_mtime_ns == cur_before && any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
-    return index::write_meta(txn, meta);
+    at_hand_out = meta;
+    return index_batch(txn);
   }, false);  // the UID list, flushed before, can redo this commit
-  // An attempt that stopped early leaves flushes running: they end before
-  // the files they flush may be undone.
-  (void)wait_for_flushes();
+  // The flushes end before anything is undone or announced.
+  std::error_code flushed = wait_for_flushes();
   if (!written) {
-    if (answered) return {};  // the next sync indexes the batch from the UID list
+    if (handed_out) return {};  // the next sync indexes the batch from the UID list
     undo();
     return std::unexpected(problem.detail.empty() ? error_from(written.error()) : problem);
   }
+  if (flushed) return std::unexpected(error_from(flushed, "flush " + dir_.string()));
   publish(meta);
   announce(meta.highest_modseq);
   if (waiting_words >= kMergeThreshold) schedule_merge();
@@ -1273,6 +1299,9 @@ Result<void> Folder::rebuild() {
 }
 
 Result<std::vector<std::string>> Folder::verify() {
+  // A delivery of this process answered before its index commit ended is
+  // not a problem.
+  wait_for_commits();
   std::vector<std::string> problems;
   auto contents = uidlist::read(uidlist_file());
   if (!contents) return std::unexpected(error_from(contents.error(), "read " + uidlist_file().string()));

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -102,8 +103,10 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // The committer's loop: batches from the queue until it is empty.
   void run_commits();
   Result<void> commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
-  // Tells the batch's deliverers their results (set in each Pending).
-  void answer(std::vector<std::shared_ptr<Pending>>& batch);
+  // Gives the batch's deliverers their results (set in each Pending) and the
+  // flushes they wait for before answering.
+  void hand_out(std::vector<std::shared_ptr<Pending>>& batch,
+                const std::vector<std::shared_future<std::error_code>>& flushes);
   std::expected<void, index::LmdbError> full_sync(index::Txn& txn, index::FolderMeta& meta, Error& error);
 
   const StoreConfig& config_;  // not for background work, which may outlive the Store
