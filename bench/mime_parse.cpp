@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "corpus_generator.hpp"
+#include "roost/index/folder_index.hpp"
 #include "roost/mime/decode.hpp"
 #include "roost/mime/imap.hpp"
 #include "roost/mime/message.hpp"
@@ -116,6 +117,21 @@ void BM_SearchTextSmallMessages(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_SearchTextSmallMessages)->Unit(benchmark::kMillisecond)->MinTime(3.0);
+
+// Everything a delivery computes from a message for the index
+// (index::analyze: structure, ENVELOPE, BODYSTRUCTURE, sort and thread
+// keys, preview, the words of the search text), per message.
+void BM_Analyze(benchmark::State& state) {
+  const auto bytes = corpus_bytes();
+  for (auto _ : state) {
+    for (const auto& text : corpus()) benchmark::DoNotOptimize(roost::index::analyze(text, 0));
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+  state.counters["us_per_message"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * corpus().size()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::OneK::kIs1000);
+}
+BENCHMARK(BM_Analyze)->Unit(benchmark::kMillisecond)->MinTime(3.0);
 
 }  // namespace
 

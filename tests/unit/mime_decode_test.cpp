@@ -140,6 +140,14 @@ TEST(TransferEncodings, Tolerant) {
   for (std::string_view text : {"SGVs\r\nbG8s IHdv!cmxk", "SGk", "SGk=", "SGVsbG8=junk", "", "====", "S", "SG",
                                 "a b c d e f g h", "\x80\xff//++"})
     EXPECT_EQ(base64_decoded_size(text), decode_base64_lenient(text).size()) << text;
+  // Long enough for the counting in blocks, with every byte value but '='.
+  std::string every;
+  for (int round = 0; round < 3; ++round)
+    for (int c = 1; c < 256; ++c)
+      if (c != '=') every += static_cast<char>(c);
+  for (std::size_t length : {every.size(), std::size_t{64}, std::size_t{130}, std::size_t{200}})
+    EXPECT_EQ(base64_decoded_size(every.substr(0, length)), decode_base64_lenient(every.substr(0, length)).size())
+        << length;
   EXPECT_EQ(decode_quoted_printable("caf=C3=A9 =\r\nnext=3D x=\nend"), "caf\xc3\xa9 next= xend");
   EXPECT_EQ(decode_quoted_printable("bad =ZZ and =4"), "bad =ZZ and =4");
   EXPECT_EQ(decode_transfer("=41", "Quoted-Printable"), "A");
