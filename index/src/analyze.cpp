@@ -1,6 +1,7 @@
 // Everything the index keeps about a message, computed from its bytes once,
 // when it arrives.
 #include <algorithm>
+#include <unordered_set>
 
 #include "roost/core/ascii.hpp"
 #include "roost/index/folder_index.hpp"
@@ -39,11 +40,16 @@ std::string field(const mime::Message& message, std::string_view name) {
   return f == nullptr ? std::string() : std::string(f->raw_value);
 }
 
+// In no particular order (the merge into the full-text index sorts). A hash
+// set rather than sorting every occurrence: most words of a text repeat.
 std::vector<std::string> distinct_words(std::string_view casemapped) {
   std::vector<std::string_view> all = words(casemapped);
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  return {all.begin(), all.end()};
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(all.size());
+  std::vector<std::string> out;
+  for (std::string_view word : all)
+    if (seen.insert(word).second) out.emplace_back(word);
+  return out;
 }
 
 }  // namespace
