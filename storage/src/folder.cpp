@@ -764,7 +764,14 @@ void Folder::run_commits() {
     std::vector<std::shared_ptr<Pending>> batch(queue_.begin(), queue_.end());
     queue_.clear();
     lock.unlock();
-    auto committed = commit_batch(batch);
+    // Nothing may leave the deliverers waiting: an exception (no memory) is
+    // their error.
+    Result<void> committed;
+    try {
+      committed = commit_batch(batch);
+    } catch (const std::exception& e) {
+      committed = std::unexpected(Error{ErrorKind::temporary, std::string("group commit: ") + e.what()});
+    }
     lock.lock();
     for (auto& p : batch) {
       if (p->done) continue;  // handed out with its flushes
