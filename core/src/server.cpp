@@ -263,6 +263,15 @@ Server::Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory>
 
 Server::~Server() {
   signals_.reset();
+  // Acceptors still open (start() failed part-way, or the server never ran)
+  // close while their io_context lives: closing one later reaches into the
+  // freed reactor.
+  for (auto& l : listeners_) {
+    for (auto& a : l->acceptors) {
+      boost::system::error_code ec;
+      a->close(ec);
+    }
+  }
   runtime_.shutdown();
 }
 

@@ -15,7 +15,7 @@ struct Armed {
 
 std::atomic<bool> any_armed{false};
 std::mutex mutex;
-std::array<Armed, 5> armed;
+std::array<Armed, kFaultPoints> armed;
 
 }  // namespace
 

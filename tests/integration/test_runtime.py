@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from roosttest import WireTest, LineClient, free_port, run, client_tls_context
+from roosttest import BIN, Instance, WireTest, LineClient, free_port, run, client_tls_context
 
 
 class RuntimeTest(WireTest):
@@ -295,6 +295,24 @@ class ProxyProtocol(WireTest):
             c.line()
         self.assertIn("warning service=test remote=[::1]:", self.instance.read_log())
         self.assertIn("event=refused reason=proxy_untrusted", self.instance.read_log())
+
+
+class PortInUse(unittest.TestCase):
+    def test_a_port_in_use_ends_the_start_with_its_name(self):
+        # The first listener is bound when the second fails: the daemon says
+        # which one and exits, and closes what it had opened on the way
+        # (destroying an open acceptor after its event loop was a
+        # use-after-free that the sanitizer build reported).
+        port = free_port()
+        instance = Instance(f"[listener first]\nservice = test\naddress = 127.0.0.1:{port}\n"
+                            f"[listener second]\nservice = test\naddress = 127.0.0.1:{port}\n")
+        try:
+            result = run([os.path.join(BIN, "roost-testd"), "--config", instance.conf], check=False, timeout=30)
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            self.assertIn(f"listener 'second' on 127.0.0.1:{port}: Address already in use", result.stderr)
+            self.assertNotIn("Sanitizer", result.stderr)
+        finally:
+            instance.close()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 // exercised rather than assumed. Unarmed, a check costs one atomic load.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <system_error>
 
@@ -16,6 +17,8 @@ enum class FaultPoint {
   index_commit,    // the index transaction of a group commit, after the UID list, before the answer
   index_commit_after_answer,  // its commit, once the batch is durable and answered
 };
+// How many points there are: counted from the last one.
+inline constexpr std::size_t kFaultPoints = static_cast<std::size_t>(FaultPoint::index_commit_after_answer) + 1;
 
 // The next `times` checks of `point` fail with `error`.
 void inject_fault(FaultPoint point, std::errc error, int times = 1);
