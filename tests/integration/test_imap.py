@@ -680,6 +680,13 @@ class ImapParkedSessionTest(OneListenerTest):
     are parked); their deadlines, keep-alives and wake-ups work as before."""
     EXTRA = "[limits]\nidle_timeout = 3s\n[imap]\nidle_keepalive = 1s\n"
 
+    def logged_in(self):
+        c = LineClient("127.0.0.1", self.port)
+        self.assertTrue(c.line().startswith("* OK"))
+        c.send(b"a LOGIN alice secret\r\n")
+        self.assertTrue(c.line().startswith("a OK"))
+        return c
+
     def test_idle_keepalive_then_autologout(self):
         c = LineClient("127.0.0.1", self.port)
         self.assertTrue(c.line().startswith("* OK"))
@@ -699,10 +706,7 @@ class ImapParkedSessionTest(OneListenerTest):
         self.assertGreaterEqual(time.monotonic() - started, 2.5)
 
     def test_waiting_session_is_logged_out_and_answers_until_then(self):
-        c = LineClient("127.0.0.1", self.port)
-        self.assertTrue(c.line().startswith("* OK"))
-        c.send(b"a LOGIN alice secret\r\n")
-        self.assertTrue(c.line().startswith("a OK"))
+        c = self.logged_in()
         # Woken from parking for each command, and parked again after it.
         for i in range(3):
             time.sleep(1)
@@ -714,10 +718,7 @@ class ImapParkedSessionTest(OneListenerTest):
         self.assertGreaterEqual(time.monotonic() - started, 2.5)
 
     def test_idle_done_in_pieces(self):
-        c = LineClient("127.0.0.1", self.port)
-        self.assertTrue(c.line().startswith("* OK"))
-        c.send(b"a LOGIN alice secret\r\n")
-        self.assertTrue(c.line().startswith("a OK"))
+        c = self.logged_in()
         c.send(b"b IDLE\r\n")
         self.assertEqual(c.line(), "+ idling")
         c.send(b"DO")  # a wake with half a line: the rest follows
