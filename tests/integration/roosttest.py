@@ -169,12 +169,21 @@ class WireTest(unittest.TestCase):
         return ""
 
     def setUp(self):
-        self.plain_port = free_port()
-        self.starttls_port = free_port()
-        self.tls_port = free_port()
-        self.instance = Instance(self.listeners(), self.EXTRA)
-        self.instance.add_user("alice", "s3cret-pass")
-        self.instance.start()
+        # Ports are free when chosen; a test running beside this one may take
+        # one before the daemon binds it: choose again (a few times).
+        for attempt in range(3):
+            self.plain_port = free_port()
+            self.starttls_port = free_port()
+            self.tls_port = free_port()
+            self.instance = Instance(self.listeners(), self.EXTRA)
+            self.instance.add_user("alice", "s3cret-pass")
+            try:
+                self.instance.start()
+                break
+            except AssertionError as failure:
+                self.instance.close()
+                if "Address already in use" not in str(failure) or attempt == 2:
+                    raise
         self.clients = []
 
     def tearDown(self):
