@@ -296,30 +296,31 @@ class LmtpFailures(unittest.TestCase):
         self.assertEqual(len(self.files(other)), 1)
         self.assertEqual(self.tmp_files(failed[0]), [])
 
-    def test_failed_index_commit_is_4xx_and_leaves_nothing(self):
+    def three_deliveries_second_with_fault(self, point):
+        """alice gets three messages, the failure point armed for the second;
+        returns the second's and the third's replies."""
         control = self.connect(self.test_port)
         c = self.greeted()
         self.transaction(c, ["alice"], "Subject: first\r\n\r\nx\r\n")
-        self.assertEqual(control.command("FAULT index_commit EIO 1"), "+OK armed")
-        _, results = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
-        self.assertEqual(results[0], "451 4.3.0 Local error in processing")
-        self.assertEqual(len(self.files("alice")), 1)
+        self.assertEqual(control.command(f"FAULT {point} EIO 1"), "+OK armed")
+        _, second = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
+        _, third = self.transaction(c, ["alice"], "Subject: third\r\n\r\nx\r\n")
+        return second[0], third[0]
+
+    def test_failed_index_commit_is_4xx_and_leaves_nothing(self):
+        second, third = self.three_deliveries_second_with_fault("index_commit")
+        self.assertEqual(second, "451 4.3.0 Local error in processing")
+        self.assertRegex(third, r"^250 2\.0\.0 <alice> delivered, UID 3$")  # UID 2 is never reused
+        self.assertEqual(len(self.files("alice")), 2)
         self.assertEqual(self.tmp_files("alice"), [])
-        _, results = self.transaction(c, ["alice"], "Subject: third\r\n\r\nx\r\n")
-        self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 3$")  # UID 2 is never reused
 
     def test_index_commit_failing_after_the_answer_keeps_the_250(self):
         # The message is durable (file, directory, UID list) before the
         # answer; the index commit that ends after it is redone by the next
         # sync, with the same UID.
-        control = self.connect(self.test_port)
-        c = self.greeted()
-        self.transaction(c, ["alice"], "Subject: first\r\n\r\nx\r\n")
-        self.assertEqual(control.command("FAULT index_commit_after_answer EIO 1"), "+OK armed")
-        _, results = self.transaction(c, ["alice"], "Subject: second\r\n\r\nx\r\n")
-        self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 2$")
-        _, results = self.transaction(c, ["alice"], "Subject: third\r\n\r\nx\r\n")
-        self.assertRegex(results[0], r"^250 2\.0\.0 <alice> delivered, UID 3$")
+        second, third = self.three_deliveries_second_with_fault("index_commit_after_answer")
+        self.assertRegex(second, r"^250 2\.0\.0 <alice> delivered, UID 2$")
+        self.assertRegex(third, r"^250 2\.0\.0 <alice> delivered, UID 3$")
         self.assertEqual(len(self.files("alice")), 3)
         self.assertEqual(self.tmp_files("alice"), [])
 
