@@ -34,6 +34,14 @@ constexpr std::array<std::int8_t, 256> kBase64Values = [] {
 
 int base64_value(char c) { return kBase64Values[static_cast<unsigned char>(c)]; }
 
+// The base64 alphabet by arithmetic rather than by table, so that the
+// compiler can count 64 bytes at a time in vector registers.
+inline unsigned is_base64_symbol(unsigned char c) {
+  return static_cast<unsigned>(static_cast<unsigned char>((c | 0x20) - 'a') < 26) |
+         static_cast<unsigned>(static_cast<unsigned char>(c - '0') < 10) | static_cast<unsigned>(c == '+') |
+         static_cast<unsigned>(c == '/');
+}
+
 // Q encoding (RFC 2047 §4.2): '_' is a space, =XX a byte.
 std::string decode_q(std::string_view text) {
   std::string out;
@@ -298,18 +306,6 @@ std::string decode_base64_lenient(std::string_view text) {
   }
   return out;
 }
-
-namespace {
-
-// The base64 alphabet by arithmetic rather than by table, so that the
-// compiler can count 64 bytes at a time in vector registers.
-inline unsigned is_base64_symbol(unsigned char c) {
-  return static_cast<unsigned>(static_cast<unsigned char>((c | 0x20) - 'a') < 26) |
-         static_cast<unsigned>(static_cast<unsigned char>(c - '0') < 10) | static_cast<unsigned>(c == '+') |
-         static_cast<unsigned>(c == '/');
-}
-
-}  // namespace
 
 std::uint64_t base64_decoded_size(std::string_view text) {
   // Everything from the first '=' on is padding or garbage. This runs over
