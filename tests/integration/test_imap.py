@@ -207,6 +207,19 @@ class ImapTest(unittest.TestCase):
             self.assertEqual(typ, "NO", hostile)
             self.assertIn(b"[CANNOT]", data[0])
 
+    def test_a_folder_made_again_at_once_has_a_new_uidvalidity(self):
+        # RFC 9051 §2.3.1.1: a mailbox deleted and created again under the
+        # same name must not reuse the old UIDVALIDITY, however soon.
+        c = self.login()
+        seen = []
+        for _ in range(3):
+            self.assertEqual(c.create("Again")[0], "OK")
+            typ, data = c.status("Again", "(UIDVALIDITY)")
+            self.assertEqual(typ, "OK")
+            seen.append(int(re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1)))
+            self.assertEqual(c.delete("Again")[0], "OK")
+        self.assertEqual(seen, sorted(set(seen)), seen)
+
     def test_append_select_fetch_store_search(self):
         c = self.login()
         typ, data = c.append("INBOX", r"(\Flagged $Important)", imaplib.Time2Internaldate(1700000000), MESSAGE)
