@@ -8,7 +8,10 @@
 //   ROOST_BENCH_MESSAGES  messages in the big folder (default: 100000)
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,7 +19,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "corpus_generator.hpp"
 #include "roost/storage/storage.hpp"
@@ -37,6 +42,26 @@ std::size_t bench_messages() {
   const char* n = std::getenv("ROOST_BENCH_MESSAGES");
   return n != nullptr ? std::strtoul(n, nullptr, 10) : 100000;
 }
+
+// Asks ext4 to place each user directory in a block group of its own, as it
+// does for top-level directories (FS_TOPDIR_FL, `chattr +T`). Without a
+// journal ext4 passes over every inode freed in the last minutes when it
+// allocates one in the same group, so a delivery benchmark that created its
+// files where an earlier run had just deleted thousands paid up to 0.7 ms
+// per file (measured), not 20 us. Elsewhere a no-op.
+void spread_subdirectories(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+    flags |= FS_TOPDIR_FL;
+    (void)::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+  }
+  ::close(fd);
+}
+
+// Users made by one run of the program, removed when it ends.
+std::vector<std::string> g_scratch_users;
 
 storage::Store* g_store = nullptr;
 storage::User* g_user = nullptr;
@@ -225,9 +250,10 @@ void BM_Deliver(benchmark::State& state) {
   constexpr int kEach = 250;
   double rate = 0;
   for (auto _ : state) {
-    std::error_code ec;
-    std::filesystem::remove_all(bench_dir() / "deliver", ec);
-    auto user = std::move(*g_store->open_user("deliver"));
+    // A user of its own, removed at the end of the program rather than
+    // before the next run (see spread_subdirectories).
+    g_scratch_users.push_back("deliver-" + std::to_string(::getpid()) + "-" + std::to_string(deliverers));
+    auto user = std::move(*g_store->open_user(g_scratch_users.back()));
     std::atomic<int> failures{0};
     auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
@@ -325,6 +351,8 @@ BENCHMARK(BM_Rebuild10k)->Iterations(1)->Unit(benchmark::kSecond);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  std::filesystem::create_directories(bench_dir());
+  spread_subdirectories(bench_dir());
   storage::StoreConfig config;
   config.mail_root = bench_dir();
   config.host_name = "bench";
@@ -340,5 +368,9 @@ int main(int argc, char** argv) {
   find_probes();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  for (const auto& name : g_scratch_users) {
+    std::error_code ec;
+    std::filesystem::remove_all(bench_dir() / name, ec);
+  }
   return 0;
 }
