@@ -6,10 +6,10 @@ generated configuration on loopback ports, and stops them by their pids.
 
     scripts/build && sudo bench/side_by_side.py [--messages 400] [--connections 1,4,16] [--rounds 5]
 
-The disk's flush latency drifts by tens of percent within minutes, so each
-row is measured in rounds, Roost and Dovecot alternating (and which goes
-first alternating too), and the medians are reported with the range of the
-rounds' ratios.
+This machine's speed drifts by tens of percent within minutes, so each row
+is measured in rounds, Roost and Dovecot back to back (which goes first
+alternating), every row in every round, and the medians are reported with
+the range of the rounds' ratios.
 
 Needs Debian's dovecot-lmtpd (installed if missing) and root (Dovecot's
 master runs as root; mail is written as nobody)."""
@@ -260,15 +260,17 @@ def main():
               f"medians of {args.rounds} rounds")
         print("| connections | Roost | Dovecot | Roost / Dovecot | rounds' ratios |")
         print("|---|---|---|---|---|")
-        for c in levels:
-            each = max(1, args.messages // c)
-            rates = {"roost": [], "dovecot": []}
-            for n in range(args.rounds):
+        # Each round measures every row, so that a slow minute of the machine
+        # touches all rows alike rather than one row's every round.
+        rates = {c: {"roost": [], "dovecot": []} for c in levels}
+        for n in range(args.rounds):
+            for c in levels:
                 order = [("roost", roost), ("dovecot", dovecot)]
                 for name, server in order if n % 2 == 0 else reversed(order):
-                    rates[name].append(load(server.port, c, each))
-            r, d = statistics.median(rates["roost"]), statistics.median(rates["dovecot"])
-            ratios = [a / b for a, b in zip(rates["roost"], rates["dovecot"])]
+                    rates[c][name].append(load(server.port, c, max(1, args.messages // c)))
+        for c in levels:
+            r, d = statistics.median(rates[c]["roost"]), statistics.median(rates[c]["dovecot"])
+            ratios = [a / b for a, b in zip(rates[c]["roost"], rates[c]["dovecot"])]
             print(f"| {c} | {r:.0f} | {d:.0f} | {r / d:.2f}x | {min(ratios):.2f}x-{max(ratios):.2f}x |", flush=True)
 
 
