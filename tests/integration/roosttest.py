@@ -3,6 +3,7 @@ and stopped by pid, and a line client. Everything listens on loopback and
 every wait is bounded."""
 
 import os
+import random
 import signal
 import socket
 import ssl
@@ -14,11 +15,38 @@ import unittest
 BIN = os.environ.get("ROOST_BIN", os.path.join(os.path.dirname(__file__), "../../build-debug/bin"))
 
 
+def ephemeral_ports_start():
+    """The first port of the kernel's range for connections' source ports."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
+    """A port free on `host` now, chosen below the kernel's ephemeral range:
+    the clients of a test running beside this one take their source ports
+    from that range, and one could take a port chosen there before the daemon
+    binds it. Never the same port twice in one process."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    end = ephemeral_ports_start()
+    for _ in range(200):
+        port = random.randrange(20000, end) if end > 21000 else 0
+        if port in _ports_given:
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+        _ports_given.add(port)
+        return port
+    raise AssertionError("no free port on " + host)
 
 
 def run(args, stdin=None, check=True, timeout=60):

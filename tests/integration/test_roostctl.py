@@ -14,7 +14,7 @@ import time
 import unittest
 import urllib.request
 
-from roosttest import BIN, Instance, WireTest, client_tls_context, run, free_port
+from roosttest import BIN, Instance, WireTest, client_tls_context, ephemeral_ports_start, free_port, run
 
 
 def roostctl(*args, stdin=None, check=True):
@@ -54,7 +54,8 @@ def free_port_base():
     """A port base N whose documented ports (N+24, N+110, N+143, N+993, N+995,
     N+9100) are all free on loopback now."""
     for _ in range(50):
-        base = random.randrange(20000, 50000)
+        # Every port below the ephemeral range (see roosttest.free_port).
+        base = random.randrange(20000, ephemeral_ports_start() - 9100)
         try:
             for offset in (24, 110, 143, 993, 995, 9100):
                 with socket.socket() as s:
