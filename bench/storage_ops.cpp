@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "corpus_generator.hpp"
+#include "roost/index/folder_index.hpp"
+#include "roost/index/lmdb.hpp"
 #include "roost/storage/storage.hpp"
 
 namespace {
@@ -323,6 +325,47 @@ void BM_DeliverIntoBig(benchmark::State& state) {
     (void)(*view)->expunge(delivered);
 }
 BENCHMARK(BM_DeliverIntoBig)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// One background merge: the full-text postings and sort entries of 255
+// messages moved from their pending values into the folder's trees, which
+// already hold 2,040 messages' (a folder merges after every 256 deliveries;
+// 255 stay below that, so the timed merge is the only one).
+void BM_MergePending(benchmark::State& state) {
+  constexpr std::size_t kMessages = 255;
+  corpus::Generator generator(13, 64 * 1024);
+  g_scratch_users.push_back("merge-" + std::to_string(::getpid()));
+  auto user = std::move(*g_store->open_user(g_scratch_users.back()));
+  auto env = index::EnvRegistry::instance().open(bench_dir() / g_scratch_users.back() / "roost-index",
+                                                 index::folder_env_options());
+  std::size_t merged = 0;
+  auto merge = [&] {
+    return (*env)->write([&](index::Txn& txn) -> std::expected<void, index::LmdbError> {
+      auto n = index::merge_pending(txn, SIZE_MAX);
+      if (!n) return std::unexpected(n.error());
+      merged = *n;
+      return {};
+    });
+  };
+  auto append = [&] {
+    std::vector<NewMessage> batch;
+    for (std::size_t i = 0; i < kMessages; ++i) {
+      NewMessage m;
+      m.data = generator.next().text;
+      batch.push_back(std::move(m));
+    }
+    return user->append("INBOX", std::move(batch)).has_value();
+  };
+  for (int i = 0; i < 8; ++i)
+    if (!env || !append() || !merge()) state.SkipWithError("cannot fill the folder");
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (!append()) state.SkipWithError("append failed");
+    state.ResumeTiming();
+    if (!merge() || merged != kMessages) state.SkipWithError("merge failed");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kMessages));
+}
+BENCHMARK(BM_MergePending)->Unit(benchmark::kMillisecond)->Iterations(10);
 
 void BM_Rebuild10k(benchmark::State& state) {
   static std::unique_ptr<storage::User> user = [] {

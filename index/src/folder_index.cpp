@@ -596,29 +596,54 @@ std::expected<std::vector<std::pair<std::string, Uid>>, LmdbError> pending_sort_
 
 std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit) {
   const Env& env = txn.env();
-  // Collect first, then insert in key order: neighbouring keys share pages.
-  std::vector<std::pair<std::string, Uid>> postings;
+  // The postings' keys go back to back into one buffer and are sorted by a
+  // small record each, the first eight bytes compared as a number; then one
+  // cursor writes them in key order, so that most land on the page of the
+  // one before.
+  struct Posting {
+    std::uint64_t head;  // the key's first eight bytes, big-endian, zero-padded
+    std::uint32_t at, size;
+    Uid uid;
+  };
+  std::string keys;
+  std::vector<Posting> postings;
   std::vector<Uid> merged;
   auto collected = for_each_pending(txn, [&](Uid uid, const std::vector<std::string_view>& words_of) {
     if (merged.size() >= limit) return;
     merged.push_back(uid);
     for (auto word : words_of) {
       if (word.empty()) continue;
-      term_keys(word[0], word.substr(1), [&](const std::string& key) { postings.emplace_back(key, uid); });
+      term_keys(word[0], word.substr(1), [&](const std::string& key) {
+        std::uint64_t head = 0;
+        for (std::size_t i = 0; i < 8; ++i)
+          head = (head << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
+        postings.push_back({head, static_cast<std::uint32_t>(keys.size()), static_cast<std::uint32_t>(key.size()), uid});
+        keys += key;
+      });
     }
   });
   if (!collected) return std::unexpected(collected.error());
-  std::sort(postings.begin(), postings.end());
-  for (const auto& [key, uid] : postings)
-    if (auto r = txn.put(env.dbi(Db::terms), key, uid_key(uid), MDB_NODUPDATA); !r) return std::unexpected(r.error());
+  auto key_of = [&keys](const Posting& p) { return std::string_view(keys).substr(p.at, p.size); };
+  std::sort(postings.begin(), postings.end(), [&](const Posting& a, const Posting& b) {
+    if (a.head != b.head) return a.head < b.head;
+    if (int order = key_of(a).compare(key_of(b)); order != 0) return order < 0;
+    return a.uid < b.uid;
+  });
+  Cursor terms(txn, env.dbi(Db::terms));
+  for (const Posting& p : postings)
+    if (auto r = terms.put(key_of(p), uid_key(p.uid), MDB_NODUPDATA); !r) return std::unexpected(r.error());
   std::vector<std::string> entries;
   auto listed = pending_entries(txn, merged, kSortKinds, [&](std::string entry, Uid) { entries.push_back(std::move(entry)); });
   if (!listed) return std::unexpected(listed.error());
   std::sort(entries.begin(), entries.end());
+  Cursor sort(txn, env.dbi(Db::sort));
   for (const auto& entry : entries)
-    if (auto r = txn.put(env.dbi(Db::sort), entry, {}); !r) return std::unexpected(r.error());
-  for (Uid uid : merged)
-    if (auto r = txn.del(env.dbi(Db::pending), uid_key(uid)); !r) return std::unexpected(r.error());
+    if (auto r = sort.put(entry, {}); !r) return std::unexpected(r.error());
+  Cursor pending(txn, env.dbi(Db::pending));
+  for (Uid uid : merged) {
+    if (!pending.get(MDB_SET, nullptr, nullptr, uid_key(uid))) continue;
+    if (auto r = pending.del(); !r) return std::unexpected(r.error());
+  }
   return merged.size();
 }
 

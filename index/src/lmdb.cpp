@@ -143,7 +143,7 @@ std::expected<void, LmdbError> Txn::del(MDB_dbi dbi, std::string_view key, std::
   return {};
 }
 
-Cursor::Cursor(const Txn& txn, MDB_dbi dbi) {
+Cursor::Cursor(const Txn& txn, MDB_dbi dbi) : env_(&txn.env()) {
   if (mdb_cursor_open(txn.get(), dbi, &cursor_) != 0) cursor_ = nullptr;
 }
 
@@ -159,6 +159,22 @@ bool Cursor::get(MDB_cursor_op op, std::string_view* key, std::string_view* valu
   if (key != nullptr) *key = as_view(k);
   if (value != nullptr) *value = as_view(v);
   return true;
+}
+
+std::expected<void, LmdbError> Cursor::put(std::string_view key, std::string_view value, unsigned flags) {
+  if (cursor_ == nullptr) return std::unexpected(error(EINVAL, "mdb_cursor_open", env_->dir()));
+  MDB_val k = as_val(key), v = as_val(value);
+  int rc = mdb_cursor_put(cursor_, &k, &v, flags);
+  if (rc != 0 && !(rc == MDB_KEYEXIST && (flags & MDB_NODUPDATA)))
+    return std::unexpected(error(rc, "mdb_cursor_put", env_->dir()));
+  return {};
+}
+
+std::expected<void, LmdbError> Cursor::del() {
+  if (cursor_ == nullptr) return std::unexpected(error(EINVAL, "mdb_cursor_open", env_->dir()));
+  int rc = mdb_cursor_del(cursor_, 0);
+  if (rc != 0) return std::unexpected(error(rc, "mdb_cursor_del", env_->dir()));
+  return {};
 }
 
 struct EnvRegistry::Impl {

@@ -116,9 +116,17 @@ class Cursor {
   // Positions the cursor; false at the end or on error.
   bool get(MDB_cursor_op op, std::string_view* key = nullptr, std::string_view* value = nullptr,
            std::string_view seek_key = {}, std::string_view seek_value = {});
+  // Writes through the cursor, which then stays on the written item: keys
+  // written in order mostly fall on its page, which LMDB searches without
+  // descending from the root as Txn::put does. MDB_KEYEXIST under
+  // MDB_NODUPDATA is not an error.
+  std::expected<void, LmdbError> put(std::string_view key, std::string_view value, unsigned flags = 0);
+  // Deletes the item under the cursor.
+  std::expected<void, LmdbError> del();
   MDB_cursor* raw() const { return cursor_; }
 
  private:
+  const Env* env_;
   MDB_cursor* cursor_ = nullptr;
 };
 
