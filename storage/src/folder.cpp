@@ -329,6 +329,18 @@ Result<std::uint64_t> Folder::keyword_mask(const std::vector<std::string>& names
   return mask;
 }
 
+std::shared_ptr<const std::vector<Uid>> Folder::shared_uids(const UidState& state) {
+  std::lock_guard lock(uids_mutex_);
+  return uids_state_ == state ? uids_.lock() : nullptr;
+}
+
+void Folder::share_uids(const UidState& state, const std::shared_ptr<const std::vector<Uid>>& uids) {
+  std::lock_guard lock(uids_mutex_);
+  if (uids_state_ == state && !uids_.expired()) return;
+  uids_state_ = state;
+  uids_ = uids;
+}
+
 void Folder::announce(Modseq modseq) {
   int fd = ::open(change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return;

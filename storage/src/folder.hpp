@@ -90,6 +90,23 @@ class Folder : public std::enable_shared_from_this<Folder> {
 
   std::vector<std::string> keywords();
 
+  // The index's state that a list of UIDs was read at: every change to the
+  // set of messages raises the highest MODSEQ.
+  struct UidState {
+    std::uint32_t uidvalidity = 0;
+    Modseq highest_modseq = 0;
+    Uid uidnext = 0;
+    std::uint32_t messages = 0;
+    bool operator==(const UidState&) const = default;
+  };
+  // The folder's UIDs at `state`, if a view that shows exactly that state
+  // offered them: views share one list instead of keeping 4 bytes per
+  // message each. Kept only while some view holds it.
+  std::shared_ptr<const std::vector<Uid>> shared_uids(const UidState& state);
+  // Offers `uids`, which must be the index's UIDs at `state`, unless a list
+  // for `state` is offered already.
+  void share_uids(const UidState& state, const std::shared_ptr<const std::vector<Uid>>& uids);
+
   // Moves the words of delivered messages into the full-text index, in the
   // background, once enough of them wait (index::merge_pending).
   void schedule_merge();
@@ -122,6 +139,10 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::atomic<bool> merging_{false};
   std::atomic<bool> full_syncing_{false};
   std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};
+
+  std::mutex uids_mutex_;  // guards the two below
+  UidState uids_state_;
+  std::weak_ptr<const std::vector<Uid>> uids_;
 
   std::mutex mutex_;  // guards the queue below and each Pending's `done`
   std::deque<std::shared_ptr<Pending>> queue_;

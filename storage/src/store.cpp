@@ -640,7 +640,9 @@ struct FolderView::Impl {
   std::uint32_t uidvalidity = 0;
   Uid uidnext = 1;
   Modseq seen_modseq = 0;
-  std::vector<Uid> uids;
+  // Ascending; replaced, never changed, so that views showing the same
+  // state of the folder share one list (Folder::share_uids).
+  std::shared_ptr<const std::vector<Uid>> uids;
   std::vector<Uid> pending_expunges;  // expunged, not yet announced
   Uid recent_from = 0, recent_to = 0;  // [from, to): \Recent in this session
   std::vector<std::string> keywords;
@@ -648,6 +650,10 @@ struct FolderView::Impl {
   ino_t dir_inode = 0;
 
   bool is_recent(Uid uid) const { return uid >= recent_from && uid < recent_to; }
+
+  static Folder::UidState state_of(const index::FolderMeta& meta) {
+    return {meta.uidvalidity, meta.highest_modseq, meta.uidnext, meta.messages};
+  }
 
   // The folder this view shows is still where it was: not deleted, renamed
   // or replaced by another of the same name since. Checked before anything
@@ -694,7 +700,8 @@ bool FolderView::read_only() const { return impl_->read_only; }
 std::uint32_t FolderView::uidvalidity() const { return impl_->uidvalidity; }
 Uid FolderView::uidnext() const { return impl_->uidnext; }
 Modseq FolderView::highest_modseq() const { return impl_->seen_modseq; }
-const std::vector<Uid>& FolderView::uids() const { return impl_->uids; }
+const std::vector<Uid>& FolderView::uids() const { return *impl_->uids; }
+std::shared_ptr<const std::vector<Uid>> FolderView::uid_list() const { return impl_->uids; }
 std::vector<std::string> FolderView::keywords() const { return impl_->keywords; }
 std::filesystem::path FolderView::change_file() const { return impl_->folder->change_file(); }
 std::vector<std::filesystem::path> FolderView::watch_paths() const {
@@ -702,25 +709,25 @@ std::vector<std::filesystem::path> FolderView::watch_paths() const {
 }
 
 std::uint32_t FolderView::recent_count() const {
-  return static_cast<std::uint32_t>(std::count_if(impl_->uids.begin(), impl_->uids.end(),
+  return static_cast<std::uint32_t>(std::count_if(impl_->uids->begin(), impl_->uids->end(),
                                                   [&](Uid u) { return impl_->is_recent(u); }));
 }
 
 std::vector<Uid> FolderView::recent_uids() const {
   std::vector<Uid> out;
-  std::copy_if(impl_->uids.begin(), impl_->uids.end(), std::back_inserter(out),
+  std::copy_if(impl_->uids->begin(), impl_->uids->end(), std::back_inserter(out),
                [&](Uid u) { return impl_->is_recent(u); });
   return out;
 }
 
 std::optional<std::uint32_t> FolderView::sequence_of(Uid uid) const {
-  auto it = std::lower_bound(impl_->uids.begin(), impl_->uids.end(), uid);
-  if (it == impl_->uids.end() || *it != uid) return std::nullopt;
-  return static_cast<std::uint32_t>(it - impl_->uids.begin() + 1);
+  auto it = std::lower_bound(impl_->uids->begin(), impl_->uids->end(), uid);
+  if (it == impl_->uids->end() || *it != uid) return std::nullopt;
+  return static_cast<std::uint32_t>(it - impl_->uids->begin() + 1);
 }
 
 std::vector<std::uint32_t> FolderView::sequences_of(const std::vector<Uid>& uids) const {
-  const index::UidPositions positions(impl_->uids);
+  const index::UidPositions positions(*impl_->uids);
   std::vector<std::uint32_t> out;
   out.reserve(uids.size());
   for (Uid uid : uids)
@@ -750,13 +757,19 @@ Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
     seen = *m;
-    view->uids.reserve(seen.messages);
-    return index::for_each_record(txn, 1, [&](const index::MessageRecord& r) {
-      view->uids.push_back(r.uid);
+    view->uids = view->folder->shared_uids(FolderView::Impl::state_of(seen));
+    if (view->uids) return {};
+    std::vector<Uid> listed;
+    listed.reserve(seen.messages);
+    auto walked = index::for_each_record(txn, 1, [&](const index::MessageRecord& r) {
+      listed.push_back(r.uid);
       return true;
     });
+    view->uids = std::make_shared<const std::vector<Uid>>(std::move(listed));
+    return walked;
   });
   if (!read) return std::unexpected(error_from(read.error()));
+  view->folder->share_uids(FolderView::Impl::state_of(seen), view->uids);
   view->uidvalidity = seen.uidvalidity;
   view->uidnext = seen.uidnext;
   view->seen_modseq = seen.highest_modseq;
@@ -801,27 +814,48 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
   if (now.uidvalidity != v.uidvalidity)
     return std::unexpected(Error{ErrorKind::not_possible, "UIDVALIDITY changed"});
 
+  const std::vector<Uid>& before = *v.uids;
   for (Uid uid : changes.expunged)
-    if (std::binary_search(v.uids.begin(), v.uids.end(), uid)) v.pending_expunges.push_back(uid);
+    if (std::binary_search(before.begin(), before.end(), uid)) v.pending_expunges.push_back(uid);
   std::sort(v.pending_expunges.begin(), v.pending_expunges.end());
   v.pending_expunges.erase(std::unique(v.pending_expunges.begin(), v.pending_expunges.end()), v.pending_expunges.end());
   for (Uid uid : changes.changed)
-    if (uid < v.uidnext && std::binary_search(v.uids.begin(), v.uids.end(), uid) &&
+    if (uid < v.uidnext && std::binary_search(before.begin(), before.end(), uid) &&
         !std::binary_search(v.pending_expunges.begin(), v.pending_expunges.end(), uid))
       update.flags_changed.push_back(uid);
-  if (allow_expunges && !v.pending_expunges.empty()) {
-    // Highest first: each number is then valid when the client reads it.
+  const bool expunging = allow_expunges && !v.pending_expunges.empty();
+  if (expunging) {
+    // Highest first: each number is then valid when the client reads it
+    // (removing a higher one moves no lower one).
     for (auto it = v.pending_expunges.rbegin(); it != v.pending_expunges.rend(); ++it) {
-      auto pos = std::lower_bound(v.uids.begin(), v.uids.end(), *it);
-      update.expunged.push_back(static_cast<std::uint32_t>(pos - v.uids.begin() + 1));
+      auto pos = std::lower_bound(before.begin(), before.end(), *it);
+      update.expunged.push_back(static_cast<std::uint32_t>(pos - before.begin() + 1));
       update.vanished.push_back(*it);
-      v.uids.erase(pos);
     }
     std::reverse(update.vanished.begin(), update.vanished.end());
-    v.pending_expunges.clear();
   }
+  // With every expunge told, the view shows the index as it is at `now`,
+  // and shares its UIDs with the other views that do.
+  const bool caught_up = allow_expunges || v.pending_expunges.empty();
+  const Folder::UidState state = FolderView::Impl::state_of(now);
+  if (expunging || !arrived.empty()) {
+    std::shared_ptr<const std::vector<Uid>> next = caught_up ? v.folder->shared_uids(state) : nullptr;
+    if (!next) {
+      std::vector<Uid> list;
+      list.reserve(before.size() - (expunging ? v.pending_expunges.size() : 0) + arrived.size());
+      if (expunging)
+        std::set_difference(before.begin(), before.end(), v.pending_expunges.begin(), v.pending_expunges.end(),
+                            std::back_inserter(list));
+      else
+        list = before;
+      list.insert(list.end(), arrived.begin(), arrived.end());
+      next = std::make_shared<const std::vector<Uid>>(std::move(list));
+    }
+    v.uids = std::move(next);  // `before` is gone from here on
+  }
+  if (caught_up) v.folder->share_uids(state, v.uids);
+  if (expunging) v.pending_expunges.clear();
   if (!arrived.empty()) {
-    v.uids.insert(v.uids.end(), arrived.begin(), arrived.end());
     update.new_messages = true;
     if (v.claims_recent) {
       auto first = v.folder->claim_recent();
@@ -834,7 +868,7 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
   v.uidnext = std::max(v.uidnext, now.uidnext);
   v.seen_modseq = now.highest_modseq;
   v.keywords = now.keywords;
-  update.exists = static_cast<std::uint32_t>(v.uids.size());
+  update.exists = static_cast<std::uint32_t>(v.uids->size());
   return update;
 }
 
@@ -847,7 +881,7 @@ Result<FolderView::ChangesSince> FolderView::changes_since(Modseq since) {
     if (!changes) return std::unexpected(changes.error());
     out = {};
     out.expunges_complete = since >= meta->expunges_since;
-    const auto& uids = impl_->uids;
+    const auto& uids = *impl_->uids;
     for (Uid uid : changes->changed)
       if (std::binary_search(uids.begin(), uids.end(), uid)) out.changed.push_back(uid);
     out.expunged = std::move(changes->expunged);
@@ -903,13 +937,13 @@ Result<std::vector<MessageInfo>> FolderView::messages(const std::vector<Uid>& ui
 
 Result<std::vector<MaildropEntry>> FolderView::maildrop(bool with_file_names) {
   std::vector<MaildropEntry> out;
-  out.reserve(impl_->uids.size());
+  out.reserve(impl_->uids->size());
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
     out.clear();
-    auto next = impl_->uids.begin();
+    auto next = impl_->uids->begin();
     return index::for_each_record(txn, 1, [&](const index::MessageRecord& r) {
-      while (next != impl_->uids.end() && *next < r.uid) ++next;  // expunged meanwhile
-      if (next == impl_->uids.end()) return false;
+      while (next != impl_->uids->end() && *next < r.uid) ++next;  // expunged meanwhile
+      if (next == impl_->uids->end()) return false;
       if (*next == r.uid)
         out.push_back(MaildropEntry{r.uid, r.vsize, with_file_names ? r.file_key : std::string(), r.pop3_uidl});
       return true;
@@ -1010,7 +1044,7 @@ index::SearchContext search_context(const Txn& txn, const Folder& folder) {
 Result<std::vector<Uid>> FolderView::search(const index::SearchKey& key, const std::vector<Uid>* within) {
   std::vector<Uid> out;
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-    auto found = index::search_messages(txn, key, within != nullptr ? *within : impl_->uids,
+    auto found = index::search_messages(txn, key, within != nullptr ? *within : *impl_->uids,
                                         search_context(txn, *impl_->folder));
     if (!found) return std::unexpected(found.error());
     out = std::move(*found);
@@ -1024,7 +1058,7 @@ Result<std::vector<Uid>> FolderView::sort(const std::vector<index::SortCriterion
                                           const index::SearchKey& key) {
   std::vector<Uid> out;
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-    auto found = index::search_messages(txn, key, impl_->uids, search_context(txn, *impl_->folder));
+    auto found = index::search_messages(txn, key, *impl_->uids, search_context(txn, *impl_->folder));
     if (!found) return std::unexpected(found.error());
     auto sorted = index::sort_messages(txn, criteria, *found);
     if (!sorted) return std::unexpected(sorted.error());
@@ -1039,7 +1073,7 @@ Result<std::vector<index::ThreadNode>> FolderView::thread(index::ThreadAlgorithm
                                                           const index::SearchKey& key) {
   std::vector<index::ThreadNode> out;
   auto read = impl_->read([&](Txn& txn) -> std::expected<void, LmdbError> {
-    auto found = index::search_messages(txn, key, impl_->uids, search_context(txn, *impl_->folder));
+    auto found = index::search_messages(txn, key, *impl_->uids, search_context(txn, *impl_->folder));
     if (!found) return std::unexpected(found.error());
     auto threads = index::thread_messages(txn, algorithm, *found);
     if (!threads) return std::unexpected(threads.error());

@@ -243,6 +243,52 @@ TEST(Storage, NewMessagesReachOpenViewsAndRecentGoesToOneSession) {
   EXPECT_FALSE(examine->store({1}, StoreMode::add, Flags{fl::seen, {}}).has_value());
 }
 
+// Views that show the same state of a folder keep one list of its UIDs
+// between them, not 4 bytes per message each; a view that has not yet told
+// its session of an expunge keeps its own, and shares again once it has.
+TEST(Storage, ViewsOfOneStateShareTheirUids) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  for (const char* s : {"a", "b", "c"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  auto one = user->open("INBOX", false).value();
+  auto two = user->open("INBOX", true).value();
+  EXPECT_EQ(one->uid_list(), two->uid_list());
+  EXPECT_EQ(two->uids(), (std::vector<Uid>{1, 2, 3}));
+
+  // A delivery: the first view to refresh makes the new list, the other takes it.
+  ASSERT_TRUE(user->deliver("INBOX", new_message("d")));
+  const auto before = one->uid_list();
+  ASSERT_TRUE(one->refresh(true).has_value());
+  ASSERT_TRUE(two->refresh(true).has_value());
+  EXPECT_EQ(one->uid_list(), two->uid_list());
+  EXPECT_EQ(*before, (std::vector<Uid>{1, 2, 3}));  // a holder keeps what it held
+  EXPECT_EQ(two->uids(), (std::vector<Uid>{1, 2, 3, 4}));
+
+  // An expunge that `two` may not tell yet (a command by sequence number is
+  // running): its numbers stay, in a list of its own, with the arrival after it.
+  ASSERT_TRUE(one->store({2}, StoreMode::add, Flags{fl::deleted, {}}));
+  ASSERT_TRUE(one->expunge().has_value());
+  ASSERT_TRUE(user->deliver("INBOX", new_message("e")));
+  ASSERT_TRUE(one->refresh(true).has_value());
+  auto held = two->refresh(false).value();
+  EXPECT_TRUE(held.expunged.empty());
+  EXPECT_EQ(two->uids(), (std::vector<Uid>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(one->uids(), (std::vector<Uid>{1, 3, 4, 5}));
+  EXPECT_NE(one->uid_list(), two->uid_list());
+  auto told = two->refresh(true).value();
+  EXPECT_EQ(told.expunged, std::vector<std::uint32_t>{2});
+  EXPECT_EQ(one->uid_list(), two->uid_list());
+
+  // A flag change moves the folder's state, not its UIDs: a view opened
+  // after it still shares the list of those opened before.
+  ASSERT_TRUE(one->store({1}, StoreMode::add, Flags{fl::seen, {}}));
+  ASSERT_TRUE(one->refresh(true).has_value());
+  auto three = user->open("INBOX", true).value();
+  EXPECT_EQ(three->uid_list(), one->uid_list());
+  EXPECT_EQ(three->uids(), (std::vector<Uid>{1, 3, 4, 5}));
+}
+
 TEST(Storage, RemoveTakesExactlyTheListedMessagesWhateverTheirFlags) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));

@@ -276,7 +276,8 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   std::size_t next = 0;
   // Sequence numbers by walking the view's UIDs forward, as ours ascend:
   // in a dense range the next message is the next entry.
-  const auto& present = s.view->uids();
+  const auto held = s.view->uid_list();
+  const std::vector<storage::Uid>& present = *held;
   std::size_t at = 0;
   auto sequence_of = [&](storage::Uid uid) -> std::optional<std::uint32_t> {
     if (at >= present.size() || present[at] != uid) {

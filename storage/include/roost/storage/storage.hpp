@@ -203,7 +203,11 @@ class FolderView {
   Modseq highest_modseq() const;
   std::uint32_t recent_count() const;
   std::vector<Uid> recent_uids() const;  // \Recent in this view, ascending
-  const std::vector<Uid>& uids() const;  // sequence number n is uids()[n-1]
+  // Sequence number n is uids()[n-1]. refresh() replaces the list (views
+  // showing the same state of the folder share one): a caller that keeps
+  // it across a refresh holds it with uid_list().
+  const std::vector<Uid>& uids() const;
+  std::shared_ptr<const std::vector<Uid>> uid_list() const;
   std::optional<std::uint32_t> sequence_of(Uid uid) const;
   // The sequence numbers of those of `uids` (in any order) in this view,
   // in the same order.
