@@ -8,8 +8,12 @@
 // connection idles after its greeting; with --service imap it is roostd and
 // each connection logs in, selects INBOX and sits in IDLE (imap-deflate:
 // after COMPRESS DEFLATE, RFC 4978); with --service pop3 each logs in (a shared maildrop) and waits in the TRANSACTION state.
+// --messages M puts M small messages in that INBOX first (as another
+// delivery agent would, into new/), so that what a session keeps per
+// message of its mailbox shows.
 //
-//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|imap-deflate|pop3] [--bin DIR]
+//   idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|imap-deflate|pop3]
+//                    [--messages M] [--bin DIR]
 //
 // The client runs in this process, the server in its own, so the numbers are
 // the server's alone. Kernel socket memory (about 3.5 KiB per socket, not in
@@ -290,6 +294,7 @@ Result measure(const fs::path& bin, const fs::path& dir, bool tls, int n, Servic
 
 int main(int argc, char** argv) {
   int n = 10000;
+  int messages = 0;
   std::string mode = "both";
   Service service = Service::test;
   fs::path bin = fs::canonical("/proc/self/exe").parent_path();
@@ -298,6 +303,7 @@ int main(int argc, char** argv) {
     if (a == "--connections" && i + 1 < argc) n = std::atoi(argv[++i]);
     else if (a == "--mode" && i + 1 < argc) mode = argv[++i];
     else if (a == "--bin" && i + 1 < argc) bin = argv[++i];
+    else if (a == "--messages" && i + 1 < argc) messages = std::atoi(argv[++i]);
     else if (a == "--service" && i + 1 < argc) {
       std::string v = argv[++i];
       service = v == "imap"           ? Service::imap
@@ -305,7 +311,8 @@ int main(int argc, char** argv) {
                 : v == "pop3"         ? Service::pop3
                                       : Service::test;
     } else {
-      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] [--service test|imap|imap-deflate|pop3] [--bin DIR]\n";
+      std::cerr << "usage: idle_connections [--connections N] [--mode plain|tls|both] "
+                   "[--service test|imap|imap-deflate|pop3] [--messages M] [--bin DIR]\n";
       return 2;
     }
   }
@@ -336,6 +343,17 @@ int main(int argc, char** argv) {
     if (std::system(add.c_str()) != 0) {
       std::cerr << "roostctl user add failed\n";
       return 1;
+    }
+    const fs::path inbox = dir / "data" / "mail" / "alice";
+    for (const char* sub : {"new", "cur", "tmp"}) fs::create_directories(inbox / sub);
+    for (int i = 0; i < messages; ++i) {
+      const std::string text = "From: bench@example.org\r\nTo: alice@example.org\r\nSubject: message " +
+                               std::to_string(i) + "\r\nMessage-ID: <" + std::to_string(i) +
+                               "@bench.example.org>\r\n\r\nBody of message " + std::to_string(i) + ".\r\n";
+      std::ofstream(inbox / "new" / (std::to_string(1700000000 + i) + ".M" + std::to_string(i) + "P1.bench,S=" +
+                                     std::to_string(text.size())),
+                    std::ios::binary)
+          << text;
     }
   }
 
