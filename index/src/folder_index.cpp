@@ -602,7 +602,8 @@ std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit)
   // one before.
   struct Posting {
     std::uint64_t head;  // the key's first eight bytes, big-endian, zero-padded
-    std::uint32_t at, size;
+    std::size_t at;
+    std::uint32_t size;
     Uid uid;
   };
   std::string keys;
@@ -617,7 +618,7 @@ std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit)
         std::uint64_t head = 0;
         for (std::size_t i = 0; i < 8; ++i)
           head = (head << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
-        postings.push_back({head, static_cast<std::uint32_t>(keys.size()), static_cast<std::uint32_t>(key.size()), uid});
+        postings.push_back({head, keys.size(), static_cast<std::uint32_t>(key.size()), uid});
         keys += key;
       });
     }

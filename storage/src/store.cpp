@@ -769,7 +769,7 @@ Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_
     return walked;
   });
   if (!read) return std::unexpected(error_from(read.error()));
-  view->folder->share_uids(FolderView::Impl::state_of(seen), view->uids);
+  if (view->uids->size() == seen.messages) view->folder->share_uids(FolderView::Impl::state_of(seen), view->uids);
   view->uidvalidity = seen.uidvalidity;
   view->uidnext = seen.uidnext;
   view->seen_modseq = seen.highest_modseq;
@@ -835,14 +835,17 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
     std::reverse(update.vanished.begin(), update.vanished.end());
   }
   // With every expunge told, the view shows the index as it is at `now`,
-  // and shares its UIDs with the other views that do.
-  const bool caught_up = allow_expunges || v.pending_expunges.empty();
+  // and shares its UIDs with the other views that do. (Unless it lacks a
+  // message indexed late below its UIDNEXT, which its session cannot be
+  // shown: then its count differs.)
+  const std::size_t size_after = before.size() - (expunging ? v.pending_expunges.size() : 0) + arrived.size();
+  const bool in_step = (expunging || v.pending_expunges.empty()) && size_after == now.messages;
   const Folder::UidState state = FolderView::Impl::state_of(now);
   if (expunging || !arrived.empty()) {
-    std::shared_ptr<const std::vector<Uid>> next = caught_up ? v.folder->shared_uids(state) : nullptr;
+    std::shared_ptr<const std::vector<Uid>> next = in_step ? v.folder->shared_uids(state) : nullptr;
     if (!next) {
       std::vector<Uid> list;
-      list.reserve(before.size() - (expunging ? v.pending_expunges.size() : 0) + arrived.size());
+      list.reserve(size_after);
       if (expunging)
         std::set_difference(before.begin(), before.end(), v.pending_expunges.begin(), v.pending_expunges.end(),
                             std::back_inserter(list));
@@ -853,7 +856,7 @@ Result<ViewUpdate> FolderView::refresh(bool allow_expunges) {
     }
     v.uids = std::move(next);  // `before` is gone from here on
   }
-  if (caught_up) v.folder->share_uids(state, v.uids);
+  if (in_step) v.folder->share_uids(state, v.uids);
   if (expunging) v.pending_expunges.clear();
   if (!arrived.empty()) {
     update.new_messages = true;
