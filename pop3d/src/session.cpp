@@ -27,8 +27,30 @@ std::string Pop3Session::uidl(const Message& m) const {
 }
 
 void Pop3Session::append_uidl(const Message& m, std::string& out) const {
-  if (!m.entry.pop3_uidl.empty()) out += m.entry.pop3_uidl;
-  else config().pop3.uidl_format.append(out, m.entry.uid, inbox->uidvalidity(), m.entry.file_name);
+  const std::string_view text = std::string_view(texts).substr(m.text_at, m.file_name_size + m.uidl_size);
+  if (m.uidl_size > 0) out += text.substr(m.file_name_size);
+  else config().pop3.uidl_format.append(out, m.uid, inbox->uidvalidity(), text);
+}
+
+void Pop3Session::set_messages(std::vector<storage::MaildropEntry> listing) {
+  messages.clear();
+  texts.clear();
+  messages.reserve(listing.size());
+  for (const auto& entry : listing) {
+    Message m;
+    m.uid = entry.uid;
+    m.size = entry.size;
+    m.text_at = static_cast<std::uint32_t>(texts.size());
+    // Longer ones are not made by any maildir writer (names) nor allowed by RFC 1939 §7 (UIDLs: 70).
+    const std::string_view name = std::string_view(entry.file_name).substr(0, UINT16_MAX);
+    const std::string_view uidl = std::string_view(entry.pop3_uidl).substr(0, UINT16_MAX);
+    m.file_name_size = static_cast<std::uint16_t>(name.size());
+    m.uidl_size = static_cast<std::uint16_t>(uidl.size());
+    texts += name;
+    texts += uidl;
+    messages.push_back(m);
+  }
+  texts.shrink_to_fit();
 }
 
 void append_decimal(std::string& out, std::uint64_t n) {

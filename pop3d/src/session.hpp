@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,9 +24,13 @@ namespace roost::pop3 {
 enum class State : unsigned { authorization = 1, transaction = 2, done = 4 };
 
 // A message of the maildrop as the session sees it: its number is its
-// index + 1 for the whole session (RFC 1939 §5).
+// index + 1 for the whole session (RFC 1939 §5). 24 bytes: a maildrop of
+// 100,000 messages is held for the whole session.
 struct Message {
-  storage::MaildropEntry entry;
+  storage::Uid uid = 0;
+  std::uint32_t text_at = 0;  // its file name, then any migrated UIDL, in Pop3Session::texts
+  std::uint64_t size = 0;     // with CRLF line ends, as RETR sends it
+  std::uint16_t file_name_size = 0, uidl_size = 0;
   bool deleted = false;
   bool retrieved = false;
 };
@@ -41,6 +46,10 @@ struct Pop3Session {
   std::unique_ptr<storage::FolderView> inbox;
   std::optional<storage::MaildropLock> lock;
   std::vector<Message> messages;
+  std::string texts;  // the messages' file names and migrated UIDLs, back to back
+
+  // Takes the maildrop's listing as the session's messages.
+  void set_messages(std::vector<storage::MaildropEntry> listing);
 
   Connection& conn() { return *net.connection; }
   const Config& config() const { return *net.config; }

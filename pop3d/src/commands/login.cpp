@@ -72,9 +72,7 @@ asio::awaitable<void> finish_login(Pop3Session& s, const AuthOutcome& outcome) {
       return;
     }
     (*lock)->record_login();
-    s.messages.clear();
-    s.messages.reserve(listing->size());
-    for (auto& entry : *listing) s.messages.push_back(Message{std::move(entry)});
+    s.set_messages(std::move(*listing));
     s.mail = std::move(*mail);
     s.inbox = std::move(*inbox);
     s.lock = std::move(**lock);
@@ -95,7 +93,7 @@ asio::awaitable<void> finish_login(Pop3Session& s, const AuthOutcome& outcome) {
   s.state = State::transaction;
   s.net.set_state("transaction");
   std::uint64_t octets = 0;
-  for (const auto& m : s.messages) octets += m.entry.size;
+  for (const auto& m : s.messages) octets += m.size;
   std::string response = "+OK Logged in; " + std::to_string(s.messages.size()) + " messages (" +
                          std::to_string(octets) + " octets)\r\n";
   co_await s.send(response);

@@ -15,8 +15,8 @@ asio::awaitable<void> quit(Pop3Session& s, const Command&) {
   }
   std::vector<storage::Uid> deleted, retrieved;
   for (const auto& m : s.messages) {
-    if (m.deleted) deleted.push_back(m.entry.uid);
-    else if (m.retrieved) retrieved.push_back(m.entry.uid);
+    if (m.deleted) deleted.push_back(m.uid);
+    else if (m.retrieved) retrieved.push_back(m.uid);
   }
   const bool mark_seen = s.config().pop3.mark_seen;
   std::optional<storage::Error> seen_failed, delete_failed;

@@ -8,7 +8,7 @@ asio::awaitable<void> rset(Pop3Session& s, const Command&) {
   for (auto& m : s.messages) {
     m.deleted = false;
     ++count;
-    octets += m.entry.size;
+    octets += m.size;
   }
   std::string response = "+OK " + std::to_string(count) + " messages (" + std::to_string(octets) + " octets)\r\n";
   co_await s.send(response);

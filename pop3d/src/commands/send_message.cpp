@@ -14,7 +14,7 @@ asio::awaitable<void> send_message(Pop3Session& s, const Message& m, std::option
   bool first = true;
   for (;;) {
     storage::Result<std::string> bytes;
-    auto work = [&]() { bytes = s.inbox->read_range(m.entry.uid, offset, piece); };
+    auto work = [&]() { bytes = s.inbox->read_range(m.uid, offset, piece); };
     co_await s.blocking(work);
     if (!bytes) {
       if (first) {
@@ -30,7 +30,7 @@ asio::awaitable<void> send_message(Pop3Session& s, const Message& m, std::option
     }
     std::string out;
     if (first) {
-      out = "+OK " + (body_lines ? std::string("Top of message follows") : std::to_string(m.entry.size) + " octets") +
+      out = "+OK " + (body_lines ? std::string("Top of message follows") : std::to_string(m.size) + " octets") +
             "\r\n";
       first = false;
     }

@@ -9,7 +9,7 @@ asio::awaitable<void> stat(Pop3Session& s, const Command&) {
   for (const auto& m : s.messages) {
     if (m.deleted) continue;
     ++count;
-    octets += m.entry.size;
+    octets += m.size;
   }
   std::string response = "+OK " + std::to_string(count) + " " + std::to_string(octets) + "\r\n";
   co_await s.send(response);
