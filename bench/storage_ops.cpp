@@ -254,7 +254,7 @@ void BM_Deliver(benchmark::State& state) {
   for (auto _ : state) {
     // A user of its own, removed at the end of the program rather than
     // before the next run (see spread_subdirectories).
-    g_scratch_users.push_back("deliver-" + std::to_string(::getpid()) + "-" + std::to_string(deliverers));
+    g_scratch_users.push_back("deliver-" + std::to_string(::getpid()) + "-" + std::to_string(g_scratch_users.size()));
     auto user = std::move(*g_store->open_user(g_scratch_users.back()));
     std::atomic<int> failures{0};
     auto start = std::chrono::steady_clock::now();
