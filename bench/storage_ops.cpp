@@ -367,6 +367,33 @@ void BM_MergePending(benchmark::State& state) {
 }
 BENCHMARK(BM_MergePending)->Unit(benchmark::kMillisecond)->Iterations(10);
 
+// Finding an open index: what every storage call on a folder pays first
+// (Folder::env), with 300 environments open in the process, as a server
+// with many users in session has.
+void BM_IndexLookup(benchmark::State& state) {
+  static const std::vector<std::filesystem::path> dirs = [] {
+    g_scratch_users.push_back("lookup-" + std::to_string(::getpid()));
+    std::vector<std::filesystem::path> out;
+    for (int i = 0; i < 300; ++i) out.push_back(bench_dir() / g_scratch_users.back() / std::to_string(i));
+    return out;
+  }();
+  std::vector<std::shared_ptr<index::Env>> held;
+  for (const auto& dir : dirs) {
+    auto env = index::EnvRegistry::instance().open(dir, index::folder_env_options());
+    if (!env) {
+      state.SkipWithError("cannot open an index");
+      return;
+    }
+    held.push_back(*env);
+  }
+  std::size_t next = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(index::EnvRegistry::instance().open(dirs[next], index::folder_env_options()));
+    next = (next + 7) % dirs.size();
+  }
+}
+BENCHMARK(BM_IndexLookup);
+
 void BM_Rebuild10k(benchmark::State& state) {
   static std::unique_ptr<storage::User> user = [] {
     auto u = std::move(*g_store->open_user("rebuild"));

@@ -178,19 +178,18 @@ std::expected<void, LmdbError> Cursor::del() {
 }
 
 struct EnvRegistry::Impl {
+  using Id = std::pair<dev_t, ino_t>;
   struct Entry {
     std::shared_ptr<Env> env;
     std::filesystem::path dir;
+    std::list<Id>::iterator place;  // in `recent`
   };
   mutable std::mutex mutex;
-  std::map<std::pair<dev_t, ino_t>, Entry> open;
-  std::list<std::pair<dev_t, ino_t>> recent;  // most recently used first
+  std::map<Id, Entry> open;
+  std::list<Id> recent;  // most recently used first
   std::size_t keep_idle = 256;
 
-  void touch(std::pair<dev_t, ino_t> id) {
-    recent.remove(id);
-    recent.push_front(id);
-  }
+  void touch(Entry& entry) { recent.splice(recent.begin(), recent, entry.place); }
 
   // Closes the least recently used environments nobody else holds.
   void trim() {
@@ -229,7 +228,7 @@ void EnvRegistry::forget(const std::filesystem::path& dir) {
   std::lock_guard lock(impl_->mutex);
   for (auto it = impl_->open.begin(); it != impl_->open.end(); ++it) {
     if (it->second.dir == dir && it->second.env.use_count() == 1) {
-      impl_->recent.remove(it->first);
+      impl_->recent.erase(it->second.place);
       impl_->open.erase(it);
       return;
     }
@@ -238,15 +237,18 @@ void EnvRegistry::forget(const std::filesystem::path& dir) {
 
 std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::filesystem::path& dir,
                                                                   const EnvOptions& options) {
-  std::error_code ec;
-  if (options.create) std::filesystem::create_directories(dir, ec);
   struct stat st{};
-  if (::stat(dir.c_str(), &st) != 0) return std::unexpected(error(errno, "stat", dir));
-  std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT || !options.create) return std::unexpected(error(errno, "stat", dir));
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (::stat(dir.c_str(), &st) != 0) return std::unexpected(error(errno, "stat", dir));
+  }
+  Impl::Id id{st.st_dev, st.st_ino};
 
   std::lock_guard lock(impl_->mutex);
   if (auto it = impl_->open.find(id); it != impl_->open.end()) {
-    impl_->touch(id);
+    impl_->touch(it->second);
     return it->second.env;
   }
   std::shared_ptr<Env> env(new Env());
@@ -285,8 +287,8 @@ std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::file
   rc = mdb_txn_commit(txn);
   if (rc != 0) return std::unexpected(error(rc, "mdb_txn_commit", dir));
 
-  impl_->open.emplace(id, Impl::Entry{env, dir});
-  impl_->touch(id);
+  impl_->recent.push_front(id);
+  impl_->open.emplace(id, Impl::Entry{env, dir, impl_->recent.begin()});
   impl_->trim();
   return env;
 }

@@ -450,6 +450,29 @@ TEST(Storage, StatusComesFromTheUserIndexWithoutOpeningFolders) {
   index::EnvRegistry::instance().set_keep_idle(256);
 }
 
+// The registry keeps the most recently used idle indexes open and closes
+// the others; using one again makes it the most recent.
+TEST(Storage, IndexRegistryClosesTheLeastRecentlyUsedIdleIndexes) {
+  TempDir dir;
+  auto& registry = index::EnvRegistry::instance();
+  registry.set_keep_idle(2);
+  auto open = [&](const char* name) {
+    auto env = registry.open(dir.path() / name, index::folder_env_options());
+    EXPECT_TRUE(env.has_value());
+    return env ? std::weak_ptr<index::Env>(*env) : std::weak_ptr<index::Env>();
+  };
+  // Each one opened is counted idle only from the next opening on.
+  auto a = open("a");
+  auto b = open("b");
+  auto c = open("c");
+  EXPECT_FALSE(a.expired() || b.expired() || c.expired());
+  EXPECT_EQ(open("a").lock(), a.lock());  // the same, now the most recent
+  auto d = open("d");
+  EXPECT_TRUE(b.expired());
+  EXPECT_FALSE(a.expired() || c.expired() || d.expired());
+  registry.set_keep_idle(256);
+}
+
 TEST(Storage, RenamingInboxMovesItsMessages) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));
