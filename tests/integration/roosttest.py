@@ -63,7 +63,7 @@ class Instance:
     def __init__(self, listeners_text="", extra=""):
         self.tmp = tempfile.TemporaryDirectory(prefix="roost-wire-")
         self.dir = self.tmp.name
-        run([os.path.join(BIN, "roostctl"), "init", self.dir, "--port-base", str(free_port() % 20000 + 20000)])
+        run([os.path.join(BIN, "roostctl"), "init", self.dir, "--port-base", str(free_port())])
         self.conf = os.path.join(self.dir, "roost.conf")
         self.metrics_port = free_port()
         self.write(listeners_text, extra)

@@ -55,7 +55,7 @@ def free_port_base():
     N+9100) are all free on loopback now."""
     for _ in range(50):
         # Every port below the ephemeral range (see roosttest.free_port).
-        base = random.randrange(20000, ephemeral_ports_start() - 9100)
+        base = random.randrange(20000, max(20001, ephemeral_ports_start() - 9100))
         try:
             for offset in (24, 110, 143, 993, 995, 9100):
                 with socket.socket() as s:
