@@ -335,6 +335,10 @@ const std::vector<Setting>& settings() {
         "How often a folder in use is listed in full, in the background, for changes other programs made without "
         "moving a directory's time (two changes within one clock tick)."},
        set_duration(&Config::mail, &Config::Mail::full_sync_interval)},
+      {{"mail", "commit_delay", "25ms",
+        "Deliveries to one folder that follow each other within this share one index commit, each still answered "
+        "once it is durable; readers see them up to four times this later. 0 commits every delivery at once."},
+       set_duration(&Config::mail, &Config::Mail::commit_delay)},
 
       {{"lmtp", "default_domain", "",
         "Domain of bare recipients (RCPT TO:<user>), and the domain whose addresses also match users stored without one."},

@@ -86,6 +86,9 @@ void declare_standard_metrics(Metrics& m) {
   m.declare("roost_folder_scans_total", K::counter,
             "Full folder synchronisations (directory scans): after changes by other programs, every "
             "ten minutes per folder in use, and after a damaged index.");
+  m.declare("roost_index_commits_total", K::counter,
+            "Folder index transactions that committed delivered or appended messages; deliveries that follow "
+            "each other closely share one ([mail] commit_delay).");
 }
 
 }  // namespace roost

@@ -57,6 +57,12 @@ constexpr std::string_view kModseqFile = "roost-modseq";
 // the full-text index, and how many one merge transaction takes.
 constexpr std::size_t kMergeThreshold = 256;
 constexpr std::size_t kMergeBatch = 2048;
+// How long an index transaction stays open at most for deliveries that keep
+// coming, in StoreConfig::commit_delay; and how many may be open so at once,
+// so that half of the committer threads are always free for other folders.
+constexpr int kCommitDelaysAtMost = 4;
+constexpr int kMostDelayedCommits = 32;
+std::atomic<int> delayed_commits{0};
 
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -199,21 +205,23 @@ class Pool {
 // Three pools, so that no job waits for one queued behind it in its own
 // pool: flushes and message files (which wait for nothing else); group
 // commits (which wait for flushes); merges and full syncs (which wait for
-// a folder's write lock, held by a commit or a session).
-Pool& flusher() {
-  static Pool instance(64);
+// a folder's write lock, held by a commit or a session). Made together and
+// ended in this order at exit: committers first (a commit still open for
+// more deliveries flushes and schedules merges), flushers last.
+struct Pools {
+  Pool flusher{64};
+  Pool background{4};
+  Pool committer{64};
+};
+
+Pools& pools() {
+  static Pools instance;
   return instance;
 }
 
-Pool& committer() {
-  static Pool instance(64);
-  return instance;
-}
-
-Pool& background() {
-  static Pool instance(4);
-  return instance;
-}
+Pool& flusher() { return pools().flusher; }
+Pool& committer() { return pools().committer; }
+Pool& background() { return pools().background; }
 
 }  // namespace
 
@@ -240,6 +248,8 @@ struct Folder::Pending {
   std::vector<std::string> names;  // file names in tmp/, then in new/ or cur/
   bool deliver = true;
   bool done = false;  // handed out (or failed): `result` and `flushes` are set
+  // Queued within StoreConfig::commit_delay of the folder's previous delivery.
+  bool follows_closely = false;
   Result<Appended> result;
   // The batch's directory and UID list flushes: durable when they end.
   std::vector<std::shared_future<std::error_code>> flushes;
@@ -248,6 +258,7 @@ struct Folder::Pending {
 Folder::Folder(const StoreConfig& config, fs::path root, fs::path dir, std::string name)
     : config_(config),
       full_sync_interval_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.full_sync_interval)),
+      commit_delay_(config.commit_delay),
       root_(std::move(root)),
       dir_(std::move(dir)),
       name_(std::move(name)) {}
@@ -426,10 +437,12 @@ std::expected<FolderMeta, LmdbError> meta_or_reset(Txn& txn, const fs::path& dir
 }
 
 std::atomic<std::uint64_t> scans{0};
+std::atomic<std::uint64_t> commits{0};
 
 }  // namespace
 
 std::uint64_t folder_scans() { return scans.load(std::memory_order_relaxed); }
+std::uint64_t group_commits() { return commits.load(std::memory_order_relaxed); }
 
 std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Error& error) {
   scans.fetch_add(1, std::memory_order_relaxed);
@@ -659,6 +672,7 @@ Result<FolderMeta> Folder::sync(bool full) {
     Error problem{ErrorKind::internal, {}};
     bool scanned = false;
     std::size_t waiting = 0;
+    WriteIntent intent(*this);
     auto written = env.write([&](Txn& txn) -> std::expected<void, LmdbError> {
       problem = Error{ErrorKind::internal, {}};
       auto m = meta_or_reset(txn, dir_);
@@ -751,8 +765,11 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
   // directory flush and one index transaction. It hands each deliverer its
   // UIDs and the batch's flushes once its files are renamed and its UIDs
   // listed; the deliverer answers when those flushes end, while the index
-  // commit may still be running.
+  // commit may still be running (or waiting for the next batch).
   std::unique_lock lock(mutex_);
+  auto arrived = std::chrono::steady_clock::now();
+  pending->follows_closely = arrived - last_arrival_ < commit_delay_;
+  last_arrival_ = arrived;
   queue_.push_back(pending);
   if (!committing_) {
     committing_ = true;
@@ -760,6 +777,8 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
       self->run_commits();
       return std::error_code();
     });
+  } else {
+    more_.notify_all();
   }
   done_.wait(lock, [&] { return pending->done; });
   lock.unlock();
@@ -796,7 +815,19 @@ void Folder::run_commits() {
   done_.notify_all();
 }
 
+Folder::WriteIntent::WriteIntent(Folder& folder) : folder_(folder) {
+  std::lock_guard lock(folder_.mutex_);
+  ++folder_.writers_waiting_;
+  folder_.more_.notify_all();
+}
+
+Folder::WriteIntent::~WriteIntent() {
+  std::lock_guard lock(folder_.mutex_);
+  --folder_.writers_waiting_;
+}
+
 void Folder::wait_for_commits() {
+  WriteIntent intent(*this);
   std::unique_lock lock(mutex_);
   done_.wait(lock, [this] { return !committing_; });
 }
@@ -813,110 +844,106 @@ void Folder::hand_out(std::vector<std::shared_ptr<Pending>>& batch,
   done_.notify_all();
 }
 
+bool Folder::next_round(std::vector<std::shared_ptr<Pending>>& round, std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  more_.wait_until(lock, until, [this] { return !queue_.empty() || writers_waiting_ > 0; });
+  if (queue_.empty() || writers_waiting_ > 0) return false;
+  round.assign(queue_.begin(), queue_.end());
+  queue_.clear();
+  return true;
+}
+
 Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) {
+  // A round: the deliveries that queued together. The first is `batch`; a
+  // stream of deliveries to this folder adds later rounds to the same index
+  // transaction (StoreConfig::commit_delay).
+  struct Round {
+    std::vector<std::shared_ptr<Pending>> batch;
+    std::vector<std::pair<fs::path, fs::path>> moves;  // tmp/ -> new/ or cur/
+    bool any_new = false, any_cur = false;
+    std::vector<std::shared_future<std::error_code>> flushes;  // its directories' and the UID list's
+    std::vector<MessageRecord> records;
+    FolderMeta at_hand_out;  // the index's meta once its UIDs were taken
+  };
   // Final names: delivered mail goes to new/, appended mail to cur/ with its flags.
-  std::vector<std::pair<fs::path, fs::path>> moves;  // tmp/ -> new/ or cur/
-  bool any_new = false, any_cur = false;
-  for (auto& pending : batch) {
-    for (std::size_t i = 0; i < pending->names.size(); ++i) {
-      std::string& name = pending->names[i];
-      fs::path from = dir_ / "tmp" / name;
-      if (pending->deliver) {
-        any_new = true;
-        moves.emplace_back(from, dir_ / "new" / name);
-      } else {
-        maildir::FileName parsed = maildir::parse(name);
-        parsed.flags = pending->messages[i].flags.system;
-        parsed.keywords = pending->keyword_masks[i];
-        name = maildir::with_flags(parsed);
-        any_cur = true;
-        moves.emplace_back(from, dir_ / "cur" / name);
+  auto prepare = [this](std::vector<std::shared_ptr<Pending>> pendings) {
+    Round round;
+    round.batch = std::move(pendings);
+    for (auto& pending : round.batch) {
+      for (std::size_t i = 0; i < pending->names.size(); ++i) {
+        std::string& name = pending->names[i];
+        fs::path from = dir_ / "tmp" / name;
+        if (pending->deliver) {
+          round.any_new = true;
+          round.moves.emplace_back(from, dir_ / "new" / name);
+        } else {
+          maildir::FileName parsed = maildir::parse(name);
+          parsed.flags = pending->messages[i].flags.system;
+          parsed.keywords = pending->keyword_masks[i];
+          name = maildir::with_flags(parsed);
+          round.any_cur = true;
+          round.moves.emplace_back(from, dir_ / "cur" / name);
+        }
       }
     }
-  }
-  auto undo = [&]() {
-    for (const auto& [from, to] : moves) {
+    return round;
+  };
+  auto undo = [this](const Round& round) {
+    for (const auto& [from, to] : round.moves) {
       ::unlink(from.c_str());
       ::unlink(to.c_str());
     }
     maildir::fsync_directory(dir_ / "new");
     maildir::fsync_directory(dir_ / "cur");
   };
+  std::vector<Round> rounds;
+  rounds.push_back(prepare(batch));
   auto env_handle = env();
   if (!env_handle) {
-    undo();
+    undo(rounds.front());
     return std::unexpected(env_handle.error());
   }
   // Everything happens inside the folder's write transaction, which every
   // Roost process takes before touching the folder: a full sync elsewhere
-  // never sees these files before they have their UIDs. The batch is
-  // durable once its files are in new/ or cur/ with those directories
-  // flushed and its UIDs are in the flushed UID list: the deliverers wait
-  // for those flushes, not for the index, which is a cache of them. Its
-  // inserts and commit run beside the flushes (a lost or failed commit is
-  // redone from the UID list by the next sync).
-  std::vector<std::shared_future<std::error_code>> flushes;
-  auto flush = [&flushes](std::function<std::error_code()> job) {
+  // never sees these files before they have their UIDs. A round is durable
+  // once its files are in new/ or cur/ with those directories flushed and
+  // its UIDs are in the flushed UID list: its deliverers wait for those
+  // flushes, not for the index, which is a cache of them. The inserts and
+  // the commit run beside the flushes (a lost or failed commit is redone
+  // from the UID list by the next sync).
+  auto flush = [](Round& round, std::function<std::error_code()> job) {
     if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
-    flushes.push_back(flusher().submit(std::move(job)).share());
-  };
-  auto wait_for_flushes = [&flushes]() {
-    std::error_code first;
-    for (auto& f : flushes) {
-      std::error_code ec = f.get();
-      if (ec && !first) first = ec;
-    }
-    return first;
+    round.flushes.push_back(flusher().submit(std::move(job)).share());
   };
   Error problem;
   FolderMeta meta;
   std::size_t waiting_words = 0;
   std::int64_t now = now_seconds();
-  bool handed_out = false;
-  FolderMeta before_batch, at_hand_out;  // the index's meta before the batch; ours when handed out
-  std::vector<MessageRecord> records;
-  std::uint64_t end = 0;  // of the UID list with the batch's lines
+  std::size_t handed_out = 0;  // rounds answered: from here on, redo rather than undo
+  FolderMeta before_batch;     // the index's meta before the first round
   // 3. The index, while the flushes run.
-  auto index_batch = [&](Txn& txn) -> std::expected<void, LmdbError> {
+  auto index_round = [&](Txn& txn, const Round& round) -> std::expected<void, LmdbError> {
     std::size_t at = 0;
-    for (auto& pending : batch) {
+    for (const auto& pending : round.batch) {
       for (std::size_t i = 0; i < pending->names.size(); ++i, ++at) {
-        if (auto inserted = index::insert(txn, meta, records[at], pending->analyses[i]); !inserted)
+        if (auto inserted = index::insert(txn, meta, round.records[at], pending->analyses[i]); !inserted)
           return inserted;
       }
     }
+    return {};
+  };
+  auto finish = [&](Txn& txn) -> std::expected<void, LmdbError> {
     waiting_words = index::pending_count(txn);
     if (auto failed = injected_fault(FaultPoint::index_commit_after_answer))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
     return index::write_meta(txn, meta);
   };
-  auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
-    problem = Error{};
-    if (handed_out) {
-      // Run again after the hand-out because the map grew: the inserts once
-      // more, unless another process wrote in between (the next sync then
-      // indexes the batch from the UID list).
-      auto stored = index::read_meta(txn);
-      if (!stored) return std::unexpected(stored.error());
-      if (stored->uidlist_offset != before_batch.uidlist_offset || stored->uidnext != before_batch.uidnext ||
-          stored->highest_modseq != before_batch.highest_modseq)
-        return std::unexpected(LmdbError{-1, "index written by another process during a retry"});
-      meta = at_hand_out;
-      return index_batch(txn);
-    }
-    // A folder never indexed (or whose index was deleted) gets its UID list
-    // and index first, while the new files are still in tmp/.
-    auto initial = meta_or_reset(txn, dir_);
-    if (!initial) return std::unexpected(initial.error());
-    if (initial->uidvalidity == 0) {
-      FolderMeta fresh = *initial;
-      if (auto synced = full_sync(txn, fresh, problem); !synced) return synced;
-      problem = Error{};
-    }
+  // 1. and 2. for one round, which is answered at its end.
+  auto take_uids = [&](Txn& txn, Round& round) -> std::expected<void, LmdbError> {
     std::int64_t new_before = mtime_ns(dir_ / "new"), cur_before = mtime_ns(dir_ / "cur");
     // 1. Into new/ or cur/, never replacing a file (a retried attempt finds
     // its files already there).
-    for (const auto& [from, to] : moves) {
+    for (const auto& [from, to] : round.moves) {
       auto ec = injected_fault(FaultPoint::rename_message).value_or(std::error_code());
       if (!ec) ec = maildir::rename_noreplace(from, to);
       if (ec) {
@@ -925,13 +952,13 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
         return std::unexpected(carry(problem));
       }
     }
-    for (auto [used, sub] : {std::pair{any_new, "new"}, std::pair{any_cur, "cur"}}) {
-      if (used) flush([path = dir_ / sub] { return maildir::fsync_directory(path); });
+    for (auto [used, sub] : {std::pair{round.any_new, "new"}, std::pair{round.any_cur, "cur"}}) {
+      if (used) flush(round, [path = dir_ / sub] { return maildir::fsync_directory(path); });
     }
     // 2. UIDs and the UID list.
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
-    before_batch = *m;
+    if (handed_out == 0) before_batch = *m;
     meta = *m;
     // Lines another process (or an earlier attempt) appended: their UIDs are
     // taken, and an earlier attempt's lines for these files keep theirs.
@@ -951,8 +978,8 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     auto modseq = next_modseq(dir_, meta);
     if (!modseq) return std::unexpected(modseq.error());
     std::vector<uidlist::Entry> entries;
-    records.clear();
-    for (auto& pending : batch) {
+    round.records.clear();
+    for (auto& pending : round.batch) {
       Appended appended;
       appended.uidvalidity = meta.uidvalidity;
       for (std::size_t i = 0; i < pending->names.size(); ++i) {
@@ -975,11 +1002,11 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
           entries.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid));
         }
         appended.uids.push_back(r.uid);
-        records.push_back(std::move(r));
+        round.records.push_back(std::move(r));
       }
       pending->result = std::move(appended);
     }
-    end = tail->end;
+    std::uint64_t end = tail->end;  // of the UID list with the round's lines
     if (!entries.empty()) {
       auto append_fault = injected_fault(FaultPoint::uidlist_append);
       auto appended = append_fault ? std::expected<std::uint64_t, std::error_code>(std::unexpected(*append_fault))
@@ -990,36 +1017,123 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
       end = *appended;
     }
-    flush([path = uidlist_file()] { return maildir::fsync_file(path); });
+    flush(round, [path = uidlist_file()] { return maildir::fsync_file(path); });
     if (auto failed = injected_fault(FaultPoint::index_commit))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
     // Nothing is undone from here: the deliverers answer when the flushes
     // end, and the index follows.
     std::int64_t bytes = 0, count = 0;
-    for (auto& p : batch) {
+    for (auto& p : round.batch) {
       for (const auto& message : p->messages) {
         bytes += static_cast<std::int64_t>(message.data.size());
         ++count;
       }
     }
     quota::add(root_, bytes, count);
-    handed_out = true;
-    hand_out(batch, flushes);
+    ++handed_out;
+    hand_out(round.batch, round.flushes);
     meta.uidlist_offset = end;
     // Our own renames moved the directory times; if the index was in step
     // before them, it still is.
-    if (meta.new_mtime_ns == new_before && any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
-    if (meta.cur_mtime_ns == cur_before && any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
-    at_hand_out = meta;
-    return index_batch(txn);
+    if (meta.new_mtime_ns == new_before && round.any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
+    if (meta.cur_mtime_ns == cur_before && round.any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
+    round.at_hand_out = meta;
+    if (auto inserted = index_round(txn, round); !inserted) return inserted;
+    return index::write_meta(txn, meta);
+  };
+  // While deliveries to this folder follow each other closely, the
+  // transaction stays open for the next ones (up to commit_delay between
+  // two, and never while another writer of this process waits): one index
+  // commit and its flush for many messages. Readers see the messages when
+  // the transaction commits.
+  const auto delay = commit_delay_;
+  struct DelaySlot {
+    bool held = false;
+    ~DelaySlot() {
+      if (held) delayed_commits.fetch_sub(1);
+    }
+  } slot;
+  if (delay.count() > 0 && batch.back()->follows_closely) {
+    if (delayed_commits.fetch_add(1) < kMostDelayedCommits) slot.held = true;
+    else delayed_commits.fetch_sub(1);
+  }
+  const bool stream = slot.held;
+  auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+    problem = Error{};
+    if (handed_out > 0) {
+      // Run again after the hand-out because the map grew: the inserts once
+      // more, unless another process wrote in between (the next sync then
+      // indexes the rounds from the UID list).
+      auto stored = index::read_meta(txn);
+      if (!stored) return std::unexpected(stored.error());
+      if (stored->uidlist_offset != before_batch.uidlist_offset || stored->uidnext != before_batch.uidnext ||
+          stored->highest_modseq != before_batch.highest_modseq)
+        return std::unexpected(LmdbError{-1, "index written by another process during a retry"});
+      for (std::size_t r = 0; r < handed_out; ++r) {
+        meta = rounds[r].at_hand_out;
+        if (auto inserted = index_round(txn, rounds[r]); !inserted) return inserted;
+      }
+      return finish(txn);
+    }
+    // A folder never indexed (or whose index was deleted) gets its UID list
+    // and index first, while the new files are still in tmp/.
+    auto initial = meta_or_reset(txn, dir_);
+    if (!initial) return std::unexpected(initial.error());
+    if (initial->uidvalidity == 0) {
+      FolderMeta fresh = *initial;
+      if (auto synced = full_sync(txn, fresh, problem); !synced) return synced;
+      problem = Error{};
+    }
+    if (auto taken = take_uids(txn, rounds.front()); !taken) return taken;
+    const auto last_call = std::chrono::steady_clock::now() + kCommitDelaysAtMost * delay;
+    std::vector<std::shared_ptr<Pending>> next;
+    while (stream &&
+           next_round(next, std::min(last_call, std::chrono::steady_clock::now() + delay))) {
+      batch.insert(batch.end(), next.begin(), next.end());  // run_commits answers them if all fails
+      rounds.push_back(prepare(std::move(next)));
+      next.clear();
+      std::size_t answered = handed_out;
+      if (auto taken = take_uids(txn, rounds.back()); !taken) {
+        // A later round that failed before its answer fails alone; the
+        // earlier ones commit. Past its answer (an index error), the whole
+        // transaction is redone or left to the next sync.
+        if (handed_out > answered) return taken;
+        undo(rounds.back());
+        Error failed = problem.detail.empty() ? error_from(taken.error()) : problem;
+        {
+          std::lock_guard lock(mutex_);
+          for (auto& p : rounds.back().batch) {
+            p->result = std::unexpected(failed);
+            p->done = true;
+          }
+        }
+        done_.notify_all();
+        rounds.pop_back();
+        problem = Error{};
+        // Before its answer the round wrote nothing to the index: the meta
+        // stored by the round before is the state to commit.
+        auto stored = index::read_meta(txn);
+        if (!stored) return std::unexpected(stored.error());
+        meta = *stored;
+        break;
+      }
+    }
+    return finish(txn);
   }, false);  // the UID list, flushed before, can redo this commit
   // The flushes end before anything is undone or announced.
-  std::error_code flushed = wait_for_flushes();
+  std::error_code flushed;
+  for (auto& round : rounds) {
+    for (auto& f : round.flushes) {
+      std::error_code ec = f.get();
+      if (ec && !flushed) flushed = ec;
+    }
+  }
   if (!written) {
-    if (handed_out) return {};  // the next sync indexes the batch from the UID list
-    undo();
+    if (handed_out > 0) return {};  // the next sync indexes the rounds from the UID list
+    undo(rounds.front());
     return std::unexpected(problem.detail.empty() ? error_from(written.error()) : problem);
   }
+  commits.fetch_add(1, std::memory_order_relaxed);
   if (flushed) return std::unexpected(error_from(flushed, "flush " + dir_.string()));
   publish(meta);
   announce(meta.highest_modseq);
@@ -1059,6 +1173,7 @@ Result<FolderView::StoreResult> Folder::store(const std::vector<Uid>& uids, Stor
       case StoreMode::remove: out_system = system & ~flags.system; out_keywords = keywords & ~*mask; break;
     }
   };
+  WriteIntent intent(*this);
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     result = {};
     std::int64_t cur_before = mtime_ns(dir_ / "cur"), new_before = mtime_ns(dir_ / "new");
@@ -1130,6 +1245,7 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
   std::vector<Uid> removed;
   std::int64_t removed_bytes = 0;
   FolderMeta meta;
+  WriteIntent intent(*this);
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     removed.clear();
     std::int64_t cur_before = mtime_ns(dir_ / "cur"), new_before = mtime_ns(dir_ / "new");
@@ -1235,6 +1351,7 @@ Result<Uid> Folder::claim_recent() {
   if (!looked) return std::unexpected(error_from(looked.error()));
   if (!any) return first;
   std::optional<FolderMeta> claimed;
+  WriteIntent intent(*this);
   auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
     auto m = index::read_meta(txn);
     if (!m) return std::unexpected(m.error());
@@ -1268,6 +1385,7 @@ Result<std::string> Folder::mailbox_guid() {
     auto env_handle = env();
     if (!env_handle) return std::unexpected(env_handle.error());
     Error problem;
+    WriteIntent intent(*this);
     auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
       auto contents = uidlist::read(uidlist_file());
       if (!contents) {

@@ -75,6 +75,20 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // RENAME waits for that end.
   void wait_for_commits();
 
+  // Held by a thread of this process about to write the folder's index (or
+  // waiting for its commits): a group commit open for more deliveries
+  // commits at once rather than keep it waiting.
+  class WriteIntent {
+   public:
+    explicit WriteIntent(Folder& folder);
+    ~WriteIntent();
+    WriteIntent(const WriteIntent&) = delete;
+    WriteIntent& operator=(const WriteIntent&) = delete;
+
+   private:
+    Folder& folder_;
+  };
+
   // Wakes watchers in every process (bumps the change file).
   void announce(Modseq modseq);
   // Publishes the folder's counters to the user's index (STATUS reads them).
@@ -124,10 +138,14 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // flushes they wait for before answering.
   void hand_out(std::vector<std::shared_ptr<Pending>>& batch,
                 const std::vector<std::shared_future<std::error_code>>& flushes);
+  // Waits until `until` for deliveries to queue and takes them as the next
+  // round of the open commit; false when none came or a writer waits.
+  bool next_round(std::vector<std::shared_ptr<Pending>>& round, std::chrono::steady_clock::time_point until);
   std::expected<void, index::LmdbError> full_sync(index::Txn& txn, index::FolderMeta& meta, Error& error);
 
   const StoreConfig& config_;  // not for background work, which may outlive the Store
   const std::chrono::steady_clock::duration full_sync_interval_;
+  const std::chrono::milliseconds commit_delay_;  // StoreConfig::commit_delay
   std::filesystem::path root_;  // the user's maildir, for the quota file
   std::filesystem::path dir_;
   std::string name_;
@@ -147,7 +165,10 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::mutex mutex_;  // guards the queue below and each Pending's `done`
   std::deque<std::shared_ptr<Pending>> queue_;
   bool committing_ = false;  // a committer is running (run_commits)
+  std::size_t writers_waiting_ = 0;  // WriteIntents held
+  std::chrono::steady_clock::time_point last_arrival_;  // of the latest delivery queued
   std::condition_variable done_;
+  std::condition_variable more_;  // a delivery queued or a writer waits
 };
 
 }  // namespace roost::storage

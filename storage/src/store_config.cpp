@@ -26,6 +26,7 @@ StoreConfig store_config(const Config& config) {
   out.quota_messages = config.mail.quota_messages;
   out.open_index_limit = config.mail.open_index_limit;
   out.full_sync_interval = config.mail.full_sync_interval;
+  out.commit_delay = config.mail.commit_delay;
   return out;
 }
 
@@ -37,6 +38,7 @@ std::shared_ptr<Store> shared_store(const Config& config, Metrics& metrics) {
     store = std::make_shared<Store>(store_config(config));
     metrics.add_collector([](Metrics& m) {
       m.series("roost_folder_scans_total").store(static_cast<std::int64_t>(folder_scans()), std::memory_order_relaxed);
+      m.series("roost_index_commits_total").store(static_cast<std::int64_t>(group_commits()), std::memory_order_relaxed);
     });
   }
   return store;

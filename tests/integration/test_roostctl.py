@@ -119,6 +119,7 @@ class InitAndStart(unittest.TestCase):
                 for service in ("imap", "pop3", "lmtp"):
                     self.assertIn(f'roost_commands_total{{service="{service}"}}', metrics)
                 self.assertRegex(metrics, r"\nroost_folder_scans_total \d+\n")
+                self.assertRegex(metrics, r"\nroost_index_commits_total [1-9]\d*\n")
                 daemon.send_signal(signal.SIGTERM)
                 self.assertEqual(daemon.wait(20), 0)
             finally:

@@ -56,6 +56,34 @@ TEST_F(Faults, FailedRenameLeavesNothing) {
   expect_untouched();
 }
 
+// A delivery that fails while the commit before it stays open for more
+// (StoreConfig::commit_delay) fails alone: the deliveries answered in that
+// commit keep their UIDs and are indexed.
+TEST_F(Faults, FailedDeliveryInAnOpenCommitFailsAlone) {
+  user_.reset();
+  store_.reset();
+  StoreConfig config = testing::test_config(dir_.path());
+  config.commit_delay = std::chrono::hours(1);
+  store_ = std::make_unique<Store>(config);
+  user_ = std::move(*store_->open_user("fay"));
+  auto alone = user_->deliver("INBOX", testing::new_message("commits alone"));
+  auto waiting = user_->deliver("INBOX", testing::new_message("opens a commit that waits"));
+  ASSERT_TRUE(alone && waiting);
+  EXPECT_EQ(waiting->uids, std::vector<Uid>{3});
+  inject_fault(FaultPoint::rename_message, std::errc::io_error);
+  auto failed = user_->deliver("INBOX", testing::new_message("fails"));
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().kind, ErrorKind::internal);
+  auto after = user_->deliver("INBOX", testing::new_message("after"));
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->uids, std::vector<Uid>{4});
+  EXPECT_EQ(files("tmp"), 0u);
+  EXPECT_EQ(files("new"), 4u);
+  auto view = user_->open("INBOX", false).value();
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1, 2, 3, 4}));
+  EXPECT_TRUE(user_->verify_index("INBOX").value().empty());
+}
+
 TEST_F(Faults, FailedUidListAppendLeavesNothing) {
   inject_fault(FaultPoint::uidlist_append, std::errc::no_space_on_device);
   auto result = user_->deliver("INBOX", testing::new_message("x"));

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -98,6 +99,45 @@ TEST(Storage, DeliveryLandsInNewWithAscendingUids) {
   EXPECT_EQ(status->unseen, 2u);
   EXPECT_EQ(status->recent, 2u);
   EXPECT_EQ(status->uidnext, 3u);
+}
+
+// Deliveries that follow each other closely share one index commit: each is
+// answered once its file and UID line are durable, while the transaction
+// stays open for the next; the index shows them once it commits, which a
+// reader of this process brings about at once (StoreConfig::commit_delay).
+TEST(Storage, DeliveriesInAStreamShareOneIndexCommit) {
+  TempDir dir;
+  StoreConfig config = testing::test_config(dir.path());
+  config.commit_delay = std::chrono::hours(1);
+  Store store(config);
+  auto user = open_user(store);
+  for (Uid expected = 1; expected <= 3; ++expected) {
+    auto delivered = user->deliver("INBOX", new_message("stream " + std::to_string(expected)));
+    ASSERT_TRUE(delivered.has_value()) << delivered.error().detail;
+    EXPECT_EQ(delivered->uids, std::vector<Uid>{expected});
+  }
+  // Durable: three files, three UID lines.
+  EXPECT_EQ(files_in(user->root() / "new").size(), 3u);
+  std::string uidlist = testing::read_text(user->root() / "dovecot-uidlist");
+  EXPECT_EQ(std::count(uidlist.begin(), uidlist.end(), '\n'), 4) << uidlist;  // header and three lines
+  // The first followed nothing and committed alone; the other two wait in
+  // one open transaction, invisible to a reader that does not write.
+  auto env = index::EnvRegistry::instance().open(user->root() / "roost-index", index::folder_env_options());
+  ASSERT_TRUE(env.has_value());
+  std::uint32_t indexed = 0;
+  ASSERT_TRUE((*env)->read([&](index::Txn& txn) -> std::expected<void, index::LmdbError> {
+    auto meta = index::read_meta(txn);
+    if (!meta) return std::unexpected(meta.error());
+    indexed = meta->messages;
+    return {};
+  }));
+  EXPECT_EQ(indexed, 1u);
+  // A view syncs, which ends the wait (not after the hour): all three.
+  auto opened = std::async(std::launch::async, [&] { return user->open("INBOX", false); });
+  ASSERT_EQ(opened.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  auto view = opened.get();
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(*(*view)->uid_list(), (std::vector<Uid>{1, 2, 3}));
 }
 
 TEST(Storage, AppendKeepsFlagsKeywordsAndBytes) {

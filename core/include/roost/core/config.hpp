@@ -95,6 +95,7 @@ struct Config {
     std::vector<std::string> quota_admins;  // canonical user names that may SETQUOTA
     unsigned open_index_limit = 0;
     std::chrono::milliseconds full_sync_interval{};
+    std::chrono::milliseconds commit_delay{};
   } mail;
 
   struct Lmtp {

@@ -59,6 +59,10 @@ using Result = std::expected<T, Error>;
 // server runs them when another program changed a folder, every ten
 // minutes per folder and after a damaged index, never for its own changes.
 std::uint64_t folder_scans();
+// Index transactions that committed delivered or appended messages: with
+// deliveries() it shows how many messages one commit serves
+// (StoreConfig::commit_delay).
+std::uint64_t group_commits();
 
 enum class SpecialUse : std::uint8_t { none, drafts, sent, trash, junk, archive, all, flagged };
 std::string_view special_use_attribute(SpecialUse use);  // "\\Drafts", ... or ""
@@ -79,6 +83,10 @@ struct StoreConfig {
   // A folder in use is listed in full at least this often (in the
   // background), for foreign changes that did not move a directory's time.
   std::chrono::milliseconds full_sync_interval = std::chrono::minutes(10);
+  // Deliveries to one folder that follow each other within this share one
+  // index commit (each is still answered once it is durable); readers see
+  // them up to four times this later. 0: a commit per batch.
+  std::chrono::milliseconds commit_delay = std::chrono::milliseconds(25);
 };
 
 struct FolderStatus {
