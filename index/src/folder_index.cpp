@@ -1,6 +1,7 @@
 #include "roost/index/folder_index.hpp"
 
 #include <algorithm>
+#include <array>
 #include <span>
 
 #include "codec.hpp"
@@ -316,19 +317,21 @@ std::string sort_key(SortKind kind, const MessageRecord& record, const MessageKe
 }
 
 std::vector<std::string_view> words(std::string_view text) {
+  // Letters, digits and every byte of a multi-byte character.
+  static constexpr auto kWordByte = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 256; ++c)
+      table[c] = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return table;
+  }();
+  auto in_word = [&](std::size_t i) { return kWordByte[static_cast<unsigned char>(text[i])]; };
   std::vector<std::string_view> out;
-  std::size_t start = std::string_view::npos;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    bool in_word = false;
-    if (i < text.size()) {
-      auto c = static_cast<unsigned char>(text[i]);
-      in_word = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    }
-    if (in_word && start == std::string_view::npos) start = i;
-    if (!in_word && start != std::string_view::npos) {
-      out.push_back(text.substr(start, i - start));
-      start = std::string_view::npos;
-    }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && !in_word(i)) ++i;
+    std::size_t start = i;
+    while (i < text.size() && in_word(i)) ++i;
+    if (i > start) out.push_back(text.substr(start, i - start));
   }
   return out;
 }
@@ -630,9 +633,16 @@ std::expected<std::size_t, LmdbError> merge_pending(Txn& txn, std::size_t limit)
     if (int order = key_of(a).compare(key_of(b)); order != 0) return order < 0;
     return a.uid < b.uid;
   });
+  // UIDs ascend, so a word's new UIDs mostly follow all it has: appended
+  // without a search among them; one that does not (indexed late) is put
+  // in its place.
   Cursor terms(txn, env.dbi(Db::terms));
-  for (const Posting& p : postings)
-    if (auto r = terms.put(key_of(p), uid_key(p.uid), MDB_NODUPDATA); !r) return std::unexpected(r.error());
+  for (const Posting& p : postings) {
+    auto appended = terms.append_dup(key_of(p), uid_key(p.uid));
+    if (!appended) return std::unexpected(appended.error());
+    if (!*appended)
+      if (auto r = terms.put(key_of(p), uid_key(p.uid), MDB_NODUPDATA); !r) return std::unexpected(r.error());
+  }
   std::vector<std::string> entries;
   auto listed = pending_entries(txn, merged, kSortKinds, [&](std::string entry, Uid) { entries.push_back(std::move(entry)); });
   if (!listed) return std::unexpected(listed.error());

@@ -170,6 +170,15 @@ std::expected<void, LmdbError> Cursor::put(std::string_view key, std::string_vie
   return {};
 }
 
+std::expected<bool, LmdbError> Cursor::append_dup(std::string_view key, std::string_view value) {
+  if (cursor_ == nullptr) return std::unexpected(error(EINVAL, "mdb_cursor_open", env_->dir()));
+  MDB_val k = as_val(key), v = as_val(value);
+  int rc = mdb_cursor_put(cursor_, &k, &v, MDB_APPENDDUP);
+  if (rc == MDB_KEYEXIST) return false;
+  if (rc != 0) return std::unexpected(error(rc, "mdb_cursor_put", env_->dir()));
+  return true;
+}
+
 std::expected<void, LmdbError> Cursor::del() {
   if (cursor_ == nullptr) return std::unexpected(error(EINVAL, "mdb_cursor_open", env_->dir()));
   int rc = mdb_cursor_del(cursor_, 0);

@@ -93,6 +93,16 @@ std::string casemap(std::string_view utf8) {
   const auto length = static_cast<int32_t>(utf8.size());
   UChar decomposition[32];
   while (i < length) {
+    // Runs of ASCII, most of any text, are copied and upper-cased in place.
+    int32_t run = i;
+    while (run < length && s[run] < 0x80) ++run;
+    if (run > i) {
+      std::size_t from = out.size();
+      out.append(utf8.data() + i, static_cast<std::size_t>(run - i));
+      for (std::size_t k = from; k < out.size(); ++k) out[k] = ascii_upper(out[k]);
+      i = run;
+      continue;
+    }
     UChar32 c;
     U8_NEXT(s, i, length, c);
     if (c < 0x80) {

@@ -265,6 +265,50 @@ TEST_P(SearchFixture, ThreadsCoverEveryMessageOnce) {
   }
 }
 
+// A merge appends a word's new UIDs after those it has; a message indexed
+// after a higher UID was merged (late, by a sync) still gets its postings,
+// in their place.
+TEST(Merge, AMessageIndexedLateKeepsItsPostings) {
+  testing::TempDir dir;
+  auto env = index::EnvRegistry::instance().open(dir.path() / "index", index::folder_env_options());
+  ASSERT_TRUE(env.has_value());
+  const std::string message = "Subject: zebra crossing\r\n\r\nA zebra crossed.\r\n";
+  index::FolderMeta meta;
+  auto add_and_merge = [&](Uid uid) {
+    auto written = (*env)->write([&](index::Txn& txn) -> std::expected<void, index::LmdbError> {
+      index::MessageRecord record;
+      record.uid = uid;
+      record.modseq = uid;
+      record.file_key = "key" + std::to_string(uid);
+      record.size = message.size();
+      if (auto inserted = index::insert(txn, meta, record, index::analyze(message, 0)); !inserted) return inserted;
+      auto merged = index::merge_pending(txn, 100);
+      if (!merged) return std::unexpected(merged.error());
+      EXPECT_EQ(*merged, 1u);
+      return {};
+    });
+    ASSERT_TRUE(written.has_value()) << written.error().what;
+  };
+  add_and_merge(10);
+  add_and_merge(5);
+  add_and_merge(20);
+  index::SearchContext context;
+  context.body_text = [&](Uid) { return std::optional<std::string>(index::body_search_text(message)); };
+  for (auto [kind, word] : {std::pair{K::body, "zebra"}, std::pair{K::header, "crossing"}}) {
+    SearchKey key;
+    key.kind = kind;
+    key.text = word;
+    if (kind == K::header) key.field = "subject";
+    auto found = (*env)->read([&](index::Txn& txn) -> std::expected<void, index::LmdbError> {
+      auto uids = index::search_messages(txn, key, {5, 10, 20}, context);
+      if (!uids) return std::unexpected(uids.error());
+      EXPECT_EQ(*uids, (std::vector<Uid>{5, 10, 20})) << word;
+      return {};
+    });
+    ASSERT_TRUE(found.has_value());
+  }
+}
+
 TEST(Thread, ReferencesLinksRepliesAndMergesSubjects) {
   testing::TempDir dir;
   Store store(testing::test_config(dir.path()));

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace roost {
@@ -11,6 +12,14 @@ namespace roost {
 inline bool is_valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
+    // Text is mostly ASCII: eight bytes at a time while none has its top bit.
+    while (i + 8 <= s.size()) {
+      std::uint64_t eight;
+      std::memcpy(&eight, s.data() + i, 8);
+      if ((eight & 0x8080808080808080ull) != 0) break;
+      i += 8;
+    }
+    if (i == s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     std::size_t n;
     std::uint32_t cp;

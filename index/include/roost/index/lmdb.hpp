@@ -121,6 +121,9 @@ class Cursor {
   // descending from the root as Txn::put does. MDB_KEYEXIST under
   // MDB_NODUPDATA is not an error.
   std::expected<void, LmdbError> put(std::string_view key, std::string_view value, unsigned flags = 0);
+  // Adds `value` after the last duplicate of `key` (MDB_APPENDDUP, no search
+  // among them); false, and nothing written, when it would not sort last.
+  std::expected<bool, LmdbError> append_dup(std::string_view key, std::string_view value);
   // Deletes the item under the cursor.
   std::expected<void, LmdbError> del();
   MDB_cursor* raw() const { return cursor_; }
