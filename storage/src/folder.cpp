@@ -718,41 +718,52 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
     }
     pending->keyword_masks.push_back(mask);
   }
-  // Each file is written and flushed on the flusher while this thread
-  // analyses the messages: the flush no longer waits for the analysis.
-  std::vector<std::future<std::error_code>> writes;
-  writes.reserve(messages.size());
+  // Each file is written and its writeback started, then the messages are
+  // analysed while the disk works, then the files are fsynced: this thread
+  // does all of it, with no hand-off to another for a single message.
+  std::optional<Error> failure;
+  auto failed = [&](std::size_t i, std::error_code ec) {
+    if (!failure) failure = error_from(ec, "write " + (dir_ / "tmp" / pending->names[i]).string());
+  };
+  std::vector<bool> written(messages.size());
+  std::vector<std::shared_ptr<maildir::NewFile>> started(messages.size());
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const NewMessage& m = messages[i];
     std::string name = maildir::unique_name(config_.host_name, m.data.size(), index::vsize_of(m.data));
     fs::path path = dir_ / "tmp" / name;
     pending->names.push_back(std::move(name));
-    if (auto failed = injected_fault(FaultPoint::write_message)) {
-      std::promise<std::error_code> now_known;
-      now_known.set_value(*failed);
-      writes.push_back(now_known.get_future());
+    if (auto fault = injected_fault(FaultPoint::write_message)) {
+      failed(i, *fault);
       continue;
     }
     // A link shares the durable bytes (and the mtime, the INTERNALDATE) of
     // the source; if the source moved meanwhile or lives elsewhere, write.
     if (i < links.size() && ::link(links[i].c_str(), path.c_str()) == 0) {
-      std::promise<std::error_code> linked;
-      linked.set_value({});
-      writes.push_back(linked.get_future());
+      written[i] = true;
       continue;
     }
-    writes.push_back(flusher().submit([path = std::move(path), data = std::string_view(m.data),
-                                       mtime = m.internal_date] {
-      return maildir::write_new_file(path, data, mtime);
-    }));
+    auto file = maildir::NewFile::start(path, m.data, m.internal_date);
+    if (!file) {
+      failed(i, file.error());
+      continue;
+    }
+    started[i] = std::make_shared<maildir::NewFile>(std::move(*file));
   }
-  for (const NewMessage& m : messages) pending->analyses.push_back(index::analyze(m.data, m.internal_date));
-  std::optional<Error> failure;
-  std::vector<bool> written(writes.size());
-  for (std::size_t i = 0; i < writes.size(); ++i) {
-    auto ec = writes[i].get();
+  if (!failure)
+    for (const NewMessage& m : messages) pending->analyses.push_back(index::analyze(m.data, m.internal_date));
+  // The first file's fsync here, the others' side by side on flushers.
+  std::vector<std::pair<std::size_t, std::future<std::error_code>>> finishing;
+  for (std::size_t i = 1; i < started.size(); ++i)
+    if (started[i]) finishing.emplace_back(i, flusher().submit([file = started[i]] { return file->finish(); }));
+  if (!started.empty() && started[0]) {
+    auto ec = started[0]->finish();
+    written[0] = !ec;
+    if (ec) failed(0, ec);
+  }
+  for (auto& [i, finished] : finishing) {
+    auto ec = finished.get();
     written[i] = !ec;
-    if (ec && !failure) failure = error_from(ec, "write " + (dir_ / "tmp" / pending->names[i]).string());
+    if (ec) failed(i, ec);
   }
   if (failure) {
     for (std::size_t i = 0; i < written.size(); ++i)
@@ -911,9 +922,17 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   // flushes, not for the index, which is a cache of them. The inserts and
   // the commit run beside the flushes (a lost or failed commit is redone
   // from the UID list by the next sync).
-  auto flush = [](Round& round, std::function<std::error_code()> job) {
+  // On a flusher, or (`here`) on this thread, which has nothing else to do
+  // before the hand-out.
+  auto flush = [](Round& round, std::function<std::error_code()> job, bool here = false) {
     if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
-    round.flushes.push_back(flusher().submit(std::move(job)).share());
+    if (!here) {
+      round.flushes.push_back(flusher().submit(std::move(job)).share());
+      return;
+    }
+    std::promise<std::error_code> ended;
+    ended.set_value(job());
+    round.flushes.push_back(ended.get_future().share());
   };
   Error problem;
   FolderMeta meta;
@@ -1017,7 +1036,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
       end = *appended;
     }
-    flush(round, [path = uidlist_file()] { return maildir::fsync_file(path); });
+    flush(round, [path = uidlist_file()] { return maildir::fsync_file(path); }, true);
     if (auto failed = injected_fault(FaultPoint::index_commit))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
     // Nothing is undone from here: the deliverers answer when the flushes

@@ -155,13 +155,14 @@ std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t
   return out;
 }
 
-std::error_code write_new_file(const std::filesystem::path& path, std::string_view data, std::int64_t mtime) {
+std::expected<NewFile, std::error_code> NewFile::start(const std::filesystem::path& path, std::string_view data,
+                                                       std::int64_t mtime) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.fd < 0) return last_error();
+  if (fd.fd < 0) return std::unexpected(last_error());
   auto fail = [&]() {
     std::error_code ec = last_error();
     ::unlink(path.c_str());
-    return ec;
+    return std::unexpected(ec);
   };
   std::size_t done = 0;
   while (done < data.size()) {
@@ -175,8 +176,31 @@ std::error_code write_new_file(const std::filesystem::path& path, std::string_vi
   // The file's mtime is the message's INTERNALDATE (as Dovecot keeps it).
   struct timespec times[2] = {{mtime, 0}, {mtime, 0}};
   if (::futimens(fd.fd, times) != 0) return fail();
-  if (::fsync(fd.fd) != 0) return fail();
-  return {};
+  // Only a head start for the data: fsync in finish() is what makes it
+  // durable (and reports any write error), so a failure here is ignored.
+  ::sync_file_range(fd.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  NewFile file(fd.fd, path);
+  fd.fd = -1;
+  return file;
+}
+
+NewFile::~NewFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::error_code NewFile::finish() {
+  std::error_code ec;
+  if (::fsync(fd_) != 0) ec = last_error();
+  ::close(fd_);
+  fd_ = -1;
+  if (ec) ::unlink(path_.c_str());
+  return ec;
+}
+
+std::error_code write_new_file(const std::filesystem::path& path, std::string_view data, std::int64_t mtime) {
+  auto file = NewFile::start(path, data, mtime);
+  if (!file) return file.error();
+  return file->finish();
 }
 
 std::error_code replace_file(const std::filesystem::path& file, std::string_view text) {

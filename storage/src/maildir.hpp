@@ -43,6 +43,26 @@ std::vector<std::string> parse_keywords(std::string_view text);
 
 // Writes `data` to a new file (O_EXCL) and fsyncs it; removes it on failure.
 std::error_code write_new_file(const std::filesystem::path& path, std::string_view data, std::int64_t mtime);
+
+// The same in two steps, for a caller with other work meanwhile: start()
+// writes the file and starts its writeback (sync_file_range), finish()
+// fsyncs it, which then mostly waits for what is already under way. A file
+// never finished is closed and left for the stale tmp/ clean-up.
+class NewFile {
+ public:
+  static std::expected<NewFile, std::error_code> start(const std::filesystem::path& path, std::string_view data,
+                                                       std::int64_t mtime);
+  NewFile(NewFile&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) { other.fd_ = -1; }
+  NewFile& operator=(NewFile&&) = delete;
+  ~NewFile();
+  // Durable, or removed with the error.
+  std::error_code finish();
+
+ private:
+  NewFile(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::filesystem::path path_;
+};
 // Replaces a small file whole: a temporary file named for this writer alone
 // (concurrent writers never trip over each other's), fsynced, renamed over
 // `file`, the directory fsynced.
