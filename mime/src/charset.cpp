@@ -160,20 +160,24 @@ std::string canonical_charset(std::string_view label_in) {
 
 std::string to_utf8(std::string_view bytes, std::string_view charset) {
   static thread_local ConverterCache cache;
-  bool ascii = true;
+  // Every charset we accept agrees on the bytes below 0x80 but ESC, except
+  // for '+' in UTF-7 and '~' in HZ.
+  bool ascii = true, shifts = false;
   for (unsigned char c : bytes) {
-    if (c >= 0x80 || c == 0x1b || c == '+' || c == '~') {
+    if (c >= 0x80 || c == 0x1b) {
       ascii = false;
       break;
     }
+    if (c == '+' || c == '~') shifts = true;
   }
-  if (ascii) return std::string(bytes);  // every charset we accept agrees on these
+  if (ascii && !shifts) return std::string(bytes);
   std::string name = canonical_charset(charset);
-  if (name == "utf-8" && is_valid_utf8(bytes)) return std::string(bytes);
   if (name.empty()) name = unlabeled_charset(bytes);
+  if (name == "utf-8" && is_valid_utf8(bytes)) return std::string(bytes);
   UConverter* c = cache.get(name);
   if (c == nullptr) c = cache.get(unlabeled_charset(bytes));
   if (c == nullptr) return std::string(bytes);
+  if (ascii && ucnv_getType(c) != UCNV_UTF7 && ucnv_getType(c) != UCNV_HZ) return std::string(bytes);
   return convert(c, bytes);
 }
 

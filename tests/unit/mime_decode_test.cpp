@@ -57,6 +57,20 @@ TEST(Charsets, LabelCorrections) {
   EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));      // overlong
   EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // surrogate
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));      // truncated
+  // Past the eight-bytes-at-a-time ASCII stretch too.
+  EXPECT_TRUE(is_valid_utf8("plain ascii text, then \xe2\x82\xac"));
+  EXPECT_FALSE(is_valid_utf8("plain ascii text, then \xc0\xaf"));
+}
+
+// Text of seven-bit bytes is itself in every charset but those whose shifts
+// are seven-bit: '+' starts a run of base64 in UTF-7 (RFC 2152), "~~" is a
+// tilde and "~{" a shift in HZ (RFC 1843).
+TEST(Charsets, SevenBitTextNeedsConvertingOnlyWhereItShifts) {
+  EXPECT_EQ(to_utf8("1+1=2 ~ C++", "us-ascii"), "1+1=2 ~ C++");
+  EXPECT_EQ(to_utf8("1+1=2 ~ C++", "iso-8859-15"), "1+1=2 ~ C++");
+  EXPECT_EQ(to_utf8("1+1=2 ~ C++", ""), "1+1=2 ~ C++");
+  EXPECT_EQ(to_utf8("Hi Mom -+Jjo--!", "utf-7"), "Hi Mom -\xe2\x98\xba-!");  // RFC 2152's example
+  EXPECT_EQ(to_utf8("a~~b", "hz-gb-2312"), "a~b");
 }
 
 // RFC 9051 §7.5.2 body parameter list: continuations joined; charset'd
