@@ -337,7 +337,8 @@ const std::vector<Setting>& settings() {
        set_duration(&Config::mail, &Config::Mail::full_sync_interval)},
       {{"mail", "commit_delay", "25ms",
         "Deliveries to one folder that follow each other within this share one index commit, each still answered "
-        "once it is durable; readers see them up to four times this later. 0 commits every delivery at once."},
+        "once it is durable; a session of the same process that needs them ends the wait, other processes see them "
+        "up to four times this later. 0 commits every delivery at once."},
        set_duration(&Config::mail, &Config::Mail::commit_delay)},
 
       {{"lmtp", "default_domain", "",

@@ -920,10 +920,11 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   // once its files are in new/ or cur/ with those directories flushed and
   // its UIDs are in the flushed UID list: its deliverers wait for those
   // flushes, not for the index, which is a cache of them. The inserts and
-  // the commit run beside the flushes (a lost or failed commit is redone
-  // from the UID list by the next sync).
-  // On a flusher, or (`here`) on this thread, which has nothing else to do
-  // before the hand-out.
+  // the commit run beside the directory flush (a lost or failed commit is
+  // redone from the UID list by the next sync).
+  //
+  // A flush runs on a flusher, or (`here`) on this thread, which has
+  // nothing else to do before the hand-out.
   auto flush = [](Round& round, std::function<std::error_code()> job, bool here = false) {
     if (auto failed = injected_fault(FaultPoint::flush)) job = [ec = *failed] { return ec; };
     if (!here) {

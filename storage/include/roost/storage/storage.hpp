@@ -84,8 +84,9 @@ struct StoreConfig {
   // background), for foreign changes that did not move a directory's time.
   std::chrono::milliseconds full_sync_interval = std::chrono::minutes(10);
   // Deliveries to one folder that follow each other within this share one
-  // index commit (each is still answered once it is durable); readers see
-  // them up to four times this later. 0: a commit per batch.
+  // index commit (each is still answered once it is durable); a session of
+  // this process that needs them ends the wait, other processes see them up
+  // to four times this later. 0: a commit per batch.
   std::chrono::milliseconds commit_delay = std::chrono::milliseconds(25);
 };
 
