@@ -779,7 +779,7 @@ Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
   // commit may still be running (or waiting for the next batch).
   std::unique_lock lock(mutex_);
   auto arrived = std::chrono::steady_clock::now();
-  pending->follows_closely = arrived - last_arrival_ < commit_delay_;
+  pending->follows_closely = last_arrival_ && arrived - *last_arrival_ < commit_delay_;
   last_arrival_ = arrived;
   queue_.push_back(pending);
   if (!committing_) {

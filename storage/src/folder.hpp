@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -166,7 +167,7 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::deque<std::shared_ptr<Pending>> queue_;
   bool committing_ = false;  // a committer is running (run_commits)
   std::size_t writers_waiting_ = 0;  // WriteIntents held
-  std::chrono::steady_clock::time_point last_arrival_;  // of the latest delivery queued
+  std::optional<std::chrono::steady_clock::time_point> last_arrival_;  // of the latest delivery queued
   std::condition_variable done_;
   std::condition_variable more_;  // a delivery queued or a writer waits
 };
