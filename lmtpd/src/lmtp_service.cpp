@@ -125,9 +125,10 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
         return;
       }
       std::string folder = "INBOX";
+      // Whether the folder exists, not its counts: reading them would end a
+      // commit that waits for more deliveries to it.
       if (!detail.empty() && config.lmtp.subaddress_folders) {
-        auto canonical = storage::canonical_name(detail);
-        if (canonical && (*user)->status(*canonical)) folder = *canonical;
+        if (auto existing = (*user)->existing(detail)) folder = *existing;
       }
       found = Recipient{address, *name, folder, std::move(*user)};
       return;

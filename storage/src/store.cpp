@@ -504,6 +504,8 @@ Result<std::string> User::mailbox_id(std::string_view name) {
   return index::mailbox_id(*guid);
 }
 
+Result<std::string> User::existing(std::string_view name) { return impl_->existing(name); }
+
 Result<std::vector<std::filesystem::path>> User::watch_paths(std::string_view folder) {
   auto canonical = impl_->existing(folder);
   if (!canonical) return std::unexpected(canonical.error());

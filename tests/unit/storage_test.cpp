@@ -140,6 +140,19 @@ TEST(Storage, DeliveriesInAStreamShareOneIndexCommit) {
   EXPECT_EQ(*(*view)->uid_list(), (std::vector<Uid>{1, 2, 3}));
 }
 
+TEST(Storage, ExistingNamesAFolderWithoutOpeningIt) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  EXPECT_EQ(user->existing("inbox").value(), "INBOX");
+  auto missing = user->existing("Work");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+  ASSERT_TRUE(user->create("Work"));
+  EXPECT_EQ(user->existing("Work").value(), "Work");
+  EXPECT_FALSE(std::filesystem::exists(user->root() / ".Work" / "roost-index"));
+}
+
 TEST(Storage, AppendKeepsFlagsKeywordsAndBytes) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));

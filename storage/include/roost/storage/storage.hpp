@@ -309,6 +309,9 @@ class User {
   Result<void> rename(std::string_view from, std::string_view to);
   Result<void> subscribe(std::string_view name, bool subscribed);
   Result<FolderStatus> status(std::string_view name);
+  // The canonical name of an existing folder (ErrorKind::not_found when
+  // there is none), without reading its index.
+  Result<std::string> existing(std::string_view name);
   // The folder's MAILBOXID (RFC 8474), kept across RENAME.
   Result<std::string> mailbox_id(std::string_view name);
   // What ChangeWatcher watches to learn that a folder changed without
