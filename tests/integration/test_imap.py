@@ -825,7 +825,7 @@ class ImapTwoProcessesTest(unittest.TestCase):
         self.lmtp_log.close()
         self.instance.close()
 
-    def test_idle_hears_a_delivery_from_another_process(self):
+    def selected_over_tls(self):
         c = LineClient("127.0.0.1", self.port)
         greeting = c.line()
         self.assertIn("LOGINDISABLED", greeting)
@@ -845,6 +845,10 @@ class ImapTwoProcessesTest(unittest.TestCase):
         c.send(b"a4 SELECT INBOX\r\n")
         while not c.line().startswith("a4 OK"):
             pass
+        return c
+
+    def test_idle_hears_a_delivery_from_another_process(self):
+        c = self.selected_over_tls()
         c.send(b"a5 IDLE\r\n")
         self.assertEqual(c.line(), "+ idling")
         with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
@@ -856,6 +860,35 @@ class ImapTwoProcessesTest(unittest.TestCase):
         c.send(b"a6 FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject)]\r\n")
         self.assertEqual(c.line(), "* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {22}")
         self.assertEqual(c.line(), "Subject: from afar")
+        c.close()
+
+    def test_a_stream_of_deliveries_from_another_process(self):
+        # Deliveries that follow each other closely share one index commit
+        # in the LMTP process ([mail] commit_delay), whose transaction stays
+        # open for the next: this process's refreshes and STORE wait for it,
+        # and every message is seen, in order, with its UID.
+        c = self.selected_over_tls()
+        c.send(b"a5 IDLE\r\n")
+        self.assertEqual(c.line(), "+ idling")
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
+            for i in range(1, 31):
+                lmtp.sendmail("x@example.org", ["alice"], b"Subject: stream %d\r\n\r\nhello\r\n" % i)
+        exists = 0
+        while exists < 30:
+            line = c.line()
+            if line.endswith(" EXISTS"):
+                exists = int(line.split()[1])
+        c.send(b"DONE\r\n")
+        while not c.line().startswith("a5 OK"):
+            pass
+        c.send(b"a6 STORE 1:* +FLAGS.SILENT (\\Seen)\r\n")
+        self.assertEqual(c.line(), "a6 OK STORE completed")
+        c.send(b"a7 UID SEARCH SEEN\r\n")
+        self.assertEqual(c.line(), "* SEARCH " + " ".join(str(uid) for uid in range(1, 31)))
+        self.assertEqual(c.line(), "a7 OK UID SEARCH completed")
+        c.send(b"a8 FETCH 30 BODY.PEEK[HEADER.FIELDS (Subject)]\r\n")
+        self.assertEqual(c.line(), "* 30 FETCH (BODY[HEADER.FIELDS (Subject)] {22}")
+        self.assertEqual(c.line(), "Subject: stream 30")
         c.close()
 
 
