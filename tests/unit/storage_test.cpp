@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -138,6 +139,59 @@ TEST(Storage, DeliveriesInAStreamShareOneIndexCommit) {
   auto view = opened.get();
   ASSERT_TRUE(view.has_value());
   EXPECT_EQ(*(*view)->uid_list(), (std::vector<Uid>{1, 2, 3}));
+}
+
+// Streams of deliveries whose commits wait for more, beside a session of
+// the same process that keeps setting flags and expunging: every delivery
+// keeps its UID, nothing is lost or shown twice, and the index agrees with
+// the maildir afterwards.
+TEST(Storage, DeliveryStreamsBesideSessionWritesLoseNothing) {
+  TempDir dir;
+  StoreConfig config = testing::test_config(dir.path());
+  config.commit_delay = std::chrono::milliseconds(50);
+  Store store(config);
+  auto user = open_user(store);
+  constexpr int kDeliverers = 2, kEach = 60;
+  std::mutex mutex;
+  std::set<Uid> delivered, expunged;
+  std::atomic<int> failures{0}, running{kDeliverers};
+  std::vector<std::thread> deliverers;
+  for (int t = 0; t < kDeliverers; ++t) {
+    deliverers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto result = user->deliver("INBOX", new_message("stream " + std::to_string(t) + "/" + std::to_string(i)));
+        std::lock_guard lock(mutex);
+        if (!result || !delivered.insert(result->uids.at(0)).second) ++failures;
+      }
+      --running;
+    });
+  }
+  for (int round = 0; running > 0 || round < 3; ++round) {
+    auto view = user->open("INBOX", false);
+    ASSERT_TRUE(view.has_value()) << view.error().detail;
+    auto uids = *(*view)->uid_list();
+    if (uids.empty()) continue;
+    ASSERT_TRUE((*view)->store(uids, StoreMode::add, Flags{fl::seen, {}}).has_value());
+    if (round % 4 == 0) {
+      ASSERT_TRUE((*view)->store({uids.front()}, StoreMode::add, Flags{fl::deleted, {}}).has_value());
+      auto gone = (*view)->expunge();
+      ASSERT_TRUE(gone.has_value());
+      std::lock_guard lock(mutex);
+      expunged.insert(gone->begin(), gone->end());
+    }
+  }
+  for (auto& thread : deliverers) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(delivered.size(), static_cast<std::size_t>(kDeliverers * kEach));
+  std::vector<Uid> expected;
+  std::set_difference(delivered.begin(), delivered.end(), expunged.begin(), expunged.end(), std::back_inserter(expected));
+  auto view = user->open("INBOX", false);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(*(*view)->uid_list(), expected);
+  EXPECT_EQ(files_in(user->root() / "new").size() + files_in(user->root() / "cur").size(), expected.size());
+  auto problems = user->verify_index("INBOX");
+  ASSERT_TRUE(problems.has_value());
+  for (const auto& problem : *problems) ADD_FAILURE() << problem;
 }
 
 TEST(Storage, ExistingNamesAFolderWithoutOpeningIt) {
