@@ -975,11 +975,13 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     for (auto [used, sub] : {std::pair{round.any_new, "new"}, std::pair{round.any_cur, "cur"}}) {
       if (used) flush(round, [path = dir_ / sub] { return maildir::fsync_directory(path); });
     }
-    // 2. UIDs and the UID list.
-    auto m = index::read_meta(txn);
-    if (!m) return std::unexpected(m.error());
-    if (handed_out == 0) before_batch = *m;
-    meta = *m;
+    // 2. UIDs and the UID list, from the index's meta, or for a later round
+    // from `meta` as the round before left it.
+    if (handed_out == 0) {
+      auto m = index::read_meta(txn);
+      if (!m) return std::unexpected(m.error());
+      before_batch = meta = *m;
+    }
     // Lines another process (or an earlier attempt) appended: their UIDs are
     // taken, and an earlier attempt's lines for these files keep theirs.
     auto tail = uidlist::read(uidlist_file(), std::pair{meta.uidlist_inode, meta.uidlist_offset});
@@ -1058,8 +1060,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     if (meta.new_mtime_ns == new_before && round.any_new) meta.new_mtime_ns = mtime_ns(dir_ / "new");
     if (meta.cur_mtime_ns == cur_before && round.any_cur) meta.cur_mtime_ns = mtime_ns(dir_ / "cur");
     round.at_hand_out = meta;
-    if (auto inserted = index_round(txn, round); !inserted) return inserted;
-    return index::write_meta(txn, meta);
+    return index_round(txn, round);
   };
   // While deliveries to this folder follow each other closely, the
   // transaction stays open for the next ones (up to commit_delay between
@@ -1112,7 +1113,8 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       batch.insert(batch.end(), next.begin(), next.end());  // run_commits answers them if all fails
       rounds.push_back(prepare(std::move(next)));
       next.clear();
-      std::size_t answered = handed_out;
+      const std::size_t answered = handed_out;
+      const FolderMeta before_round = meta;
       if (auto taken = take_uids(txn, rounds.back()); !taken) {
         // A later round that failed before its answer fails alone; the
         // earlier ones commit. Past its answer (an index error), the whole
@@ -1130,11 +1132,9 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
         done_.notify_all();
         rounds.pop_back();
         problem = Error{};
-        // Before its answer the round wrote nothing to the index: the meta
-        // stored by the round before is the state to commit.
-        auto stored = index::read_meta(txn);
-        if (!stored) return std::unexpected(stored.error());
-        meta = *stored;
+        // Before its answer the round wrote nothing to the index: the state
+        // to commit is the one the round before left.
+        meta = before_round;
         break;
       }
     }
