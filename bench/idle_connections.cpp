@@ -184,7 +184,8 @@ Daemon start_daemon(const fs::path& bin, const fs::path& dir, bool tls, Service 
   Daemon d;
   d.port = free_port();
   std::ofstream conf(dir / "roost.conf", std::ios::trunc);
-  conf << "data_dir = data\nrun_dir = run\n[log]\nlevel = warning\n"
+  conf << "data_dir = data\nrun_dir = run\n" << (::geteuid() == 0 ? "[server]\nrun_as_root = true\n" : "")
+       << "[log]\nlevel = warning\n"
        << "[runtime]\nio_threads = 2\n"
        << "[limits]\nmax_connections = 200000\nmax_connections_per_ip = 200000\n"
        << "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
@@ -336,7 +337,8 @@ int main(int argc, char** argv) {
   if (service != Service::test) {
     // The config the daemon will use is written later; user add needs one now.
     std::ofstream conf(dir / "roost.conf", std::ios::trunc);
-    conf << "data_dir = data\nrun_dir = run\n[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n";
+    conf << "data_dir = data\nrun_dir = run\n" << (::geteuid() == 0 ? "[server]\nrun_as_root = true\n" : "")
+         << "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n";
     conf.close();
     std::string add = "echo bench-pass | " + (bin / "roostctl").string() + " --config " + (dir / "roost.conf").string() +
                       " user add alice --password-stdin >/dev/null";

@@ -112,7 +112,8 @@ class Roost:
         subprocess.run([os.path.join(BIN, "roostctl"), "init", self.dir], check=True, capture_output=True)
         self.conf = os.path.join(self.dir, "roost.conf")
         with open(self.conf, "w") as f:
-            f.write("data_dir = data\nrun_dir = run\n[log]\nlevel = warning\n"
+            f.write("data_dir = data\nrun_dir = run\n" + ("[server]\nrun_as_root = true\n" if os.geteuid() == 0 else "") +
+                    "[log]\nlevel = warning\n"
                     "[lmtp]\ndefault_domain = example.org\nadd_received = true\n"
                     f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.port}\n")
             if pop3 or imap:

@@ -1,13 +1,21 @@
 #include "daemon.hpp"
 
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <expected>
+#include <optional>
 #include <fstream>
 #include <iostream>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace roost {
 namespace {
@@ -17,6 +25,49 @@ constexpr std::string_view usage =
     "  --config FILE     the instance's roost.conf\n"
     "  --check-config    check the file and exit (0 if good)\n"
     "  --only SERVICE    run only the listeners of these services (repeatable)\n";
+
+// Who roostd runs as ([server] user and group), looked up before anything
+// is bound so that a wrong name stops it at once.
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name;
+};
+
+std::expected<std::optional<RunAs>, std::string> run_as(const Config::Server& server) {
+  if (::geteuid() != 0) return std::nullopt;  // not root: nothing to give up
+  if (server.user.empty()) {
+    if (server.run_as_root) return std::nullopt;
+    return std::unexpected(
+        "refusing to run as root: set [server] user to the user roostd should run as "
+        "(or [server] run_as_root = true)");
+  }
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(server.user.c_str(), &pw, buffer.data(), buffer.size(), &found) != 0 || found == nullptr)
+    return std::unexpected("[server] user: no such user '" + server.user + "'");
+  RunAs out{pw.pw_uid, pw.pw_gid, server.user};
+  if (!server.group.empty()) {
+    group gr{};
+    group* g = nullptr;
+    if (::getgrnam_r(server.group.c_str(), &gr, buffer.data(), buffer.size(), &g) != 0 || g == nullptr)
+      return std::unexpected("[server] group: no such group '" + server.group + "'");
+    out.gid = gr.gr_gid;
+  }
+  if (out.uid == 0) return std::unexpected("[server] user: '" + server.user + "' is root");
+  return out;
+}
+
+// Gives up root for good: supplementary groups, group, then user; checked by
+// trying to take root back.
+std::expected<void, std::string> drop_to(const RunAs& who) {
+  if (::initgroups(who.name.c_str(), who.gid) != 0) return std::unexpected(std::string("initgroups: ") + std::strerror(errno));
+  if (::setgid(who.gid) != 0) return std::unexpected(std::string("setgid: ") + std::strerror(errno));
+  if (::setuid(who.uid) != 0) return std::unexpected(std::string("setuid: ") + std::strerror(errno));
+  if (::setuid(0) == 0) return std::unexpected("could take root back after setuid");
+  return {};
+}
 
 }  // namespace
 
@@ -72,15 +123,35 @@ int daemon_main(int argc, char** argv, std::vector<ServiceFactory> services) {
   ::signal(SIGPIPE, SIG_IGN);
   // SIGTERM, SIGINT and SIGHUP are handled by the server's signal_set.
 
+  // Nothing Roost writes is for other local users: folders 0700, files 0600.
+  ::umask(077);
   auto config = std::make_shared<const Config>(std::move(*loaded));
+  auto who = run_as(config->server);
+  if (!who) {
+    std::cerr << "roostd: " << who.error() << "\n";
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::create_directories(config->run_dir, ec);
   std::filesystem::create_directories(config->data_dir, ec);
+  if (*who) {
+    // The two top folders are the user's; what is below is made by it.
+    for (const auto& dir : {config->run_dir, config->data_dir})
+      if (::lchown(dir.c_str(), (*who)->uid, (*who)->gid) != 0)
+        std::cerr << "roostd: cannot give " << dir.string() << " to " << (*who)->name << ": " << std::strerror(errno) << "\n";
+  }
 
   Server server(config, std::move(services));
   if (auto started = server.start(); !started) {
     std::cerr << "roostd: " << started.error() << "\n";
     return 1;
+  }
+  // Listeners bound and the key read: root is needed no longer.
+  if (*who) {
+    if (auto dropped = drop_to(**who); !dropped) {
+      std::cerr << "roostd: cannot run as " << (*who)->name << ": " << dropped.error() << "\n";
+      return 1;
+    }
   }
   auto pid_file = config->run_dir / "roostd.pid";
   std::ofstream(pid_file) << ::getpid() << "\n";

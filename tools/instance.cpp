@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -109,7 +110,12 @@ std::expected<InstancePorts, std::string> create_instance(const std::filesystem:
       "# Roost instance created by roostctl init. Every setting and its default:\n"
       "# docs/configuration.md. Relative paths are relative to this file.\n"
       "data_dir = data\n"
-      "run_dir = run\n\n"
+      "run_dir = run\n\n" +
+      std::string(::geteuid() == 0 ? "[server]\n"
+                                     "# roostctl init ran as root. For a real service, name the user roostd\n"
+                                     "# should run as instead (user = roost), and give it data/ and run/.\n"
+                                     "run_as_root = true\n\n"
+                                   : "") +
       "[log]\nlevel = info\n\n"
       "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n\n"
       "[auth]\n"

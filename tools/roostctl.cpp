@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -286,6 +287,9 @@ int cmd_quota(const roost::Config& config, const std::vector<std::string>& args)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What roostctl makes (an instance, a user's database entry, an index) is
+  // for roostd alone: folders 0700, files 0600.
+  ::umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;

@@ -373,8 +373,21 @@ void Authenticator::expire_failures(std::chrono::steady_clock::time_point now) {
                 [&](const auto& e) { return now - e.second.last > limits_.failure_window; });
 }
 
+namespace {
+
+// The name failures are counted under: the canonical name, so that "carol"
+// and "CArol" share one count; a name that cannot be canonical (no such
+// user can exist) in lower case, bounded.
+std::string throttle_key(std::string_view user) {
+  if (auto canonical = canonical_user_name(user)) return std::move(*canonical);
+  return ascii_lowercase(user.substr(0, 255));
+}
+
+}  // namespace
+
 std::chrono::milliseconds Authenticator::failure_delay(const std::optional<IpAddress>& address,
-                                                       std::string_view user) {
+                                                       std::string_view user_as_given) {
+  const std::string user = throttle_key(user_as_given);
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   expire_failures(now);
@@ -391,7 +404,8 @@ std::chrono::milliseconds Authenticator::failure_delay(const std::optional<IpAdd
 }
 
 void Authenticator::record_failure(const std::optional<IpAddress>& address,
-                                   std::string_view user) {
+                                   std::string_view user_as_given) {
+  const std::string user = throttle_key(user_as_given);
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   if (address) {
@@ -407,7 +421,8 @@ void Authenticator::record_failure(const std::optional<IpAddress>& address,
   }
 }
 
-void Authenticator::record_success(const std::optional<IpAddress>&, std::string_view user) {
+void Authenticator::record_success(const std::optional<IpAddress>&, std::string_view user_as_given) {
+  const std::string user = throttle_key(user_as_given);
   // Only the user's count is cleared: one good account must not reset the
   // throttle of an address that is guessing others.
   std::lock_guard lock(mutex_);

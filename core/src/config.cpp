@@ -156,6 +156,23 @@ const std::vector<Setting>& settings() {
          return {};
        }},
 
+      {{"server", "user", "",
+        "Started as root, roostd binds its listeners and reads the TLS key, then runs as this user "
+        "(its data_dir and run_dir must belong to it). Empty: it stays who started it."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.server.user = std::string(v);
+         return {};
+       }},
+      {{"server", "group", "", "The group to run as with user; empty: the user's primary group."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.server.group = std::string(v);
+         return {};
+       }},
+      {{"server", "run_as_root", "false",
+        "Let roostd keep running as root when no user is given. Without it, roostd started as root "
+        "with no user refuses to start."},
+       set_bool(&Config::server, &Config::Server::run_as_root)},
+
       {{"log", "level", "info", "Least severe level written: debug, info, warning or error."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {
          if (v == "debug") c.log.level = LogLevel::debug;
@@ -196,7 +213,7 @@ const std::vector<Setting>& settings() {
       {{"limits", "write_timeout", "60s",
         "Time a client may take to accept a reply before it is disconnected."},
        set_duration(&Config::limits, &Config::Limits::write_timeout)},
-      {{"limits", "login_timeout", "60s", "Time allowed to a connection before it logs in."},
+      {{"limits", "login_timeout", "60s", "Time allowed to a connection before it logs in, counted from when it connects, whatever it sends meanwhile."},
        set_duration(&Config::limits, &Config::Limits::login_timeout)},
       {{"limits", "idle_timeout", "30m",
         "Time a logged-in connection may stay silent (IMAP IDLE renews it)."},
@@ -377,6 +394,11 @@ const std::vector<Setting>& settings() {
       {{"imap", "literal_minus", "false",
         "Announce LITERAL- (non-synchronizing literals up to 4096 bytes) instead of LITERAL+ (RFC 7888)."},
        set_bool(&Config::imap, &Config::Imap::literal_minus)},
+      {{"imap", "strict_utf8_headers", "false",
+        "Refuse APPEND of a message with raw 8-bit header fields from a client that did not ENABLE UTF8=ACCEPT "
+        "(RFC 6855 §4). Off by default: such messages are stored as received, so that migrations (mbsync, "
+        "offlineimap) of old mail from broken mailers lose nothing."},
+       set_bool(&Config::imap, &Config::Imap::strict_utf8_headers)},
       {{"imap", "idle_keepalive", "2m", "Interval of the \"* OK Still here\" lines sent to a client in IDLE."},
        set_duration(&Config::imap, &Config::Imap::idle_keepalive)},
       {{"imap", "max_bad_commands", "20", "BAD replies in a row before the connection is closed with BYE."},

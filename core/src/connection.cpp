@@ -185,8 +185,7 @@ std::ptrdiff_t Connection::inflate_input() {
 }
 
 // Appends at least one byte to the input buffer, or reports why not.
-asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+asio::awaitable<ReadStatus> Connection::fill(Deadline deadline) {
   for (;;) {
     if (stop_requested()) co_return ReadStatus::stopped;
     if (compression_) {
@@ -265,8 +264,11 @@ asio::awaitable<ReadStatus> Connection::fill(Duration timeout) {
 }
 
 asio::awaitable<ReadStatus> Connection::read_line(std::string& line, std::size_t max,
-                                                  Duration timeout) {
+                                                  Duration timeout, bool* crlf) {
   line.clear();
+  // One deadline for the whole line: a client sending a byte at a time
+  // does not extend it.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool overflow = false;
   std::size_t scanned = 0;  // bytes of the buffer already searched for LF
   for (;;) {
@@ -276,7 +278,9 @@ asio::awaitable<ReadStatus> Connection::read_line(std::string& line, std::size_t
     if (lf != nullptr) {
       std::size_t len = static_cast<const char*>(lf) - begin;
       in_begin_ += len + 1;
-      std::size_t content = len > 0 && begin[len - 1] == '\r' ? len - 1 : len;
+      const bool ended_crlf = len > 0 && begin[len - 1] == '\r';
+      if (crlf != nullptr) *crlf = ended_crlf;
+      std::size_t content = ended_crlf ? len - 1 : len;
       overflow = overflow || content > max;
       if (!overflow) line.assign(begin, content);
       release_input_if_empty();
@@ -292,13 +296,14 @@ asio::awaitable<ReadStatus> Connection::read_line(std::string& line, std::size_t
     } else {
       scanned = have;
     }
-    auto status = co_await fill(timeout);
+    auto status = co_await fill(deadline);
     if (status != ReadStatus::ok) co_return status;
   }
 }
 
 asio::awaitable<ReadStatus> Connection::read_exact(std::string& out, std::size_t n,
                                                    Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;  // for all n bytes
   while (n > 0) {
     std::size_t have = in_end_ - in_begin_;
     if (have > 0) {
@@ -309,7 +314,7 @@ asio::awaitable<ReadStatus> Connection::read_exact(std::string& out, std::size_t
       release_input_if_empty();
       continue;
     }
-    auto status = co_await fill(timeout);
+    auto status = co_await fill(deadline);
     if (status != ReadStatus::ok) co_return status;
   }
   co_return ReadStatus::ok;

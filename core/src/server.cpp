@@ -229,6 +229,10 @@ std::chrono::steady_clock::time_point Session::wait_deadline(std::chrono::steady
   return *waiting_since + limit;
 }
 
+std::chrono::steady_clock::time_point Session::login_deadline() const {
+  return accepted + config->limits.login_timeout;
+}
+
 bool Session::park(std::chrono::steady_clock::time_point deadline) {
   if (std::exchange(resumed, false) || connection->buffered_input() > 0) return false;
   park_until = deadline;

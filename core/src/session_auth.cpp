@@ -1,5 +1,7 @@
 #include "roost/core/session_auth.hpp"
 
+#include <utility>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -91,8 +93,11 @@ asio::awaitable<AuthOutcome> finish(Session& session, const SaslStep& step,
 }
 
 // The user a SASL client claims, for throttling and the log, before the
-// mechanism has verified anything. Best effort; never trusted.
+// mechanism has verified anything. Best effort; never trusted. Only ever
+// the client's first message: a later one may be a password (LOGIN's
+// second answer).
 std::string claimed_user(std::string_view mechanism, std::string_view first_message) {
+  if (mechanism == "LOGIN") return std::string(first_message.substr(0, 255));
   if (mechanism == "PLAIN") {
     auto nul1 = first_message.find('\0');
     if (nul1 == std::string_view::npos) return {};
@@ -173,7 +178,13 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
   auto deadline = std::chrono::steady_clock::now() + session.config->auth.timeout;
   std::string user_hint;
   SaslStep step;
-  if (initial) user_hint = claimed_user(mechanism, *initial);
+  // The first message of the client names the user: the initial response
+  // when there is one (an empty one names nobody), else the first answer.
+  bool first_message = true;
+  if (initial && !initial->empty()) {
+    user_hint = claimed_user(mechanism, *initial);
+    first_message = false;
+  }
   auto start = [&] {
     return sasl->start(mechanism, initial ? std::optional<std::string_view>(*initial)
                                           : std::nullopt);
@@ -196,8 +207,7 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
       step.detail = "client answer is not valid base64";
       break;
     }
-    if (user_hint.empty()) user_hint = claimed_user(mechanism, answer.data);
-    if (mechanism == "LOGIN" && user_hint.empty()) user_hint = answer.data.substr(0, 255);
+    if (std::exchange(first_message, false)) user_hint = claimed_user(mechanism, answer.data);
     auto next = [&] { return sasl->step(answer.data); };
     step = co_await on_auth_pool(session, next);
   }

@@ -86,13 +86,43 @@ const std::array<Row, std::variant_size_v<Command>>& table() {
   return rows;
 }
 
-SyntaxLimits syntax_limits(const Config& config) {
+// Before login only LOGIN, AUTHENTICATE, ID and the like run: their
+// literals are a few bytes (DESIGN invariant 8: nothing big is read, let
+// alone kept, for a client that has not logged in).
+constexpr std::size_t kMaxLiteralBeforeLogin = 8 * 1024;
+constexpr std::size_t kMaxCommandBeforeLogin = 16 * 1024;
+
+SyntaxLimits syntax_limits(const Config& config, State state) {
   SyntaxLimits limits;
+  limits.literal_minus = config.imap.literal_minus;
+  if (state == State::not_authenticated) {
+    limits.max_literal = kMaxLiteralBeforeLogin;
+    limits.max_append_literal = kMaxLiteralBeforeLogin;
+    limits.max_append_total = kMaxLiteralBeforeLogin;
+    limits.max_command = kMaxCommandBeforeLogin;
+    return limits;
+  }
   limits.max_append_literal = config.imap.max_message_size;
   limits.max_append_total = std::max<std::uint64_t>(config.imap.max_message_size, 4 * config.imap.max_message_size);
   limits.max_command = std::max<std::size_t>(config.limits.max_line_length * 4, 64 * 1024);
-  limits.literal_minus = config.imap.literal_minus;
   return limits;
+}
+
+// Why a command cannot run in `state`, or nullopt when it can.
+std::optional<std::string> state_refusal(const Row& row, State state) {
+  if ((row.states & static_cast<unsigned>(state)) != 0) return std::nullopt;
+  if (state == State::not_authenticated) return "NO [CLIENTBUG] Log in first";
+  if (row.states == kSelected) return "BAD [CLIENTBUG] No mailbox selected";
+  return "BAD [CLIENTBUG] Not allowed now";
+}
+
+// Refuses a command by its name before its arguments are read or parsed.
+CommandReader::Gate state_gate(State state) {
+  return [state](std::string_view name) -> std::optional<std::string> {
+    auto kind = command_kind(name);
+    if (!kind) return std::nullopt;  // parsed, and answered BAD "Unknown command"
+    return state_refusal(table()[*kind], state);
+  };
 }
 
 }  // namespace
@@ -110,12 +140,12 @@ std::string ImapService::refusal(Refusal why) const {
 
 asio::awaitable<void> ImapService::run_command(ImapSession& s, Request& request) {
   const Row& row = table()[request.command.index()];
-  const unsigned state = static_cast<unsigned>(s.state);
   s.net.server.metrics().add("roost_commands_total", {{"service", "imap"}});
-  if ((row.states & state) == 0) {
-    if (s.state == State::not_authenticated) s.tagged(request, "NO", "[CLIENTBUG] Log in first");
-    else if (row.states == kSelected) s.tagged(request, "BAD", "[CLIENTBUG] No mailbox selected");
-    else s.tagged(request, "BAD", "[CLIENTBUG] Not allowed now");
+  if (auto refusal = state_refusal(row, s.state)) {
+    // The reader's gate refused this already; checked again so that no
+    // handler ever runs in a state its row does not allow.
+    const auto space = refusal->find(' ');
+    s.tagged(request, refusal->substr(0, space), refusal->substr(space + 1));
     co_return;
   }
   // A UID command may be told of expunges (RFC 9051 §7.5.1): tell them
@@ -177,10 +207,9 @@ asio::awaitable<void> ImapService::serve(Session& session) {
     }
     // Pipelining: answer everything already received before waiting.
     if (conn->buffered_input() == 0 && !state.in_command() && !co_await conn->flush(limits.write_timeout)) break;
-    const auto deadline =
-        s.idle ? idle_deadline(s)
-               : session.wait_deadline(s.state == State::not_authenticated ? limits.login_timeout
-                                                                           : limits.idle_timeout);
+    const auto deadline = s.idle                                ? idle_deadline(s)
+                          : s.state == State::not_authenticated ? session.login_deadline()
+                                                                : session.wait_deadline(limits.idle_timeout);
     // Between commands with nothing received: wait with no coroutine frame.
     if (!state.in_command() && session.park(deadline)) co_return;
     ReadStatus status = ReadStatus::timeout;
@@ -202,7 +231,7 @@ asio::awaitable<void> ImapService::serve(Session& session) {
                                                                    : "* BYE [UNAVAILABLE] Server shutting down\r\n");
       break;
     }
-    if (!state.reader) state.reader = std::make_unique<CommandReader>(syntax_limits(config));
+    if (!state.reader) state.reader = std::make_unique<CommandReader>(syntax_limits(config, s.state), state_gate(s.state));
     CommandReader& reader = *state.reader;
     auto next = reader.add_line(line);
     if (next == CommandReader::Next::literal || next == CommandReader::Next::discard) {
@@ -215,14 +244,24 @@ asio::awaitable<void> ImapService::serve(Session& session) {
       std::string bytes;
       std::uint64_t left = literal.size;
       bool failed = false;
+      // One deadline for the whole literal; before login, the login's.
+      const auto literal_deadline = s.state == State::not_authenticated
+                                        ? session.login_deadline()
+                                        : std::chrono::steady_clock::now() + limits.idle_timeout;
       while (left > 0 && !failed) {
         std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 << 20));
         if (next == CommandReader::Next::discard) bytes.clear();
         const std::size_t target = bytes.size() + piece;
         ReadStatus read = ReadStatus::interrupted;
         // A NOTIFY watch may wake the read: the literal goes on.
-        while (read == ReadStatus::interrupted)
-          read = co_await conn->read_exact(bytes, target - bytes.size(), limits.idle_timeout);
+        while (read == ReadStatus::interrupted) {
+          const auto now = std::chrono::steady_clock::now();
+          read = literal_deadline <= now
+                     ? ReadStatus::timeout
+                     : co_await conn->read_exact(
+                           bytes, target - bytes.size(),
+                           std::chrono::duration_cast<Connection::Duration>(literal_deadline - now));
+        }
         failed = read != ReadStatus::ok;
         left -= piece;
       }
@@ -233,6 +272,12 @@ asio::awaitable<void> ImapService::serve(Session& session) {
     if (next == CommandReader::Next::refused || next == CommandReader::Next::close) {
       co_await s.send(reader.response());
       if (next == CommandReader::Next::close) break;
+      // A BAD refusal counts as an invalid command, like a BAD from parsing.
+      if (reader.response().find(" BAD ") != std::string::npos &&
+          ++state.bad_in_row >= config.imap.max_bad_commands) {
+        co_await s.send("* BYE Too many invalid commands\r\n");
+        break;
+      }
       if (!reader.in_command()) state.reader.reset();
       continue;
     }

@@ -54,10 +54,17 @@ std::optional<std::size_t> find_part(const std::vector<PartInfo>& parts, const s
     } else if (path[k] != 1) {
       return std::nullopt;
     }
-    // A nested message's own parts are numbered below it.
     if (k + 1 < path.size()) {
-      if (!(parts[node].kind & part_kind::message) || node + 1 >= parts.size()) return std::nullopt;
-      node = node + 1;
+      // More numbers follow: a multipart's children are numbered by the
+      // next one (1.1 is the first part of multipart 1), a nested
+      // message's parts are those of its own body (2.1 is the first part of
+      // the message in part 2, or that body if it is no multipart).
+      if (parts[node].kind & part_kind::message) {
+        if (node + 1 >= parts.size()) return std::nullopt;
+        node = node + 1;
+      } else if (!(parts[node].kind & part_kind::multipart)) {
+        return std::nullopt;  // a leaf has no parts below it
+      }
     }
   }
   return node;

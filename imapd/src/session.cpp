@@ -240,26 +240,37 @@ std::optional<std::vector<storage::Uid>> resolve_in(const std::vector<storage::U
       if (std::binary_search(uids.begin(), uids.end(), u)) out.push_back(u);
     return out;
   }
+  // Each range becomes positions [from, to) in `uids`; the positions are
+  // merged before anything is copied, so that a set naming the folder many
+  // times over (16,000 copies of 1:*) costs no more than the folder.
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  spans.reserve(set.ranges.size());
   for (const auto& range : set.ranges) {
     if (uid) {
       if (uids.empty()) continue;
-      std::uint32_t a = range.first == kStar ? uids.back() : range.first;
-      std::uint32_t b = range.last == kStar ? uids.back() : range.last;
+      std::uint64_t a = range.first == kStar ? uids.back() : range.first;
+      std::uint64_t b = range.last == kStar ? uids.back() : range.last;
       if (a > b) std::swap(a, b);
       auto from = std::lower_bound(uids.begin(), uids.end(), a);
       auto to = std::upper_bound(uids.begin(), uids.end(), b);
-      out.insert(out.end(), from, to);
+      if (from < to) spans.emplace_back(from - uids.begin(), to - uids.begin());
     } else {
-      std::uint32_t size = static_cast<std::uint32_t>(uids.size());
-      std::uint32_t a = range.first == kStar ? size : range.first;
-      std::uint32_t b = range.last == kStar ? size : range.last;
+      const std::uint64_t size = uids.size();
+      std::uint64_t a = range.first == kStar ? size : range.first;
+      std::uint64_t b = range.last == kStar ? size : range.last;
       if (a > b) std::swap(a, b);
       if (a == 0 || b > size) return std::nullopt;
-      for (std::uint32_t seq = a; seq <= b; ++seq) out.push_back(uids[seq - 1]);
+      spans.emplace_back(a - 1, b);
     }
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::sort(spans.begin(), spans.end());
+  std::size_t covered = 0;  // positions below this are in `out` already
+  for (auto [from, to] : spans) {
+    from = std::max(from, covered);
+    if (from >= to) continue;
+    out.insert(out.end(), uids.begin() + static_cast<std::ptrdiff_t>(from), uids.begin() + static_cast<std::ptrdiff_t>(to));
+    covered = to;
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "roost/lmtpd/lmtp_service.hpp"
 
 #include <ctime>
+#include <utility>
 #include <future>
 #include <optional>
 #include <string>
@@ -86,26 +87,34 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
   const Config& config = *session.config;
   std::string address = rcpt.forward_path;
   std::size_t at = address.rfind('@');
-  std::string local = address.substr(0, at), domain = at == std::string::npos ? "" : ascii_lowercase(address.substr(at + 1));
-  std::string detail;
+  const std::string whole_local = address.substr(0, at);
+  const std::string domain = at == std::string::npos ? "" : ascii_lowercase(address.substr(at + 1));
+  // The user names a local part may mean, in the order they are tried.
+  struct Candidate {
+    std::string name;
+    std::string detail;  // the +detail cut off to reach `name`
+  };
+  std::vector<Candidate> candidates;
+  auto add_names = [&](const std::string& local, const std::string& detail) {
+    if (!domain.empty()) candidates.push_back({local + "@" + domain, detail});
+    if (domain.empty() || domain == config.lmtp.default_domain) candidates.push_back({local, detail});
+    if (domain.empty() && !config.lmtp.default_domain.empty())
+      candidates.push_back({local + "@" + config.lmtp.default_domain, detail});
+  };
+  // The whole local part first: with users "a" and "a+b", mail for "a+b" is
+  // b's. Only when no user has it is the detail cut off.
+  add_names(whole_local, "");
   const std::string& separator = config.lmtp.subaddress_separator;
   if (!separator.empty()) {
-    if (std::size_t cut = local.find(separator[0]); cut != std::string::npos) {
-      detail = local.substr(cut + 1);
-      local.resize(cut);
-    }
+    if (std::size_t cut = whole_local.find(separator[0]); cut != std::string::npos)
+      add_names(whole_local.substr(0, cut), whole_local.substr(cut + 1));
   }
-  std::vector<std::string> candidates;
-  if (!domain.empty()) candidates.push_back(local + "@" + domain);
-  if (domain.empty() || domain == config.lmtp.default_domain) candidates.push_back(local);
-  if (domain.empty() && !config.lmtp.default_domain.empty())
-    candidates.push_back(local + "@" + config.lmtp.default_domain);
 
   std::optional<Recipient> found;
   std::string reply;
   std::uint64_t declared_size = t.mail->size.value_or(0);
   auto work = [&]() {
-    for (const auto& candidate : candidates) {
+    for (const auto& [candidate, detail] : candidates) {
       auto name = canonical_user_name(candidate);
       if (!name) continue;
       auto record = session.server.auth().users().find(*name);
@@ -288,10 +297,16 @@ asio::awaitable<void> LmtpService::serve(Session& session) {
       } else {
         conn.send("354 Start mail input; end with <CRLF>.<CRLF>\r\n");
         if (!co_await conn.flush(limits.write_timeout)) co_return;
-        // Lines until a lone ".", with the leading dot of dot-stuffed lines
-        // removed (RFC 5321 §4.5.2).
+        // Lines until a lone "." between CRLFs, with the leading dot of
+        // dot-stuffed lines removed (RFC 5321 §4.5.2, §4.1.1.4). Only
+        // <CRLF>.<CRLF> ends the data: a "." next to a bare LF is data, so
+        // that a message cannot end early here and not at the MTA before
+        // (SMTP smuggling). A bare LF ends a line of data like CRLF does.
+        bool after_crlf = true;  // the DATA command's line ended with CRLF or LF alike
         for (;;) {
-          auto s = co_await conn.read_line(line, config.lmtp.max_message_size + 2, config.lmtp.data_timeout);
+          bool ended_crlf = false;
+          auto s = co_await conn.read_line(line, config.lmtp.max_message_size + 2, config.lmtp.data_timeout,
+                                           &ended_crlf);
           if (s == ReadStatus::too_long) {
             t.too_big = true;
             continue;
@@ -303,10 +318,11 @@ asio::awaitable<void> LmtpService::serve(Session& session) {
             }
             co_return;
           }
-          if (line == ".") break;
+          const bool started_after_crlf = std::exchange(after_crlf, ended_crlf);
+          if (line == "." && started_after_crlf && ended_crlf) break;
           if (t.too_big) continue;
           std::string_view content = line;
-          if (content.starts_with('.')) content.remove_prefix(1);
+          if (content.starts_with('.') && started_after_crlf) content.remove_prefix(1);
           if (t.data.size() + content.size() + 2 > config.lmtp.max_message_size) {
             t.too_big = true;
             t.data.clear();
@@ -320,8 +336,11 @@ asio::awaitable<void> LmtpService::serve(Session& session) {
       }
     } else if (auto* bdat = std::get_if<Bdat>(&command)) {
       // The chunk follows the command whatever happens: read it first.
-      bool keep = t.mail && !t.recipients.empty() && !t.too_big &&
-                  t.data.size() + bdat->size <= config.lmtp.max_message_size;
+      // Compared without adding: a chunk size near 2^64 must not wrap
+      // around. Once too big, the transaction stays too big.
+      const std::uint64_t limit = config.lmtp.max_message_size;
+      bool keep = t.mail && !t.recipients.empty() && !t.too_big && t.data.size() <= limit &&
+                  bdat->size <= limit - t.data.size();
       std::uint64_t left = bdat->size;
       std::string chunk;
       while (left > 0) {

@@ -330,6 +330,19 @@ std::string decode_quoted_printable(std::string_view text) {
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
+    if (c == ' ' || c == '\t') {
+      // White space at the end of an encoded line was added in transport
+      // and is deleted (RFC 2045 §6.7 rule 3); elsewhere it is kept.
+      std::size_t j = i;
+      while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+      if (j == text.size() || text[j] == '\r' || text[j] == '\n') {
+        i = j - 1;
+      } else {
+        out.append(text.substr(i, j - i));
+        i = j - 1;
+      }
+      continue;
+    }
     if (c != '=') {
       out.push_back(c);
       continue;

@@ -95,8 +95,8 @@ asio::awaitable<void> Pop3Service::serve(Session& session) {
   const auto& limits = config.limits;
   while (!s.lost && s.state != State::done) {
     if (conn->buffered_input() == 0 && !co_await conn->flush(limits.write_timeout)) break;
-    const auto deadline =
-        session.wait_deadline(s.state == State::authorization ? limits.login_timeout : limits.idle_timeout);
+    const auto deadline = s.state == State::authorization ? session.login_deadline()
+                                                          : session.wait_deadline(limits.idle_timeout);
     if (session.park(deadline)) co_return;
     std::string line;
     auto status = co_await conn->read_line(

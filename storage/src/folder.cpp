@@ -104,6 +104,9 @@ FileMap scan(const fs::path& dir) {
     while (struct dirent* e = ::readdir(d)) {
       std::string_view name = e->d_name;
       if (name.empty() || name[0] == '.') continue;
+      // Messages are regular files: a link (to another user's mail, to a
+      // system file) or anything else planted here is no message.
+      if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
       out.insert_or_assign(std::string(name.substr(0, name.find(':'))), FileEntry{in_new, std::string(name)});
     }
     ::closedir(d);
@@ -353,7 +356,7 @@ void Folder::share_uids(const UidState& state, const std::shared_ptr<const std::
 }
 
 void Folder::announce(Modseq modseq) {
-  int fd = ::open(change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(change_file().c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return;
   unsigned char bytes[8];
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(modseq >> (56 - 8 * i));
@@ -385,7 +388,7 @@ std::optional<index::FolderCounters> Folder::published() {
   if (!counters) return std::nullopt;
   // Fresh only while the folder announced nothing newer and nobody else
   // touched its directories.
-  int fd = ::open(change_file().c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(change_file().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   unsigned char bytes[8];
   bool read_all = ::pread(fd, bytes, sizeof bytes, 0) == sizeof bytes;

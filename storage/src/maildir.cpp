@@ -157,7 +157,7 @@ std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t
 
 std::expected<NewFile, std::error_code> NewFile::start(const std::filesystem::path& path, std::string_view data,
                                                        std::int64_t mtime) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.fd < 0) return std::unexpected(last_error());
   auto fail = [&]() {
     std::error_code ec = last_error();
@@ -217,7 +217,7 @@ std::error_code replace_file(const std::filesystem::path& file, std::string_view
 }
 
 std::expected<FileLock, std::error_code> FileLock::exclusive(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(last_error());
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno == EINTR) continue;
@@ -246,7 +246,7 @@ std::error_code fsync_directory(const std::filesystem::path& dir) {
 }
 
 std::error_code fsync_file(const std::filesystem::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.fd < 0) return last_error();
   if (::fsync(fd.fd) != 0) return last_error();
   return {};
@@ -254,10 +254,14 @@ std::error_code fsync_file(const std::filesystem::path& path) {
 
 std::expected<std::string, std::error_code> read_range(const std::filesystem::path& path, std::uint64_t offset,
                                                        std::uint64_t length) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // A message file is a regular file in the maildir itself: never a link
+  // to somewhere else (a planted link would serve any file roostd can read).
+  // (O_NONBLOCK: a FIFO planted there does not hang the open.)
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (fd.fd < 0) return std::unexpected(last_error());
   struct stat st{};
   if (::fstat(fd.fd, &st) != 0) return std::unexpected(last_error());
+  if (!S_ISREG(st.st_mode)) return std::unexpected(std::make_error_code(std::errc::not_supported));
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (offset >= size) return std::string();
   length = std::min(length, size - offset);

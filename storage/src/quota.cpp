@@ -45,7 +45,7 @@ void count_dir(const fs::path& dir, Usage& usage) {
 }  // namespace
 
 void add(const fs::path& root, std::int64_t bytes, std::int64_t messages) {
-  int fd = ::open((root / kFile).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  int fd = ::open((root / kFile).c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;  // no file yet: the next read recounts
   std::string line = std::to_string(bytes) + " " + std::to_string(messages) + "\n";
   (void)::write(fd, line.data(), line.size());
@@ -58,13 +58,14 @@ Usage recount(const fs::path& root, const Limits& limits) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.size() > 1 && name[0] == '.' && name != ".." && entry.is_directory()) count_dir(entry.path(), usage);
+    if (name.size() > 1 && name[0] == '.' && name != ".." && !entry.is_symlink() && entry.is_directory())
+      count_dir(entry.path(), usage);
   }
   std::string text = std::to_string(limits.bytes) + "S," + std::to_string(limits.messages) + "C\n" +
                      std::to_string(usage.bytes) + " " + std::to_string(usage.messages) + "\n";
   fs::path tmp = root / "maildirsize.roost-tmp";
   ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd >= 0) {
     bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ::close(fd);

@@ -152,7 +152,9 @@ struct User::Impl {
   bool folder_exists(const std::string& canonical) {
     if (is_inbox(canonical)) return true;
     struct stat st{};
-    return ::stat((root() / directory_name(canonical)).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    // lstat: a folder is a directory of the user's own, never a link (a link
+    // ".X -> ../bob" would open another user's mail).
+    return ::lstat((root() / directory_name(canonical)).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
 
   Result<std::string> existing(std::string_view name) {
@@ -169,6 +171,7 @@ struct User::Impl {
     while (struct dirent* e = ::readdir(d)) {
       std::string_view entry = e->d_name;
       if (entry.size() < 2 || entry[0] != '.' || entry == "..") continue;
+      if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;  // a link is no folder
       auto name = name_from_directory(entry);
       if (!name || is_inbox(*name)) continue;
       out.push_back(*name);
@@ -232,7 +235,7 @@ struct User::Impl {
         return std::unexpected(error_from({errno, std::generic_category()}, "mkdir " + (dir / sub).string()));
     }
     // Dovecot marks a Maildir++ folder with this file; Courier needs it too.
-    int fd = ::open((dir / "maildirfolder").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int fd = ::open((dir / "maildirfolder").c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) ::close(fd);
     maildir::fsync_directory(root());
     return {};
@@ -579,7 +582,7 @@ void MaildropLock::record_login() {
 
 Result<std::optional<MaildropLock>> User::lock_maildrop(bool exclusive) {
   fs::path file = impl_->root() / "roost-pop3.lock";
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(error_from(std::error_code(errno, std::generic_category()), "open " + file.string()));
   // flock belongs to the open file description: two sessions in one
   // process exclude each other as two processes do.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <limits>
 #include <random>
@@ -125,7 +126,7 @@ Entry entry_for(std::uint32_t uid, const std::string& key, const std::string& gu
 }
 
 std::expected<Header, std::error_code> read_header(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return std::unexpected(last_error());
   char buffer[1024];
   ssize_t n;
@@ -162,7 +163,7 @@ std::string new_guid() {
 
 std::expected<Contents, std::error_code> read(const std::filesystem::path& file,
                                               std::optional<std::pair<std::uint64_t, std::uint64_t>> from) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return std::unexpected(last_error());
   struct stat st{};
   if (::fstat(fd, &st) != 0) {
@@ -218,9 +219,12 @@ std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(
   text += "\n";
   for (const auto& e : entries) text += line_of(e);
 
+  // A name of this process's own, created exclusively: nothing planted
+  // under a known name (a link roostd would follow and truncate) is opened.
+  static std::atomic<std::uint64_t> rewrites{0};
   std::filesystem::path tmp = file;
-  tmp += ".roost-tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  tmp += ".roost-tmp." + std::to_string(::getpid()) + "." + std::to_string(rewrites.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(last_error());
   std::error_code ec = write_all(fd, text);
   if (!ec && ::fsync(fd) != 0) ec = last_error();
@@ -243,7 +247,7 @@ std::expected<std::pair<std::uint64_t, std::uint64_t>, std::error_code> rewrite(
 
 std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path& file,
                                                      const std::vector<Entry>& entries, bool durable) {
-  int fd = ::open(file.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  int fd = ::open(file.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return std::unexpected(last_error());
   std::string text;
   // A crash may have left a line without its end: never glue onto it.
@@ -264,7 +268,7 @@ std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path
 }
 
 std::uint32_t allocate_uidvalidity(const std::filesystem::path& user_root, std::uint32_t now) {
-  int fd = ::open((user_root / "roost-uidvalidity").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open((user_root / "roost-uidvalidity").c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return now;
   std::uint32_t chosen = now;
   if (::flock(fd, LOCK_EX) == 0) {

@@ -88,7 +88,7 @@ struct ChangeWatcher::Impl : std::enable_shared_from_this<Impl> {
 
   // The change file exists from the first commit on; make sure it does now.
   static std::vector<std::filesystem::path> folder_paths(const FolderView& view) {
-    int fd = ::open(view.change_file().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int fd = ::open(view.change_file().c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) ::close(fd);
     return view.watch_paths();
   }

@@ -5,6 +5,8 @@
 // are parsed too.
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -35,13 +37,24 @@ void check_command(const roost::imap::RawCommand& raw) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  // The session's own limits (a command of up to 256 KiB, run with inputs
+  // that large), and, on every other input, the gate of a session that has
+  // not logged in.
   roost::imap::SyntaxLimits limits;
-  limits.max_literal = 256;
-  limits.max_append_literal = 1024;
-  limits.max_append_total = 2048;
-  limits.max_command = 4096;
+  limits.max_literal = 64 * 1024;
+  limits.max_append_literal = 128 * 1024;
+  limits.max_append_total = 256 * 1024;
+  limits.max_command = 256 * 1024;
   limits.literal_minus = !input.empty() && (input[0] & 1);
-  roost::imap::CommandReader reader(limits);
+  roost::imap::CommandReader::Gate gate;
+  if (!input.empty() && (input[0] & 2)) {
+    gate = [](std::string_view name) -> std::optional<std::string> {
+      auto kind = roost::imap::command_kind(name);
+      if (!kind || *kind == roost::imap::Command(std::in_place_type<roost::imap::Login>).index()) return std::nullopt;
+      return "NO [CLIENTBUG] Log in first";
+    };
+  }
+  roost::imap::CommandReader reader(limits, gate);
   using Next = roost::imap::CommandReader::Next;
   while (!input.empty()) {
     std::size_t eol = input.find('\n');

@@ -13,6 +13,9 @@ import time
 import unittest
 
 BIN = os.environ.get("ROOST_BIN", os.path.join(os.path.dirname(__file__), "../../build-debug/bin"))
+# The tests run as whoever runs them, root in CI: roostd refuses root
+# unless told ([server] run_as_root).
+RUN_AS_ROOT = "[server]\nrun_as_root = true\n" if os.geteuid() == 0 else ""
 
 
 def ephemeral_ports_start():
@@ -74,7 +77,7 @@ class Instance:
         self.listeners_text, self.extra = listeners_text, extra
         with open(self.conf, "w") as f:
             f.write(
-                "data_dir = data\nrun_dir = run\n"
+                "data_dir = data\nrun_dir = run\n" + RUN_AS_ROOT +
                 "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
                 f"[metrics]\nlisten = 127.0.0.1:{self.metrics_port}\n"
                 + extra + "\n" + listeners_text)

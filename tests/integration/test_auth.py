@@ -173,6 +173,31 @@ class Auth(WireTest):
         self.assertNotIn("other-secret-attempt", log)
         self.assertNotIn(b64(b"\0alice\0s3cret-pass"), log)
 
+    def test_login_mechanism_never_takes_the_password_for_the_user(self):
+        # With an initial response, LOGIN's first message is the user name and
+        # the next one the password: the log and the throttle see the user.
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(base64.b64decode(c.command("AUTH LOGIN " + b64(b"alice"))[2:]), b"Password:")
+        self.assertEqual(c.command(b64(b"Wr0ng-Secret-9")), "-ERR [AUTH] authentication failed")
+        d = self.connect(self.tls_port, tls=True)
+        d.line()
+        self.assertEqual(base64.b64decode(d.command("AUTH LOGIN")[2:]), b"Username:")
+        self.assertEqual(base64.b64decode(d.command(b64(b"ALICE"))[2:]), b"Password:")
+        self.assertEqual(d.command(b64(b"An0ther-Wrong-1")), "-ERR [AUTH] authentication failed")
+        log = self.instance.read_log()
+        self.assertNotIn("Wr0ng-Secret-9", log)
+        self.assertNotIn("An0ther-Wrong-1", log)
+        self.assertEqual(log.count("attempted_user=alice"), 1, log)
+        self.assertEqual(log.count("attempted_user=ALICE"), 1, log)
+        # Both failures count for alice, whatever the case typed: the third
+        # attempt waits 300 ms doubled twice.
+        e = self.connect(self.tls_port, tls=True)
+        e.line()
+        started = time.monotonic()
+        self.assertEqual(e.command("LOGIN aLiCe wrong"), "-ERR [AUTH] authentication failed")
+        self.assertGreaterEqual(time.monotonic() - started, 1.2)
+
 
 class LoopbackCleartext(WireTest):
     EXTRA = "[auth]\nallow_plaintext_loopback = true\n"

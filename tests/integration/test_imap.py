@@ -13,7 +13,7 @@ import time
 import unittest
 import zlib
 
-from roosttest import BIN, Instance, LineClient, client_tls_context, free_port, run
+from roosttest import BIN, RUN_AS_ROOT, Instance, LineClient, client_tls_context, free_port, run
 
 MESSAGE = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Hello there\r\n"
            b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@example.org>\r\n"
@@ -650,6 +650,10 @@ class ImapTest(unittest.TestCase):
         # LITERAL+: no continuation.
         c.send(b"a4 APPEND INBOX {20+}\r\nSubject: lit\r\n\r\nabcd\r\n")
         self.assertRegex(c.line(), r"^a4 OK \[APPENDUID \d+ 2\]")
+        # Refused by its name before its arguments are parsed: no mailbox is selected.
+        _, tagged = self.exchange(c, "a5", "SEARCH " + "(" * 40 + "ALL" + ")" * 40)
+        self.assertEqual(tagged, "a5 BAD [CLIENTBUG] No mailbox selected")
+        self.exchange(c, "s", "SELECT INBOX")
         _, tagged = self.exchange(c, "a5", "SEARCH " + "(" * 40 + "ALL" + ")" * 40)
         self.assertEqual(tagged, "a5 BAD Too deeply nested")
         # Pipelined commands are answered in order.
@@ -805,7 +809,7 @@ class ImapTwoProcessesTest(unittest.TestCase):
         # The second process: same data, its own run folder and metrics port.
         conf = os.path.join(self.instance.dir, "lmtp.conf")
         with open(conf, "w") as f:
-            f.write("data_dir = data\nrun_dir = run-lmtp\n[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
+            f.write("data_dir = data\nrun_dir = run-lmtp\n" + RUN_AS_ROOT + "[tls]\ncertificate = tls/cert.pem\nkey = tls/key.pem\n"
                     f"[metrics]\nlisten = 127.0.0.1:{free_port()}\n"
                     f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{self.lmtp_port}\n")
         self.lmtp_log = open(os.path.join(self.instance.dir, "lmtp.log"), "w")

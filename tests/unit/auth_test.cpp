@@ -207,6 +207,19 @@ TEST_F(AuthTest, FailuresAreThrottledPerAddressAndUser) {
   EXPECT_EQ(auth_->failure_delay(*ip, "carol"), ms(1000));  // capped at failure_delay_max
 }
 
+TEST_F(AuthTest, FailuresCountUnderTheCanonicalName) {
+  // "erin", "ERin" and "eRIN" are one user: one count, not three fresh ones.
+  auto ip = IpAddress::parse("192.0.2.60");
+  auto other = IpAddress::parse("192.0.2.61");
+  using ms = std::chrono::milliseconds;
+  auth_->record_failure(*ip, "erin");
+  auth_->record_failure(*ip, "ERin");
+  auth_->record_failure(*ip, "eRIN");
+  EXPECT_EQ(auth_->failure_delay(*other, "Erin"), ms(400));
+  auth_->record_success(*other, "ERIN");
+  EXPECT_EQ(auth_->failure_delay(*other, "erin"), ms(100));
+}
+
 TEST_F(AuthTest, ConcurrentAttemptsPerAddressAreLimited) {
   auto ip = IpAddress::parse("192.0.2.60");
   EXPECT_TRUE(auth_->try_begin_attempt(*ip));

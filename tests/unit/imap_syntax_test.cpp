@@ -687,6 +687,66 @@ TEST(ImapParse, SessionCommands) {
   EXPECT_EQ(q.limits.size(), 2u);
 }
 
+TEST(ImapParse, SearchKeysNestNoDeeperThanParentheses) {
+  // NOT, OR and FUZZY are levels of nesting as parentheses are, against one
+  // bound (DESIGN invariant 8): 45,000 NOTs used to overflow the stack.
+  std::string deep = "a SEARCH ";
+  for (int i = 0; i < 45000; ++i) deep += "NOT ";
+  EXPECT_EQ(parse_error(deep + "ALL"), "Too deeply nested");
+  std::string ors = "a SEARCH ";
+  for (int i = 0; i < 40; ++i) ors += "OR ALL ";
+  EXPECT_EQ(parse_error(ors + "ALL"), "Too deeply nested");
+  std::string mixed = "a SEARCH ";
+  for (int i = 0; i < 17; ++i) mixed += "(FUZZY ";
+  EXPECT_EQ(parse_error(mixed + "ALL" + std::string(17, ')')), "Too deeply nested");
+  // Thirty levels are fine, and a flat list of any length adds none.
+  std::string fine = "a SEARCH ";
+  for (int i = 0; i < 30; ++i) fine += "NOT ";
+  parse_ok(fine + "ALL");
+  std::string wide = "a SEARCH";
+  for (int i = 0; i < 5000; ++i) wide += " NOT SEEN";
+  parse_ok(wide);
+}
+
+TEST(ImapParse, StarIsNotTheLargestNumber) {
+  auto f = std::get<Fetch>(parse_ok("a FETCH 4:4294967295,*,4:* FLAGS").command);
+  ASSERT_EQ(f.set.ranges.size(), 3u);
+  EXPECT_EQ(f.set.ranges[0].last, 4294967295u);
+  EXPECT_NE(f.set.ranges[0].last, kStar);
+  EXPECT_EQ(f.set.ranges[1].first, kStar);
+  EXPECT_EQ(f.set.ranges[2].last, kStar);
+}
+
+TEST(ImapReader, GateRefusesByNameBeforeAnyLiteral) {
+  // Before login: the session's gate refuses every command but a few, on
+  // its first line, so that nothing of it is read or parsed.
+  const CommandReader::Gate before_login = [](std::string_view name) -> std::optional<std::string> {
+    auto kind = command_kind(name);
+    if (kind && (*kind == Command(std::in_place_type<Login>).index() || *kind == Command(std::in_place_type<Noop>).index()))
+      return std::nullopt;
+    return kind ? std::optional<std::string>("NO [CLIENTBUG] Log in first") : std::nullopt;
+  };
+  SyntaxLimits limits;
+  limits.max_append_literal = 8192;
+  CommandReader reader(limits, before_login);
+  EXPECT_EQ(reader.add_line("a APPEND INBOX {52428800}"), Next::refused);
+  EXPECT_EQ(reader.response(), "a NO [CLIENTBUG] Log in first\r\n");
+  EXPECT_EQ(reader.add_line("b uid SEARCH NOT NOT {1}"), Next::refused);
+  EXPECT_EQ(reader.response(), "b NO [CLIENTBUG] Log in first\r\n");
+  // A small non-synchronizing literal on its way is dropped with the rest.
+  EXPECT_EQ(reader.add_line("c SELECT {5+}"), Next::discard);
+  EXPECT_EQ(reader.response(), "c NO [CLIENTBUG] Log in first\r\n");
+  EXPECT_EQ(reader.add_line(""), Next::refused);
+  // A big one ends the connection.
+  EXPECT_EQ(reader.add_line("d APPEND INBOX {52428800+}"), Next::close);
+  CommandReader login(limits, before_login);
+  EXPECT_EQ(login.add_line("e LOGIN {5}"), Next::literal);
+  // Command names map to what they make.
+  EXPECT_EQ(command_kind("examine"), Command(std::in_place_type<Select>).index());
+  EXPECT_EQ(command_kind("ESEARCH"), Command(std::in_place_type<MultiSearch>).index());
+  EXPECT_FALSE(command_kind("BOGUS"));
+}
+
 TEST(ImapWriter, StringsChooseTheirForm) {
   std::string out;
   append_astring(out, "INBOX");

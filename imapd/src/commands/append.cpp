@@ -98,8 +98,11 @@ asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, con
 
 std::expected<storage::NewMessage, Reply> new_message(const ImapSession& s, const AppendMessage& m, std::string data) {
   if (data.empty()) return std::unexpected(no("[CANNOT] A message cannot be empty"));
-  // RFC 6855 §4: UTF-8 header fields only from a client that enabled them.
-  if (!s.utf8() && eight_bit_header(data))
+  // RFC 6855 §4 says UTF-8 header fields come only from a client that
+  // enabled them; old mail from broken mailers has raw 8-bit fields, and
+  // migration tools append it as it is: stored as received unless the
+  // operator asks for the strict rule.
+  if (s.config().imap.strict_utf8_headers && !s.utf8() && eight_bit_header(data))
     return std::unexpected(no("[CANNOT] 8-bit header fields need ENABLE UTF8=ACCEPT"));
   auto flags = to_storage_flags(m.flags);
   if (!flags) return std::unexpected(bad(flags.error()));

@@ -17,6 +17,12 @@ using FK = FetchItem::Kind;
 using index::PartInfo;
 namespace part_kind = index::part_kind;
 
+// A Content-Transfer-Encoding BINARY can undo (none given is 7bit).
+bool known_encoding(std::string_view encoding) {
+  return encoding.empty() || encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding == "base64" ||
+         encoding == "quoted-printable";
+}
+
 std::string section_label(const FetchItem& item) {
   std::string out = item.kind == FK::binary ? "BINARY[" : item.kind == FK::binary_size ? "BINARY.SIZE[" : "BODY[";
   for (std::size_t i = 0; i < item.section.part.size(); ++i) {
@@ -90,25 +96,53 @@ void append_partial(std::string& out, std::string_view data, const std::optional
   append_literal(out, data, binary);
 }
 
-// Appends message `seq`'s FETCH response to `out`; the text of a NO when
-// an item cannot be rendered. `seen_now`: this FETCH set its \Seen.
-std::optional<std::string> render(const ImapSession& s, const std::vector<FetchItem>& items, const Gathered& g,
-                                  std::uint32_t seq, bool seen_now, std::string& out) {
+// The text of a NO when an item of this message cannot be rendered: BINARY
+// and BINARY.SIZE of a part in an encoding BINARY cannot undo (RFC 3516
+// §4.3). Asked before anything of the message is rendered, as its response
+// may go out in several pieces.
+std::optional<std::string> refusal(const std::vector<FetchItem>& items, const Gathered& g) {
+  if (!g.cache) return std::nullopt;  // no item here needs the part table
+  for (const auto& item : items) {
+    if ((item.kind != FK::binary && item.kind != FK::binary_size) || item.section.part.empty()) continue;
+    if (auto found = find_part(g.cache->parts, item.section.part)) {
+      const std::string& encoding = g.cache->parts[*found].encoding;
+      if (!known_encoding(encoding)) return "[UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding " + encoding;
+    }
+  }
+  return std::nullopt;
+}
+
+// Appends message `seq`'s FETCH response to `out`, from item `next_item`
+// on, until `out` holds `budget` bytes; then `next_item` is where to go on
+// (items.size() when the response is complete). One response is thus sent
+// in pieces, however many large items it asks for (each piece at most one
+// item over the budget). `seen_now`: this FETCH set its \Seen.
+void render(const ImapSession& s, const std::vector<FetchItem>& items, const Gathered& g, std::uint32_t seq,
+            bool seen_now, std::string& out, std::size_t& next_item, std::size_t budget) {
   auto asked = [&](FK kind) {
     return std::any_of(items.begin(), items.end(), [kind](const FetchItem& i) { return i.kind == kind; });
   };
-  out += "* ";
-  out += std::to_string(seq);
-  out += " FETCH (";
-  bool first = true;
+  const std::size_t start = next_item;
+  if (start == 0) {
+    out += "* ";
+    out += std::to_string(seq);
+    out += " FETCH (";
+  }
+  bool first = start == 0;
   auto item_name = [&](std::string_view name) {
     if (!first) out += ' ';
     first = false;
     out += name;
     out += ' ';
   };
-  bool flags_sent = false;
-  for (const auto& item : items) {
+  bool flags_sent = std::any_of(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(start),
+                                [](const FetchItem& i) { return i.kind == FK::flags; });
+  for (std::size_t index = start; index < items.size(); ++index) {
+    if (index > start && out.size() >= budget) {
+      next_item = index;
+      return;
+    }
+    const FetchItem& item = items[index];
     switch (item.kind) {
       case FK::flags:
         if (flags_sent) break;
@@ -191,9 +225,6 @@ std::optional<std::string> render(const ImapSession& s, const std::vector<FetchI
           encoding = p.encoding;
           raw = to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin));
         }
-        if (!encoding.empty() && encoding != "7bit" && encoding != "8bit" && encoding != "binary" &&
-            encoding != "base64" && encoding != "quoted-printable")
-          return "[UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding " + encoding;
         std::string label = section_label(item);
         if (item.partial) label += '<' + std::to_string(item.partial->offset) + '>';
         item_name(label);
@@ -218,7 +249,7 @@ std::optional<std::string> render(const ImapSession& s, const std::vector<FetchI
     if (s.qresync && !asked(FK::uid)) out += " UID " + std::to_string(g.info.uid);
   }
   out += ")\r\n";
-  return std::nullopt;
+  next_item = items.size();
 }
 
 }  // namespace
@@ -290,7 +321,15 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
   // \Seen newly set by this FETCH, ascending: a chunk is stored at once but
   // may be rendered over several trips.
   std::vector<storage::Uid> seen_set;
-  while (next < uids->size() && !s.lost) {
+  // A message whose response did not fit in one trip, and where it stopped.
+  struct Unfinished {
+    Gathered g;
+    std::uint32_t seq = 0;
+    bool seen = false;
+    std::size_t next_item = 0;
+  };
+  std::optional<Unfinished> unfinished;
+  while ((next < uids->size() || unfinished) && !s.lost) {
     std::string out;
     const std::size_t seen_before = seen_set.size();
     storage::Error failure;
@@ -298,6 +337,11 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
     std::optional<std::string> refused;  // a NO for an item that cannot be rendered
     auto work = [&]() {
       out.reserve(kHopBytes + kHopBytes / 4);
+      if (unfinished) {
+        render(s, items, unfinished->g, unfinished->seq, unfinished->seen, out, unfinished->next_item, kHopBytes);
+        if (unfinished->next_item < items.size()) return;
+        unfinished.reset();
+      }
       while (next < uids->size() && out.size() < kHopBytes) {
         std::size_t end = std::min(uids->size(), next + chunk_messages);
         std::vector<storage::Uid> chunk(uids->begin() + static_cast<std::ptrdiff_t>(next),
@@ -382,15 +426,16 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
           }
           auto seq = sequence_of(g.info.uid);
           if (!seq) continue;
-          const std::size_t mark = out.size();
           const bool seen = std::binary_search(seen_set.begin(), seen_set.end(), g.info.uid);
-          if (auto no_text = render(s, items, g, *seq, seen, out)) {
-            out.resize(mark);
+          if (auto no_text = refusal(items, g)) {
             refused = std::move(no_text);
             return;
           }
+          std::size_t next_item = 0;
+          render(s, items, g, *seq, seen, out, next_item, kHopBytes);
           ++rendered;
           last_rendered = g.info.uid;
+          if (next_item < items.size()) unfinished = Unfinished{std::move(g), *seq, seen, next_item};
           if (out.size() >= kHopBytes) break;
         }
         // The rest of the chunk waits for the next trip when this one is
@@ -415,7 +460,11 @@ asio::awaitable<Reply> fetch(ImapSession& s, const Request& r) {
     if (s.lost) co_return Reply{.sent = true};
     if (refused) co_return no(*refused);
   }
-  if (missing) co_return no("[EXPUNGEISSUED] Some of the requested messages no longer exist");
+  // A UID FETCH names UIDs, not positions: those expunged meanwhile are
+  // simply not there, and the command succeeds for the rest (RFC 9051
+  // §6.4.9). By sequence number, a message gone under the client's feet is
+  // worth telling.
+  if (missing && !r.uid) co_return no("[EXPUNGEISSUED] Some of the requested messages no longer exist");
   co_return ok(r.uid ? "UID FETCH completed" : "FETCH completed");
 }
 

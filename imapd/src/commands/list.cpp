@@ -9,19 +9,36 @@
 namespace roost::imap::commands {
 namespace {
 
+// A run of wildcards matches what one does: "*" if the run holds a "*",
+// else "%". So "*%*%*%..." costs what "*" costs.
+std::string collapse_wildcards(std::string_view pattern) {
+  std::string out;
+  for (char c : pattern) {
+    const bool wildcard = c == '*' || c == '%';
+    if (wildcard && !out.empty() && (out.back() == '*' || out.back() == '%')) {
+      if (c == '*') out.back() = '*';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 // RFC 9051 §6.3.9: "*" matches anything, "%" anything but the separator.
+// Row by row over the (collapsed) pattern, which prefixes of `name` are
+// matched: time in pattern length times name length.
 bool matches(std::string_view pattern, std::string_view name) {
-  // Row by row over the pattern: which prefixes of `name` are matched.
   std::vector<char> row(name.size() + 1, 0), next(name.size() + 1, 0);
   row[0] = 1;
   for (char p : pattern) {
     std::fill(next.begin(), next.end(), 0);
+    bool active = false;  // a wildcard started at or before i and may reach it
     for (std::size_t i = 0; i <= name.size(); ++i) {
-      if (!row[i]) continue;
       if (p == '*' || p == '%') {
-        next[i] = 1;
-        for (std::size_t j = i; j < name.size() && (p == '*' || name[j] != '/'); ++j) next[j + 1] = 1;
-      } else if (i < name.size() && name[i] == p) {
+        active = active || row[i];
+        if (active) next[i] = 1;
+        if (p == '%' && i < name.size() && name[i] == '/') active = false;
+      } else if (row[i] && i < name.size() && name[i] == p) {
         next[i + 1] = 1;
       }
     }
@@ -71,23 +88,34 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     co_return ok(std::string(verb) + " completed");
   }
 
+  std::vector<std::string> patterns;
+  for (const auto& p : l.patterns) patterns.push_back(collapse_wildcards(normalize_inbox(l.reference + p)));
+  // The folders and which of them the patterns match, on the blocking pool:
+  // matching costs what the patterns' lengths make it cost, never on an io
+  // thread where it would hold up other sessions.
   storage::Result<std::vector<storage::FolderInfo>> folders;
-  auto work = [&]() { folders = s.mail->list(); };
+  std::vector<char> matched;
+  auto work = [&]() {
+    folders = s.mail->list();
+    if (!folders) return;
+    for (const auto& f : *folders) {
+      std::string wire = s.mailbox_to_wire(f.name);
+      matched.push_back(std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, wire); }));
+    }
+  };
   co_await s.blocking(work);
   if (!folders) co_return storage_error(s, folders.error());
 
-  std::vector<std::string> patterns;
-  for (const auto& p : l.patterns) patterns.push_back(normalize_inbox(l.reference + p));
   const bool only_subscribed = l.form == List::Form::lsub || contains(l.selection, "SUBSCRIBED");
   const bool recursive = contains(l.selection, "RECURSIVEMATCH");
   const bool only_special = contains(l.selection, "SPECIAL-USE");
   const bool show_subscribed = only_subscribed || contains(l.returns, "SUBSCRIBED");
 
   std::string out;
-  for (const auto& f : *folders) {
+  for (std::size_t i = 0; i < folders->size(); ++i) {
+    const auto& f = (*folders)[i];
+    if (!matched[i]) continue;
     std::string wire = s.mailbox_to_wire(f.name);
-    if (std::none_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, wire); }))
-      continue;
     bool child_subscribed = false;
     if (only_subscribed && !f.subscribed) {
       if (!recursive) continue;

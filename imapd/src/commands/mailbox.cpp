@@ -20,6 +20,10 @@ std::optional<storage::SpecialUse> use_from(std::string_view attribute) {
 
 Reply bad_name() { return no("[CANNOT] Invalid mailbox name"); }
 
+// LIST's wildcards cannot name a folder whose name holds them (RFC 9051
+// §6.3.9): such a folder could never be listed alone, so none is made.
+bool holds_wildcard(std::string_view name) { return name.find_first_of("%*") != std::string_view::npos; }
+
 // Runs one storage call returning Result<void> on the blocking pool and
 // answers `done_text` or the error.
 template <class Call>
@@ -39,7 +43,7 @@ asio::awaitable<Reply> create(ImapSession& s, const Request& r) {
   // A trailing separator declares the intent to create superiors (RFC 9051 §6.3.4).
   if (wire.size() > 1 && wire.back() == '/') wire.pop_back();
   auto name = s.mailbox_from_wire(wire);
-  if (!name) co_return bad_name();
+  if (!name || holds_wildcard(*name)) co_return bad_name();
   storage::SpecialUse use = storage::SpecialUse::none;
   if (c.uses.size() > 1) co_return no("[USEATTR] One special use per mailbox");
   if (!c.uses.empty()) {
@@ -76,7 +80,7 @@ asio::awaitable<Reply> rename(ImapSession& s, const Request& r) {
   const auto& rn = std::get<Rename>(r.command);
   auto from = s.mailbox_from_wire(rn.from);
   auto to = s.mailbox_from_wire(rn.to);
-  if (!from || !to) co_return bad_name();
+  if (!from || !to || holds_wildcard(*to)) co_return bad_name();
   auto call = [&]() { return s.mail->rename(*from, *to); };
   Reply reply = co_await one_call(s, call, "RENAME completed");
   if (reply.status == "OK") note_own_list_change(s, {*from, *to});

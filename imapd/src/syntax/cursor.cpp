@@ -64,6 +64,11 @@ bool Cursor::open_paren() {
   return true;
 }
 
+bool Cursor::enter() {
+  if (++depth_ > max_depth_) return fail("Too deeply nested");
+  return true;
+}
+
 bool Cursor::close_paren() {
   if (!expect(')', "')'")) return false;
   --depth_;
@@ -212,7 +217,7 @@ std::optional<SequenceSet> Cursor::sequence_set() {
     set.saved = true;
     return set;
   }
-  auto seq_number = [&]() -> std::optional<std::uint32_t> {
+  auto seq_number = [&]() -> std::optional<std::uint64_t> {
     if (eat('*')) return kStar;
     if (!peek_digit()) return std::nullopt;
     return nz_number();

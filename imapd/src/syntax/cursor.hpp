@@ -43,6 +43,12 @@ class Cursor {
 
   bool open_paren();
   bool close_paren();
+  // One level of a recursive grammar that has no parentheses (SEARCH's NOT,
+  // OR and FUZZY): counted against the same depth as parentheses, so that
+  // no client chooses how deep the parser, the evaluation or the destructor
+  // of what it builds recurse (DESIGN invariant 8).
+  bool enter();
+  void leave() { --depth_; }
 
   std::optional<std::string> atom();
   std::optional<std::string> astring();

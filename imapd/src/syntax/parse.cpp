@@ -722,63 +722,84 @@ bool parse_cancelupdate(Cursor& c, Command& command) {
   return true;
 }
 
+// The index of alternative T in Command.
+template <class T, class V = Command>
+struct Alternative;
+template <class T, class... Ts>
+struct Alternative<T, std::variant<Ts...>> {
+  static constexpr std::size_t index = [] {
+    std::size_t i = 0;
+    (void)((std::is_same_v<T, Ts> ? false : (++i, true)) && ...);
+    return i;
+  }();
+};
+template <class T>
+constexpr std::size_t kind = Alternative<T>::index;
+
 struct Entry {
   std::string_view name;
   Parse parse;
+  std::size_t kind;       // the Command alternative it yields
   bool uid_form = false;  // may follow "UID"
 };
 
 const std::vector<Entry>& table() {
   static const std::vector<Entry> entries = {
-      {"CAPABILITY", simple<Capability>()},
-      {"NOOP", simple<Noop>()},
-      {"LOGOUT", simple<Logout>()},
-      {"STARTTLS", simple<StartTls>()},
-      {"AUTHENTICATE", parse_authenticate},
-      {"LOGIN", parse_login},
-      {"ENABLE", parse_enable},
-      {"ID", parse_id},
-      {"SELECT", select(false)},
-      {"EXAMINE", select(true)},
-      {"CREATE", parse_create},
-      {"DELETE", mailbox_only<Delete>()},
-      {"RENAME", parse_rename},
-      {"SUBSCRIBE", subscribe(true)},
-      {"UNSUBSCRIBE", subscribe(false)},
-      {"LIST", list(List::Form::list)},
-      {"LSUB", list(List::Form::lsub)},
-      {"XLIST", list(List::Form::xlist)},
-      {"NAMESPACE", simple<Namespace>()},
-      {"STATUS", parse_status},
-      {"APPEND", parse_append},
-      {"CHECK", simple<Check>()},
-      {"CLOSE", simple<Close>()},
-      {"UNSELECT", simple<Unselect>()},
-      {"EXPUNGE", simple<Expunge>(), true},
-      {"SEARCH", parse_search_command, true},
-      {"FETCH", parse_fetch_command, true},
-      {"STORE", parse_store, true},
-      {"COPY", copy(false), true},
-      {"MOVE", copy(true), true},
-      {"IDLE", simple<Idle>()},
-      {"GETQUOTA", mailbox_only<GetQuota>()},
-      {"GETQUOTAROOT", mailbox_only<GetQuotaRoot>()},
-      {"SETQUOTA", parse_setquota},
-      {"UNAUTHENTICATE", simple<Unauthenticate>()},
-      {"SORT", parse_sort, true},
-      {"THREAD", parse_thread, true},
-      {"COMPRESS", parse_compress},
-      {"REPLACE", parse_replace, true},
-      {"GETMETADATA", parse_getmetadata},
-      {"SETMETADATA", parse_setmetadata},
-      {"CANCELUPDATE", parse_cancelupdate},
-      {"ESEARCH", parse_esearch},
-      {"NOTIFY", parse_notify},
+      {"CAPABILITY", simple<Capability>(), kind<Capability>},
+      {"NOOP", simple<Noop>(), kind<Noop>},
+      {"LOGOUT", simple<Logout>(), kind<Logout>},
+      {"STARTTLS", simple<StartTls>(), kind<StartTls>},
+      {"AUTHENTICATE", parse_authenticate, kind<Authenticate>},
+      {"LOGIN", parse_login, kind<Login>},
+      {"ENABLE", parse_enable, kind<Enable>},
+      {"ID", parse_id, kind<Id>},
+      {"SELECT", select(false), kind<Select>},
+      {"EXAMINE", select(true), kind<Select>},
+      {"CREATE", parse_create, kind<Create>},
+      {"DELETE", mailbox_only<Delete>(), kind<Delete>},
+      {"RENAME", parse_rename, kind<Rename>},
+      {"SUBSCRIBE", subscribe(true), kind<Subscribe>},
+      {"UNSUBSCRIBE", subscribe(false), kind<Subscribe>},
+      {"LIST", list(List::Form::list), kind<List>},
+      {"LSUB", list(List::Form::lsub), kind<List>},
+      {"XLIST", list(List::Form::xlist), kind<List>},
+      {"NAMESPACE", simple<Namespace>(), kind<Namespace>},
+      {"STATUS", parse_status, kind<Status>},
+      {"APPEND", parse_append, kind<Append>},
+      {"CHECK", simple<Check>(), kind<Check>},
+      {"CLOSE", simple<Close>(), kind<Close>},
+      {"UNSELECT", simple<Unselect>(), kind<Unselect>},
+      {"EXPUNGE", simple<Expunge>(), kind<Expunge>, true},
+      {"SEARCH", parse_search_command, kind<Search>, true},
+      {"FETCH", parse_fetch_command, kind<Fetch>, true},
+      {"STORE", parse_store, kind<Store>, true},
+      {"COPY", copy(false), kind<Copy>, true},
+      {"MOVE", copy(true), kind<Copy>, true},
+      {"IDLE", simple<Idle>(), kind<Idle>},
+      {"GETQUOTA", mailbox_only<GetQuota>(), kind<GetQuota>},
+      {"GETQUOTAROOT", mailbox_only<GetQuotaRoot>(), kind<GetQuotaRoot>},
+      {"SETQUOTA", parse_setquota, kind<SetQuota>},
+      {"UNAUTHENTICATE", simple<Unauthenticate>(), kind<Unauthenticate>},
+      {"SORT", parse_sort, kind<Sort>, true},
+      {"THREAD", parse_thread, kind<Thread>, true},
+      {"COMPRESS", parse_compress, kind<Compress>},
+      {"REPLACE", parse_replace, kind<Replace>, true},
+      {"GETMETADATA", parse_getmetadata, kind<GetMetadata>},
+      {"SETMETADATA", parse_setmetadata, kind<SetMetadata>},
+      {"CANCELUPDATE", parse_cancelupdate, kind<CancelUpdate>},
+      {"ESEARCH", parse_esearch, kind<MultiSearch>},
+      {"NOTIFY", parse_notify, kind<Notify>},
   };
   return entries;
 }
 
 }  // namespace
+
+std::optional<std::size_t> command_kind(std::string_view name) {
+  for (const auto& entry : table())
+    if (ascii_iequals(entry.name, name)) return entry.kind;
+  return std::nullopt;
+}
 
 std::variant<Request, SyntaxError> parse_command(const RawCommand& raw) {
   Request request;

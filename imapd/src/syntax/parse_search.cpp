@@ -156,25 +156,16 @@ bool search_key(Cursor& c, SearchNode& out) {
     out.set = std::move(*set);
     return true;
   }
-  if (word == "FUZZY") {
-    // search-key =/ "FUZZY" SP search-key (RFC 6203 §7)
-    if (!c.space()) return false;
-    out.kind = K::fuzzy;
-    out.children.emplace_back();
-    return search_key(c, out.children.back());
-  }
-  if (word == "NOT") {
-    if (!c.space()) return false;
-    out.kind = K::not_;
-    out.children.emplace_back();
-    return search_key(c, out.children.back());
-  }
-  if (word == "OR") {
-    out.kind = K::or_;
-    out.children.resize(2);
-    if (!c.space() || !search_key(c, out.children[0])) return false;
-    if (!c.space()) return false;
-    return search_key(c, out.children[1]);
+  if (word == "FUZZY" || word == "NOT" || word == "OR") {
+    // search-key =/ "FUZZY" SP search-key (RFC 6203 §7), "NOT" SP search-key,
+    // "OR" SP search-key SP search-key: each a level of nesting.
+    if (!c.space() || !c.enter()) return false;
+    out.kind = word == "FUZZY" ? K::fuzzy : word == "NOT" ? K::not_ : K::or_;
+    out.children.resize(word == "OR" ? 2 : 1);
+    bool ok = search_key(c, out.children[0]);
+    if (ok && word == "OR") ok = c.space() && search_key(c, out.children[1]);
+    c.leave();
+    return ok;
   }
   return c.fail("Unknown search key " + word);
 }

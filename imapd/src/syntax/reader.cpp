@@ -53,6 +53,17 @@ CommandReader::Next CommandReader::add_line(std::string_view line) {
     }
     // Messages come in APPEND and REPLACE (RFC 8508): APPENDLIMIT governs them.
     append_ = ascii_iequals(verb, "APPEND") || ascii_iequals(verb, "REPLACE");
+    if (auto refusal = gate_ ? gate_(verb) : std::nullopt) {
+      // Not allowed now: no literal of it is taken; one already on its way
+      // is dropped if it is small, else the connection ends.
+      auto marker = literal_marker(line);
+      if (!marker || marker->synchronizing) return refuse(std::move(*refusal), false);
+      if (marker->size > limits_.max_append_literal) return refuse("BAD [TOOBIG] Literal too large", true);
+      response_ = (tag_.empty() ? std::string("*") : tag_) + " " + *refusal + "\r\n";
+      skipping_ = true;
+      literal_ = *marker;
+      return Next::discard;
+    }
   }
   auto marker = literal_marker(line);
   if (skipping_) {

@@ -38,6 +38,13 @@ struct Config {
   std::filesystem::path data_dir;
   std::filesystem::path run_dir;
 
+  // Whom roostd runs as once its listeners are bound and its TLS key read.
+  struct Server {
+    std::string user;          // empty: stay who started it
+    std::string group;         // empty: the user's primary group
+    bool run_as_root = false;  // may it keep running as root with no user given?
+  } server;
+
   struct Log {
     LogLevel level = LogLevel::info;
     bool syslog = false;
@@ -114,6 +121,7 @@ struct Config {
   struct Imap {
     std::size_t max_message_size = 0;    // APPENDLIMIT (RFC 7889)
     bool literal_minus = false;          // announce LITERAL- instead of LITERAL+ (RFC 7888)
+    bool strict_utf8_headers = false;    // refuse 8-bit header fields in APPEND without UTF8=ACCEPT (RFC 6855 §4)
     std::chrono::milliseconds idle_keepalive{};  // "* OK Still here" while in IDLE
     unsigned max_bad_commands = 0;       // BAD replies in a row before the connection is closed
     std::size_t metadata_max_size = 0;   // largest METADATA value (RFC 5464 MAXSIZE)

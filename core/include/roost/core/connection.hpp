@@ -85,7 +85,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Reads one line, without its line ending (CRLF or bare LF). A line
   // longer than `max` is consumed up to its end and answered too_long.
-  asio::awaitable<ReadStatus> read_line(std::string& line, std::size_t max, Duration timeout);
+  // `timeout` is for the whole line (and in read_exact for all n bytes),
+  // not renewed by each byte that arrives.
+  // `crlf`, when given, learns whether the line ended with CRLF rather than
+  // a bare LF (SMTP's end of data is CRLF "." CRLF and nothing else).
+  asio::awaitable<ReadStatus> read_line(std::string& line, std::size_t max, Duration timeout,
+                                        bool* crlf = nullptr);
 
   // Reads exactly n bytes (a literal, a BDAT chunk), appended to `out`.
   asio::awaitable<ReadStatus> read_exact(std::string& out, std::size_t n, Duration timeout);
@@ -171,7 +176,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<ReadStatus> arm_deadline(Deadline deadline, bool stoppable);
   std::optional<ReadStatus> settle_wait(boost::system::error_code ec, bool stoppable);
   WriteStep write_some(const char* data, std::size_t size);
-  asio::awaitable<ReadStatus> fill(Duration timeout);
+  asio::awaitable<ReadStatus> fill(Deadline deadline);
   // Room for `want` more bytes at the end of the input buffer.
   void reserve_input(std::size_t want);
   // Decompresses what the compression layer holds into the input buffer;

@@ -169,6 +169,9 @@ struct Session {
   std::optional<std::chrono::steady_clock::time_point> park_until;
   // Set by the server when it calls serve() again after parking.
   bool resumed = false;
+  // When the connection was accepted: the time before login is counted
+  // from here, however many commands (NOOP) the client sends meanwhile.
+  std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
   // When the wait for the next command began: kept across parking, so that
   // a wake that brings no command (a NOTIFY report) restarts no timer.
   std::optional<std::chrono::steady_clock::time_point> waiting_since;
@@ -186,6 +189,9 @@ struct Session {
   // command ends: `limit` after the first call since command_received().
   std::chrono::steady_clock::time_point wait_deadline(std::chrono::steady_clock::duration limit);
   void command_received() { waiting_since.reset(); }
+  // The end of the time allowed before login ([limits] login_timeout after
+  // the connection was accepted), for every read before authentication.
+  std::chrono::steady_clock::time_point login_deadline() const;
   // Parks until `deadline` (serve() must then return) unless input is
   // buffered or serve() was just resumed: what woke it, input or an
   // interrupt or the deadline, is for a read to tell first.

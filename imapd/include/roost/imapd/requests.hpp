@@ -18,11 +18,13 @@
 namespace roost::imap {
 
 // A sequence set (RFC 9051 §9 sequence-set): ranges in the order given,
-// with `*` as kStar; `$` (RFC 5182 SEARCHRES) as `saved`.
-inline constexpr std::uint32_t kStar = 0xffffffff;
+// with `*` as kStar; `$` (RFC 5182 SEARCHRES) as `saved`. kStar lies above
+// every number a client can write (they end at 4294967295), so that `*`
+// and 4294967295 stay distinct through resolution.
+inline constexpr std::uint64_t kStar = std::uint64_t{1} << 32;
 struct SeqRange {
-  std::uint32_t first = 0;
-  std::uint32_t last = 0;  // as written: may be below `first`, or kStar
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // as written: may be below `first`, or kStar
 };
 struct SequenceSet {
   std::vector<SeqRange> ranges;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,10 +24,10 @@ namespace roost::imap {
 
 struct SyntaxLimits {
   std::size_t max_literal = 64 * 1024;                // a literal outside APPEND
-  std::uint64_t max_append_literal = 50u << 20;      // a message in APPEND (APPENDLIMIT)
+  std::uint64_t max_append_literal = 50u << 20;      // a message in APPEND (APPENDLIMIT); also the
+                                                     // most of a refused literal that is read and dropped
   std::uint64_t max_append_total = 200u << 20;       // all messages of one APPEND (MULTIAPPEND)
   std::size_t max_command = 256 * 1024;              // lines plus small literals
-  unsigned max_depth = 32;                           // nesting of parentheses
   bool literal_minus = false;  // LITERAL- (RFC 7888 §5) instead of LITERAL+
 };
 
@@ -38,9 +39,20 @@ struct RawCommand {
   std::vector<std::string> literals;
 };
 
+// The Command alternative (its index in the variant) that a command name
+// makes, whatever its arguments ("EXAMINE" makes a Select); nullopt for a
+// name that is no command. Lets a session refuse a command its state does
+// not allow before reading or parsing its arguments.
+std::optional<std::size_t> command_kind(std::string_view name);
+
 class CommandReader {
  public:
-  explicit CommandReader(SyntaxLimits limits) : limits_(limits) {}
+  // Asked with the command's name (after any "UID") when its first line
+  // arrives: a refusal ("NO [CLIENTBUG] Log in first") when the session may
+  // not run it now, so that nothing more of it is read or parsed.
+  using Gate = std::function<std::optional<std::string>(std::string_view name)>;
+
+  explicit CommandReader(SyntaxLimits limits, Gate gate = {}) : limits_(limits), gate_(std::move(gate)) {}
 
   enum class Next {
     complete,  // take() the command
@@ -71,6 +83,7 @@ class CommandReader {
   Next refuse(std::string text, bool close);
 
   SyntaxLimits limits_;
+  Gate gate_;
   RawCommand raw_;
   Literal literal_;
   std::string response_;
