@@ -421,7 +421,7 @@ const std::vector<Setting>& settings() {
        }},
 
       {{"pop3", "uidl_format", "%08Xu%08Xv",
-        "POP3 UIDL template: %u UID, %v UIDVALIDITY, %f maildir file name, with width, 0 and X/x as in printf; Dovecot's default."},
+        "POP3 UIDL template: %u UID, %v UIDVALIDITY, %f maildir file name, with width and 0 as in printf and X for lower-case hexadecimal, as Dovecot writes it; Dovecot's default."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {
          auto format = UidlFormat::parse(v);
          if (!format) return std::unexpected(format.error());

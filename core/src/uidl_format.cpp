@@ -65,10 +65,10 @@ void UidlFormat::append(std::string& out, std::uint32_t uid, std::uint32_t uidva
     std::string_view value = file_name;
     if (p.variable != 'f') {
       std::uint32_t n = p.variable == 'u' ? uid : uidvalidity;
+      // Hexadecimal in lower case for X too: Dovecot's %X writes it so
+      // (Debian's Dovecot 2.3.19 answers UIDL "000000016b17250c"), and a
+      // migrated client must see the UIDLs it saw before.
       char* end = std::to_chars(digits, digits + sizeof digits, n, p.base == 'd' ? 10 : 16).ptr;
-      if (p.base == 'X')
-        for (char* c = digits; c != end; ++c)
-          if (*c >= 'a' && *c <= 'f') *c = static_cast<char>(*c - 'a' + 'A');
       value = std::string_view(digits, static_cast<std::size_t>(end - digits));
     }
     if (value.size() < p.width) out.append(p.width - value.size(), '0');

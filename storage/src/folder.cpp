@@ -238,10 +238,25 @@ Error error_from(const LmdbError& e) {
 Error error_from(std::error_code ec, std::string_view what) {
   std::string detail = std::string(what) + ": " + ec.message();
   if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT || ec == std::errc::too_many_files_open ||
-      ec == std::errc::resource_unavailable_try_again)
+      ec == std::errc::resource_unavailable_try_again || ec == std::errc::timed_out)
     return {ErrorKind::temporary, detail};
   if (ec == std::errc::no_such_file_or_directory) return {ErrorKind::not_found, detail};
   return {ErrorKind::internal, detail};
+}
+
+// How long a writer waits for Dovecot's lock on the UID list before it
+// gives up with a temporary error (Dovecot itself waits two minutes).
+constexpr std::chrono::seconds kDovecotLockWait{30};
+
+// Dovecot's UID list lock, when Dovecot serves this folder too: taken by
+// every writer of the UID list, so that Dovecot and Roost assign UIDs in
+// turn during a migration that runs both.
+std::expected<std::optional<uidlist::DovecotLock>, Error> lock_for_dovecot(const fs::path& dir,
+                                                                           const fs::path& uidlist_file) {
+  if (!uidlist::dovecot_serves(dir)) return std::nullopt;
+  auto lock = uidlist::DovecotLock::take(uidlist_file, kDovecotLockWait);
+  if (!lock) return std::unexpected(error_from(lock.error(), "lock " + uidlist_file.string()));
+  return std::optional<uidlist::DovecotLock>(std::move(*lock));
 }
 
 struct Folder::Pending {
@@ -449,6 +464,12 @@ std::uint64_t group_commits() { return commits.load(std::memory_order_relaxed); 
 
 std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Error& error) {
   scans.fetch_add(1, std::memory_order_relaxed);
+  // Held to the end: new files get their UIDs from the list as read here.
+  auto dovecot_lock = lock_for_dovecot(dir_, uidlist_file());
+  if (!dovecot_lock) {
+    error = dovecot_lock.error();
+    return std::unexpected(carry(error));
+  }
   // 1. The UID list: create it, or read it whole.
   auto contents = uidlist::read(uidlist_file());
   if (!contents && contents.error() != std::errc::no_such_file_or_directory) {
@@ -558,6 +579,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   std::vector<uidlist::Entry> appended;
   std::size_t imported = 0;
   bool more = false;
+  bool unreadable = false;  // a file on disk was left unindexed this time
   for (const auto* entry : in_key_order(files)) {
     const auto& [key, file] = *entry;
     auto known = index::find_uid(txn, key);
@@ -569,7 +591,10 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     }
     fs::path path = dir_ / (file.in_new ? "new" : "cur") / file.name;
     auto data = maildir::read_file(path);
-    if (!data) continue;  // gone since the listing: the next sync sees it
+    if (!data) {
+      unreadable = true;  // gone since the listing (the next sync sees it), or no message
+      continue;
+    }
     MessageRecord r;
     auto it = lines.find(key);
     bool listed_free = false;
@@ -614,8 +639,12 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     }
     meta.uidlist_offset = *end;
   }
-  // Drop the lines of expunged messages once they are most of the file.
-  if (contents->entries.size() > 2 * static_cast<std::size_t>(meta.messages) + 1000) {
+  // Drop the lines of expunged messages once they are most of the file:
+  // only when every file on disk is in the index, as the rewrite keeps the
+  // index's messages alone. A line of a file not yet imported (the next
+  // round's, one unreadable now) is that file's UID: dropping it would give
+  // the file a new UID (invariant 2).
+  if (!more && !unreadable && contents->entries.size() > 2 * static_cast<std::size_t>(meta.messages) + 1000) {
     std::vector<uidlist::Entry> live;
     auto collected = index::for_each_record(txn, 1, [&](const MessageRecord& r) {
       live.push_back(uidlist::entry_for(r.uid, r.file_key, r.guid, r.pop3_uidl));
@@ -985,6 +1014,13 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       if (!m) return std::unexpected(m.error());
       before_batch = meta = *m;
     }
+    // From reading the list's tail to appending to it, Dovecot (if it serves
+    // the folder too) assigns no UID.
+    auto dovecot_lock = lock_for_dovecot(dir_, uidlist_file());
+    if (!dovecot_lock) {
+      problem = dovecot_lock.error();
+      return std::unexpected(carry(problem));
+    }
     // Lines another process (or an earlier attempt) appended: their UIDs are
     // taken, and an earlier attempt's lines for these files keep theirs.
     auto tail = uidlist::read(uidlist_file(), std::pair{meta.uidlist_inode, meta.uidlist_offset});
@@ -1042,6 +1078,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
       }
       end = *appended;
     }
+    dovecot_lock->reset();
     flush(round, [path = uidlist_file()] { return maildir::fsync_file(path); }, true);
     if (auto failed = injected_fault(FaultPoint::index_commit))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
@@ -1410,6 +1447,11 @@ Result<std::string> Folder::mailbox_guid() {
     Error problem;
     WriteIntent intent(*this);
     auto written = (*env_handle)->write([&](Txn& txn) -> std::expected<void, LmdbError> {
+      auto dovecot_lock = lock_for_dovecot(dir_, uidlist_file());
+      if (!dovecot_lock) {
+        problem = dovecot_lock.error();
+        return std::unexpected(carry(problem));
+      }
       auto contents = uidlist::read(uidlist_file());
       if (!contents) {
         problem = error_from(contents.error(), "read " + uidlist_file().string());

@@ -1,6 +1,7 @@
 #include "uidlist.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <charconv>
 #include <limits>
 #include <random>
+#include <thread>
 
 namespace roost::storage::uidlist {
 
@@ -265,6 +267,72 @@ std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path
   ::close(fd);
   if (ec) return std::unexpected(ec);
   return static_cast<std::uint64_t>(st.st_size);
+}
+
+DovecotLock::~DovecotLock() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+namespace {
+
+// Dovecot's own test: a lock whose writer is a process of this host that no
+// longer exists, or one left untouched for two minutes, is stale.
+bool stale_lock(const std::filesystem::path& path, const std::string& host) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) return false;
+  if (::time(nullptr) - st.st_mtime > 120) return true;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[256];
+  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  std::string_view text(buffer, static_cast<std::size_t>(n));
+  text = text.substr(0, text.find_first_of("\r\n"));
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos || text.substr(colon + 1) != host) return false;
+  pid_t pid = 0;
+  auto parsed = std::from_chars(text.data(), text.data() + colon, pid);
+  if (parsed.ec != std::errc() || pid <= 0) return false;
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+std::expected<DovecotLock, std::error_code> DovecotLock::take(const std::filesystem::path& uidlist,
+                                                              std::chrono::milliseconds timeout) {
+  std::filesystem::path path = uidlist;
+  path += ".lock";
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string content = std::to_string(::getpid()) + ":" + host;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      std::error_code ec = write_all(fd, content);
+      ::close(fd);
+      if (ec) {
+        ::unlink(path.c_str());
+        return std::unexpected(ec);
+      }
+      return DovecotLock(std::move(path));
+    }
+    if (errno != EEXIST) return std::unexpected(last_error());
+    if (stale_lock(path, host)) {
+      ::unlink(path.c_str());
+      continue;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::unexpected(std::make_error_code(std::errc::timed_out));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+bool dovecot_serves(const std::filesystem::path& dir) {
+  struct stat st{};
+  return ::lstat((dir / "dovecot.index.log").c_str(), &st) == 0;
 }
 
 std::uint32_t allocate_uidvalidity(const std::filesystem::path& user_root, std::uint32_t now) {

@@ -13,6 +13,7 @@
 // for a reader that stops at the last complete line.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -83,6 +84,33 @@ std::expected<std::uint64_t, std::error_code> append(const std::filesystem::path
                                                      const std::vector<Entry>& entries, bool durable = true);
 
 std::string new_guid();
+
+// Dovecot's lock on a folder's UID list: `dovecot-uidlist.lock` beside it,
+// created exclusively and holding "pid:host", removed when done. Dovecot
+// takes it while it assigns UIDs and writes the list; Roost takes it for the
+// same while Dovecot serves the folder too (a migration running both), so
+// that the two never give one UID to two files.
+class DovecotLock {
+ public:
+  DovecotLock(DovecotLock&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  DovecotLock& operator=(DovecotLock&&) = delete;
+  ~DovecotLock();
+
+  // Takes the lock of `uidlist`, waiting up to `timeout` for its holder. A
+  // lock older than two minutes, or naming a process of this host that is
+  // gone, is stale and replaced (as Dovecot does). errc::timed_out when the
+  // holder keeps it.
+  static std::expected<DovecotLock, std::error_code> take(const std::filesystem::path& uidlist,
+                                                          std::chrono::milliseconds timeout);
+
+ private:
+  explicit DovecotLock(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+// Whether Dovecot serves the folder in `dir` as well: it keeps its index
+// there (dovecot.index.log). One stat.
+bool dovecot_serves(const std::filesystem::path& dir);
 
 // A UIDVALIDITY for a new folder of the user whose maildir is `user_root`:
 // the time in seconds, but always above the last one handed out there (kept

@@ -868,6 +868,43 @@ TEST(Storage, DovecotMaildirKeepsItsUids) {
   EXPECT_EQ(user->mailbox_id("INBOX").value(), "F00112233445566778899aabbccddeeff");
 }
 
+// Taking over (or rebuilding the index of) a folder of thousands: the full
+// sync imports in rounds of 500, and the UID list's lines of the files of
+// later rounds must stay theirs (a rewrite after the first round dropped
+// them, and 2,100 of 2,600 messages got new UIDs).
+TEST(Storage, TakeoverOfThousandsKeepsEveryUid) {
+  TempDir dir;
+  auto root = dir.path() / "carol";
+  for (const char* sub : {"cur", "new", "tmp"}) std::filesystem::create_directories(root / sub);
+  constexpr int kMessages = 2600;
+  std::string uidlist = "3 V1796669162 N" + std::to_string(3 * kMessages + 1) + " G00112233445566778899aabbccddeeff\n";
+  std::vector<Uid> expected;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string key = std::to_string(1700000000 + i) + ".M" + std::to_string(i) + "P1.mx";
+    const Uid uid = 3 * static_cast<Uid>(i) + 1;  // gaps: a new UID could not pass for the old one
+    uidlist += std::to_string(uid) + " :" + key + "\n";
+    expected.push_back(uid);
+    testing::write_file(root / "cur" / (key + ":2,S"), testing::message("m" + std::to_string(i)));
+  }
+  testing::write_file(root / "dovecot-uidlist", uidlist);
+
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store, "carol");
+  {
+    auto view = user->open("INBOX", false).value();
+    EXPECT_EQ(view->uidvalidity(), 1796669162u);
+    EXPECT_EQ(view->uids(), expected);
+  }
+  // And again from nothing: a rebuilt index has the same UIDs.
+  std::filesystem::remove_all(root / "roost-index");
+  index::EnvRegistry::instance().forget(root / "roost-index");
+  ASSERT_TRUE(user->rebuild_index("INBOX"));
+  auto again = user->open("INBOX", false).value();
+  EXPECT_EQ(again->uids(), expected);
+  EXPECT_EQ(again->uidnext(), static_cast<Uid>(3 * kMessages + 1));
+  EXPECT_TRUE(user->verify_index("INBOX").value().empty());
+}
+
 TEST(Storage, CourierUidListGetsAMailboxGuidOnce) {
   TempDir dir;
   auto root = dir.path() / "dave";
