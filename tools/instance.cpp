@@ -80,7 +80,7 @@ std::expected<void, std::string> write_self_signed(const std::filesystem::path& 
 }
 
 std::expected<InstancePorts, std::string> create_instance(const std::filesystem::path& dir_in,
-                                                          unsigned port_base) {
+                                                          unsigned port_base, const std::string& domain) {
   if (port_base + 9100 > 65535) return std::unexpected("--port-base is too high (max 56435)");
   std::error_code ec;
   auto dir = std::filesystem::absolute(dir_in, ec);
@@ -122,6 +122,9 @@ std::expected<InstancePorts, std::string> create_instance(const std::filesystem:
       "# This instance listens on loopback only; allow cleartext logins there so\n"
       "# that local tools work without TLS. Remove for a public listener.\n"
       "allow_plaintext_loopback = true\n\n"
+      "[lmtp]\n"
+      "# Mail for user@" + domain + " (and for a bare user) goes to the user of that name.\n"
+      "default_domain = " + domain + "\n\n"
       "[metrics]\nlisten = 127.0.0.1:" +
       std::to_string(ports.metrics) + "\n\n" + listener("imap", "imap", ports.imap, "starttls") +
       listener("imaps", "imap", ports.imaps, "implicit") +

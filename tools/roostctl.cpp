@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "instance.hpp"
+#include "roost/core/ascii.hpp"
 #include "roost/core/config.hpp"
 #include "roost/core/user_db.hpp"
 #include "roost/storage/store_config.hpp"
@@ -29,7 +31,7 @@ namespace {
 
 constexpr const char* usage =
     "usage:\n"
-    "  roostctl init DIR [--port-base N]\n"
+    "  roostctl init DIR [--port-base N] [--domain DOMAIN]\n"
     "  roostctl --config FILE user add NAME [--password-stdin]\n"
     "  roostctl --config FILE user passwd NAME [--password-stdin]\n"
     "  roostctl --config FILE user del NAME\n"
@@ -117,8 +119,20 @@ int cmd_init(const std::vector<std::string>& args) {
   if (args.empty()) return fail(std::string("init needs a folder\n") + usage, 2);
   unsigned base = 10000;
   std::string dir;
+  // The local domain: this host's name unless told, so that an MTA's
+  // user@domain finds its user without an edit ([lmtp] default_domain).
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string domain = host;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--port-base" && i + 1 < args.size()) {
+    if (args[i] == "--domain" && i + 1 < args.size()) {
+      domain = roost::ascii_lowercase(args[++i]);
+      const bool valid = !domain.empty() && domain.size() <= 253 &&
+                         std::all_of(domain.begin(), domain.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+                         });
+      if (!valid) return fail("--domain needs a domain name (letters, digits, '.' and '-')", 2);
+    } else if (args[i] == "--port-base" && i + 1 < args.size()) {
       try {
         base = static_cast<unsigned>(std::stoul(args[++i]));
       } catch (...) {
@@ -130,7 +144,7 @@ int cmd_init(const std::vector<std::string>& args) {
       return fail("unexpected argument '" + args[i] + "'", 2);
     }
   }
-  auto ports = roost::tools::create_instance(dir, base);
+  auto ports = roost::tools::create_instance(dir, base, domain);
   if (!ports) return fail(ports.error());
   auto abs = std::filesystem::absolute(dir);
   std::cout << "Created a Roost instance in " << abs.string() << "\n"
@@ -140,6 +154,8 @@ int cmd_init(const std::vector<std::string>& args) {
             << "  POP3S    127.0.0.1:" << ports->pop3s << "\n"
             << "  LMTP     127.0.0.1:" << ports->lmtp << "\n"
             << "  metrics  http://127.0.0.1:" << ports->metrics << "/metrics\n"
+            << "Local domain: " << domain << " (mail for user@" << domain
+            << " goes to user; [lmtp] default_domain in roost.conf, or init --domain)\n"
             << "Add a user:  roostctl --config " << (abs / "roost.conf").string()
             << " user add NAME\n"
             << "Run it:      roostd --config " << (abs / "roost.conf").string() << "\n";
@@ -174,7 +190,13 @@ int cmd_user(const roost::Config& config, const std::vector<std::string>& args) 
     password = prompt_password();
     if (!password) return fail("passwords differ, or no terminal (use --password-stdin)");
   }
-  auto record = roost::make_user_record(name, *password);
+  // A SCRAM-SHA-1 verifier only while that mechanism is offered: it is the
+  // cheapest of the stored verifiers to attack (docs/security.md).
+  const auto& mechanisms = config.auth.mechanisms;
+  const roost::ScramSettings scram{
+      .sha1 = std::find(mechanisms.begin(), mechanisms.end(), "SCRAM-SHA-1") != mechanisms.end(),
+      .iterations = config.auth.scram_iterations};
+  auto record = roost::make_user_record(name, *password, scram);
   std::fill(password->begin(), password->end(), '\0');
   if (!record) return fail(record.error());
   auto written = verb == "add" ? (*db)->add(*record) : (*db)->replace(*record);

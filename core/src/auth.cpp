@@ -84,10 +84,9 @@ std::string hmac_bytes(std::string_view key, std::string_view data, std::size_t 
 // asking twice shows the same salt), derived from the database's secret key,
 // and never matching any proof.
 std::string decoy_scram(std::string_view mechanism, std::string_view user,
-                        const std::string& key) {
+                        const std::string& key, unsigned iterations) {
   std::string salt = hmac_bytes(key, "salt:" + std::string(mechanism) + ":" + std::string(user), 16);
   std::string fake_password = hmac_bytes(key, "password:" + std::string(user), 32);
-  unsigned iterations = mechanism == "SCRAM-SHA-1" ? 4096 : 10000;
   return scram_secret(mechanism, fake_password, salt, iterations);
 }
 
@@ -110,14 +109,14 @@ int auxprop_lookup(void*, sasl_server_params_t* sparams, unsigned flags, const c
     log::error({.service = "auth"}, "user_db_error", {{"error", record.error()}});
     return SASL_FAIL;
   }
-  std::string sha256, sha1;
-  if (*record) {
-    sha256 = (*record)->scram_sha256;
-    sha1 = (*record)->scram_sha1;
-  } else {
-    sha256 = decoy_scram("SCRAM-SHA-256", name, auth->users().decoy_key());
-    sha1 = decoy_scram("SCRAM-SHA-1", name, auth->users().decoy_key());
-  }
+  // A user without a verifier (unknown, or a password set while
+  // SCRAM-SHA-1 was off) gets a decoy: the exchange runs to the proof and
+  // fails there, as for a wrong password.
+  std::string sha256 = *record ? (*record)->scram_sha256 : std::string();
+  std::string sha1 = *record ? (*record)->scram_sha1 : std::string();
+  const unsigned iterations = auth->scram_iterations();
+  if (sha256.empty()) sha256 = decoy_scram("SCRAM-SHA-256", name, auth->users().decoy_key(), iterations);
+  if (sha1.empty()) sha1 = decoy_scram("SCRAM-SHA-1", name, auth->users().decoy_key(), iterations);
   sparams->utils->prop_set(sparams->propctx, "*authPassword", sha256.c_str(), -1);
   sparams->utils->prop_set(sparams->propctx, "*authPassword", sha1.c_str(), -1);
   return SASL_OK;
@@ -222,7 +221,12 @@ std::expected<std::unique_ptr<SaslExchange>, std::string> Authenticator::begin(
     sasl_ssf_t ssf = security.tls_bits;
     sasl_setprop(exchange->conn_, SASL_SSF_EXTERNAL, &ssf);
   }
-  if (security.channel_binding) {
+  bool channel_binding = false;
+  {
+    std::lock_guard lock(mutex_);
+    channel_binding = limits_.channel_binding;
+  }
+  if (security.channel_binding && channel_binding) {
     exchange->binding_data_ = *security.channel_binding;
   }
   if (!exchange->binding_data_.empty()) {
@@ -427,6 +431,11 @@ void Authenticator::record_success(const std::optional<IpAddress>&, std::string_
   // throttle of an address that is guessing others.
   std::lock_guard lock(mutex_);
   if (auto it = user_failures_.find(user); it != user_failures_.end()) user_failures_.erase(it);
+}
+
+unsigned Authenticator::scram_iterations() {
+  std::lock_guard lock(mutex_);
+  return limits_.scram_iterations;
 }
 
 bool Authenticator::try_begin_attempt(const std::optional<IpAddress>& address) {

@@ -240,8 +240,9 @@ const std::vector<Setting>& settings() {
       {{"auth", "user_db", "users",
         "The user database (an LMDB folder); relative to data_dir."},
        set_path(&Config::auth, &Config::Auth::user_db)},
-      {{"auth", "mechanisms", "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1",
-        "SASL mechanisms offered; SCRAM ones get -PLUS variants under TLS."},
+      {{"auth", "mechanisms", "PLAIN LOGIN SCRAM-SHA-256",
+        "SASL mechanisms offered (PLAIN, LOGIN, SCRAM-SHA-256, SCRAM-SHA-1). SCRAM-SHA-1 also stores a "
+        "SHA-1 verifier for each password set while it is listed (docs/security.md)."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {
          static constexpr std::string_view known[] = {"PLAIN", "LOGIN", "SCRAM-SHA-256",
                                                       "SCRAM-SHA-1"};
@@ -260,6 +261,14 @@ const std::vector<Setting>& settings() {
       {{"auth", "allow_plaintext_loopback", "false",
         "Allow PLAIN, LOGIN and USER/PASS without TLS when the client is on loopback."},
        set_bool(&Config::auth, &Config::Auth::allow_plaintext_loopback)},
+      {{"auth", "channel_binding", "false",
+        "Offer SCRAM-*-PLUS under TLS 1.3 (tls-exporter, RFC 9266). Off by default: mutt and other clients "
+        "built on Cyrus SASL choose -PLUS when it is offered and then fail without channel binding data."},
+       set_bool(&Config::auth, &Config::Auth::channel_binding)},
+      {{"auth", "scram_iterations", "10000",
+        "PBKDF2 iterations of the SCRAM verifiers of passwords set from now on (at least 4096, RFC 5802); "
+        "more makes a stolen user database dearer to attack, and each SCRAM login dearer to the client."},
+       set_uint(&Config::auth, &Config::Auth::scram_iterations, 4096, 10000000)},
       {{"auth", "max_concurrent_per_ip", "4",
         "Authentications in progress at once from one client address."},
        set_uint(&Config::auth, &Config::Auth::max_concurrent_per_ip, 1, 10'000)},

@@ -483,7 +483,10 @@ unsigned Connection::tls_cipher_bits() const {
 }
 
 std::optional<std::vector<std::uint8_t>> Connection::tls_exporter() const {
-  if (ssl_ == nullptr) return std::nullopt;
+  // tls-exporter is TLS 1.3's channel binding (RFC 9266); over TLS 1.2
+  // clients bind with tls-unique (RFC 5929), which Roost does not offer: no
+  // binding there, so no -PLUS mechanism that such a client would fail.
+  if (ssl_ == nullptr || SSL_version(ssl_) < TLS1_3_VERSION) return std::nullopt;
   std::vector<std::uint8_t> out(32);
   static constexpr char label[] = "EXPORTER-Channel-Binding";
   if (SSL_export_keying_material(ssl_, out.data(), out.size(), label, sizeof label - 1, nullptr,

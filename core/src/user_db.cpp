@@ -107,8 +107,8 @@ std::string scram_secret(std::string_view mechanism, std::string_view password,
          base64_encode(stored_key) + ":" + base64_encode(server_key);
 }
 
-std::expected<UserRecord, std::string> make_user_record(std::string_view name,
-                                                        std::string_view password) {
+std::expected<UserRecord, std::string> make_user_record(std::string_view name, std::string_view password,
+                                                        const ScramSettings& scram) {
   auto canonical = canonical_user_name(name);
   if (!canonical) return std::unexpected(canonical.error());
   if (password.empty()) return std::unexpected("password is empty");
@@ -132,8 +132,8 @@ std::expected<UserRecord, std::string> make_user_record(std::string_view name,
   std::string salt1 = random_bytes(16);
   std::string salt256 = random_bytes(16);
   if (salt1.empty() || salt256.empty()) return std::unexpected("no random bytes available");
-  r.scram_sha1 = scram_secret("SCRAM-SHA-1", password, salt1, 4096);
-  r.scram_sha256 = scram_secret("SCRAM-SHA-256", password, salt256, 10000);
+  if (scram.sha1) r.scram_sha1 = scram_secret("SCRAM-SHA-1", password, salt1, scram.iterations);
+  r.scram_sha256 = scram_secret("SCRAM-SHA-256", password, salt256, scram.iterations);
   return r;
 }
 

@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import os
+import socket
+import ssl
 import time
 import unittest
 
-from roosttest import WireTest
+from roosttest import LineClient, WireTest, client_tls_context
 
 
 def b64(data):
@@ -44,7 +46,8 @@ class Scram:
 
 
 class Auth(WireTest):
-    EXTRA = "[auth]\nfailure_delay = 300ms\nfailure_delay_max = 2s\n"
+    EXTRA = ("[auth]\nfailure_delay = 300ms\nfailure_delay_max = 2s\nchannel_binding = true\n"
+             "mechanisms = PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1\n")
 
     def listeners(self):
         return (f"[listener plain]\nservice = test\naddress = 127.0.0.1:{self.plain_port}\n"
@@ -197,6 +200,30 @@ class Auth(WireTest):
         started = time.monotonic()
         self.assertEqual(e.command("LOGIN aLiCe wrong"), "-ERR [AUTH] authentication failed")
         self.assertGreaterEqual(time.monotonic() - started, 1.2)
+
+    def test_no_plus_over_tls_1_2(self):
+        # TLS 1.2 clients bind with tls-unique, which is not offered: no -PLUS.
+        context = client_tls_context()
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        c = LineClient("127.0.0.1", self.tls_port, sock=context.wrap_socket(
+            socket.create_connection(("127.0.0.1", self.tls_port), timeout=10), server_hostname="localhost"))
+        self.clients.append(c)
+        c.line()
+        mechanisms = self.mechanisms(c)
+        self.assertIn("SCRAM-SHA-256", mechanisms)
+        self.assertFalse([m for m in mechanisms if m.endswith("-PLUS")], mechanisms)
+
+
+class DefaultMechanisms(WireTest):
+    def listeners(self):
+        return f"[listener tls]\nservice = test\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n"
+
+    def test_what_common_clients_handle(self):
+        # No SCRAM-SHA-1 (its verifier is the cheapest to attack) and no
+        # -PLUS (mutt picks it and fails) unless the operator asks.
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(Auth.mechanisms(self, c), ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
 
 
 class LoopbackCleartext(WireTest):

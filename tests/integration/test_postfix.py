@@ -8,13 +8,32 @@ whole file exits 77, which ctest reports as skipped, never as passed."""
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-from roosttest import Instance, free_port, run
+from roosttest import BIN, Instance, free_port, run
+
+
+def free_port_base():
+    """A port base N for roostctl init whose ports (N+24, N+110, N+143,
+    N+993, N+995, N+9100) are all free now."""
+    for _ in range(50):
+        base = free_port() - 143
+        if base < 1024 or base + 9100 > 65535:
+            continue
+        ports = [base + offset for offset in (24, 110, 143, 993, 995, 9100)]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free port base")
 
 POSTFIX = shutil.which("postfix")
 SWAKS = shutil.which("swaks")
@@ -129,6 +148,32 @@ lmtp_connect_timeout = 5s
             time.sleep(0.1)
         self.assertIn("status=bounced", self.maillog())
         self.assertIn("5.1.1", self.maillog())
+
+    def test_fresh_instance_takes_user_at_domain_without_edits(self):
+        # roostctl init --domain sets the local domain: Postfix's
+        # alice@example.org reaches alice with roost.conf as init wrote it.
+        fresh = os.path.join(self.base, "fresh")
+        base = free_port_base()
+        run([os.path.join(BIN, "roostctl"), "init", fresh, "--port-base", str(base), "--domain", "example.org"])
+        conf = os.path.join(fresh, "roost.conf")
+        run([os.path.join(BIN, "roostctl"), "--config", conf, "user", "add", "alice", "--password-stdin"], stdin="pw\n")
+        with open(os.path.join(self.base, "fresh.log"), "w") as log:
+            daemon = subprocess.Popen([os.path.join(BIN, "roostd"), "--config", conf], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "event=started" not in open(os.path.join(self.base, "fresh.log")).read():
+                self.assertIsNone(daemon.poll())
+                time.sleep(0.05)
+            self.start_postfix(f"lmtp:inet:127.0.0.1:{base + 24}")
+            self.swaks("alice@example.org", "to-a-fresh-instance")
+            root = os.path.join(fresh, "data", "mail", "alice")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not glob.glob(os.path.join(root, "new", "*")):
+                time.sleep(0.1)
+            self.assertTrue(glob.glob(os.path.join(root, "new", "*")), self.maillog())
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
 
     def test_lmtp_unix(self):
         self.check_delivery(f"lmtp:unix:{self.socket}")

@@ -49,13 +49,14 @@ class AuthTest : public ::testing::Test {
     fs::remove_all(dir_);
     auto config = parse_config("data_dir = " + dir_.string() +
                                    "\n[auth]\nfailure_delay = 100ms\nfailure_delay_max = 1s\n"
+                                   "mechanisms = PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1\nchannel_binding = true\n"
                                    "max_concurrent_per_ip = 2\n",
                                dir_ / "roost.conf");
     ASSERT_TRUE(config) << config.error().message;
     auto auth = Authenticator::create(*config);
     ASSERT_TRUE(auth) << auth.error();
     auth_ = std::move(*auth);
-    auto record = make_user_record("Alice", "correct horse battery");
+    auto record = make_user_record("Alice", "correct horse battery", ScramSettings{.sha1 = true, .iterations = 4096});
     ASSERT_TRUE(record) << record.error();
     ASSERT_TRUE(auth_->users().add(*record));
     ASSERT_EQ(sasl_client_init(nullptr), SASL_OK);

@@ -27,7 +27,7 @@ TEST(Config, EmptyFileGivesEveryDefault) {
   EXPECT_EQ(c->limits.max_line_length, 64u * 1024);
   EXPECT_EQ(c->limits.idle_timeout, std::chrono::minutes(30));
   EXPECT_EQ(c->auth.mechanisms,
-            (std::vector<std::string>{"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1"}));
+            (std::vector<std::string>{"PLAIN", "LOGIN", "SCRAM-SHA-256"}));
   EXPECT_FALSE(c->auth.allow_plaintext_loopback);
   EXPECT_EQ(c->auth.user_db, "/var/lib/roost/users");
   EXPECT_EQ(c->admin.socket, "/run/roost/admin.sock");

@@ -109,6 +109,8 @@ class Authenticator {
   void end_attempt(const std::optional<IpAddress>& address);
 
   void update_limits(const Config::Auth& auth);
+  // The PBKDF2 iterations of new SCRAM verifiers (and of unknown users' decoys).
+  unsigned scram_iterations();
 
   UserDb& users() { return *users_; }
 

@@ -78,6 +78,8 @@ struct Config {
     std::filesystem::path user_db;
     std::vector<std::string> mechanisms;
     bool allow_plaintext_loopback = false;
+    bool channel_binding = false;   // offer SCRAM-*-PLUS (TLS 1.3 tls-exporter)
+    unsigned scram_iterations = 0;  // PBKDF2 iterations of new SCRAM verifiers
     unsigned max_concurrent_per_ip = 0;
     std::chrono::milliseconds timeout{};
     std::chrono::milliseconds failure_delay{};

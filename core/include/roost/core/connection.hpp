@@ -142,7 +142,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_active() const { return ssl_ != nullptr; }
   std::string tls_description() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384"
   unsigned tls_cipher_bits() const;
-  // RFC 9266 tls-exporter channel binding data (32 bytes).
+  // RFC 9266 tls-exporter channel binding data (32 bytes); none below TLS 1.3.
   std::optional<std::vector<std::uint8_t>> tls_exporter() const;
 
   // Sends TLS close_notify if needed and closes the socket.

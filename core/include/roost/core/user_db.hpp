@@ -32,10 +32,16 @@ struct UserRecord {
 // . _ - + @. Returns an error text for anything else.
 std::expected<std::string, std::string> canonical_user_name(std::string_view name);
 
+// Which SCRAM verifiers a new password gets, and their PBKDF2 iterations.
+struct ScramSettings {
+  bool sha1 = false;  // SCRAM-SHA-1's too (cheap to attack: only when the mechanism is offered)
+  unsigned iterations = 10000;
+};
+
 // Builds the record for a password: a fresh yescrypt hash and fresh SCRAM
 // secrets with random salts.
-std::expected<UserRecord, std::string> make_user_record(std::string_view name,
-                                                        std::string_view password);
+std::expected<UserRecord, std::string> make_user_record(std::string_view name, std::string_view password,
+                                                        const ScramSettings& scram = {});
 
 // True if `password` matches the crypt(3) hash; constant-time comparison.
 bool verify_password_hash(std::string_view password, const std::string& hash);
