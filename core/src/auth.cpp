@@ -441,6 +441,10 @@ unsigned Authenticator::scram_iterations() {
 bool Authenticator::try_begin_attempt(const std::optional<IpAddress>& address) {
   if (!address) return true;
   std::lock_guard lock(mutex_);
+  // A trusted host (webmail, a proxy) logs in many users from one address:
+  // not counted, and never refused here.
+  if (std::ranges::any_of(limits_.trusted_networks, [&](const Cidr& net) { return net.contains(*address); }))
+    return true;
   auto& n = attempts_[*address];
   if (n >= limits_.max_concurrent_per_ip) return false;
   ++n;
@@ -450,6 +454,8 @@ bool Authenticator::try_begin_attempt(const std::optional<IpAddress>& address) {
 void Authenticator::end_attempt(const std::optional<IpAddress>& address) {
   if (!address) return;
   std::lock_guard lock(mutex_);
+  if (std::ranges::any_of(limits_.trusted_networks, [&](const Cidr& net) { return net.contains(*address); }))
+    return;
   auto it = attempts_.find(*address);
   if (it == attempts_.end()) return;
   if (--it->second == 0) attempts_.erase(it);

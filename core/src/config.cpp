@@ -272,6 +272,18 @@ const std::vector<Setting>& settings() {
       {{"auth", "max_concurrent_per_ip", "4",
         "Authentications in progress at once from one client address."},
        set_uint(&Config::auth, &Config::Auth::max_concurrent_per_ip, 1, 10'000)},
+      {{"auth", "trusted_networks", "",
+        "Networks (CIDR, space separated) whose logins max_concurrent_per_ip does not limit: a webmail or "
+        "proxy host logs many users in from one address. Failed logins are slowed down there too."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.auth.trusted_networks.clear();
+         for (auto word : split_words(v)) {
+           auto cidr = Cidr::parse(word);
+           if (!cidr) return std::unexpected(cidr.error());
+           c.auth.trusted_networks.push_back(*cidr);
+         }
+         return {};
+       }},
       {{"auth", "timeout", "60s", "Time allowed for one whole SASL exchange."},
        set_duration(&Config::auth, &Config::Auth::timeout)},
       {{"auth", "failure_delay", "500ms",
@@ -397,6 +409,10 @@ const std::vector<Setting>& settings() {
        set_bool(&Config::lmtp, &Config::Lmtp::add_delivered_to)},
       {{"lmtp", "add_received", "true", "Add a Received field (RFC 5321 §4.4)."},
        set_bool(&Config::lmtp, &Config::Lmtp::add_received)},
+      {{"lmtp", "quota_full_tempfail", "false",
+        "Answer mail for a full mailbox with 452 4.2.2, so that the MTA keeps it and retries while the user "
+        "makes room, instead of 552 5.2.2, which bounces it."},
+       set_bool(&Config::lmtp, &Config::Lmtp::quota_full_tempfail)},
 
       {{"imap", "max_message_size", "50M", "Largest message APPEND accepts (announced as APPENDLIMIT, RFC 7889)."},
        set_size(&Config::imap, &Config::Imap::max_message_size, 1024)},

@@ -44,6 +44,14 @@ asio::awaitable<void> pause(Session& session, std::chrono::milliseconds delay) {
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+// Every login refused for max_concurrent_per_ip, so that an operator sees
+// why a webmail host's users could not log in.
+void log_too_many(Session& session, std::string_view mechanism) {
+  log::warning(session.log_context(), "login_refused",
+               {{"mechanism", mechanism},
+                {"reason", "too many logins in progress from this address ([auth] max_concurrent_per_ip)"}});
+}
+
 struct AttemptSlot {
   Authenticator& auth;
   std::optional<IpAddress> address;
@@ -82,9 +90,22 @@ asio::awaitable<AuthOutcome> finish(Session& session, const SaslStep& step,
       auth.record_failure(address, claimed_user);
       auto delay = auth.failure_delay(address, claimed_user);
       count("failed");
+      // For the operator (never the client): whether the user exists. The
+      // mechanisms' own words mislead (Cyrus PLAIN says "user not found" for
+      // a wrong password).
+      std::string detail = step.detail;
+      if (step.kind == SaslStep::Kind::failure) {
+        auto exists = [&] {
+          auto canonical = canonical_user_name(claimed_user);
+          if (!canonical) return false;
+          auto record = auth.users().find(*canonical);
+          return record && record->has_value();
+        };
+        detail = co_await on_auth_pool(session, exists) ? "wrong password" : "no such user";
+      }
       log::info(session.log_context(), "login_failed",
                 {{"mechanism", mechanism}, {"attempted_user", claimed_user},
-                 {"detail", step.detail}, {"delay_ms", delay.count()}});
+                 {"detail", detail}, {"delay_ms", delay.count()}});
       co_await pause(session, delay);
       co_return AuthOutcome{step.kind == SaslStep::Kind::protocol ? AuthOutcome::Kind::malformed
                                                                   : AuthOutcome::Kind::failure};
@@ -171,7 +192,10 @@ asio::awaitable<AuthOutcome> authenticate_sasl(Session& session, std::string_vie
   if (!sasl->offers(mechanism)) co_return AuthOutcome{AuthOutcome::Kind::no_mechanism};
 
   const auto& address = session.connection->peer().ip;
-  if (!auth.try_begin_attempt(address)) co_return AuthOutcome{AuthOutcome::Kind::too_many};
+  if (!auth.try_begin_attempt(address)) {
+    log_too_many(session, mechanism);
+    co_return AuthOutcome{AuthOutcome::Kind::too_many};
+  }
   AttemptSlot slot{auth, address, true};
   session.set_state("authenticating");
 
@@ -218,7 +242,10 @@ asio::awaitable<AuthOutcome> authenticate_password(Session& session, std::string
                                                    std::string_view password) {
   auto& auth = session.server.auth();
   const auto& address = session.connection->peer().ip;
-  if (!auth.try_begin_attempt(address)) co_return AuthOutcome{AuthOutcome::Kind::too_many};
+  if (!auth.try_begin_attempt(address)) {
+    log_too_many(session, "LOGIN-COMMAND");
+    co_return AuthOutcome{AuthOutcome::Kind::too_many};
+  }
   AttemptSlot slot{auth, address, true};
   auto check = [&] { return auth.check_password(user, password); };
   auto step = co_await on_auth_pool(session, check);

@@ -1,5 +1,10 @@
 #include "roost/lmtpd/lmtp_service.hpp"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <utility>
 #include <future>
@@ -49,14 +54,33 @@ std::string rfc5322_now() {
 // The reply for a storage error; the error itself goes to the log, where an
 // operator finds why mail was deferred.
 std::string storage_reply(const Session& session, const storage::Error& e, std::string_view during) {
+  if (e.kind == storage::ErrorKind::over_quota) {
+    // Not a fault of the store: the user's mailbox is full.
+    const bool tempfail = session.config->lmtp.quota_full_tempfail;
+    log::info(session.log_context(), "mailbox_full", {{"during", during}, {"answer", tempfail ? "452" : "552"}});
+    return tempfail ? "452 4.2.2 Mailbox full, try again later" : "552 5.2.2 Mailbox full";
+  }
   log::warning(session.log_context(), "storage_error",
                {{"during", during}, {"kind", storage::describe(e.kind)}, {"detail", e.detail}});
   switch (e.kind) {
-    case storage::ErrorKind::over_quota: return "552 5.2.2 Mailbox full";
     case storage::ErrorKind::too_big: return "552 5.3.4 Message too big";
     case storage::ErrorKind::temporary: return "451 4.3.0 Temporary failure, try again later";
     default: return "451 4.3.0 Local error in processing";
   }
+}
+
+// The Received field's id: unique to one delivery, across connections and
+// restarts (the time in microseconds, this process, a counter), so that a
+// message can be followed from the MTA's log to ours.
+std::string delivery_id() {
+  static std::atomic<std::uint64_t> deliveries{0};
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  char text[64];
+  std::snprintf(text, sizeof text, "%llx.%d.%llu", static_cast<unsigned long long>(micros), static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(deliveries.fetch_add(1, std::memory_order_relaxed)));
+  return text;
 }
 
 class LmtpService final : public Service {
@@ -159,11 +183,12 @@ asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, con
   }
   std::vector<std::string> replies(t.recipients.size());
   std::string received;
+  const std::string id = delivery_id();
   if (config.lmtp.add_received) {
     // RFC 5321 §4.4 trace field; the peer's address, never anything the
     // client could use to forge another hop.
     received = "Received: from " + client_name + " (" + conn.peer().to_string() + ")\r\n\tby " +
-               store_->config().host_name + " (Roost) with LMTP id " + session.id_text + "\r\n\tfor <" +
+               store_->config().host_name + " (Roost) with LMTP id " + id + "\r\n\tfor <" +
                (t.recipients.size() == 1 ? t.recipients[0].address : std::string("multiple recipients")) +
                ">; " + rfc5322_now() + "\r\n";
   }
@@ -184,7 +209,7 @@ asio::awaitable<void> LmtpService::deliver(Session& session, Transaction& t, con
     replies[i] = delivered ? "250 2.0.0 <" + r.address + "> delivered, UID " + std::to_string(delivered->uids[0])
                            : storage_reply(session, delivered.error(), "deliver");
     log::info(session.log_context(), delivered ? "delivered" : "delivery_failed",
-              {{"to", r.user}, {"folder", r.folder}, {"size", t.data.size()},
+              {{"to", r.user}, {"folder", r.folder}, {"size", t.data.size()}, {"id", id},
                {"error", delivered ? std::string() : delivered.error().detail}});
   };
   // Recipients are independent writes (RFC 2033 §4.2: one reply each), so

@@ -4,6 +4,7 @@ looked for, byte for byte, in the recipient's maildir."""
 
 import glob
 import os
+import re
 import shutil
 import smtplib
 import ssl
@@ -188,6 +189,25 @@ class LmtpTest(unittest.TestCase):
             code, text = lmtp.docmd("RCPT", "TO:<carol@example.org>")
             self.assertEqual((code, text), (552, b"5.2.2 Mailbox full"))
         self.assertEqual(len(self.stored("carol")), 4)
+        # A full mailbox is no storage fault: logged as what it is.
+        log = self.instance.read_log()
+        self.assertIn("event=mailbox_full", log)
+        self.assertNotIn("event=storage_error", log)
+        # Each delivery has a Received id of its own, even on one connection.
+        ids = [re.search(rb"with LMTP id (\S+)", m).group(1) for m in self.stored("carol")]
+        self.assertEqual(len(set(ids)), 4, ids)
+
+    def test_over_quota_can_be_temporary(self):
+        self.instance.stop()
+        self.instance.write(self.instance.listeners_text, self.EXTRA + "[lmtp]\nquota_full_tempfail = true\n")
+        self.instance.start(program="roostd")
+        with smtplib.LMTP("127.0.0.1", self.port) as lmtp:
+            lmtp.ehlo("mx")
+            for i in range(4):
+                lmtp.sendmail("a@example.net", ["carol"], f"Subject: {i}\r\n\r\nx\r\n".encode())
+            lmtp.docmd("MAIL", "FROM:<a@example.net>")
+            # The MTA keeps the message and retries while the user makes room.
+            self.assertEqual(lmtp.docmd("RCPT", "TO:<carol@example.org>"), (452, b"4.2.2 Mailbox full, try again later"))
 
     def test_error_flood_is_cut_off(self):
         c = self.raw()

@@ -81,6 +81,7 @@ struct Config {
     bool channel_binding = false;   // offer SCRAM-*-PLUS (TLS 1.3 tls-exporter)
     unsigned scram_iterations = 0;  // PBKDF2 iterations of new SCRAM verifiers
     unsigned max_concurrent_per_ip = 0;
+    std::vector<Cidr> trusted_networks;  // exempt from max_concurrent_per_ip (webmail, proxies)
     std::chrono::milliseconds timeout{};
     std::chrono::milliseconds failure_delay{};
     std::chrono::milliseconds failure_delay_max{};
@@ -118,6 +119,7 @@ struct Config {
     bool add_return_path = true;
     bool add_delivered_to = true;
     bool add_received = true;
+    bool quota_full_tempfail = false;    // a full mailbox is 452 4.2.2 (the MTA retries), not 552 5.2.2
   } lmtp;
 
   struct Imap {
