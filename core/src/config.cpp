@@ -378,6 +378,15 @@ const std::vector<Setting>& settings() {
         "once it is durable; a session of the same process that needs them ends the wait, other processes see them "
         "up to four times this later. 0 commits every delivery at once."},
        set_duration(&Config::mail, &Config::Mail::commit_delay)},
+      {{"mail", "fsync", "optimized",
+        "optimized: a message is flushed (file, directory, UID list) before LMTP or APPEND answers; flag "
+        "changes and expunges are not, so a power loss may undo them (never lose mail). always: STORE and "
+        "EXPUNGE flush their directories before they answer too, like Dovecot's mail_fsync = always."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v != "optimized" && v != "always") return std::unexpected("expected optimized or always");
+         c.mail.fsync_always = v == "always";
+         return {};
+       }},
 
       {{"lmtp", "default_domain", "",
         "Domain of bare recipients (RCPT TO:<user>), and the domain whose addresses also match users stored without one."},

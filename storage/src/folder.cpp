@@ -19,10 +19,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -311,6 +313,25 @@ Result<void> Folder::ensure_directories() {
 }
 
 std::vector<std::string> Folder::keywords() { return read_keyword_file(keywords_file()); }
+
+std::size_t Folder::remove_leftovers() {
+  static const std::int64_t process_started = now_seconds();
+  const std::string host = maildir::sanitize_host(config_.host_name);
+  std::size_t removed = 0;
+  DIR* d = ::opendir((dir_ / "tmp").c_str());
+  if (d == nullptr) return 0;
+  while (struct dirent* e = ::readdir(d)) {
+    auto pid = maildir::roost_writer(e->d_name, host);
+    if (!pid || *pid == ::getpid()) continue;
+    if (::kill(*pid, 0) == 0 || errno != ESRCH) continue;  // that process still runs
+    struct stat st{};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        st.st_ctim.tv_sec < process_started && ::unlinkat(::dirfd(d), e->d_name, 0) == 0)
+      ++removed;
+  }
+  ::closedir(d);
+  return removed;
+}
 
 std::size_t Folder::remove_stale_tmp(std::chrono::seconds age) {
   // The inode change time, not the mtime: a message being appended right
@@ -669,6 +690,7 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
 }
 
 Result<FolderMeta> Folder::sync(bool full) {
+  std::call_once(leftovers_removed_, [this] { remove_leftovers(); });
   auto env_handle = env();
   if (!env_handle) return std::unexpected(env_handle.error());
   index::Env& env = **env_handle;
@@ -1295,6 +1317,8 @@ Result<FolderView::StoreResult> Folder::store(const std::vector<Uid>& uids, Stor
   if (!result.changed.empty()) {
     publish(meta);
     announce(meta.highest_modseq);
+    if (config_.fsync_changes)
+      if (auto ec = flush_directories()) return std::unexpected(error_from(ec, "flush " + dir_.string()));
   }
   return result;
 }
@@ -1353,8 +1377,16 @@ Result<std::vector<Uid>> Folder::expunge(const std::optional<std::vector<Uid>>& 
     quota::add(root_, -removed_bytes, -static_cast<std::int64_t>(removed.size()));
     publish(meta);
     announce(meta.highest_modseq);
+    if (config_.fsync_changes)
+      if (auto ec = flush_directories()) return std::unexpected(error_from(ec, "flush " + dir_.string()));
   }
   return removed;
+}
+
+std::error_code Folder::flush_directories() {
+  for (const char* sub : {"cur", "new"})
+    if (auto ec = maildir::fsync_directory(dir_ / sub)) return ec;
+  return {};
 }
 
 void Folder::schedule_full_sync() {
@@ -1506,6 +1538,9 @@ Result<std::vector<std::string>> Folder::verify() {
   wait_for_commits();
   std::vector<std::string> problems;
   auto contents = uidlist::read(uidlist_file());
+  // A folder never opened (a new user's) has neither UID list nor index
+  // yet: the first open makes both, and there is nothing to disagree.
+  if (!contents && contents.error() == std::errc::no_such_file_or_directory) return problems;
   if (!contents) return std::unexpected(error_from(contents.error(), "read " + uidlist_file().string()));
   std::map<std::string, Uid> listed;
   for (const auto& e : contents->entries) listed[e.key] = e.uid;

@@ -60,6 +60,13 @@ class Folder : public std::enable_shared_from_this<Folder> {
   // Removes what a crash left in tmp/ (maildir(5)): files whose inode has not
   // changed for `age` (every full sync uses 36 hours, as Dovecot does).
   std::size_t remove_stale_tmp(std::chrono::seconds age);
+  // Removes what earlier Roost processes of this host left in tmp/ when they
+  // died mid-delivery: files with Roost's names, made before this process
+  // started, by a process that is gone (a crash loop must not fill the disk
+  // with copies of big messages for 36 hours). Once per folder and process.
+  std::size_t remove_leftovers();
+  // Flushes cur/ and new/ ([mail] fsync = always, after STORE and EXPUNGE).
+  std::error_code flush_directories();
 
   // Deletes the index and builds it again from the maildir and UID list.
   Result<void> rebuild();
@@ -157,6 +164,7 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::atomic<bool> retired_{false};
   std::atomic<bool> merging_{false};
   std::atomic<bool> full_syncing_{false};
+  std::once_flag leftovers_removed_;
   std::atomic<std::chrono::steady_clock::rep> last_full_sync_{std::chrono::steady_clock::now().time_since_epoch().count()};
 
   std::mutex uids_mutex_;  // guards the two below

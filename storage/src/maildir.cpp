@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <algorithm>
 #include <random>
@@ -153,6 +155,32 @@ std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t
   out += sanitize_host(host);
   out += ",S=" + std::to_string(size) + ",W=" + std::to_string(vsize);
   return out;
+}
+
+std::optional<int> roost_writer(std::string_view name, std::string_view host) {
+  // <sec>.M<usec>P<pid>Q<n>R<16 hex>.<host>[,...]
+  auto digits = [&](std::size_t& at) {
+    const std::size_t from = at;
+    while (at < name.size() && name[at] >= '0' && name[at] <= '9') ++at;
+    return at > from;
+  };
+  std::size_t at = 0;
+  if (!digits(at) || name.substr(at, 2) != ".M") return std::nullopt;
+  at += 2;
+  if (!digits(at) || at >= name.size() || name[at] != 'P') return std::nullopt;
+  const std::size_t pid_from = ++at;
+  if (!digits(at) || at >= name.size() || name[at] != 'Q') return std::nullopt;
+  int pid = 0;
+  if (std::from_chars(name.data() + pid_from, name.data() + at, pid).ec != std::errc() || pid <= 0) return std::nullopt;
+  ++at;
+  if (!digits(at) || at >= name.size() || name[at] != 'R') return std::nullopt;
+  ++at;
+  const std::size_t hex_from = at;
+  while (at < name.size() && std::isxdigit(static_cast<unsigned char>(name[at]))) ++at;
+  if (at - hex_from != 16 || at >= name.size() || name[at] != '.') return std::nullopt;
+  std::string_view rest = name.substr(at + 1);
+  if (rest.substr(0, rest.find_first_of(",:")) != host) return std::nullopt;
+  return pid;
 }
 
 std::expected<NewFile, std::error_code> NewFile::start(const std::filesystem::path& path, std::string_view data,

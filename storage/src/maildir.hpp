@@ -37,6 +37,10 @@ std::string unique_name(std::string_view host, std::uint64_t size, std::uint64_t
 // Host part of unique names: '/' and ':' escaped as maildir(5) says.
 std::string sanitize_host(std::string_view host);
 
+// The process that wrote a file of Roost's own name (unique_name) on host
+// `host` (sanitized); nullopt for any other name.
+std::optional<int> roost_writer(std::string_view name, std::string_view host);
+
 // A dovecot-keywords file: "<n> <name>" per line, n below 26; anything
 // else is skipped. Index n of the result is keyword letter 'a' + n.
 std::vector<std::string> parse_keywords(std::string_view text);

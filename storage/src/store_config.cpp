@@ -27,6 +27,7 @@ StoreConfig store_config(const Config& config) {
   out.open_index_limit = config.mail.open_index_limit;
   out.full_sync_interval = config.mail.full_sync_interval;
   out.commit_delay = config.mail.commit_delay;
+  out.fsync_changes = config.mail.fsync_always;
   return out;
 }
 

@@ -6,6 +6,7 @@ cost before it was bounded, and far above what it costs now."""
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -352,6 +353,30 @@ class HostileImapTest(unittest.TestCase):
                 break
         self.assertNotIn("data_dir", "\n".join(answer))
         self.alive()
+
+    def test_a_crash_loop_leaves_nothing_in_tmp(self):
+        # What an earlier roostd of this host left in tmp/ when it died
+        # mid-delivery is removed when the folder is next opened; another
+        # program's file and a running process's stay.
+        self.instance.stop()
+        tmp = os.path.join(self.instance.dir, "data", "mail", "alice", "tmp")
+        os.makedirs(tmp, exist_ok=True)
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a process that no longer runs
+        host = socket.gethostname()
+        leftover = "1800000000.M1P%dQ1R0123456789abcdef.%s,S=20000000,W=20000000" % (gone.pid, host)
+        running = "1800000000.M2P%dQ1R0123456789abcdef.%s" % (os.getpid(), host)
+        foreign = "1800000000.M3P%d.otherprogram" % gone.pid
+        for name in (leftover, running, foreign):
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(b"x" * 1000)
+        time.sleep(1.1)  # the files are older than the daemon
+        self.instance.start(program="roostd")
+        self.pid = self.instance.daemon.pid
+        c = self.logged_in()
+        c.send(b"s SELECT INBOX\r\n")
+        self.assertTrue(self.until_tagged(c, "s").startswith("s OK"))
+        self.assertEqual(sorted(os.listdir(tmp)), sorted([running, foreign]))
 
 
 class HostileLmtpTest(unittest.TestCase):

@@ -57,6 +57,12 @@ class IndexCommands(unittest.TestCase):
         self.assertIn("\n10 :102.M1P1.mx\n", uidlist)
         self.assertIn("\n5 :100.M1P1.mx\n", uidlist)
 
+    def test_verify_of_a_user_never_logged_in(self):
+        # Neither UID list nor index yet: nothing to disagree, and nothing made.
+        ok = roostctl("--config", self.conf, "index", "verify", "dora", check=False)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.maildir, "roost-index")))
+
     def test_errors(self):
         unknown = roostctl("--config", self.conf, "index", "verify", "nobody", check=False)
         self.assertEqual(unknown.returncode, 1)

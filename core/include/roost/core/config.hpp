@@ -106,6 +106,7 @@ struct Config {
     unsigned open_index_limit = 0;
     std::chrono::milliseconds full_sync_interval{};
     std::chrono::milliseconds commit_delay{};
+    bool fsync_always = false;            // [mail] fsync = always: flag changes and expunges flushed too
   } mail;
 
   struct Lmtp {

@@ -88,6 +88,10 @@ struct StoreConfig {
   // this process that needs them ends the wait, other processes see them up
   // to four times this later. 0: a commit per batch.
   std::chrono::milliseconds commit_delay = std::chrono::milliseconds(25);
+  // STORE and EXPUNGE flush the directories they renamed or removed files in
+  // before they answer ([mail] fsync = always). Without it a power loss may
+  // undo a flag change or bring an expunged message back, never lose mail.
+  bool fsync_changes = false;
 };
 
 struct FolderStatus {
