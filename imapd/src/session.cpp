@@ -56,6 +56,17 @@ std::string ImapSession::flag_list(std::uint32_t system, const std::vector<std::
   return out;
 }
 
+std::string ImapSession::flags_update(const std::vector<std::string>& keywords, bool always) {
+  if (!always && keywords == known_keywords) return {};
+  known_keywords = keywords;
+  std::string out = "* FLAGS " + flag_list(kSystemFlags, known_keywords, false) + "\r\n";
+  if (view && view->read_only()) return out + "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n";
+  std::string permanent = flag_list(kSystemFlags, known_keywords, false);
+  // New keywords may be created while the folder has room for them.
+  if (known_keywords.size() < index::kMaxKeywords) permanent.insert(permanent.size() - 1, " \\*");
+  return out + "* OK [PERMANENTFLAGS " + permanent + "] Flags permitted\r\n";
+}
+
 asio::awaitable<void> ImapSession::send(std::string_view bytes) {
   // (Kept in this shape: with an early co_return before an awaited condition
   // g++ 12 compiled this function into a trap.)
@@ -173,10 +184,7 @@ asio::awaitable<void> ImapSession::announce_changes(bool allow_expunges) {
     }
     context.results = std::move(*fresh[i]);
   }
-  if (keywords != known_keywords) {
-    known_keywords = keywords;
-    out += "* FLAGS " + flag_list(kSystemFlags, known_keywords, false) + "\r\n";
-  }
+  out += flags_update(keywords);
   if (qresync) {
     if (!update->vanished.empty()) out += "* VANISHED " + compact_set(update->vanished) + "\r\n";
   } else {

@@ -110,6 +110,11 @@ struct ImapSession {
 
   // "(\Answered \Flagged ...)" for flags and keywords.
   static std::string flag_list(std::uint32_t system, const std::vector<std::string>& keywords, bool recent);
+  // "* FLAGS" and "* OK [PERMANENTFLAGS]" for the selected folder's
+  // keywords, remembered as announced; empty when they are what the client
+  // was last told (unless `always`, as SELECT sends them). Sent before any
+  // response that uses a new keyword.
+  std::string flags_update(const std::vector<std::string>& keywords, bool always = false);
 };
 
 // A sequence set over a folder's UIDs (ascending): UIDs or sequence numbers,

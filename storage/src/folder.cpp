@@ -352,7 +352,21 @@ std::size_t Folder::remove_stale_tmp(std::chrono::seconds age) {
 }
 
 Result<std::uint64_t> Folder::keyword_mask(const std::vector<std::string>& names, bool create) {
+  // A keyword the folder has never seen gets the next free number in
+  // dovecot-keywords: read, add and write under Dovecot's lock on that file
+  // (dovecot-keywords.lock), so that two sessions, processes or servers
+  // adding keywords at once never give one number to two names.
+  std::optional<uidlist::DovecotLock> lock;
   std::vector<std::string> known = keywords();
+  const bool adds = create && std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+    return std::none_of(known.begin(), known.end(), [&](const std::string& k) { return ascii_iequals(k, name); });
+  });
+  if (adds) {
+    auto taken = uidlist::DovecotLock::take(keywords_file(), kDovecotLockWait);
+    if (!taken) return std::unexpected(error_from(taken.error(), "lock " + keywords_file().string()));
+    lock.emplace(std::move(*taken));
+    known = keywords();  // as the last writer left it
+  }
   std::uint64_t mask = 0;
   bool added = false;
   for (const auto& name : names) {

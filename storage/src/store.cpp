@@ -1096,7 +1096,11 @@ Result<FolderView::StoreResult> FolderView::store(const std::vector<Uid>& uids, 
                                                   std::optional<Modseq> unchanged_since) {
   if (impl_->read_only) return std::unexpected(Error{ErrorKind::not_possible, "read-only"});
   if (auto there = impl_->still_there(); !there) return std::unexpected(there.error());
-  return impl_->folder->store(uids, mode, flags, unchanged_since);
+  auto stored = impl_->folder->store(uids, mode, flags, unchanged_since);
+  // A keyword this STORE gave the folder is known to the view at once, so
+  // that the session can name it before the FETCH responses that show it.
+  if (stored && !flags.keywords.empty()) impl_->keywords = impl_->folder->keywords();
+  return stored;
 }
 
 Result<std::vector<Uid>> FolderView::expunge(const std::optional<std::vector<Uid>>& only) {

@@ -1003,6 +1003,40 @@ TEST(Storage, OwnQuotaLimitsReplaceTheConfiguredOnes) {
   EXPECT_FALSE(user->quota()->own_limits);
 }
 
+// Sessions adding keywords the folder has never seen, at the same time:
+// each gets a number of its own in dovecot-keywords, and every message has
+// exactly the keywords stored on it (a race once stored the wrong one).
+TEST(Storage, KeywordsAddedAtOnceAreNeverConfused) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  constexpr int kSessions = 4, kRounds = 6;  // 24 keywords: a maildir has 26 letters for them
+  for (int i = 0; i < kSessions; ++i) ASSERT_TRUE(user->deliver("INBOX", new_message("m" + std::to_string(i))));
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::thread> sessions;
+    std::atomic<int> ready{0};
+    for (int t = 0; t < kSessions; ++t) {
+      sessions.emplace_back([&, t] {
+        auto view = user->open("INBOX", false).value();
+        ++ready;
+        while (ready < kSessions) std::this_thread::yield();
+        auto stored = view->store({static_cast<Uid>(t + 1)}, StoreMode::add,
+                                  Flags{0, {"K" + std::to_string(round) + "_" + std::to_string(t)}});
+        EXPECT_TRUE(stored.has_value()) << stored.error().detail;
+      });
+    }
+    for (auto& s : sessions) s.join();
+  }
+  auto view = user->open("INBOX", false).value();
+  const auto messages = view->messages(view->uids()).value();
+  for (const auto& m : messages) {
+    std::set<std::string> expected;
+    for (int round = 0; round < kRounds; ++round)
+      expected.insert("K" + std::to_string(round) + "_" + std::to_string(m.uid - 1));
+    EXPECT_EQ(std::set<std::string>(m.keywords.begin(), m.keywords.end()), expected) << "UID " << m.uid;
+  }
+}
+
 TEST(Storage, KeywordLimitIsAnError) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));

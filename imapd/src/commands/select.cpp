@@ -45,16 +45,7 @@ asio::awaitable<Reply> select(ImapSession& s, const Request& r) {
   s.view = std::move(*view);
   s.state = State::selected;
   auto& v = *s.view;
-  s.known_keywords = v.keywords();
-  std::string out = "* FLAGS " + ImapSession::flag_list(kSystemFlags, s.known_keywords, false) + "\r\n";
-  if (sel.read_only) {
-    out += "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n";
-  } else {
-    std::string permanent = ImapSession::flag_list(kSystemFlags, s.known_keywords, false);
-    // New keywords may be created while the folder has room for them.
-    if (s.known_keywords.size() < index::kMaxKeywords) permanent.insert(permanent.size() - 1, " \\*");
-    out += "* OK [PERMANENTFLAGS " + permanent + "] Flags permitted\r\n";
-  }
+  std::string out = s.flags_update(v.keywords(), true);
   out += "* " + std::to_string(v.uids().size()) + " EXISTS\r\n";
   if (!s.rev2) {
     out += "* " + std::to_string(v.recent_count()) + " RECENT\r\n";

@@ -25,12 +25,17 @@ asio::awaitable<Reply> store(ImapSession& s, const Request& r) {
   const bool report_changed = s.condstore;
   storage::Result<storage::FolderView::StoreResult> stored;
   storage::Result<std::vector<storage::MessageInfo>> now;
+  std::vector<std::string> keywords;
   auto work = [&]() {
     stored = s.view->store(*uids, mode, *flags, st.unchanged_since);
     if (stored && (report_all || report_changed || !stored->modified.empty())) now = s.view->messages(*uids);
+    keywords = s.view->keywords();
   };
   co_await s.blocking(work);
   if (!stored) co_return storage_error(s, stored.error());
+  // A keyword the folder had not known is announced before the FETCH that
+  // first shows it (RFC 9051 §7.3.5: FLAGS lists the flags in use).
+  if (std::string update = s.flags_update(keywords); !update.empty()) co_await s.send(update);
   s.flags_reported.insert(s.flags_reported.end(), uids->begin(), uids->end());
   const auto& changed = stored->changed;
   const auto& modified = stored->modified;  // both ascending
