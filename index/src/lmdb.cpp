@@ -1,6 +1,8 @@
 #include "roost/index/lmdb.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <list>
@@ -244,6 +246,25 @@ void EnvRegistry::forget(const std::filesystem::path& dir) {
   }
 }
 
+namespace {
+
+// Gives `dir`/lock.mdb real blocks for LMDB's reader table (its size is
+// sizeof(MDB_txninfo) + (maxreaders - 1) * sizeof(MDB_reader), 64-byte
+// entries; LMDB takes a larger file as it is). An errno value, or 0.
+int allocate_lock_file(const std::filesystem::path& dir) {
+  constexpr off_t kBytes = ((kMaxReaders + 4) * 64 + 4095) / 4096 * 4096;
+  int fd = ::open((dir / "lock.mdb").c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  struct stat st{};
+  int failed = ::fstat(fd, &st) != 0 ? errno : 0;
+  // Blocks already there (st_blocks counts 512-byte units): nothing to do.
+  if (failed == 0 && (st.st_size < kBytes || st.st_blocks * 512 < kBytes)) failed = ::posix_fallocate(fd, 0, kBytes);
+  ::close(fd);
+  return failed;
+}
+
+}  // namespace
+
 std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::filesystem::path& dir,
                                                                   const EnvOptions& options) {
   struct stat st{};
@@ -267,6 +288,11 @@ std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::file
   mdb_env_set_maxreaders(env->env_, kMaxReaders);
   mdb_env_set_maxdbs(env->env_, static_cast<MDB_dbi>(options.dbs.size() + 1));
   mdb_env_set_mapsize(env->env_, options.initial_map_size);
+  // LMDB maps its lock file and writes its reader table through the map: on
+  // a full disk the first store to a page the file system cannot back is a
+  // SIGBUS that ends the whole process. The lock file's blocks are taken
+  // here first, so that a full disk is an error (ENOSPC) instead.
+  if (int failed = allocate_lock_file(dir); failed != 0) return std::unexpected(error(failed, "allocate lock.mdb", dir));
   // Opening can fail while another process opens or closes the same
   // environment at that instant (lmdb.h caveats): try again briefly.
   for (int attempt = 0;; ++attempt) {

@@ -560,8 +560,18 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
   // 2. The directories, with their times taken before listing them.
   std::int64_t new_mtime = mtime_ns(dir_ / "new"), cur_mtime = mtime_ns(dir_ / "cur");
   auto files = scan(dir_);
-  auto modseq = next_modseq(dir_, meta);
-  if (!modseq) return std::unexpected(modseq.error());
+  // The MODSEQ of what this sync changes, reserved (a file written) only
+  // when something changes: a sync of an unchanged folder writes nothing,
+  // so that a full disk does not keep a session from reading its mail.
+  std::optional<Modseq> modseq_taken;
+  auto modseq = [&]() -> std::expected<Modseq, LmdbError> {
+    if (!modseq_taken) {
+      auto next = next_modseq(dir_, meta);
+      if (!next) return next;
+      modseq_taken = *next;
+    }
+    return *modseq_taken;
+  };
 
   // 3. Known messages: renamed (flags changed) or gone. Only those are
   // copied out of the walk, and changed after it.
@@ -587,7 +597,11 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     maildir::FileName parsed = maildir::parse(file.name);
     after.flags = parsed.flags;
     after.keywords = parsed.keywords;
-    if (after.flags != r.flags || after.keywords != r.keywords) after.modseq = *modseq;
+    if (after.flags != r.flags || after.keywords != r.keywords) {
+      auto next = modseq();
+      if (!next) return std::unexpected(next.error());
+      after.modseq = *next;
+    }
     return index::update(txn, meta, r, after);
   };
   for (const auto& [r, file] : renamed)
@@ -601,8 +615,10 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
       if (found != again.end()) {
         if (auto done = apply_name(r, found->second); !done) return done;
         files.erase(r.file_key);
-      } else if (auto removed = index::remove(txn, meta, r, *modseq); !removed) {
-        return removed;
+      } else {
+        auto next = modseq();
+        if (!next) return std::unexpected(next.error());
+        if (auto removed = index::remove(txn, meta, r, *next); !removed) return removed;
       }
     }
   }
@@ -653,7 +669,9 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     r.internal_date = mtime_seconds(path);
     r.save_date = now_seconds();
     r.size = data->size();
-    r.modseq = *modseq;
+    auto next = modseq();
+    if (!next) return std::unexpected(next.error());
+    r.modseq = *next;
     r.in_new = file.in_new;
     r.file_name = file.name;
     r.file_key = key;

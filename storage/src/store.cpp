@@ -231,8 +231,13 @@ struct User::Impl {
       return std::unexpected(error_from({errno, std::generic_category()}, "mkdir " + dir.string()));
     }
     for (const char* sub : {"cur", "new", "tmp"}) {
-      if (::mkdir((dir / sub).c_str(), 0700) != 0 && errno != EEXIST)
-        return std::unexpected(error_from({errno, std::generic_category()}, "mkdir " + (dir / sub).string()));
+      if (::mkdir((dir / sub).c_str(), 0700) != 0 && errno != EEXIST) {
+        // No half-made folder (a full disk): CREATE answered NO leaves none.
+        Error error = error_from({errno, std::generic_category()}, "mkdir " + (dir / sub).string());
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+        return std::unexpected(error);
+      }
     }
     // Dovecot marks a Maildir++ folder with this file; Courier needs it too.
     int fd = ::open((dir / "maildirfolder").c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);

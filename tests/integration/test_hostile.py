@@ -378,6 +378,27 @@ class HostileImapTest(unittest.TestCase):
         self.assertTrue(self.until_tagged(c, "s").startswith("s OK"))
         self.assertEqual(sorted(os.listdir(tmp)), sorted([running, foreign]))
 
+    def test_catenate_urls_share_one_budget(self):
+        # A short command naming a big message over and over: the whole
+        # APPEND may hold what four messages may (4 x 1 MiB here), not four
+        # times that per message.
+        self.instance.stop()
+        self.instance.write(self.instance.listeners_text, self.EXTRA + "[imap]\nmax_message_size = 1M\n")
+        self.instance.start(program="roostd")
+        self.pid = self.instance.daemon.pid
+        c = self.logged_in()
+        big = b"Subject: big\r\n\r\n" + (b"y" * 1022 + b"\r\n") * 500  # half a MiB
+        c.send(b"a APPEND INBOX {%d+}\r\n" % len(big) + big + b"\r\n")
+        self.assertTrue(self.until_tagged(c, "a").startswith("a OK"))
+        c.send(b"s SELECT INBOX\r\n")
+        self.assertTrue(self.until_tagged(c, "s").startswith("s OK"))
+        one = b"CATENATE (URL \"/INBOX/;UID=1\" URL \"/INBOX/;UID=1\")"  # 1 MiB less a little
+        c.send(b"m APPEND INBOX " + b" ".join([one] * 6) + b"\r\n")
+        self.assertEqual(self.until_tagged(c, "m"), "m NO [TOOBIG] The catenated message is too large")
+        c.send(b"n APPEND INBOX " + b" ".join([one] * 3) + b"\r\n")
+        self.assertTrue(self.until_tagged(c, "n").startswith("n OK [APPENDUID"))
+        self.alive()
+
 
 class HostileLmtpTest(unittest.TestCase):
     EXTRA = "[lmtp]\nmax_message_size = 1M\n"

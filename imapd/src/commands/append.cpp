@@ -70,10 +70,15 @@ std::expected<std::string, Reply> url_data(ImapSession& s, const std::string& te
 
 }  // namespace
 
-asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, const AppendMessage& m) {
+// Builds a CATENATE message (RFC 4469). `left` is what the whole APPEND may
+// still hold, its messages and the data its URLs bring in together: a short
+// command of many URLs to a big message must not cost more than the
+// literals of a MULTIAPPEND may.
+asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, const AppendMessage& m,
+                                                            std::uint64_t& left) {
   std::expected<std::string, Reply> out{std::string()};
   auto work = [&]() {
-    const std::uint64_t limit = s.config().imap.max_message_size;
+    const std::uint64_t limit = std::min<std::uint64_t>(s.config().imap.max_message_size, left);
     for (const auto& part : m.catenate) {
       if (!part.url) {
         out->append(part.data);
@@ -91,6 +96,7 @@ asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, con
         return;
       }
     }
+    left -= out->size();
   };
   co_await s.blocking(work);
   co_return out;
@@ -118,10 +124,14 @@ asio::awaitable<Reply> append(ImapSession& s, const Request& r) {
   auto name = s.mailbox_from_wire(a.mailbox);
   if (!name) co_return no("[CANNOT] Invalid mailbox name");
   std::vector<storage::NewMessage> messages;
+  // The whole APPEND's bytes, as for MULTIAPPEND's literals (4 messages' worth).
+  std::uint64_t left = 4 * static_cast<std::uint64_t>(s.config().imap.max_message_size);
   for (const auto& m : a.messages) {
+    if (m.data.size() > left) co_return no("[TOOBIG] The messages of this APPEND are too large together");
+    left -= m.data.size();
     std::string data = m.data;
     if (!m.catenate.empty()) {
-      auto built = co_await catenated(s, m);
+      auto built = co_await catenated(s, m, left);
       if (!built) co_return built.error();
       data = std::move(*built);
     }

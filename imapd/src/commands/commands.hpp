@@ -30,11 +30,13 @@ asio::awaitable<Reply> append(ImapSession& s, const Request& r);
 asio::awaitable<Reply> replace(ImapSession& s, const Request& r);
 // A message of APPEND or REPLACE for storage, or the refusal (an empty
 // message, a flag that cannot be stored, 8-bit header fields in a session
-// that did not enable UTF-8).
+// that did not enable UTF-8 when [imap] strict_utf8_headers asks for that).
 std::expected<storage::NewMessage, Reply> new_message(const ImapSession& s, const AppendMessage& m, std::string data);
 // A CATENATE message (RFC 4469) put together from its parts, or the refusal
-// (NO [BADURL url], NO [TOOBIG]).
-asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, const AppendMessage& m);
+// (NO [BADURL url], NO [TOOBIG]); at most `left` bytes, which it lowers by
+// what it built (one budget for a whole APPEND).
+asio::awaitable<std::expected<std::string, Reply>> catenated(ImapSession& s, const AppendMessage& m,
+                                                            std::uint64_t& left);
 asio::awaitable<Reply> close(ImapSession& s, const Request& r);
 asio::awaitable<Reply> expunge(ImapSession& s, const Request& r);
 asio::awaitable<Reply> search(ImapSession& s, const Request& r);

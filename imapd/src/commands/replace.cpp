@@ -22,7 +22,8 @@ asio::awaitable<Reply> replace(ImapSession& s, const Request& r) {
   if (!name) co_return no("[CANNOT] Invalid mailbox name");
   std::string data = rp.message.data;
   if (!rp.message.catenate.empty()) {
-    auto built = co_await catenated(s, rp.message);
+    std::uint64_t left = s.config().imap.max_message_size;
+    auto built = co_await catenated(s, rp.message, left);
     if (!built) co_return built.error();
     data = std::move(*built);
   }
