@@ -10,6 +10,11 @@ namespace roost::index {
 
 namespace {
 
+// How deep a thread may nest (later levels are flat), and how far up a
+// parent chain the loop check looks.
+constexpr std::size_t kMaxDepth = 1000;
+constexpr std::size_t kMaxWalk = 4 * kMaxDepth;
+
 struct Container {
   Uid uid = 0;  // 0: dummy
   std::uint32_t seq = 0;
@@ -29,11 +34,43 @@ class Threader {
     return static_cast<int>(nodes_.size() - 1);
   }
 
-  // Would making `parent` the parent of `child` close a loop?
+  // Would making `parent` the parent of `child` close a loop? A parent
+  // chain longer than kMaxWalk counts as one too: the check then costs a
+  // bounded time per link however long a chain of replies hostile mail
+  // builds.
   bool loops(int parent, int child) const {
+    std::size_t steps = 0;
     for (int at = parent; at != -1; at = nodes_[at].parent)
-      if (at == child) return true;
+      if (at == child || ++steps > kMaxWalk) return true;
     return false;
+  }
+
+  // Below kMaxDepth a thread is made flat: every later step, the IMAP
+  // rendering and the result's destruction recurse along the tree, and a
+  // chain of 100,000 replies must not exhaust a stack. Iterative.
+  void flatten(const std::vector<int>& roots) {
+    std::vector<std::pair<int, std::size_t>> stack;
+    for (int r : roots) stack.emplace_back(r, 0);
+    while (!stack.empty()) {
+      const auto [n, depth] = stack.back();
+      stack.pop_back();
+      if (depth < kMaxDepth) {
+        for (int c : nodes_[n].children) stack.emplace_back(c, depth + 1);
+        continue;
+      }
+      // At the bound: every descendant becomes a child of `n`.
+      std::vector<int> below = std::move(nodes_[n].children), all;
+      nodes_[n].children.clear();
+      while (!below.empty()) {
+        const int c = below.back();
+        below.pop_back();
+        all.push_back(c);
+        below.insert(below.end(), nodes_[c].children.begin(), nodes_[c].children.end());
+        nodes_[c].children.clear();
+        nodes_[c].parent = n;
+      }
+      nodes_[n].children = std::move(all);
+    }
   }
 
   void link(int parent, int child) {
@@ -156,6 +193,7 @@ std::vector<ThreadNode> references(std::vector<Container> messages, const std::v
   std::vector<int> roots;
   for (std::size_t n = 0; n < t.nodes().size(); ++n)
     if (t.nodes()[n].parent == -1) roots.push_back(static_cast<int>(n));
+  t.flatten(roots);
   // Step 3.
   roots = t.prune(roots, true);
   // Step 4.

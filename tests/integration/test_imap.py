@@ -662,6 +662,27 @@ class ImapTest(unittest.TestCase):
         c.send(b"x" * 70000 + b"\r\n")
         self.assertEqual(c.line(), "* BYE [TOOBIG] Line too long")
 
+    def test_esearch_min_max_modseq_is_that_of_the_returned_messages(self):
+        c = self.raw()
+        self.exchange(c, "a1", "LOGIN alice secret")
+        for i in range(3):
+            self.exchange(c, f"p{i}", "APPEND INBOX {%d+}\r\n%s" % (len(MESSAGE), MESSAGE.decode()))
+        self.exchange(c, "s", "SELECT INBOX")
+        self.exchange(c, "t", "STORE 3 +FLAGS (\\Flagged)")  # message 3 gets the highest MODSEQ
+        modseqs = {}
+        untagged, _ = self.exchange(c, "f", "FETCH 1:3 (MODSEQ)")
+        for line in untagged:
+            m = re.match(r"\* (\d+) FETCH \(MODSEQ \((\d+)\)\)", line)
+            if m:
+                modseqs[int(m.group(1))] = int(m.group(2))
+        # RFC 7162 §3.1.10: MIN alone reports message 1's MODSEQ, not the highest match's.
+        untagged, _ = self.exchange(c, "e1", "SEARCH RETURN (MIN) MODSEQ 1")
+        self.assertIn(f"MIN 1 MODSEQ {modseqs[1]}", untagged[0])
+        untagged, _ = self.exchange(c, "e2", "SEARCH RETURN (MIN MAX) MODSEQ 1")
+        self.assertIn(f"MODSEQ {modseqs[3]}", untagged[0])
+        untagged, _ = self.exchange(c, "e3", "SEARCH RETURN (MIN COUNT) MODSEQ 1")
+        self.assertIn(f"MODSEQ {max(modseqs.values())}", untagged[0])
+
     def test_unauthenticate_and_quota(self):
         c = self.raw()
         self.exchange(c, "a1", "LOGIN alice secret")

@@ -761,6 +761,13 @@ TEST(ImapWriter, StringsChooseTheirForm) {
   out += ' ';
   append_string(out, "a\r\nb");
   EXPECT_EQ(out, "INBOX \"Sent Items\" \"nil\" {5}\r\ncaf\xc3\xa9 \"caf\xc3\xa9\" {4}\r\na\r\nb");
+  // No NUL in an ordinary literal (RFC 9051 §9); a literal8 keeps it.
+  std::string literal;
+  append_literal(literal, std::string_view("a\0b", 3), false);
+  EXPECT_EQ(literal, "{3}\r\na\x80" "b");
+  literal.clear();
+  append_literal(literal, std::string_view("a\0b", 3), true);
+  EXPECT_EQ(literal, std::string("~{3}\r\na\0b", 9));
   EXPECT_EQ(date_time(760686745), "\"08-Feb-1994 05:52:25 +0000\"");
   EXPECT_EQ(compact_set({1, 2, 3, 7, 9, 10}), "1:3,7,9:10");
   EXPECT_EQ(compact_set({}), "");

@@ -352,6 +352,45 @@ TEST(Thread, ReferencesLinksRepliesAndMergesSubjects) {
   EXPECT_EQ(render(*view->thread(index::ThreadAlgorithm::refs, all)), "(6)(4)(1 2 3)(5)");
 }
 
+// A chain of replies thousands deep (mail anyone can send): threaded in
+// bounded time, every message once, and no deeper than the bound, so that
+// nothing recursing along the result (IMAP rendering, destruction)
+// exhausts a stack.
+TEST(Thread, ChainsOfRepliesAreBoundedInDepth) {
+  testing::TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = std::move(*store.open_user("bob"));
+  constexpr int kChain = 3000;
+  std::vector<NewMessage> batch;
+  for (int i = 0; i < kChain; ++i) {
+    NewMessage m;
+    m.data = "Message-ID: <m" + std::to_string(i) + "@x>\r\nSubject: Re: chain\r\n" +
+             (i == 0 ? std::string() : "In-Reply-To: <m" + std::to_string(i - 1) + "@x>\r\nReferences: <m" +
+                                           std::to_string(i - 1) + "@x>\r\n") +
+             "\r\nbody\r\n";
+    m.internal_date = 1700000000 + i;
+    batch.push_back(std::move(m));
+  }
+  ASSERT_TRUE(user->append("INBOX", std::move(batch)));
+  auto view = std::move(*user->open("INBOX", false));
+  for (auto algorithm : {index::ThreadAlgorithm::references, index::ThreadAlgorithm::refs}) {
+    auto threads = view->thread(algorithm, SearchKey{K::all});
+    ASSERT_TRUE(threads.has_value());
+    std::size_t count = 0, deepest = 0;
+    std::vector<std::pair<const index::ThreadNode*, std::size_t>> stack;
+    for (const auto& t : *threads) stack.emplace_back(&t, 1);
+    while (!stack.empty()) {
+      auto [n, depth] = stack.back();
+      stack.pop_back();
+      if (n->uid != 0) ++count;
+      deepest = std::max(deepest, depth);
+      for (const auto& c : n->children) stack.emplace_back(&c, depth + 1);
+    }
+    EXPECT_EQ(count, static_cast<std::size_t>(kChain));
+    EXPECT_LE(deepest, 1002u);
+  }
+}
+
 // Dense and moderately sparse lists take the bitmap, very sparse ones binary
 // search: both must agree with a search of the list for every UID in and
 // around it, across block boundaries.

@@ -311,9 +311,25 @@ asio::awaitable<Reply> search(ImapSession& s, const Request& r) {
   storage::Result<std::vector<storage::Uid>> found;
   storage::Result<storage::Modseq> highest = storage::Modseq{0};
   storage::Result<std::vector<std::uint8_t>> scores;
+  // RFC 7162 §3.1.10: when the answer is only MIN and/or MAX, its MODSEQ is
+  // the highest of the messages it names, not of every match.
+  const auto asked = [&](SearchReturn x) {
+    return sr.returns && std::find(sr.returns->options.begin(), sr.returns->options.end(), x) != sr.returns->options.end();
+  };
+  const bool only_extremes = (asked(SearchReturn::min) || asked(SearchReturn::max)) && !asked(SearchReturn::all) &&
+                             !asked(SearchReturn::count) && !asked(SearchReturn::partial) && !update;
   auto work = [&]() {
     found = s.view->search(*key);
-    if (found && with_modseq) highest = highest_modseq_of(*s.view, *found);
+    if (found && with_modseq) {
+      // UIDs ascend, as do their sequence numbers: MIN is the first, MAX the last.
+      std::vector<storage::Uid> named = *found;
+      if (only_extremes && !found->empty()) {
+        named.clear();
+        if (asked(SearchReturn::min)) named.push_back(found->front());
+        if (asked(SearchReturn::max)) named.push_back(found->back());
+      }
+      highest = highest_modseq_of(*s.view, named);
+    }
     if (found && scored) scores = relevancy(s, sr.key, *found);
   };
   co_await s.blocking(work);

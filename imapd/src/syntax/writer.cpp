@@ -1,5 +1,6 @@
 #include "roost/imapd/writer.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -34,7 +35,12 @@ void append_literal(std::string& out, std::string_view bytes, bool binary) {
   out += '{';
   out += std::to_string(bytes.size());
   out += "}\r\n";
+  const std::size_t start = out.size();
   out.append(bytes);
+  // An ordinary literal holds no NUL (RFC 9051 §9: CHAR8 is %x01-ff); a
+  // message that has one is sent with 0x80 in its place, as Dovecot does,
+  // and byte for byte only through BINARY's literal8.
+  if (!binary) std::replace(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), '\0', '\x80');
 }
 
 void append_string(std::string& out, std::string_view value, bool utf8) {
