@@ -12,7 +12,23 @@ struct Token {
   std::string text;  // word/literal as written; quoted: content unescaped
   char special = 0;
   bool space_before = false;  // white space or a comment came before it
+  std::string comment_after;  // the text of a comment right after it, unescaped
 };
+
+// A comment's text without its parentheses, quoted pairs undone, trimmed.
+std::string comment_text(std::string_view comment) {
+  if (comment.starts_with('(')) comment.remove_prefix(1);
+  if (comment.ends_with(')')) comment.remove_suffix(1);
+  std::string out;
+  for (std::size_t k = 0; k < comment.size(); ++k) {
+    if (comment[k] == '\\' && k + 1 < comment.size()) ++k;
+    if (comment[k] == '\r' || comment[k] == '\n') continue;
+    out.push_back(comment[k] == '\t' ? ' ' : comment[k]);
+  }
+  const std::size_t first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  return out.substr(first, out.find_last_not_of(' ') - first + 1);
+}
 
 bool is_special(char c) { return c != '\0' && std::strchr("<>@,;:.", c) != nullptr; }
 
@@ -32,7 +48,10 @@ std::vector<Token> tokenize(std::string_view s) {
       ++i;
     } else if (c == '(') {
       space = true;
-      i = skip_comment(s, i);
+      const std::size_t end = skip_comment(s, i);
+      if (!out.empty() && out.back().comment_after.empty())
+        out.back().comment_after = comment_text(s.substr(i, end - i));
+      i = end;
     } else if (c == '"') {
       std::string text;
       ++i;
@@ -193,6 +212,9 @@ struct Reader {
           a.mailbox += "@" + a.host;
           a.host = domain();
         }
+        // "user@host (Real Name)", the old style: the comment names the
+        // person (RFC 822 §6.1's example; ENVELOPE's display name).
+        if (a.name.empty() && i > 0) a.name = t[i - 1].comment_after;
         if (!at_end() && is(t[i], '<')) {
           // "user@host <real@address>": what looked like an address is the
           // display name, as a person reads it.

@@ -203,6 +203,20 @@ TEST(Address, Rfc5322Forms) {
   EXPECT_EQ(a[5].name, "Giant; \"Big\" Box");
 }
 
+TEST(Address, OldStyleCommentNamesThePerson) {
+  // "user@domain (Real Name)" (RFC 822 §6.1, still sent): the comment is the
+  // display name, as Python's parseaddr reads it; a comment inside the
+  // address names nobody.
+  auto a = parse_address_list("pete@silly.test (Pete \\(the\\) Best), al(home)@x.test, <b@y.test> (kept out)");
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].name, "Pete (the) Best");
+  EXPECT_EQ(a[0].mailbox, "pete");
+  EXPECT_EQ(a[1].name, "");
+  EXPECT_EQ(a[1].mailbox, "al");
+  EXPECT_EQ(a[1].host, "x.test");
+  EXPECT_EQ(a[2].name, "");
+}
+
 TEST(Address, GroupsRoutesAndJunk) {
   auto g = parse_address_list("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, Undisclosed recipients:;");
   ASSERT_EQ(g.size(), 7u);
