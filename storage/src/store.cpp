@@ -309,6 +309,15 @@ Result<std::vector<FolderInfo>> User::list() {
   return out;
 }
 
+Result<std::vector<std::string>> User::stale_subscriptions() {
+  std::vector<std::string> names = impl_->folder_names();
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> out;
+  for (const auto& name : impl_->subscriptions())
+    if (!std::binary_search(names.begin(), names.end(), name)) out.push_back(name);
+  return out;
+}
+
 Result<void> User::create(std::string_view name, SpecialUse use) {
   auto canonical = canonical_name(name);
   if (!canonical) return std::unexpected(bad_name(canonical.error()));

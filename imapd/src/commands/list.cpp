@@ -2,6 +2,7 @@
 // special-use attributes (RFC 6154), CHILDREN (RFC 3348), LSUB, and the
 // XLIST that older clients still send.
 #include <algorithm>
+#include <set>
 
 #include "commands.hpp"
 #include "roost/imapd/writer.hpp"
@@ -95,9 +96,22 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
   // thread where it would hold up other sessions.
   storage::Result<std::vector<storage::FolderInfo>> folders;
   std::vector<char> matched;
+  std::vector<std::string> stale;  // subscribed names no folder has, matched
   auto work = [&]() {
     folders = s.mail->list();
     if (!folders) return;
+    if (l.form == List::Form::lsub || contains(l.selection, "SUBSCRIBED")) {
+      auto names = s.mail->stale_subscriptions();
+      if (!names) {
+        folders = std::unexpected(names.error());
+        return;
+      }
+      for (const auto& name : *names) {
+        std::string wire = s.mailbox_to_wire(name);
+        if (std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, wire); }))
+          stale.push_back(name);
+      }
+    }
     for (const auto& f : *folders) {
       std::string wire = s.mailbox_to_wire(f.name);
       matched.push_back(std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, wire); }));
@@ -112,6 +126,7 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
   const bool show_subscribed = only_subscribed || contains(l.returns, "SUBSCRIBED");
 
   std::string out;
+  std::set<std::string> listed;  // names answered, for LSUB's \Noselect parents
   for (std::size_t i = 0; i < folders->size(); ++i) {
     const auto& f = (*folders)[i];
     if (!matched[i]) continue;
@@ -141,6 +156,7 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     append_astring(out, wire, s.utf8());
     if (child_subscribed) out += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     out += "\r\n";
+    listed.insert(f.name);
     if (!l.status.empty() && !child_subscribed) {
       // LIST-STATUS (RFC 5819 §2): the folder's STATUS right after its LIST.
       storage::Result<FolderReport> st;
@@ -161,6 +177,39 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     if (out.size() > 64 * 1024) {
       co_await s.send(out);
       out.clear();
+    }
+  }
+  // A subscription whose folder is gone: LIST (SUBSCRIBED) says
+  // \NonExistent (RFC 5258 §3.4), LSUB \Noselect (RFC 3501 §6.3.9), so a
+  // client can see it and unsubscribe.
+  if (!only_special) {
+    for (const auto& name : stale) {
+      out += std::string("* ") + verb + (l.form == List::Form::lsub ? " (\\Noselect)" : " (\\NonExistent \\Subscribed)");
+      out += " \"/\" ";
+      append_astring(out, s.mailbox_to_wire(name), s.utf8());
+      out += "\r\n";
+      listed.insert(name);
+    }
+  }
+  // LSUB "%" names the parent of a subscribed "foo/bar" that is itself not
+  // subscribed, as \Noselect (RFC 3501 §6.3.9).
+  if (l.form == List::Form::lsub) {
+    std::set<std::string> parents;
+    auto note_parents = [&](const std::string& name) {
+      for (std::size_t at = name.find('/'); at != std::string::npos; at = name.find('/', at + 1))
+        parents.insert(name.substr(0, at));
+    };
+    for (const auto& f : *folders)
+      if (f.subscribed) note_parents(f.name);
+    for (const auto& name : stale) note_parents(name);
+    for (const auto& parent : parents) {
+      if (listed.contains(parent)) continue;
+      std::string wire = s.mailbox_to_wire(parent);
+      if (std::none_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(p, wire); }))
+        continue;
+      out += "* LSUB (\\Noselect) \"/\" ";
+      append_astring(out, wire, s.utf8());
+      out += "\r\n";
     }
   }
   co_await s.send(out);

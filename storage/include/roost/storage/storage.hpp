@@ -308,6 +308,9 @@ class User {
   std::filesystem::path root() const;
 
   Result<std::vector<FolderInfo>> list();
+  // Subscribed names no folder has: a subscription outlives its folder
+  // (RFC 9051 §6.3.7), and LSUB and LIST (SUBSCRIBED) still show it.
+  Result<std::vector<std::string>> stale_subscriptions();
   Result<void> create(std::string_view name, SpecialUse use = SpecialUse::none);
   Result<void> remove(std::string_view name);
   Result<void> rename(std::string_view from, std::string_view to);
