@@ -222,6 +222,10 @@ std::optional<std::int64_t> parse_date(std::string_view raw) {
   // RFC 5322 §4.3: two-digit years from 50 are 19xx, below 20xx; three digits add 1900.
   if (year_digits == 2) year += year < 50 ? 2000 : 1900;
   else if (year_digits == 3) year += 1900;
+  // RFC 5322 §3.3: a four-digit year is 1900 or later. "0102" is a broken
+  // mailer's, not a date in antiquity that would sort first: no date, so
+  // the INTERNALDATE stands in (RFC 5256 §2.2).
+  if (year < 1900) return std::nullopt;
   if (month < 0 || day < 1 || day > 31) return std::nullopt;
   int hour = 0, minute = 0, second = 0;
   if (i + 2 < tokens.size() && is_number(tokens[i]) && tokens[i + 1] == ":" &&

@@ -82,6 +82,21 @@ class Instance:
                 f"[metrics]\nlisten = 127.0.0.1:{self.metrics_port}\n"
                 + extra + "\n" + listeners_text)
 
+    def run_as_nobody(self):
+        """Makes roostd give up root for nobody (65534) once started, and
+        gives the instance to that user, as an operator would; the key stays
+        root's, as roostd reads it before it gives up root."""
+        with open(self.conf) as f:
+            text = f.read().replace(RUN_AS_ROOT, "[server]\nuser = nobody\n")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        for root, dirs, files in os.walk(self.dir):
+            for name in dirs + files:
+                if name != "key.pem":
+                    os.lchown(os.path.join(root, name), 65534, 65534)
+        os.chown(self.dir, 65534, 65534)
+        os.chmod(os.path.join(self.dir, "tls"), 0o755)
+
     def add_user(self, name, password):
         run([os.path.join(BIN, "roostctl"), "--config", self.conf, "user", "add", name, "--password-stdin"],
             stdin=password + "\n")

@@ -210,16 +210,7 @@ class DovecotTakeover(unittest.TestCase):
         if as_nobody:
             # Dovecot's mail processes run as 65534: so must Roost's, for each
             # to read what the other writes.
-            with open(instance.conf) as f:
-                text = f.read().replace("[server]\nrun_as_root = true\n", "[server]\nuser = nobody\n")
-            with open(instance.conf, "w") as f:
-                f.write(text)
-            for root, dirs, files in os.walk(instance.dir):
-                for name in dirs + files:
-                    if name != "key.pem":
-                        os.lchown(os.path.join(root, name), 65534, 65534)
-            os.chown(instance.dir, 65534, 65534)
-            os.chmod(os.path.join(instance.dir, "tls"), 0o755)
+            instance.run_as_nobody()
         instance.start(program="roostd")
         self.addCleanup(instance.close)
         return instance

@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from roosttest import BIN, Instance, free_port, run
+from roosttest import BIN, RUN_AS_ROOT, Instance, free_port, run
 
 
 def modes_below(top):
@@ -50,15 +50,8 @@ class Privileges(unittest.TestCase):
         self.assertIn("refusing to run as root", result.stderr)
 
     def test_runs_as_the_user_it_is_given(self):
-        instance = self.instance("[server]\nuser = nobody\n")
-        # The instance belongs to that user, as an operator would set it up;
-        # the key stays root's: roostd reads it before giving up root.
-        for root, dirs, files in os.walk(instance.dir):
-            for name in dirs + files:
-                if name != "key.pem":
-                    os.lchown(os.path.join(root, name), 65534, 65534)
-        os.chown(instance.dir, 65534, 65534)
-        os.chmod(os.path.join(instance.dir, "tls"), 0o755)
+        instance = self.instance(RUN_AS_ROOT)
+        instance.run_as_nobody()
         instance.start(program="roostd")
         with open(f"/proc/{instance.daemon.pid}/status") as f:
             ids = {line.split(":")[0]: line.split()[1:] for line in f if line.startswith(("Uid:", "Gid:"))}

@@ -46,6 +46,10 @@ TEST(Dates, Rfc5322AndObsoleteForms) {
   EXPECT_EQ(parse_date("21 Nov 97 09:55:06 GMT"), 880106106);
   EXPECT_EQ(parse_date("Fri, 21 Nov 1997 09:55 (comment) EST"), 880124100);
   EXPECT_EQ(parse_date(" Fri,\r\n 21 Nov 1997 09:55:06 +0000 (UTC)"), 880106106);
+  // A year before 1900 is no date (RFC 5322 §3.3): the INTERNALDATE sorts it.
+  EXPECT_FALSE(parse_date("Tue, 15 Jan 0102 10:00:00 +0000"));
+  EXPECT_FALSE(parse_date("Tue, 15 Jan 1899 10:00:00 +0000"));
+  EXPECT_TRUE(parse_date("Mon, 1 Jan 1900 00:00:00 +0000"));
   EXPECT_FALSE(parse_date(""));
   EXPECT_FALSE(parse_date("yesterday"));
   EXPECT_FALSE(parse_date("Wed, 15 Dec 2010    59:10 -0500"));
