@@ -683,6 +683,24 @@ class ImapTest(unittest.TestCase):
         untagged, _ = self.exchange(c, "e3", "SEARCH RETURN (MIN COUNT) MODSEQ 1")
         self.assertIn(f"MODSEQ {max(modseqs.values())}", untagged[0])
 
+    def test_binary_part_comes_back_as_appended(self):
+        # Content-Transfer-Encoding: binary: the bytes are the content, a bare
+        # LF and a NUL included (RFC 3516 §4.2); BINARY.SIZE agrees.
+        body = b"ab\ncd\x00e"
+        message = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                   b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+                   + body + b"\r\n--b--\r\n")
+        c = self.raw()
+        self.exchange(c, "a1", "LOGIN alice secret")
+        c.send(b"a2 APPEND INBOX ~{%d+}\r\n" % len(message) + message + b"\r\n")
+        self.assertTrue(c.line().startswith("a2 OK"))
+        self.exchange(c, "s", "SELECT INBOX")
+        c.send(b"f FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])\r\n")
+        self.assertEqual(c.line(), "* 1 FETCH (BINARY.SIZE[1] %d BINARY[1] ~{%d}" % (len(body), len(body)))
+        while len(c.buffer) < len(body) + 3:
+            c.buffer += c.sock.recv(65536)
+        self.assertEqual(c.buffer[:len(body)], body)
+
     def test_unauthenticate_and_quota(self):
         c = self.raw()
         self.exchange(c, "a1", "LOGIN alice secret")

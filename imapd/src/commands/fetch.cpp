@@ -208,7 +208,10 @@ void render(const ImapSession& s, const std::vector<FetchItem>& items, const Gat
         } else if (auto found = find_part(g.cache->parts, item.section.part)) {
           const PartInfo& p = g.cache->parts[*found];
           bool encoded = p.encoding == "base64" || p.encoding == "quoted-printable";
-          out += std::to_string(encoded ? p.decoded_size : p.body_wire);
+          // A binary part's content is its bytes as stored (see BINARY[]).
+          out += std::to_string(encoded               ? p.decoded_size
+                                : p.encoding == "binary" ? p.body_end - p.body_begin
+                                                         : p.body_wire);
         } else {
           out += "0";
         }
@@ -223,7 +226,10 @@ void render(const ImapSession& s, const std::vector<FetchItem>& items, const Gat
         } else if (auto found = find_part(g.cache->parts, item.section.part)) {
           const PartInfo& p = g.cache->parts[*found];
           encoding = p.encoding;
-          raw = to_crlf(std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin));
+          const std::string_view body = std::string_view(g.message).substr(p.body_begin, p.body_end - p.body_begin);
+          // Content-Transfer-Encoding: binary means the bytes are the content:
+          // a bare LF in them is data, given back as appended (RFC 3516 §4.2).
+          raw = encoding == "binary" ? std::string(body) : to_crlf(body);
         }
         std::string label = section_label(item);
         if (item.partial) label += '<' + std::to_string(item.partial->offset) + '>';
