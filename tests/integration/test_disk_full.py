@@ -23,7 +23,10 @@ class DiskFull(unittest.TestCase):
         self.addCleanup(self.instance.close)
         self.mail = os.path.join(self.instance.dir, "mailfs")
         os.makedirs(self.mail)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", self.mail], check=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", self.mail],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: " + mounted.stderr.strip())
         self.addCleanup(subprocess.run, ["umount", "-l", self.mail])
         self.instance.write(self.instance.listeners_text,
                             f"[auth]\nallow_plaintext_loopback = true\n[mail]\nmail_dir = {self.mail}\n")
