@@ -111,6 +111,26 @@ SyncState *
         return sorted(glob.glob(os.path.join(local, folder, "cur", "*")) +
                       glob.glob(os.path.join(local, folder, "new", "*")))
 
+    def test_mbsync_copies_mail_with_raw_8bit_header_fields(self):
+        # Old mail from broken mailers has raw 8-bit header fields; mbsync
+        # appends it as it is, without ENABLE UTF8=ACCEPT. Refused, it would
+        # stay on the client forever (RFC 6855 §4 strictness is a setting).
+        local = os.path.join(self.work.name, "local")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(local, "Old2002", sub))
+        raw = [b"From: J\xfcrgen M\xfcller <jm@example.de>\r\nSubject: Gr\xfc\xdfe aus M\xfcnchen\r\n\r\nHallo\r\n",
+               b"From: spam@example.com\r\nSubject: \xb9\xe3\xb8\xe6 \xc3\xa2\r\n\r\nbody\r\n"]
+        for i, data in enumerate(raw):
+            with open(os.path.join(local, "Old2002", "cur", "170000000%d.old.host:2,S" % i), "wb") as f:
+                f.write(data.replace(b"\r\n", b"\n"))  # a maildir's line ends, as mbsync keeps them
+        local, out = self.mbsync()
+        c = self.imap()
+        c.select("Old2002", readonly=True)
+        typ, data = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        c.logout()
+        subjects = sorted(d[1].strip() for d in data if isinstance(d, tuple))
+        self.assertEqual(subjects, sorted(m.split(b"\r\n")[1] for m in raw), out[-2000:])
+
     def test_mbsync_both_ways(self):
         self.fill(COUNT)
         local, out = self.mbsync()
