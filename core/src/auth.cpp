@@ -433,6 +433,10 @@ void Authenticator::record_success(const std::optional<IpAddress>&, std::string_
   if (auto it = user_failures_.find(user); it != user_failures_.end()) user_failures_.erase(it);
 }
 
+bool Authenticator::trusted(const IpAddress& address) const {
+  return std::ranges::any_of(limits_.trusted_networks, [&](const Cidr& net) { return net.contains(address); });
+}
+
 unsigned Authenticator::scram_iterations() {
   std::lock_guard lock(mutex_);
   return limits_.scram_iterations;
@@ -441,10 +445,7 @@ unsigned Authenticator::scram_iterations() {
 bool Authenticator::try_begin_attempt(const std::optional<IpAddress>& address) {
   if (!address) return true;
   std::lock_guard lock(mutex_);
-  // A trusted host (webmail, a proxy) logs in many users from one address:
-  // not counted, and never refused here.
-  if (std::ranges::any_of(limits_.trusted_networks, [&](const Cidr& net) { return net.contains(*address); }))
-    return true;
+  if (trusted(*address)) return true;
   auto& n = attempts_[*address];
   if (n >= limits_.max_concurrent_per_ip) return false;
   ++n;
@@ -454,8 +455,7 @@ bool Authenticator::try_begin_attempt(const std::optional<IpAddress>& address) {
 void Authenticator::end_attempt(const std::optional<IpAddress>& address) {
   if (!address) return;
   std::lock_guard lock(mutex_);
-  if (std::ranges::any_of(limits_.trusted_networks, [&](const Cidr& net) { return net.contains(*address); }))
-    return;
+  if (trusted(*address)) return;
   auto it = attempts_.find(*address);
   if (it == attempts_.end()) return;
   if (--it->second == 0) attempts_.erase(it);

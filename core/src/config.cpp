@@ -131,6 +131,21 @@ Apply set_bool(T Config::*group, bool T::*field) {
   };
 }
 
+// A space-separated list of networks in CIDR form.
+template <class T>
+Apply set_cidrs(T Config::*group, std::vector<Cidr> T::*field) {
+  return [=](Config& c, std::string_view v) -> std::expected<void, std::string> {
+    std::vector<Cidr> networks;
+    for (auto word : split_words(v)) {
+      auto cidr = Cidr::parse(word);
+      if (!cidr) return std::unexpected(cidr.error());
+      networks.push_back(*cidr);
+    }
+    (c.*group).*field = std::move(networks);
+    return {};
+  };
+}
+
 // Paths are kept as written; resolve_paths() anchors relative ones afterwards.
 template <class T>
 Apply set_path(T Config::*group, std::filesystem::path T::*field) {
@@ -275,15 +290,7 @@ const std::vector<Setting>& settings() {
       {{"auth", "trusted_networks", "",
         "Networks (CIDR, space separated) whose logins max_concurrent_per_ip does not limit: a webmail or "
         "proxy host logs many users in from one address. Failed logins are slowed down there too."},
-       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
-         c.auth.trusted_networks.clear();
-         for (auto word : split_words(v)) {
-           auto cidr = Cidr::parse(word);
-           if (!cidr) return std::unexpected(cidr.error());
-           c.auth.trusted_networks.push_back(*cidr);
-         }
-         return {};
-       }},
+       set_cidrs(&Config::auth, &Config::Auth::trusted_networks)},
       {{"auth", "timeout", "60s", "Time allowed for one whole SASL exchange."},
        set_duration(&Config::auth, &Config::Auth::timeout)},
       {{"auth", "failure_delay", "500ms",
@@ -297,15 +304,7 @@ const std::vector<Setting>& settings() {
 
       {{"proxy_protocol", "trusted_networks", "",
         "Networks (CIDR, space separated) allowed to send a PROXY protocol header."},
-       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
-         c.proxy.trusted_networks.clear();
-         for (auto word : split_words(v)) {
-           auto cidr = Cidr::parse(word);
-           if (!cidr) return std::unexpected(cidr.error());
-           c.proxy.trusted_networks.push_back(*cidr);
-         }
-         return {};
-       }},
+       set_cidrs(&Config::proxy, &Config::Proxy::trusted_networks)},
       {{"proxy_protocol", "header_timeout", "5s", "Time allowed for the PROXY header to arrive."},
        set_duration(&Config::proxy, &Config::Proxy::header_timeout)},
 

@@ -123,6 +123,9 @@ class Authenticator {
     std::chrono::steady_clock::time_point last;
   };
   std::chrono::milliseconds delay_for(const Failures& f) const;
+  // A host of [auth] trusted_networks (webmail, a proxy) logs in many users
+  // from one address: its attempts are not counted. Under mutex_.
+  bool trusted(const IpAddress& address) const;
   void expire_failures(std::chrono::steady_clock::time_point now);
 
   std::unique_ptr<UserDb> users_;
