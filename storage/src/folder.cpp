@@ -145,6 +145,35 @@ std::optional<FileEntry> find_file(const fs::path& dir, std::string_view key) {
   return std::nullopt;
 }
 
+// A message file read and analysed for its index record (with `uid`; the
+// caller gives it its MODSEQ); nullopt when it cannot be read (gone since it was
+// listed, or no message).
+struct ImportedFile {
+  MessageRecord record;
+  index::MessageAnalysis analysis;
+};
+std::optional<ImportedFile> read_for_index(const fs::path& dir, const std::string& key, const FileEntry& file,
+                                           Uid uid) {
+  fs::path path = dir / (file.in_new ? "new" : "cur") / file.name;
+  auto data = maildir::read_file(path);
+  if (!data) return std::nullopt;
+  ImportedFile out;
+  MessageRecord& r = out.record;
+  r.uid = uid;
+  maildir::FileName parsed = maildir::parse(file.name);
+  r.flags = parsed.flags;
+  r.keywords = parsed.keywords;
+  r.internal_date = mtime_seconds(path);
+  r.save_date = now_seconds();
+  r.size = data->size();
+  r.in_new = file.in_new;
+  r.file_name = file.name;
+  r.file_key = key;
+  out.analysis = index::analyze(*data, r.internal_date);
+  r.vsize = out.analysis.vsize;
+  return out;
+}
+
 std::vector<std::string> read_keyword_file(const fs::path& file) {
   auto text = maildir::read_file(file);
   return text ? maildir::parse_keywords(*text) : std::vector<std::string>{};
@@ -623,61 +652,63 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     }
   }
 
-  // 4. New files: the UID the UID list gave them, or a new one.
+  // 4. New files: the UID the UID list gave them, or a new one. Listed
+  // files go first, in UID order, then the others in key order: a sync that
+  // takes several rounds (or leaves a file unreadable for now) never makes
+  // a UID visible below one an earlier round showed.
   std::unordered_map<std::string_view, const uidlist::Entry*> lines;  // key -> its last line in the UID list
   if (!files.empty())
     for (const auto& e : contents->entries) lines[e.key] = &e;
+  struct Candidate {
+    const FileMap::value_type* file;
+    const uidlist::Entry* line;  // nullptr: not listed
+  };
+  std::vector<Candidate> candidates;
+  for (const auto* entry : in_key_order(files)) {
+    auto known = index::find_uid(txn, entry->first);
+    if (!known) return std::unexpected(known.error());
+    if (*known) continue;
+    auto it = lines.find(entry->first);
+    candidates.push_back({entry, it == lines.end() ? nullptr : it->second});
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if ((a.line == nullptr) != (b.line == nullptr)) return b.line == nullptr;
+    return a.line != nullptr && a.line->uid < b.line->uid;
+  });
   std::vector<uidlist::Entry> appended;
   std::size_t imported = 0;
   bool more = false;
   bool unreadable = false;  // a file on disk was left unindexed this time
-  for (const auto* entry : in_key_order(files)) {
-    const auto& [key, file] = *entry;
-    auto known = index::find_uid(txn, key);
-    if (!known) return std::unexpected(known.error());
-    if (*known) continue;
+  for (const Candidate& candidate : candidates) {
+    const auto& [key, file] = *candidate.file;
     if (imported == kImportBatch) {
       more = true;
       break;
     }
-    fs::path path = dir_ / (file.in_new ? "new" : "cur") / file.name;
-    auto data = maildir::read_file(path);
-    if (!data) {
+    bool listed_free = false;
+    if (candidate.line != nullptr) {
+      auto holder = index::find_record(txn, candidate.line->uid);
+      if (!holder) return std::unexpected(holder.error());
+      listed_free = !*holder;
+    }
+    auto made = read_for_index(dir_, key, file, listed_free ? candidate.line->uid : meta.uidnext);
+    if (!made) {
       unreadable = true;  // gone since the listing (the next sync sees it), or no message
       continue;
     }
-    MessageRecord r;
-    auto it = lines.find(key);
-    bool listed_free = false;
-    if (it != lines.end()) {
-      const uidlist::Entry& line = *it->second;
-      auto holder = index::find_record(txn, line.uid);
-      if (!holder) return std::unexpected(holder.error());
-      listed_free = !*holder;
-      r.guid = uidlist::guid_of(line);  // only copies carry one
-      r.pop3_uidl = uidlist::pop3_uidl_of(line);  // only migrated messages carry one
-    }
-    if (listed_free) {
-      r.uid = it->second->uid;
-    } else {
-      r.uid = meta.uidnext++;
-      appended.push_back(uidlist::entry_for(r.uid, key, r.guid, r.pop3_uidl));
-    }
-    maildir::FileName parsed = maildir::parse(file.name);
-    r.flags = parsed.flags;
-    r.keywords = parsed.keywords;
-    r.internal_date = mtime_seconds(path);
-    r.save_date = now_seconds();
-    r.size = data->size();
+    MessageRecord& r = made->record;
     auto next = modseq();
     if (!next) return std::unexpected(next.error());
     r.modseq = *next;
-    r.in_new = file.in_new;
-    r.file_name = file.name;
-    r.file_key = key;
-    index::MessageAnalysis analysis = index::analyze(*data, r.internal_date);
-    r.vsize = analysis.vsize;
-    if (auto inserted = index::insert(txn, meta, r, analysis); !inserted) return inserted;
+    if (candidate.line != nullptr) {
+      r.guid = uidlist::guid_of(*candidate.line);  // only copies carry one
+      r.pop3_uidl = uidlist::pop3_uidl_of(*candidate.line);  // only migrated messages carry one
+    }
+    if (!listed_free) {
+      ++meta.uidnext;
+      appended.push_back(uidlist::entry_for(r.uid, key, r.guid, r.pop3_uidl));
+    }
+    if (auto inserted = index::insert(txn, meta, r, made->analysis); !inserted) return inserted;
     ++imported;
   }
   if (imported > 0) {
@@ -960,6 +991,9 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     bool any_new = false, any_cur = false;
     std::vector<std::shared_future<std::error_code>> flushes;  // its directories' and the UID list's
     std::vector<MessageRecord> records;
+    // Messages the UID list's tail names that are not this round's (see
+    // take_uids): indexed before the round's own.
+    std::vector<ImportedFile> foreign;
     FolderMeta at_hand_out;  // the index's meta once its UIDs were taken
   };
   // Final names: delivered mail goes to new/, appended mail to cur/ with its flags.
@@ -1029,6 +1063,8 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   FolderMeta before_batch;     // the index's meta before the first round
   // 3. The index, while the flushes run.
   auto index_round = [&](Txn& txn, const Round& round) -> std::expected<void, LmdbError> {
+    for (const auto& file : round.foreign)
+      if (auto inserted = index::insert(txn, meta, file.record, file.analysis); !inserted) return inserted;
     std::size_t at = 0;
     for (const auto& pending : round.batch) {
       for (std::size_t i = 0; i < pending->names.size(); ++i, ++at) {
@@ -1043,6 +1079,50 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     if (auto failed = injected_fault(FaultPoint::index_commit_after_answer))
       return std::unexpected(LmdbError{failed->value(), "injected index failure"});
     return index::write_meta(txn, meta);
+  };
+  // Lines in the UID list's tail for files that are not this round's: a
+  // delivery of another process whose index commit was lost (or redone
+  // elsewhere), or Dovecot's. Their UIDs are below the round's, so they are
+  // indexed with it: once a session has been shown a UID, no lower one may
+  // appear (a client fetches only above the highest it has seen).
+  auto index_foreign_lines = [&](Txn& txn, const uidlist::Contents& tail, Round& round,
+                                 Modseq modseq) -> std::expected<void, LmdbError> {
+    round.foreign.clear();
+    std::set<std::string_view> own, seen;
+    for (const auto& pending : round.batch)
+      for (const auto& name : pending->names) own.insert(std::string_view(name).substr(0, name.find(':')));
+    std::vector<const uidlist::Entry*> unknown;
+    for (auto it = tail.entries.rbegin(); it != tail.entries.rend(); ++it) {  // a key's last line counts
+      if (own.contains(it->key) || !seen.insert(it->key).second) continue;
+      auto known = index::find_uid(txn, it->key);
+      if (!known) return std::unexpected(known.error());
+      if (*known) continue;
+      auto holder = index::find_record(txn, it->uid);
+      if (!holder) return std::unexpected(holder.error());
+      if (!*holder) unknown.push_back(&*it);
+    }
+    if (unknown.empty()) return {};
+    // A few are looked for one by one; many (Dovecot imported a batch) in
+    // one listing.
+    std::optional<FileMap> listing;
+    if (unknown.size() > 4) listing = scan(dir_);
+    for (auto it = unknown.rbegin(); it != unknown.rend(); ++it) {
+      const uidlist::Entry& line = **it;
+      std::optional<FileEntry> file;
+      if (listing) {
+        if (auto found = listing->find(line.key); found != listing->end()) file = found->second;
+      } else {
+        file = find_file(dir_, line.key);
+      }
+      if (!file) continue;  // expunged since it was listed
+      auto made = read_for_index(dir_, line.key, *file, line.uid);
+      if (!made) continue;
+      made->record.modseq = modseq;
+      made->record.guid = uidlist::guid_of(line);
+      made->record.pop3_uidl = uidlist::pop3_uidl_of(line);
+      round.foreign.push_back(std::move(*made));
+    }
+    return {};
   };
   // 1. and 2. for one round, which is answered at its end.
   auto take_uids = [&](Txn& txn, Round& round) -> std::expected<void, LmdbError> {
@@ -1092,6 +1172,7 @@ Result<void> Folder::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     meta.keywords = keywords();
     auto modseq = next_modseq(dir_, meta);
     if (!modseq) return std::unexpected(modseq.error());
+    if (auto found = index_foreign_lines(txn, *tail, round, *modseq); !found) return found;
     std::vector<uidlist::Entry> entries;
     round.records.clear();
     for (auto& pending : round.batch) {

@@ -957,6 +957,41 @@ TEST(Storage, ConcurrentDeliveriesGetDistinctUids) {
   EXPECT_TRUE(user->verify_index("INBOX").value().empty());
 }
 
+// Dovecot (or a Roost process whose index commit was lost) lists a message
+// in the UID list within the clock tick of the last sync, so that no
+// directory time shows it; the next delivery takes the UID after it. That
+// delivery's commit indexes the listed message too: a session that is shown
+// UID 3 must already see UID 2, as clients fetch only above the highest UID
+// they have seen (issue 23 item 23).
+TEST(Storage, ListedMessagesBelowADeliveryAreIndexedWithIt) {
+  TempDir dir;
+  Store store(testing::test_config(dir.path()));
+  auto user = open_user(store);
+  ASSERT_TRUE(user->deliver("INBOX", new_message("a")));
+  auto view = user->open("INBOX", false).value();
+  ASSERT_EQ(view->uids(), (std::vector<Uid>{1}));
+
+  const auto cur = user->root() / "cur";
+  struct stat before{};
+  ASSERT_EQ(::stat(cur.c_str(), &before), 0);
+  testing::write_file(cur / "1800000000.Mdovecot.host:2,S", testing::message("listed by dovecot"));
+  {
+    std::ofstream list(user->root() / "dovecot-uidlist", std::ios::app | std::ios::binary);
+    list << "2 :1800000000.Mdovecot.host\n";
+  }
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, cur.c_str(), times, 0), 0);
+
+  auto delivered = user->deliver("INBOX", new_message("b"));
+  ASSERT_TRUE(delivered);
+  EXPECT_EQ(delivered->uids, (std::vector<Uid>{3}));
+  ASSERT_TRUE(view->refresh(true));
+  EXPECT_EQ(view->uids(), (std::vector<Uid>{1, 2, 3}));
+  EXPECT_EQ(view->read(2).value(), testing::message("listed by dovecot"));
+  EXPECT_EQ(view->messages({2}).value()[0].system_flags, fl::seen);
+  EXPECT_TRUE(user->verify_index("INBOX").value().empty());
+}
+
 TEST(Storage, QuotaRefusesWhatWouldNotFit) {
   TempDir dir;
   StoreConfig config = testing::test_config(dir.path());
