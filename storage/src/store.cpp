@@ -17,6 +17,7 @@
 #include "annotations.hpp"
 #include "folder.hpp"
 #include "maildir.hpp"
+#include "move_journal.hpp"
 #include "quota.hpp"
 #include "roost/index/object_id.hpp"
 #include "roost/index/uid_positions.hpp"
@@ -276,6 +277,8 @@ Result<std::unique_ptr<User>> Store::open_user(std::string_view user) {
     fs::create_directories(impl->root() / sub, ec);
     if (ec) return std::unexpected(error_from(ec, "create " + (impl->root() / sub).string()));
   }
+  // Before any folder of the user is read: a MOVE a crash interrupted.
+  move_journal::recover(impl->root(), impl_->config.host_name);
   std::unique_ptr<User> opened(new User(std::move(impl)));
   if (first_login) {
     for (const auto& folder : impl_->config.default_folders) {
@@ -1138,6 +1141,7 @@ Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::s
   if (!infos) return std::unexpected(infos.error());
   std::vector<NewMessage> copies;
   std::vector<std::filesystem::path> links;
+  std::vector<move_journal::Source> moving;
   Copied out;
   for (const auto& info : *infos) {
     auto record = impl_->find<index::MessageRecord>(info.uid, index::find_record);
@@ -1158,10 +1162,24 @@ Result<FolderView::Copied> FolderView::copy(const std::vector<Uid>& uids, std::s
     m.guid = record->identity();
     copies.push_back(std::move(m));
     links.push_back(impl_->folder->message_path(*record));
+    if (move) {
+      struct stat st{};
+      if (::lstat(links.back().c_str(), &st) == 0)
+        moving.push_back({record->file_key, st.st_ino, static_cast<std::uint64_t>(st.st_size)});
+    }
     out.source.push_back(info.uid);
   }
   if (copies.empty()) return out;
-  auto added = impl_->user->folder(*target)->add(std::move(copies), false, links);
+  auto destination_folder = impl_->user->folder(*target);
+  std::optional<move_journal::Journal> journal;
+  if (move) {
+    const auto& config = impl_->user->store->config;
+    auto begun = move_journal::Journal::begin(impl_->user->root(), config.host_name, impl_->folder->dir(),
+                                              destination_folder->dir(), moving, config.fsync_changes);
+    if (!begun) return std::unexpected(error_from(begun.error(), "write a move journal"));
+    journal.emplace(std::move(*begun));
+  }
+  auto added = destination_folder->add(std::move(copies), false, links);
   if (!added) return std::unexpected(added.error());
   out.uidvalidity = added->uidvalidity;
   out.destination = added->uids;

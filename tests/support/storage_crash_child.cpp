@@ -4,6 +4,7 @@
 //   D <n> <uid>    message <n> delivered as <uid>
 //   S <uid>        \Seen stored
 //   X <uid>        expunged
+//   M <n>          message <n> moved to the folder "Moved"
 // It dies with its parent and stops by itself after a minute, so a failed
 // test never leaves it running.
 // usage: storage_crash_child MAIL_ROOT USER FIRST_N
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (!user) return 1;
   auto view = (*user)->open("INBOX", false);
   if (!view) return 1;
+  if (auto made = (*user)->create("Moved"); !made && made.error().kind != ErrorKind::exists) return 1;
   for (long n = std::atol(argv[3]); std::chrono::steady_clock::now() < deadline; ++n) {
     NewMessage m;
     m.data = "From: crash@example.org\r\nSubject: message " + std::to_string(n) + "\r\nMessage-ID: <crash-" +
@@ -55,6 +57,12 @@ int main(int argc, char** argv) {
       auto gone = marked ? (*view)->expunge(std::vector<roost::index::Uid>{uid}) : Result<std::vector<roost::index::Uid>>();
       if (gone && gone->size() == 1) {
         std::printf("X %u\n", uid);
+        std::fflush(stdout);
+      }
+    } else if (n % 4 == 1 && (*view)->refresh(true)) {
+      auto moved = (*view)->copy({uid}, "Moved", true);
+      if (moved && moved->source.size() == 1) {
+        std::printf("M %ld\n", n);
         std::fflush(stdout);
       }
     }

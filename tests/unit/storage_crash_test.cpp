@@ -86,6 +86,7 @@ std::string run_and_kill(Child child, std::chrono::milliseconds after) {
 struct Acknowledged {
   std::map<long, Uid> delivered;  // message number -> UID
   std::set<Uid> seen, expunged;
+  std::set<long> moved;  // message numbers
 };
 
 void parse_acknowledged(const std::string& said, Acknowledged& into) {
@@ -97,6 +98,10 @@ void parse_acknowledged(const std::string& said, Acknowledged& into) {
       Uid uid;
       lines >> n >> uid;
       into.delivered[n] = uid;
+    } else if (kind == "M") {
+      long n;
+      lines >> n;
+      into.moved.insert(n);
     } else {
       Uid uid;
       lines >> uid;
@@ -109,14 +114,17 @@ TEST(StorageCrash, KilledWriterLosesNothingAcknowledged) {
   testing::TempDir dir;
   std::mt19937 random(20261123);
   Acknowledged acked;
-  auto& [delivered, seen, expunged] = acked;
+  auto& [delivered, seen, expunged, moved] = acked;
   std::map<Uid, long> owner;         // every UID ever observed -> its message
   const int rounds = 40;
   for (int round = 0; round < rounds; ++round) {
     Child child = spawn_child(dir.path().string(), round * 100000L);
     parse_acknowledged(run_and_kill(child, std::chrono::milliseconds(20 + random() % 150)), acked);
 
-    Store store(testing::test_config(dir.path()));
+    // The host the child runs as: what its processes left is this host's to finish.
+    auto config = testing::test_config(dir.path());
+    config.host_name = "crash";
+    Store store(config);
     auto user = store.open_user("crash");
     ASSERT_TRUE(user.has_value());
     auto view = (*user)->open("INBOX", false);
@@ -131,12 +139,29 @@ TEST(StorageCrash, KilledWriterLosesNothingAcknowledged) {
       EXPECT_EQ(it->second, n) << "UID " << uid << " reused in round " << round;
     }
     for (const auto& [id, uids] : by_id) EXPECT_EQ(uids.size(), 1u) << id << " present more than once";
+    // A MOVE the kill interrupted left the message in exactly one folder
+    // once the next process has opened the user (RFC 6851 §3.3).
+    std::map<std::string, int> in_moved;
+    if (auto moved_view = (*user)->open("Moved", true)) {
+      for (Uid uid : (*moved_view)->uids()) {
+        auto keys = (*moved_view)->keys(uid);
+        ASSERT_TRUE(keys.has_value());
+        ++in_moved[keys->message_id];
+      }
+    }
+    for (const auto& [id, count] : in_moved)
+      EXPECT_TRUE(count == 1 && !by_id.contains(id)) << id << " in both folders (or twice) in round " << round;
     for (const auto& [n, uid] : delivered) {
       std::string id = "crash-" + std::to_string(n) + "@example.org";
       if (expunged.contains(uid)) {
-        EXPECT_FALSE(by_id.contains(id)) << id << " came back after its expunge";
+        EXPECT_FALSE(by_id.contains(id) || in_moved.contains(id)) << id << " came back after its expunge";
         continue;
       }
+      if (moved.contains(n)) {
+        EXPECT_TRUE(in_moved.contains(id) && !by_id.contains(id)) << "moved message " << n << " not where it went";
+        continue;
+      }
+      if (in_moved.contains(id) && n % 4 == 1) continue;  // a move the kill interrupted happened
       auto found = by_id.find(id);
       // The child expunges every 7th message right after delivering it; an
       // expunge the kill interrupted may or may not have happened.
@@ -153,6 +178,7 @@ TEST(StorageCrash, KilledWriterLosesNothingAcknowledged) {
   }
   EXPECT_GT(delivered.size(), 50u);  // the rounds did real work
   EXPECT_FALSE(expunged.empty());
+  EXPECT_FALSE(moved.empty());
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -12,6 +14,7 @@
 
 #include "roost/storage/storage.hpp"
 #include "folder.hpp"
+#include "move_journal.hpp"
 #include "storage_test_util.hpp"
 
 namespace roost::storage {
@@ -990,6 +993,62 @@ TEST(Storage, ListedMessagesBelowADeliveryAreIndexedWithIt) {
   EXPECT_EQ(view->read(2).value(), testing::message("listed by dovecot"));
   EXPECT_EQ(view->messages({2}).value()[0].system_flags, fl::seen);
   EXPECT_TRUE(user->verify_index("INBOX").value().empty());
+}
+
+// A MOVE killed between its copy and the source's expunge is finished when
+// the user is next opened (RFC 6851 §3.3): the journal of a process that is
+// gone removes each source file whose hard-linked copy reached the
+// destination, keeps one whose copy never got there, and a live process's
+// journal is left alone. storage_crash_tests kills real processes mid-MOVE.
+TEST(Storage, InterruptedMoveIsFinishedAtTheNextOpen) {
+  TempDir dir;
+  auto config = testing::test_config(dir.path());
+  Store store(config);
+  auto user = open_user(store);
+  for (const char* s : {"copied", "not copied"}) ASSERT_TRUE(user->deliver("INBOX", new_message(s)));
+  ASSERT_TRUE(user->create("Dest"));
+  const auto root = user->root();
+  auto in_new = files_in(root / "new");
+  ASSERT_EQ(in_new.size(), 2u);
+  if (testing::read_text(root / "new" / in_new[0]) != testing::message("copied")) std::swap(in_new[0], in_new[1]);
+  std::vector<move_journal::Source> sources;
+  for (const auto& name : in_new) {
+    struct stat st{};
+    ASSERT_EQ(::lstat((root / "new" / name).c_str(), &st), 0);
+    sources.push_back({name, st.st_ino, static_cast<std::uint64_t>(st.st_size)});
+  }
+  std::filesystem::create_hard_link(root / "new" / in_new[0], root / ".Dest" / "cur" / "1800000001.Mcopy.host:2,");
+
+  // This process's journal (a move under way) first, then the same as a
+  // process that has exited would have left it.
+  auto live = move_journal::Journal::begin(root, config.host_name, root, root / ".Dest", sources, false);
+  ASSERT_TRUE(live.has_value());
+  auto again = store.open_user("alice@example.org");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(files_in(root / "new").size(), 2u);
+
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ::waitpid(gone, nullptr, 0);
+  std::string journal;
+  for (const auto& name : files_in(root / "tmp"))
+    if (name.ends_with(",move")) journal = name;
+  ASSERT_FALSE(journal.empty());
+  const std::string mine = "P" + std::to_string(::getpid()) + "Q";
+  std::string dead = journal;
+  dead.replace(dead.find(mine), mine.size(), "P" + std::to_string(gone) + "Q");
+  std::filesystem::copy_file(root / "tmp" / journal, root / "tmp" / dead);
+
+  auto reopened = store.open_user("alice@example.org");
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_EQ(files_in(root / "new"), std::vector<std::string>{in_new[1]});
+  EXPECT_FALSE(std::filesystem::exists(root / "tmp" / dead));
+  EXPECT_TRUE(std::filesystem::exists(root / "tmp" / journal));  // still the live one's
+  auto inbox = (*reopened)->open("INBOX", false).value();
+  EXPECT_EQ(inbox->uids(), (std::vector<Uid>{2}));
+  EXPECT_EQ((*reopened)->status("Dest")->messages, 1u);
+  EXPECT_EQ((*reopened)->quota()->messages, 2u);
 }
 
 TEST(Storage, QuotaRefusesWhatWouldNotFit) {
