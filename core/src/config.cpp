@@ -379,13 +379,20 @@ const std::vector<Setting>& settings() {
        set_duration(&Config::mail, &Config::Mail::commit_delay)},
       {{"mail", "fsync", "optimized",
         "optimized: a message is flushed (file, directory, UID list) before LMTP or APPEND answers; flag "
-        "changes and expunges are not, so a power loss may undo them (never lose mail). always: STORE and "
-        "EXPUNGE flush their directories before they answer too, like Dovecot's mail_fsync = always."},
+        "changes and expunges are not, so a power loss may undo them (never lose mail), and may leave a message "
+        "MOVEd at that moment in both folders. always: STORE and EXPUNGE flush their directories before they "
+        "answer too, and MOVE its journal before it copies, like Dovecot's mail_fsync = always."},
        [](Config& c, std::string_view v) -> std::expected<void, std::string> {
          if (v != "optimized" && v != "always") return std::unexpected("expected optimized or always");
          c.mail.fsync_always = v == "always";
          return {};
        }},
+      {{"mail", "disk_reserve", "64M",
+        "Space held back on the mail file system (a file, .roost-reserve, in mail_dir). When the disk is full, "
+        "index writes take it back a megabyte at a time, so users can still open folders, flag and expunge mail "
+        "to make room; meanwhile deliveries, APPEND and COPY get temporary errors, until the file system has room "
+        "for the whole reserve and as much again. 0: no reserve."},
+       set_size(&Config::mail, &Config::Mail::disk_reserve, 0)},
 
       {{"lmtp", "default_domain", "",
         "Domain of bare recipients (RCPT TO:<user>), and the domain whose addresses also match users stored without one."},

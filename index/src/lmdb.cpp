@@ -110,10 +110,12 @@ std::expected<void, LmdbError> Env::write(
     auto result = body(t);
     if (!result) {
       mdb_txn_abort(*txn);
+      if (result.error().code == ENOSPC && EnvRegistry::instance().make_room()) continue;
       if (result.error().code != MDB_MAP_FULL) return result;
     } else {
       int rc = mdb_txn_commit(*txn);
       if (rc == 0) return {};
+      if (rc == ENOSPC && EnvRegistry::instance().make_room()) continue;
       if (rc != MDB_MAP_FULL) return std::unexpected(error(rc, "mdb_txn_commit", dir_));
     }
     lock.unlock();
@@ -199,6 +201,8 @@ struct EnvRegistry::Impl {
   std::map<Id, Entry> open;
   std::list<Id> recent;  // most recently used first
   std::size_t keep_idle = 256;
+  std::mutex room_mutex;
+  std::function<bool()> make_room;
 
   void touch(Entry& entry) { recent.splice(recent.begin(), recent, entry.place); }
 
@@ -265,8 +269,30 @@ int allocate_lock_file(const std::filesystem::path& dir) {
 
 }  // namespace
 
+void EnvRegistry::set_room_maker(std::function<bool()> make_room) {
+  std::lock_guard lock(impl_->room_mutex);
+  impl_->make_room = std::move(make_room);
+}
+
+bool EnvRegistry::make_room() {
+  std::function<bool()> maker;
+  {
+    std::lock_guard lock(impl_->room_mutex);
+    maker = impl_->make_room;
+  }
+  return maker && maker();
+}
+
 std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open(const std::filesystem::path& dir,
                                                                   const EnvOptions& options) {
+  for (int attempt = 0;; ++attempt) {
+    auto env = open_once(dir, options);
+    if (env || env.error().code != ENOSPC || attempt == kMaxAttempts || !make_room()) return env;
+  }
+}
+
+std::expected<std::shared_ptr<Env>, LmdbError> EnvRegistry::open_once(const std::filesystem::path& dir,
+                                                                       const EnvOptions& options) {
   struct stat st{};
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno != ENOENT || !options.create) return std::unexpected(error(errno, "stat", dir));

@@ -304,8 +304,10 @@ struct Folder::Pending {
   std::vector<std::shared_future<std::error_code>> flushes;
 };
 
-Folder::Folder(const StoreConfig& config, fs::path root, fs::path dir, std::string name)
+Folder::Folder(const StoreConfig& config, std::shared_ptr<DiskReserve> reserve, fs::path root, fs::path dir,
+               std::string name)
     : config_(config),
+      reserve_(std::move(reserve)),
       full_sync_interval_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.full_sync_interval)),
       commit_delay_(config.commit_delay),
       root_(std::move(root)),
@@ -822,6 +824,10 @@ Result<FolderMeta> Folder::sync(bool full) {
 
 Result<Appended> Folder::add(std::vector<NewMessage> messages, bool deliver,
                              const std::vector<std::filesystem::path>& links) {
+  // The disk filled up and the reserve is being spent on letting users
+  // make room: new mail waits (the sender retries).
+  if (reserve_->short_of_room())
+    return std::unexpected(Error{ErrorKind::temporary, "the mail file system is full (disk_reserve in use)"});
   auto pending = std::make_shared<Pending>();
   pending->deliver = deliver;
   std::int64_t now = now_seconds();

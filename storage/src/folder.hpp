@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "disk_reserve.hpp"
 #include "roost/index/user_index.hpp"
 #include "roost/storage/storage.hpp"
 
@@ -24,7 +25,8 @@ Error error_from(std::error_code ec, std::string_view what);
 
 class Folder : public std::enable_shared_from_this<Folder> {
  public:
-  Folder(const StoreConfig& config, std::filesystem::path root, std::filesystem::path dir, std::string name);
+  Folder(const StoreConfig& config, std::shared_ptr<DiskReserve> reserve, std::filesystem::path root,
+         std::filesystem::path dir, std::string name);
 
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& name() const { return name_; }
@@ -152,6 +154,7 @@ class Folder : public std::enable_shared_from_this<Folder> {
   std::expected<void, index::LmdbError> full_sync(index::Txn& txn, index::FolderMeta& meta, Error& error);
 
   const StoreConfig& config_;  // not for background work, which may outlive the Store
+  const std::shared_ptr<DiskReserve> reserve_;
   const std::chrono::steady_clock::duration full_sync_interval_;
   const std::chrono::milliseconds commit_delay_;  // StoreConfig::commit_delay
   std::filesystem::path root_;  // the user's maildir, for the quota file

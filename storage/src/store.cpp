@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "annotations.hpp"
+#include "disk_reserve.hpp"
 #include "folder.hpp"
 #include "maildir.hpp"
 #include "move_journal.hpp"
@@ -90,6 +91,7 @@ std::vector<std::string> read_lines(const fs::path& file) {
 
 struct Store::Impl {
   StoreConfig config;
+  std::shared_ptr<DiskReserve> reserve;
   std::mutex mutex;
   // Folders stay known while idle (their sync times matter), up to a bound.
   std::map<fs::path, std::shared_ptr<Folder>> folders;
@@ -99,7 +101,7 @@ struct Store::Impl {
     std::lock_guard lock(mutex);
     auto& slot = folders[dir];
     if (slot) return slot;
-    slot = std::make_shared<Folder>(config, root, dir, canonical);
+    slot = std::make_shared<Folder>(config, reserve, root, dir, canonical);
     auto made = slot;
     if (folders.size() > 4 * config.open_index_limit + 64) {
       for (auto it = folders.begin(); it != folders.end();) {
@@ -119,6 +121,10 @@ struct Store::Impl {
 Store::Store(StoreConfig config) : impl_(std::make_shared<Impl>()) {
   impl_->config = std::move(config);
   index::EnvRegistry::instance().set_keep_idle(impl_->config.open_index_limit);
+  // A name no user can have (user names never start with a dot).
+  impl_->reserve = std::make_shared<DiskReserve>(impl_->config.mail_root / ".roost-reserve",
+                                                 impl_->config.disk_reserve);
+  index::EnvRegistry::instance().set_room_maker([reserve = impl_->reserve] { return reserve->release(); });
 }
 Store::~Store() {
   // A delivery is answered before its index commit ends; the commits end
@@ -800,9 +806,11 @@ Result<std::unique_ptr<FolderView>> User::open(std::string_view name, bool read_
     view->recent_from = seen.first_recent;
     view->recent_to = seen.uidnext;
   } else {
+    // \Recent is the one thing opening a folder writes: where it cannot be
+    // written (a full disk), this session claims none, and the folder still
+    // opens so that its mail can be read and expunged to make room.
     auto first = view->folder->claim_recent();
-    if (!first) return std::unexpected(first.error());
-    view->recent_from = *first;
+    view->recent_from = first ? *first : seen.uidnext;
     view->recent_to = seen.uidnext;
   }
   return std::unique_ptr<FolderView>(new FolderView(std::move(view)));

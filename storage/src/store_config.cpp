@@ -28,6 +28,7 @@ StoreConfig store_config(const Config& config) {
   out.full_sync_interval = config.mail.full_sync_interval;
   out.commit_delay = config.mail.commit_delay;
   out.fsync_changes = config.mail.fsync_always;
+  out.disk_reserve = config.mail.disk_reserve;
   return out;
 }
 

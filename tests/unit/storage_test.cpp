@@ -480,7 +480,8 @@ TEST(Storage, CrashLeftoversInTmpAreRemovedWhenStale) {
   TempDir dir;
   Store store(testing::test_config(dir.path()));
   auto user = open_user(store);
-  Folder inbox(store.config(), user->root(), user->root(), "INBOX");
+  Folder inbox(store.config(), std::make_shared<DiskReserve>(dir.path() / ".roost-reserve", 0), user->root(),
+               user->root(), "INBOX");
   testing::write_file(user->root() / "tmp" / "1700000000.Mleft.behind", "half a mess");
   EXPECT_EQ(inbox.remove_stale_tmp(std::chrono::hours(36)), 0u);  // young: may still be written
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));

@@ -107,6 +107,7 @@ struct Config {
     std::chrono::milliseconds full_sync_interval{};
     std::chrono::milliseconds commit_delay{};
     bool fsync_always = false;            // [mail] fsync = always: flag changes and expunges flushed too
+    std::size_t disk_reserve = 0;         // bytes held back for index writes on a full disk
   } mail;
 
   struct Lmtp {

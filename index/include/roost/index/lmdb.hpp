@@ -156,10 +156,18 @@ class EnvRegistry {
   // Closes an environment nobody holds, so its files may be removed.
   void forget(const std::filesystem::path& dir);
   std::size_t open_count() const;
+  // Called when opening an environment or committing a write failed for
+  // want of disk space (ENOSPC): true if it freed some, and the open or the
+  // commit is tried again (storage gives back part of its disk reserve, so
+  // that users can still read and expunge on a full disk).
+  void set_room_maker(std::function<bool()> make_room);
+  bool make_room();
 
  private:
   struct Impl;
   EnvRegistry();
+  std::expected<std::shared_ptr<Env>, LmdbError> open_once(const std::filesystem::path& dir,
+                                                           const EnvOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -92,6 +92,9 @@ struct StoreConfig {
   // before they answer ([mail] fsync = always). Without it a power loss may
   // undo a flag change or bring an expunged message back, never lose mail.
   bool fsync_changes = false;
+  // Bytes held back on the mail file system for index writes when the disk
+  // is full (storage/src/disk_reserve.hpp); 0: none.
+  std::uint64_t disk_reserve = 0;
 };
 
 struct FolderStatus {
