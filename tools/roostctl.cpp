@@ -204,6 +204,14 @@ int cmd_user(const roost::Config& config, const std::vector<std::string>& args) 
   return 0;
 }
 
+// The daemon's storage settings without its disk reserve: the reserve is
+// roostd's (a file roostctl made, perhaps as root, would not be its).
+roost::storage::StoreConfig admin_store_config(const roost::Config& config) {
+  auto out = roost::storage::store_config(config);
+  out.disk_reserve = 0;
+  return out;
+}
+
 // Rebuilds or checks folder indexes against the maildir and the UID list.
 // Without FOLDER: every folder of the user. Exit 1 when verify finds a
 // difference or anything fails.
@@ -226,7 +234,7 @@ std::expected<std::unique_ptr<roost::storage::User>, std::string> open_mail(roos
 int cmd_index(const roost::Config& config, const std::vector<std::string>& args) {
   if (args.size() < 2 || args.size() > 3 || (args[0] != "rebuild" && args[0] != "verify"))
     return fail(std::string("index needs rebuild or verify, a USER and maybe a FOLDER\n") + usage, 2);
-  roost::storage::Store store(roost::storage::store_config(config));
+  roost::storage::Store store(admin_store_config(config));
   auto user = open_mail(store, config, args[1]);
   if (!user) return fail(user.error());
   std::vector<std::string> folders;
@@ -297,7 +305,7 @@ int cmd_quota(const roost::Config& config, const std::vector<std::string>& args)
       }
     }
   }
-  roost::storage::Store store(roost::storage::store_config(config));
+  roost::storage::Store store(admin_store_config(config));
   auto user = open_mail(store, config, args[1]);
   if (!user) return fail(user.error());
   auto usage = args[0] == "show" ? (*user)->quota() : (*user)->set_quota(limits);
