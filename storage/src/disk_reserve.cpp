@@ -18,10 +18,13 @@ constexpr std::uint64_t kSlice = std::uint64_t{1} << 20;
 
 }  // namespace
 
-DiskReserve::DiskReserve(std::filesystem::path file, std::uint64_t bytes) : file_(std::move(file)), bytes_(bytes) {
-  if (bytes_ == 0) return;
-  std::lock_guard lock(mutex_);
-  short_ = !refill();
+DiskReserve::DiskReserve(std::filesystem::path file, std::uint64_t bytes) : file_(std::move(file)), bytes_(bytes) {}
+
+void DiskReserve::make_once() {
+  std::call_once(made_, [this] {
+    std::lock_guard lock(mutex_);
+    short_ = !refill();
+  });
 }
 
 bool DiskReserve::refill() {
@@ -41,6 +44,7 @@ bool DiskReserve::refill() {
 
 bool DiskReserve::release() {
   if (bytes_ == 0) return false;
+  make_once();
   std::lock_guard lock(mutex_);
   int fd = ::open(file_.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
@@ -56,6 +60,8 @@ bool DiskReserve::release() {
 }
 
 bool DiskReserve::short_of_room() {
+  if (bytes_ == 0) return false;
+  make_once();
   if (!short_.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(mutex_);
   if (!short_) return false;

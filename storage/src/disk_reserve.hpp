@@ -1,5 +1,6 @@
 // Space held back on the mail file system ([mail] disk_reserve): a file of
-// that size, created at start. When the disk is full, index writes take it
+// that size, made at the first use (after roostd gave up root, so that the
+// file is the mail user's). When the disk is full, index writes take it
 // back a slice at a time (index::EnvRegistry::set_room_maker), so that users
 // can still open folders, change flags and expunge mail to make room; while
 // any of it is given away, new mail (deliveries, APPEND, COPY) is refused
@@ -26,7 +27,9 @@ class DiskReserve {
 
  private:
   bool refill();  // with mutex_ held
+  void make_once();
 
+  std::once_flag made_;
   std::mutex mutex_;
   const std::filesystem::path file_;
   const std::uint64_t bytes_;

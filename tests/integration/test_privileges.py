@@ -62,6 +62,9 @@ class Privileges(unittest.TestCase):
         self.assertEqual(c.append("INBOX", None, None, b"Subject: hi\r\n\r\nhello\r\n")[0], "OK")
         c.logout()
         # What it made is the user's, and no one else's.
+        # The disk reserve too: roostd must be able to give it back.
+        reserve = os.path.join(instance.dir, "data", "mail", ".roost-reserve")
+        self.assertEqual((os.lstat(reserve).st_uid, os.lstat(reserve).st_mode & 0o777), (65534, 0o600))
         mail = os.path.join(instance.dir, "data", "mail", "alice")
         made = modes_below(mail)
         self.assertTrue(made)
