@@ -81,8 +81,10 @@ MessageAnalysis analyze(std::string_view data, std::int64_t internal_date) {
   out.body_terms = distinct_words(mime::casemap(text.body));
 
   MessageKeys& keys = out.keys;
-  auto date = mime::parse_date(field(message, "Date"));
-  keys.sent_date = date ? *date : internal_date;
+  auto date = mime::parse_date_time(field(message, "Date"));
+  keys.sent_date = date ? date->utc : internal_date;
+  keys.sent_day = date ? date->written_day
+                       : (internal_date >= 0 ? internal_date / 86400 : -((-internal_date + 86399) / 86400));
   std::string from = field(message, "From"), to = field(message, "To");
   keys.from = mime::casemap(mime::first_mailbox(from));
   keys.to = mime::casemap(mime::first_mailbox(to));

@@ -14,7 +14,7 @@ constexpr std::string_view kStateKey = "state";
 // A different format reads as corrupt and is rebuilt. 3: BODYSTRUCTURE
 // parameters with RFC 2231 continuations joined. 4: IMAP4rev1 BODY and
 // BODYSTRUCTURE kept where they differ.
-constexpr std::uint32_t kFormat = 5;
+constexpr std::uint32_t kFormat = 6;
 // Longest word kept whole in the full-text index; longer words are stored as
 // overlapping chunks so that any piece of up to kTermStep bytes lies inside one.
 constexpr std::size_t kTermMax = 200;
@@ -176,6 +176,7 @@ std::string encode_keys(const MessageKeys& k) {
   w.str(k.message_id);
   w.u(k.references.size());
   for (const auto& r : k.references) w.str(r);
+  w.s(k.sent_day);
   return w.take();
 }
 
@@ -194,13 +195,15 @@ std::optional<MessageKeys> decode_keys(std::string_view bytes) {
   std::uint64_t count = r.u();
   if (!r.ok() || count > bytes.size()) return std::nullopt;
   for (std::uint64_t i = 0; i < count && r.ok(); ++i) k.references.emplace_back(r.str());
+  k.sent_day = r.s();
   if (!r.ok()) return std::nullopt;
   return k;
 }
 
 constexpr SortKind kSortKinds[] = {SortKind::arrival, SortKind::date,    SortKind::from,
                                    SortKind::to,      SortKind::cc,      SortKind::subject,
-                                   SortKind::size,    SortKind::display_from, SortKind::display_to};
+                                   SortKind::size,    SortKind::display_from, SortKind::display_to,
+                                   SortKind::sent_day};
 
 std::string sort_entry(SortKind kind, const MessageRecord& record, const MessageKeys& keys) {
   std::string entry(1, static_cast<char>(kind));
@@ -312,6 +315,7 @@ std::string sort_key(SortKind kind, const MessageRecord& record, const MessageKe
     case SortKind::subject: text(keys.subject); break;
     case SortKind::display_from: text(keys.display_from); break;
     case SortKind::display_to: text(keys.display_to); break;
+    case SortKind::sent_day: append_be64(key, biased(keys.sent_day)); break;
   }
   return key;
 }

@@ -178,7 +178,7 @@ bool header_matches(std::string_view block, const std::string& field, const Text
   for (const auto& f : header.fields) {
     if (!ascii_iequals(f.name, field)) continue;
     if (q.casemapped.empty()) return true;
-    if (contains(mime::casemap(mime::decode_header_text(f.raw_value)), q.casemapped)) return true;
+    if (contains(mime::casemap(mime::header_search_value(f.name, f.raw_value)), q.casemapped)) return true;
   }
   return false;
 }
@@ -250,9 +250,10 @@ class Evaluator {
       case K::before: return dates(SortKind::arrival, INT64_MIN / 2, key.day * kDay, within);
       case K::on: return dates(SortKind::arrival, key.day * kDay, (key.day + 1) * kDay, within);
       case K::since: return dates(SortKind::arrival, key.day * kDay, INT64_MAX / 2, within);
-      case K::sent_before: return dates(SortKind::date, INT64_MIN / 2, key.day * kDay, within);
-      case K::sent_on: return dates(SortKind::date, key.day * kDay, (key.day + 1) * kDay, within);
-      case K::sent_since: return dates(SortKind::date, key.day * kDay, INT64_MAX / 2, within);
+      // The day the Date: field names, as written (RFC 3501 §6.4.4).
+      case K::sent_before: return dates(SortKind::sent_day, INT64_MIN / 2, key.day, within);
+      case K::sent_on: return dates(SortKind::sent_day, key.day, key.day + 1, within);
+      case K::sent_since: return dates(SortKind::sent_day, key.day, INT64_MAX / 2, within);
       case K::older:
         return dates(SortKind::arrival, INT64_MIN / 2, context_.now - static_cast<std::int64_t>(key.number) + 1, within);
       case K::younger:

@@ -1,8 +1,11 @@
 #include "roost/mime/search_text.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <string_view>
 
 #include "roost/mime/charset.hpp"
+#include "roost/mime/address.hpp"
 #include "roost/mime/decode.hpp"
 #include "text.hpp"
 
@@ -202,10 +205,25 @@ std::uint64_t decoded_size(const Message& message, const Part& part) {
   return part.body.wire_size;
 }
 
+std::string header_search_value(std::string_view name, std::string_view raw_value) {
+  std::string out = decode_header_text(raw_value);
+  static constexpr std::string_view kAddressFields[] = {"from", "to", "cc", "bcc", "reply-to", "sender"};
+  if (std::none_of(std::begin(kAddressFields), std::end(kAddressFields),
+                   [&](std::string_view f) { return ascii_iequals(name, f); }))
+    return out;
+  for (const auto& a : parse_address_list(raw_value)) {
+    if (a.kind != Address::Kind::mailbox) continue;
+    out += '\t';
+    if (!a.name.empty()) out += decode_header_text(a.name) + " ";
+    out += "<" + a.mailbox + (a.host.empty() ? "" : "@" + a.host) + ">";
+  }
+  return out;
+}
+
 SearchText search_text(const Message& message) {
   SearchText out;
   for (const auto& f : message.header.fields) {
-    out.headers += std::string(f.name) + ": " + decode_header_text(f.raw_value) + "\n";
+    out.headers += std::string(f.name) + ": " + header_search_value(f.name, f.raw_value) + "\n";
   }
   // Lines of the header that are not fields (mail that omits the empty line
   // before its body) are text a reader sees, so SEARCH TEXT finds them.

@@ -179,6 +179,12 @@ BaseSubject base_subject(std::string_view raw_value) {
 }
 
 std::optional<std::int64_t> parse_date(std::string_view raw) {
+  auto date = parse_date_time(raw);
+  if (!date) return std::nullopt;
+  return date->utc;
+}
+
+std::optional<DateTime> parse_date_time(std::string_view raw) {
   // Tokens: words and numbers, with comments and punctuation removed.
   std::string s = unfold(raw);
   std::vector<std::string> tokens;
@@ -261,18 +267,25 @@ std::optional<std::int64_t> parse_date(std::string_view raw) {
     }
   }
   std::int64_t days = days_from_civil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day));
-  return days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  return DateTime{days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60, days};
 }
 
+// The first address as ENVELOPE shows it (RFC 3501 §7.4.2): a group's
+// start is an address whose mailbox is the group name (and no host), so
+// "undisclosed-recipients:;" sorts as "undisclosed-recipients".
 std::string first_mailbox(std::string_view raw) {
   for (const auto& a : parse_address_list(raw)) {
+    if (a.kind == Address::Kind::group_start) return a.name;
     if (a.kind == Address::Kind::mailbox) return a.mailbox;
   }
   return {};
 }
 
+// RFC 5957 §4: the DISPLAY value of that first address; a group's has no
+// display name and no host, which leaves its name.
 std::string first_display(std::string_view raw) {
   for (const auto& a : parse_address_list(raw)) {
+    if (a.kind == Address::Kind::group_start) return decode_header_text(a.name);
     if (a.kind != Address::Kind::mailbox) continue;
     std::string name = decode_header_text(a.name);
     if (!name.empty()) return name;

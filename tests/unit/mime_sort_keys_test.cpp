@@ -58,7 +58,12 @@ TEST(Dates, Rfc5322AndObsoleteForms) {
 
 TEST(Addresses, SortKeys) {
   EXPECT_EQ(first_mailbox("\"Smith, Jo\" <jo@example.org>, b@c.test"), "jo");
-  EXPECT_EQ(first_mailbox("group:;, x@y.test"), "x");
+  // RFC 5256 §3 takes the addr-mailbox of the first address, which for a
+  // group is its start marker holding the group name (RFC 3501 §7.4.2).
+  EXPECT_EQ(first_mailbox("group:;, x@y.test"), "group");
+  EXPECT_EQ(first_mailbox("Friends: a@b.test, c@d.test;"), "Friends");
+  EXPECT_EQ(first_display("undisclosed-recipients:;"), "undisclosed-recipients");
+  EXPECT_EQ(first_display("=?utf-8?q?Fr=C3=BCnde?=: a@b.test;"), "Fr\xc3\xbcnde");
   EXPECT_EQ(first_mailbox(""), "");
   // RFC 5957: the display name, decoded, else the addr-spec.
   EXPECT_EQ(first_display("=?utf-8?q?J=C3=B6rg?= <j@example.org>"), "J\xc3\xb6rg");

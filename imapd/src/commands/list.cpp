@@ -131,15 +131,17 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     const auto& f = (*folders)[i];
     if (!matched[i]) continue;
     std::string wire = s.mailbox_to_wire(f.name);
-    bool child_subscribed = false;
-    if (only_subscribed && !f.subscribed) {
-      if (!recursive) continue;
+    // RFC 5258 §3.5: CHILDINFO says a subscribed descendant exists that this
+    // answer does not list (it does not match the pattern); a folder that
+    // is not subscribed itself is listed only for such a descendant.
+    bool child_unlisted = false;
+    if (only_subscribed && recursive) {
       std::string prefix = f.name + "/";
-      child_subscribed = std::any_of(folders->begin(), folders->end(), [&](const storage::FolderInfo& g) {
-        return g.subscribed && g.name.starts_with(prefix);
-      });
-      if (!child_subscribed) continue;
+      for (std::size_t j = 0; j < folders->size() && !child_unlisted; ++j)
+        child_unlisted = !matched[j] && (*folders)[j].subscribed && (*folders)[j].name.starts_with(prefix);
     }
+    const bool only_for_child = only_subscribed && !f.subscribed;
+    if (only_for_child && !child_unlisted) continue;
     if (only_special && f.use == storage::SpecialUse::none) continue;
     std::vector<std::string> attributes;
     if (l.form != List::Form::lsub) attributes.push_back(f.has_children ? "\\HasChildren" : "\\HasNoChildren");
@@ -154,10 +156,10 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
     append_list(out, attributes);
     out += " \"/\" ";
     append_astring(out, wire, s.utf8());
-    if (child_subscribed) out += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
+    if (child_unlisted) out += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     out += "\r\n";
     listed.insert(f.name);
-    if (!l.status.empty() && !child_subscribed) {
+    if (!l.status.empty() && !only_for_child) {
       // LIST-STATUS (RFC 5819 §2): the folder's STATUS right after its LIST.
       storage::Result<FolderReport> st;
       const std::string& name = f.name;
@@ -165,7 +167,7 @@ asio::awaitable<Reply> list(ImapSession& s, const Request& r) {
       co_await s.blocking(status_work);
       if (st) out += status_line(s, name, *st, l.status);
     }
-    if (!l.metadata.empty() && !child_subscribed) {
+    if (!l.metadata.empty() && !only_for_child) {
       // LIST-METADATA (RFC 9590): the folder's entries right after its LIST.
       storage::Result<std::vector<storage::Annotation>> stored;
       const std::string& name = f.name;

@@ -139,6 +139,9 @@ struct MessageCache {
 
 struct MessageKeys {
   std::int64_t sent_date = 0;  // Date: or else INTERNALDATE (RFC 5256 §2.2)
+  // The Date: field's day as written, in its own zone (SENTON and the like,
+  // RFC 3501 §6.4.4), as days since 1970; without one, INTERNALDATE's UTC day.
+  std::int64_t sent_day = 0;
   std::string from, to, cc;    // casemapped first mailbox
   std::string display_from, display_to;  // casemapped display names
   std::string subject;         // casemapped base subject
@@ -174,7 +177,8 @@ std::uint64_t vsize_of(std::string_view data);
 // runs of ASCII letters and digits and non-ASCII bytes.
 std::vector<std::string_view> words(std::string_view casemapped);
 
-enum class SortKind : std::uint8_t { arrival = 1, date, from, to, cc, subject, size, display_from, display_to };
+// sent_day is no client's sort order: it answers SENTBEFORE/SENTON/SENTSINCE.
+enum class SortKind : std::uint8_t { arrival = 1, date, from, to, cc, subject, size, display_from, display_to, sent_day };
 // The key bytes a message has in one sort order (truncated to what fits an LMDB key).
 std::string sort_key(SortKind kind, const MessageRecord& record, const MessageKeys& keys);
 

@@ -19,6 +19,13 @@ struct SearchText {
 
 SearchText search_text(const Message& message);
 
+// What SEARCH compares a header field's value with: the decoded value, and
+// for address fields (From, To, Cc, Bcc, Reply-To, Sender) also each
+// address as ENVELOPE reads it, "name <mailbox@host>", so that an address
+// written with comments inside ("jo(x)@example.org") is found as
+// "jo@example.org".
+std::string header_search_value(std::string_view name, std::string_view raw_value);
+
 // RFC 8970 PREVIEW: up to 200 characters (never more than 256) of the first
 // text part, preferring text/plain to text/html within an alternative, as
 // plain UTF-8 with white space collapsed. Empty when the message has no

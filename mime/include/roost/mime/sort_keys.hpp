@@ -33,9 +33,19 @@ BaseSubject base_subject(std::string_view raw_value);
 // INTERNALDATE.
 std::optional<std::int64_t> parse_date(std::string_view raw_value);
 
+// The same date with the day as written: days since 1970-01-01 of the
+// date in its own time zone, which SENTBEFORE, SENTON and SENTSINCE compare
+// (RFC 3501 §6.4.4: "disregarding time and timezone").
+struct DateTime {
+  std::int64_t utc = 0;         // seconds since 1970-01-01 UTC
+  std::int64_t written_day = 0;
+};
+std::optional<DateTime> parse_date_time(std::string_view raw_value);
+
 // RFC 5256 §3 FROM, TO, CC: the mailbox (local part) of the first address,
 // and RFC 5957 DISPLAYFROM/DISPLAYTO: its decoded display name, or else its
-// addr-spec. Empty if there is no address.
+// addr-spec; for a group, its name (as ENVELOPE shows a group). Empty if
+// there is no address.
 std::string first_mailbox(std::string_view raw_address_list);
 std::string first_display(std::string_view raw_address_list);
 
