@@ -159,6 +159,44 @@ class UidOrder(unittest.TestCase):
         self.assertEqual(self.told - set(final), set())
         self.assertIn(b"MESSAGES 0", data[0])
 
+    def test_uid_fetch_racing_expunges_is_always_ok(self):
+        """A UID FETCH names UIDs, not positions: one that races another
+        session's expunge answers for the UIDs that still exist and says OK,
+        never NO (RFC 9051 §6.4.9, issue 23 item 22)."""
+        c = self.client()
+        for i in range(40):
+            c.append("INBOX", None, None, f"Subject: m{i}\r\n\r\n{'x' * 2000}\r\n".encode())
+        c.select("INBOX")
+        stop = threading.Event()
+
+        def expunger():
+            e = self.client()
+            e.select("INBOX")
+            while not stop.is_set():
+                e.append("INBOX", None, None, b"Subject: again\r\n\r\nbody\r\n")
+                e.uid("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)")
+                typ, data = e.expunge()
+                if typ != "OK":
+                    self.fail_later(f"EXPUNGE: {typ} {data}")
+            e.logout()
+
+        t = threading.Thread(target=self.reporting(expunger))
+        t.start()
+        answers = set()
+        try:
+            for _ in range(150):
+                typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[] FLAGS)")
+                answers.add(typ)
+                if typ != "OK":
+                    self.fail_later(f"UID FETCH: {typ} {data}")
+                    break
+        finally:
+            stop.set()
+            t.join(60)
+        c.logout()
+        self.assertEqual(self.errors, [])
+        self.assertEqual(answers, {"OK"})
+
 
 if __name__ == "__main__":
     unittest.main()
