@@ -1,5 +1,6 @@
 """Real IMAP clients from Debian against roostd: mbsync (isync) syncing a
-1,000-message account both ways, and fetchmail fetching over IMAP. Both
+1,000-message account both ways, offlineimap3 and mbsync pushing old mail
+with raw 8-bit header fields, and fetchmail fetching over IMAP. Both
 talk TLS to the instance's self-signed certificate."""
 
 import glob
@@ -130,6 +131,59 @@ SyncState *
         c.logout()
         subjects = sorted(d[1].strip() for d in data if isinstance(d, tuple))
         self.assertEqual(subjects, sorted(m.split(b"\r\n")[1] for m in raw), out[-2000:])
+
+    def test_offlineimap_copies_mail_with_raw_8bit_header_fields(self):
+        # offlineimap aborted the whole folder on every run when one message
+        # was refused: every message must arrive, 8-bit headers as they are.
+        if shutil.which("offlineimap") is None:
+            self.skipTest("offlineimap3 is not installed (scripts/install-deps installs it)")
+        local = os.path.join(self.work.name, "offline")
+        for folder in ("INBOX", "Old2002"):
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(local, folder, sub))
+        raw = [b"From: J\xfcrgen M\xfcller <jm@example.de>\r\nSubject: Gr\xfc\xdfe aus M\xfcnchen\r\n"
+               b"Message-ID: <o1@example.de>\r\n\r\nHallo\r\n",
+               b"From: spam@example.com\r\nSubject: \xb9\xe3\xb8\xe6 \xc3\xa2\r\nMessage-ID: <o2@example.com>\r\n"
+               b"\r\nbody\r\n",
+               b"From: ok@example.org\r\nSubject: plain\r\nMessage-ID: <o3@example.org>\r\n\r\nbody\r\n"]
+        for i, data in enumerate(raw):
+            with open(os.path.join(local, "Old2002", "cur", "170000000%d_%d.old.host,U=%d:2,S" % (i, i, i + 1)),
+                      "wb") as f:
+                f.write(data.replace(b"\r\n", b"\n"))
+        config = os.path.join(self.work.name, "offlineimaprc")
+        with open(config, "w") as f:
+            f.write(f"""[general]
+accounts = roost
+metadata = {self.work.name}/offlineimap-state
+
+[Account roost]
+localrepository = near
+remoterepository = far
+
+[Repository near]
+type = Maildir
+localfolders = {local}
+
+[Repository far]
+type = IMAP
+remotehost = localhost
+remoteport = {self.tls_port}
+remoteuser = alice
+remotepass = secret
+ssl = yes
+sslcacertfile = {self.cert}
+""")
+        run = subprocess.run(["offlineimap", "-c", config, "-o", "-u", "basic"], capture_output=True, text=True,
+                             timeout=300)
+        output = run.stdout + run.stderr
+        self.assertEqual(run.returncode, 0, output[-3000:])
+        self.assertNotRegex(output, r"(?i)error|abort", output[-3000:])
+        c = self.imap()
+        c.select("Old2002", readonly=True)
+        typ, data = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        c.logout()
+        subjects = sorted(d[1].strip() for d in data if isinstance(d, tuple))
+        self.assertEqual(subjects, sorted(m.split(b"\r\n")[1] for m in raw), output[-2000:])
 
     def test_mbsync_both_ways(self):
         self.fill(COUNT)
