@@ -83,6 +83,12 @@ std::int64_t mtime_seconds(const fs::path& path) {
   return st.st_mtim.tv_sec;
 }
 
+Modseq now_microseconds() {
+  return static_cast<Modseq>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+}
+
 bool path_exists(const fs::path& path) {
   struct stat st{};
   return ::lstat(path.c_str(), &st) == 0;
@@ -566,6 +572,12 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
     // The index belongs to another UIDVALIDITY (or to none): start it again,
     // keeping MODSEQ going forward.
     Modseq floor = std::max({meta.highest_modseq, meta.modseq_reserved, reserved_floor(dir_)});
+    // Dovecot served this folder and its clients may hold its MODSEQs, which
+    // Roost cannot read (they live in Dovecot's binary index): start above
+    // any counter it can have reached, the time in microseconds, so that a
+    // client's CHANGEDSINCE finds every change from here on (it refetches
+    // the flags once) rather than none.
+    if (uidlist::dovecot_serves(dir_)) floor = std::max(floor, now_microseconds());
     if (auto cleared = index::clear(txn); !cleared) return cleared;
     meta = FolderMeta{};
     meta.uidvalidity = contents->header.uidvalidity;
@@ -699,7 +711,9 @@ std::expected<void, LmdbError> Folder::full_sync(Txn& txn, FolderMeta& meta, Err
       continue;
     }
     MessageRecord& r = made->record;
-    auto next = modseq();
+    // One MODSEQ each, ascending in import order (listed files by UID): the
+    // order in which another server stored them.
+    auto next = next_modseq(dir_, meta);
     if (!next) return std::unexpected(next.error());
     r.modseq = *next;
     if (candidate.line != nullptr) {

@@ -3,7 +3,7 @@ Dovecot 2.3 from Debian receives a few thousand messages over LMTP, has
 folders, flags, keywords and expunges made through its IMAP, and shows its
 POP3 UIDLs; then Roost serves the same maildir and must show the same
 UIDVALIDITY, UIDs, flags, keywords and UIDLs, before and after its index is
-rebuilt. Then both serve it at once, as during a migration: mail delivered
+rebuilt, with MODSEQs above Dovecot's. Then both serve it at once, as during a migration: mail delivered
 and flags changed through each, and both show the same UIDs."""
 
 import imaplib
@@ -178,6 +178,14 @@ def first_differences(a, b):
     return f"lengths {len(a)} vs {len(b)}; first differences {diffs}"
 
 
+def highest_modseq(port, folder="INBOX"):
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=60)
+    c.login("carol", "pw")
+    typ, data = c.status(folder, "(HIGHESTMODSEQ)")
+    c.logout()
+    return int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
+
+
 def uidls_of(port):
     p = poplib.POP3("127.0.0.1", port, timeout=60)
     p.user("carol")
@@ -238,12 +246,28 @@ class DovecotTakeover(unittest.TestCase):
         deliver(self.dovecot.lmtp, range(MESSAGES, MESSAGES + 20))  # after the expunges
         seen_by_dovecot = state_of(self.dovecot.imap)
         uidls_by_dovecot = uidls_of(self.dovecot.pop3)
+        dovecot_modseq = highest_modseq(self.dovecot.imap)
         self.assertEqual(len(seen_by_dovecot["INBOX"][1]), MESSAGES + 20 - 72)
         self.dovecot.stop()
 
         instance = self.roost()
         self.same(state_of(self.imap), seen_by_dovecot)
         self.same(uidls_of(self.pop3), uidls_by_dovecot)
+        # MODSEQ never goes back for a client that cached Dovecot's: Roost's
+        # is above it, so CHANGEDSINCE that value lists every message (their
+        # flags are fetched once) instead of none; and the imported messages'
+        # MODSEQs ascend in UID order, the order Dovecot stored them in.
+        self.assertGreater(highest_modseq(self.imap), dovecot_modseq)
+        c = imaplib.IMAP4("127.0.0.1", self.imap, timeout=60)
+        c.login("carol", "pw")
+        c.select("INBOX", readonly=True)
+        typ, data = c.uid("FETCH", "1:*", f"(FLAGS) (CHANGEDSINCE {dovecot_modseq})")
+        c.logout()
+        modseqs = [tuple(map(int, m)) for m in re.findall(rb"UID (\d+) .*?MODSEQ \((\d+)\)", b" ".join(
+            d for d in data if isinstance(d, bytes)))]
+        self.assertEqual(len(modseqs), len(seen_by_dovecot["INBOX"][1]))
+        by_uid = [m for _, m in sorted(modseqs)]
+        self.assertEqual(by_uid, sorted(set(by_uid)))
         # Every index rebuilt from the maildir: the same again.
         for folder in seen_by_dovecot:
             result = run([os.path.join(BIN, "roostctl"), "--config", instance.conf, "index", "rebuild", "carol", folder],
