@@ -268,6 +268,42 @@ class DefaultMechanisms(WireTest):
         self.assertEqual(Auth.mechanisms(self, c), ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
 
 
+class ScramIterations(WireTest):
+    """[auth] scram_iterations sets the PBKDF2 count of the verifiers stored
+    from then on (RFC 5802 §5.1 'i='); the default is 10,000 (RFC 7677)."""
+    EXTRA = "[auth]\nscram_iterations = 12345\n"
+
+    def listeners(self):
+        return f"[listener tls]\nservice = test\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n"
+
+    def server_first(self, c, user):
+        reply = c.command("AUTH SCRAM-SHA-256 " + b64(Scram(user, "x", "sha256").first()))
+        self.assertTrue(reply.startswith("+ "), reply)
+        return dict(part.split("=", 1) for part in base64.b64decode(reply[2:]).decode().split(","))
+
+    def test_the_configured_count_is_stored_and_used(self):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(self.server_first(c, "alice")["i"], "12345")
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(Auth.scram(self, c, "SCRAM-SHA-256", "alice", "s3cret-pass"), "+OK logged in as alice")
+        # An unknown user's made-up salt comes with the same count.
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        self.assertEqual(self.server_first(c, "ghost")["i"], "12345")
+
+    def test_a_verifier_keeps_the_count_it_was_made_with(self):
+        self.instance.write(self.instance.listeners_text, "[auth]\nscram_iterations = 20000\n")
+        self.instance.add_user("bob", "another-pass")
+        self.instance.stop()
+        self.instance.start()
+        for user, count in (("alice", "12345"), ("bob", "20000")):
+            c = self.connect(self.tls_port, tls=True)
+            c.line()
+            self.assertEqual(self.server_first(c, user)["i"], count)
+
+
 class LoopbackCleartext(WireTest):
     EXTRA = "[auth]\nallow_plaintext_loopback = true\n"
 
