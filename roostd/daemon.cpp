@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "roost/directory/directory.hpp"
+
 namespace roost {
 namespace {
 
@@ -141,7 +143,12 @@ int daemon_main(int argc, char** argv, std::vector<ServiceFactory> services) {
         std::cerr << "roostd: cannot give " << dir.string() << " to " << (*who)->name << ": " << std::strerror(errno) << "\n";
   }
 
-  Server server(config, std::move(services));
+  auto directory = directory::open_lmdb(config->auth.user_db, true);
+  if (!directory) {
+    std::cerr << "roostd: the user directory: " << directory.error() << "\n";
+    return 1;
+  }
+  Server server(config, std::move(services), std::shared_ptr<const CredentialSource>(std::move(*directory)));
   if (auto started = server.start(); !started) {
     std::cerr << "roostd: " << started.error() << "\n";
     return 1;

@@ -13,7 +13,7 @@
 
 #include "roost/core/config.hpp"
 #include "roost/core/tls.hpp"
-#include "roost/core/user_db.hpp"
+#include "roost/directory/directory.hpp"
 
 namespace roost::tools {
 
@@ -139,7 +139,7 @@ std::expected<InstancePorts, std::string> create_instance(const std::filesystem:
   }
   auto config = load_config(conf);
   if (!config) return std::unexpected("the new configuration does not parse: " + config.error().message);
-  auto users = UserDb::open(config->auth.user_db, true);
+  auto users = directory::open_lmdb(config->auth.user_db, true);
   if (!users) return std::unexpected(users.error());
   return ports;
 }

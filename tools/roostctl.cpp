@@ -3,6 +3,7 @@
 //   roostctl --config FILE user add|passwd NAME [--password-stdin]
 //   roostctl --config FILE user del NAME
 //   roostctl --config FILE user list
+//   roostctl --config FILE directory shard|user ...
 //   roostctl --config FILE who
 //   roostctl --config FILE kick USER
 //   roostctl --config FILE index rebuild|verify USER [FOLDER]
@@ -18,13 +19,16 @@
 #include <charconv>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "instance.hpp"
 #include "roost/core/ascii.hpp"
 #include "roost/core/config.hpp"
-#include "roost/core/user_db.hpp"
+#include "roost/core/credentials.hpp"
+#include "roost/directory/directory.hpp"
 #include "roost/storage/store_config.hpp"
 
 namespace {
@@ -32,10 +36,18 @@ namespace {
 constexpr const char* usage =
     "usage:\n"
     "  roostctl init DIR [--port-base N] [--domain DOMAIN]\n"
-    "  roostctl --config FILE user add NAME [--password-stdin]\n"
+    "  roostctl --config FILE user add NAME [--password-stdin] [--shard ID]\n"
     "  roostctl --config FILE user passwd NAME [--password-stdin]\n"
     "  roostctl --config FILE user del NAME\n"
     "  roostctl --config FILE user list\n"
+    "  roostctl --config FILE directory shard add ID [--imap HOST:PORT] [--pop3 HOST:PORT] [--lmtp HOST:PORT]\n"
+    "                                      [--weight N] [--state up|draining|down]\n"
+    "  roostctl --config FILE directory shard set ID [the same options]\n"
+    "  roostctl --config FILE directory shard up|down|drain|remove ID\n"
+    "  roostctl --config FILE directory shard list\n"
+    "  roostctl --config FILE directory user where NAME\n"
+    "  roostctl --config FILE directory user list [--shard ID]\n"
+    "  roostctl --config FILE directory user set NAME [--shard ID] [--state active|moving|disabled]\n"
     "  roostctl --config FILE who\n"
     "  roostctl --config FILE kick USER\n"
     "  roostctl --config FILE index rebuild USER [FOLDER]\n"
@@ -162,13 +174,55 @@ int cmd_init(const std::vector<std::string>& args) {
   return 0;
 }
 
+// "--name value" options after the positional arguments; an unknown name or
+// a missing value is an error.
+std::expected<std::map<std::string, std::string>, std::string> options_of(const std::vector<std::string>& args,
+                                                                         std::size_t from,
+                                                                         const std::vector<std::string>& known) {
+  std::map<std::string, std::string> out;
+  for (std::size_t i = from; i < args.size(); i += 2) {
+    if (std::find(known.begin(), known.end(), args[i]) == known.end())
+      return std::unexpected("unexpected argument '" + args[i] + "'");
+    if (i + 1 >= args.size()) return std::unexpected(args[i] + " needs a value");
+    out[args[i].substr(2)] = args[i + 1];
+  }
+  return out;
+}
+
+std::expected<std::unique_ptr<roost::directory::Directory>, std::string> open_directory(const roost::Config& config,
+                                                                                      bool create) {
+  return roost::directory::open_lmdb(config.auth.user_db, create);
+}
+
+// The shard a new user goes to: the one given, or the one with the most room.
+std::expected<std::string, std::string> shard_for_new_user(roost::directory::Directory& dir,
+                                                          const std::optional<std::string>& given) {
+  auto shards = dir.shards();
+  if (!shards) return std::unexpected(shards.error());
+  if (given) {
+    auto it = std::find_if(shards->begin(), shards->end(), [&](const auto& s) { return s.id == *given; });
+    if (it == shards->end()) return std::unexpected("no shard '" + *given + "' (roostctl directory shard list)");
+    return *given;
+  }
+  if (shards->empty()) return std::string();  // one machine: the mail is local
+  std::map<std::string, std::size_t> counts;
+  for (const auto& shard : *shards) {
+    auto users = dir.users(shard.id);
+    if (!users) return std::unexpected(users.error());
+    counts[shard.id] = users->size();
+  }
+  auto chosen = roost::directory::place(*shards, counts);
+  if (!chosen) return std::unexpected("no shard is up to take a new user");
+  return *chosen;
+}
+
 int cmd_user(const roost::Config& config, const std::vector<std::string>& args) {
   if (args.empty()) return fail(std::string("user needs add, passwd, del or list\n") + usage, 2);
   const auto& verb = args[0];
-  auto db = roost::UserDb::open(config.auth.user_db, verb == "add");
-  if (!db) return fail(db.error());
+  auto dir = open_directory(config, verb == "add");
+  if (!dir) return fail(dir.error());
   if (verb == "list") {
-    auto names = (*db)->list();
+    auto names = (*dir)->users();
     if (!names) return fail(names.error());
     for (const auto& n : *names) std::cout << n << "\n";
     return 0;
@@ -176,13 +230,27 @@ int cmd_user(const roost::Config& config, const std::vector<std::string>& args) 
   if (args.size() < 2) return fail("user " + verb + " needs a NAME", 2);
   const auto& name = args[1];
   if (verb == "del") {
-    auto removed = (*db)->remove(name);
+    auto removed = (*dir)->remove(name);
     if (!removed) return fail(removed.error());
     return 0;
   }
   if (verb != "add" && verb != "passwd") return fail("unknown user verb '" + verb + "'", 2);
-  bool from_stdin = args.size() > 2 && args[2] == "--password-stdin";
-  if (args.size() > 2 && !from_stdin) return fail("unexpected argument '" + args[2] + "'", 2);
+  std::vector<std::string> rest(args.begin() + 2, args.end());
+  bool from_stdin = false;
+  if (auto it = std::find(rest.begin(), rest.end(), "--password-stdin"); it != rest.end()) {
+    from_stdin = true;
+    rest.erase(it);
+  }
+  auto options = options_of(rest, 0, verb == "add" ? std::vector<std::string>{"--shard"} : std::vector<std::string>{});
+  if (!options) return fail(options.error(), 2);
+  std::optional<std::string> shard;
+  if (auto it = options->find("shard"); it != options->end()) shard = it->second;
+  std::string placed;
+  if (verb == "add") {
+    auto chosen = shard_for_new_user(**dir, shard);
+    if (!chosen) return fail(chosen.error());
+    placed = *chosen;
+  }
   std::optional<std::string> password;
   if (from_stdin) {
     password = read_password_line();
@@ -199,8 +267,133 @@ int cmd_user(const roost::Config& config, const std::vector<std::string>& args) 
   auto record = roost::make_user_record(name, *password, scram);
   std::fill(password->begin(), password->end(), '\0');
   if (!record) return fail(record.error());
-  auto written = verb == "add" ? (*db)->add(*record) : (*db)->replace(*record);
+  if (verb == "passwd") {
+    auto written = (*dir)->replace_credentials(*record);
+    if (!written) return fail(written.error());
+    return 0;
+  }
+  roost::directory::User user;
+  user.credentials = std::move(*record);
+  user.route.shard = placed;
+  auto written = (*dir)->add(user);
   if (!written) return fail(written.error());
+  if (!placed.empty()) std::cout << user.credentials.name << " is on shard " << placed << "\n";
+  return 0;
+}
+
+void print_shard(const roost::directory::Shard& s) {
+  std::cout << s.id << "\t" << roost::directory::to_string(s.state) << "\t" << s.weight << "\t"
+            << (s.imap.empty() ? "-" : s.imap) << "\t" << (s.pop3.empty() ? "-" : s.pop3) << "\t"
+            << (s.lmtp.empty() ? "-" : s.lmtp) << "\n";
+}
+
+// roostctl directory shard ... | user ...: the shards and where users live.
+int cmd_directory(const roost::Config& config, const std::vector<std::string>& args) {
+  namespace d = roost::directory;
+  if (args.size() < 2 || (args[0] != "shard" && args[0] != "user"))
+    return fail(std::string("directory needs shard or user and a verb\n") + usage, 2);
+  auto dir = open_directory(config, false);
+  if (!dir) return fail(dir.error());
+  const std::string& verb = args[1];
+  if (args[0] == "shard") {
+    if (verb == "list") {
+      auto shards = (*dir)->shards();
+      if (!shards) return fail(shards.error());
+      std::cout << "ID\tSTATE\tWEIGHT\tIMAP\tPOP3\tLMTP\n";
+      for (const auto& s : *shards) print_shard(s);
+      return 0;
+    }
+    if (args.size() < 3) return fail("directory shard " + verb + " needs an ID", 2);
+    const std::string& id = args[2];
+    auto shards = (*dir)->shards();
+    if (!shards) return fail(shards.error());
+    auto it = std::find_if(shards->begin(), shards->end(), [&](const d::Shard& s) { return s.id == id; });
+    if (verb == "remove") {
+      auto removed = (*dir)->remove_shard(id);
+      if (!removed) return fail(removed.error());
+      return 0;
+    }
+    d::Shard shard;
+    if (verb == "add") {
+      if (it != shards->end()) return fail("shard " + id + " exists (use directory shard set)");
+      shard.id = id;
+    } else if (verb == "set" || verb == "up" || verb == "down" || verb == "drain") {
+      if (it == shards->end()) return fail("no shard '" + id + "'");
+      shard = *it;
+    } else {
+      return fail("unknown directory shard verb '" + verb + "'", 2);
+    }
+    if (verb == "up") shard.state = d::ShardState::up;
+    if (verb == "down") shard.state = d::ShardState::down;
+    if (verb == "drain") shard.state = d::ShardState::draining;
+    if (verb == "add" || verb == "set") {
+      auto options = options_of(args, 3, {"--imap", "--pop3", "--lmtp", "--weight", "--state"});
+      if (!options) return fail(options.error(), 2);
+      for (const auto& [key, value] : *options) {
+        if (key == "imap") shard.imap = value;
+        if (key == "pop3") shard.pop3 = value;
+        if (key == "lmtp") shard.lmtp = value;
+        if (key == "weight") {
+          auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), shard.weight);
+          if (ec != std::errc() || end != value.data() + value.size()) return fail("--weight: expected a number", 2);
+        }
+        if (key == "state") {
+          auto state = d::shard_state(value);
+          if (!state) return fail("--state: expected up, draining or down", 2);
+          shard.state = *state;
+        }
+      }
+    } else if (args.size() > 3) {
+      return fail("unexpected argument '" + args[3] + "'", 2);
+    }
+    auto written = (*dir)->put_shard(shard);
+    if (!written) return fail(written.error());
+    return 0;
+  }
+  // user
+  if (verb == "list") {
+    auto options = options_of(args, 2, {"--shard"});
+    if (!options) return fail(options.error(), 2);
+    std::optional<std::string_view> shard;
+    if (auto it = options->find("shard"); it != options->end()) shard = it->second;
+    auto names = (*dir)->users(shard);
+    if (!names) return fail(names.error());
+    for (const auto& n : *names) std::cout << n << "\n";
+    return 0;
+  }
+  if (args.size() < 3) return fail("directory user " + verb + " needs a NAME", 2);
+  auto user = (*dir)->user(args[2]);
+  if (!user) return fail(user.error());
+  if (!*user) return fail("no user '" + args[2] + "'");
+  const d::Route& route = (*user)->route;
+  if (verb == "where") {
+    if (args.size() > 3) return fail("unexpected argument '" + args[3] + "'", 2);
+    std::cout << (route.shard.empty() ? "local" : route.shard) << "\t" << d::to_string(route.state)
+              << "\tgeneration " << route.generation << "\n";
+    return 0;
+  }
+  if (verb != "set") return fail("unknown directory user verb '" + verb + "'", 2);
+  auto options = options_of(args, 3, {"--shard", "--state"});
+  if (!options) return fail(options.error(), 2);
+  if (options->empty()) return fail("directory user set needs --shard or --state", 2);
+  d::Route changed = route;
+  if (auto it = options->find("shard"); it != options->end()) {
+    auto shards = (*dir)->shards();
+    if (!shards) return fail(shards.error());
+    if (std::none_of(shards->begin(), shards->end(), [&](const d::Shard& s) { return s.id == it->second; }))
+      return fail("no shard '" + it->second + "' (roostctl directory shard list)");
+    changed.shard = it->second;
+  }
+  if (auto it = options->find("state"); it != options->end()) {
+    auto state = d::user_state(it->second);
+    if (!state) return fail("--state: expected active, moving or disabled", 2);
+    changed.state = *state;
+  }
+  auto written = (*dir)->set_route(args[2], route.generation, changed);
+  if (!written) return fail(written.error());
+  if (!*written) return fail("the user's route changed meanwhile: look again and retry");
+  std::cout << (*user)->credentials.name << " is on " << (changed.shard.empty() ? "local" : changed.shard) << " ("
+            << d::to_string(changed.state) << ", generation " << route.generation + 1 << ")\n";
   return 0;
 }
 
@@ -221,9 +414,9 @@ std::expected<std::unique_ptr<roost::storage::User>, std::string> open_mail(roos
                                                                            std::string_view user_name) {
   auto name = roost::canonical_user_name(user_name);
   if (!name) return std::unexpected(name.error());
-  auto known = roost::UserDb::open(config.auth.user_db, false);
+  auto known = open_directory(config, false);
   if (!known) return std::unexpected(known.error());
-  auto record = (*known)->find(*name);
+  auto record = (*known)->user(*name);
   if (!record) return std::unexpected(record.error());
   if (!*record) return std::unexpected("no user '" + *name + "'");
   auto user = store.open_user(*name);
@@ -332,6 +525,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 3, args.end());
   const auto& command = args[2];
   if (command == "user") return cmd_user(*config, rest);
+  if (command == "directory") return cmd_directory(*config, rest);
   if (command == "index") return cmd_index(*config, rest);
   if (command == "quota") return cmd_quota(*config, rest);
   if (command == "who") {

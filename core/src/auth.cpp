@@ -61,7 +61,7 @@ int sasl_log(void*, int level, const char* message) {
 bool verify_user_password(std::string_view user, std::string_view password) {
   Authenticator* auth = current_authenticator.load();
   if (auth == nullptr) return false;
-  auto record = auth->users().find(user);
+  auto record = auth->credentials().find(user);
   if (record && *record) return verify_password_hash(password, (*record)->password_hash);
   verify_password_hash(password, decoy_hash());
   return false;
@@ -104,7 +104,7 @@ int auxprop_lookup(void*, sasl_server_params_t* sparams, unsigned flags, const c
   if (!wants_scram) return SASL_OK;
 
   std::string_view name(user, ulen);
-  auto record = auth->users().find(name);
+  auto record = auth->credentials().find(name);
   if (!record) {
     log::error({.service = "auth"}, "user_db_error", {{"error", record.error()}});
     return SASL_FAIL;
@@ -115,8 +115,8 @@ int auxprop_lookup(void*, sasl_server_params_t* sparams, unsigned flags, const c
   std::string sha256 = *record ? (*record)->scram_sha256 : std::string();
   std::string sha1 = *record ? (*record)->scram_sha1 : std::string();
   const unsigned iterations = auth->scram_iterations();
-  if (sha256.empty()) sha256 = decoy_scram("SCRAM-SHA-256", name, auth->users().decoy_key(), iterations);
-  if (sha1.empty()) sha1 = decoy_scram("SCRAM-SHA-1", name, auth->users().decoy_key(), iterations);
+  if (sha256.empty()) sha256 = decoy_scram("SCRAM-SHA-256", name, auth->credentials().decoy_key(), iterations);
+  if (sha1.empty()) sha1 = decoy_scram("SCRAM-SHA-1", name, auth->credentials().decoy_key(), iterations);
   sparams->utils->prop_set(sparams->propctx, "*authPassword", sha256.c_str(), -1);
   sparams->utils->prop_set(sparams->propctx, "*authPassword", sha1.c_str(), -1);
   return SASL_OK;
@@ -165,8 +165,8 @@ std::string join(const std::vector<std::string>& words) {
 
 }  // namespace
 
-Authenticator::Authenticator(std::unique_ptr<UserDb> users, const Config::Auth& auth)
-    : users_(std::move(users)), limits_(auth) {}
+Authenticator::Authenticator(std::shared_ptr<const CredentialSource> credentials, const Config::Auth& auth)
+    : credentials_(std::move(credentials)), limits_(auth) {}
 
 Authenticator::~Authenticator() {
   Authenticator* self = this;
@@ -174,9 +174,8 @@ Authenticator::~Authenticator() {
 }
 
 std::expected<std::unique_ptr<Authenticator>, std::string> Authenticator::create(
-    const Config& config) {
-  auto users = UserDb::open(config.auth.user_db, true);
-  if (!users) return std::unexpected(users.error());
+    const Config& config, std::shared_ptr<const CredentialSource> credentials) {
+  if (!credentials) return std::unexpected("no user directory");
   decoy_hash();
   std::call_once(sasl_init_once, [&] {
     mech_list_option = join(config.auth.mechanisms);
@@ -190,7 +189,7 @@ std::expected<std::unique_ptr<Authenticator>, std::string> Authenticator::create
     return std::unexpected(std::string("cannot initialise Cyrus SASL: ") +
                            sasl_errstring(sasl_init_result, nullptr, nullptr));
   }
-  auto auth = std::unique_ptr<Authenticator>(new Authenticator(std::move(*users), config.auth));
+  auto auth = std::unique_ptr<Authenticator>(new Authenticator(std::move(credentials), config.auth));
   current_authenticator.store(auth.get());
   return auth;
 }

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "roost/core/ascii.hpp"
-#include "roost/core/user_db.hpp"
+#include "roost/core/credentials.hpp"
 
 namespace roost {
 namespace {

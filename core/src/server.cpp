@@ -254,11 +254,13 @@ struct Server::Listener {
   std::vector<std::string> bound;
 };
 
-Server::Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory> factories)
+Server::Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory> factories,
+               std::shared_ptr<const CredentialSource> credentials)
     : config_(std::move(config)),
       runtime_(config_->runtime.io_threads, config_->runtime.blocking_threads,
                config_->runtime.auth_threads),
-      factories_(std::move(factories)) {
+      factories_(std::move(factories)),
+      credentials_(std::move(credentials)) {
   factories_.push_back(admin_service_factory());
   factories_.push_back(metrics_service_factory());
   declare_standard_metrics(metrics_);
@@ -386,7 +388,7 @@ std::expected<void, std::string> check_services(const Config& config,
 std::expected<void, std::string> Server::start() {
   auto config = this->config();
   if (auto known = check_services(*config, factories_); !known) return known;
-  auto auth = Authenticator::create(*config);
+  auto auth = Authenticator::create(*config, credentials_);
   if (!auth) return std::unexpected("authentication: " + auth.error());
   auth_ = std::move(*auth);
 

@@ -98,7 +98,7 @@ asio::awaitable<AuthOutcome> finish(Session& session, const SaslStep& step,
         auto exists = [&] {
           auto canonical = canonical_user_name(claimed_user);
           if (!canonical) return false;
-          auto record = auth.users().find(*canonical);
+          auto record = auth.credentials().find(*canonical);
           return record && record->has_value();
         };
         detail = co_await on_auth_pool(session, exists) ? "wrong password" : "no such user";

@@ -16,7 +16,7 @@
 #include "roost/core/auth.hpp"
 #include "roost/core/blocking.hpp"
 #include "roost/core/starttls.hpp"
-#include "roost/core/user_db.hpp"
+#include "roost/core/credentials.hpp"
 #include "roost/lmtpd/syntax.hpp"
 #include "roost/storage/mailbox_name.hpp"
 #include "roost/storage/store_config.hpp"
@@ -141,7 +141,7 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
     for (const auto& [candidate, detail] : candidates) {
       auto name = canonical_user_name(candidate);
       if (!name) continue;
-      auto record = session.server.auth().users().find(*name);
+      auto record = session.server.auth().credentials().find(*name);
       if (!record) {
         reply = "451 4.3.0 User database unavailable";
         return;

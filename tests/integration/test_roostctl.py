@@ -156,6 +156,84 @@ class Users(unittest.TestCase):
         self.assertNotIn(b"first-pass", data)
 
 
+class Directory(unittest.TestCase):
+    """roostctl directory: shards, where each user lives, placement of new
+    users by weight, and route changes that take the generation one higher;
+    a user placed on a shard still logs in to the node that holds the
+    directory (routing by it is the proxy's job)."""
+
+    def setUp(self):
+        self.instance = Instance()
+
+    def tearDown(self):
+        self.instance.close()
+
+    def ctl(self, *args, stdin=None, check=True):
+        return roostctl("--config", self.instance.conf, *args, stdin=stdin, check=check)
+
+    def test_shards_users_and_routes(self):
+        # No shards: one machine, users are local.
+        self.ctl("user", "add", "alice", "--password-stdin", stdin="alice-pw\n")
+        self.assertEqual(self.ctl("directory", "user", "where", "alice").stdout, "local\tactive\tgeneration 1\n")
+        self.ctl("directory", "shard", "add", "shard1", "--imap", "127.0.0.1:2143", "--lmtp", "127.0.0.1:2024")
+        self.ctl("directory", "shard", "add", "shard2", "--imap", "127.0.0.1:3143", "--weight", "300")
+        bad = self.ctl("directory", "shard", "add", "Shard 3", check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("shard id", bad.stderr)
+        again = self.ctl("directory", "shard", "add", "shard1", check=False)
+        self.assertIn("exists", again.stderr)
+        self.assertEqual(self.ctl("directory", "shard", "list").stdout.splitlines(), [
+            "ID\tSTATE\tWEIGHT\tIMAP\tPOP3\tLMTP",
+            "shard1\tup\t100\t127.0.0.1:2143\t-\t127.0.0.1:2024",
+            "shard2\tup\t300\t127.0.0.1:3143\t-\t-"])
+        # Eight new users: shard2 has three times shard1's weight.
+        for i in range(8):
+            out = self.ctl("user", "add", f"u{i}", "--password-stdin", stdin="pw\n").stdout
+            self.assertRegex(out, rf"^u{i} is on shard shard[12]\n$")
+        self.assertEqual(len(self.ctl("directory", "user", "list", "--shard", "shard1").stdout.split()), 2)
+        self.assertEqual(len(self.ctl("directory", "user", "list", "--shard", "shard2").stdout.split()), 6)
+        self.ctl("user", "add", "bob", "--shard", "shard1", "--password-stdin", stdin="bob-pw\n")
+        nowhere = self.ctl("user", "add", "carol", "--shard", "shard9", "--password-stdin", stdin="x\n", check=False)
+        self.assertIn("no shard 'shard9'", nowhere.stderr)
+        # A shard that is down or draining takes no new users.
+        self.ctl("directory", "shard", "down", "shard2")
+        self.ctl("directory", "shard", "drain", "shard1")
+        full = self.ctl("user", "add", "dave", "--password-stdin", stdin="x\n", check=False)
+        self.assertIn("no shard is up", full.stderr)
+        self.ctl("directory", "shard", "up", "shard1")
+        self.ctl("directory", "shard", "set", "shard2", "--state", "up", "--pop3", "127.0.0.1:3110")
+        self.assertIn("shard2\tup\t300\t127.0.0.1:3143\t127.0.0.1:3110\t-",
+                      self.ctl("directory", "shard", "list").stdout)
+        # Moving bob's route: the generation goes one higher each time.
+        self.assertEqual(self.ctl("directory", "user", "where", "BOB").stdout, "shard1\tactive\tgeneration 1\n")
+        self.ctl("directory", "user", "set", "bob", "--shard", "shard2", "--state", "moving")
+        self.assertEqual(self.ctl("directory", "user", "where", "bob").stdout, "shard2\tmoving\tgeneration 2\n")
+        self.ctl("directory", "user", "set", "bob", "--state", "active")
+        self.assertEqual(self.ctl("directory", "user", "where", "bob").stdout, "shard2\tactive\tgeneration 3\n")
+        # A new password keeps the route; a shard users name cannot go.
+        self.ctl("user", "passwd", "bob", "--password-stdin", stdin="new-bob-pw\n")
+        self.assertEqual(self.ctl("directory", "user", "where", "bob").stdout, "shard2\tactive\tgeneration 3\n")
+        busy = self.ctl("directory", "shard", "remove", "shard2", check=False)
+        self.assertIn("still holds", busy.stderr)
+        for verb_args in (("directory", "user", "where", "nobody"), ("directory", "shard", "set", "shard9"),
+                          ("directory", "user", "set", "bob", "--shard", "shard9"),
+                          ("directory", "user", "set", "bob", "--state", "gone")):
+            failed = self.ctl(*verb_args, check=False)
+            self.assertNotEqual(failed.returncode, 0, verb_args)
+
+        # The daemon authenticates against the same directory.
+        port = free_port()
+        self.instance.write(f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{port}\n",
+                            "[auth]\nallow_plaintext_loopback = true\n")
+        self.instance.start(program="roostd")
+        c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        self.assertEqual(c.login("bob", "new-bob-pw")[0], "OK")
+        c.logout()
+        c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        with self.assertRaises(imaplib.IMAP4.error):
+            c.login("bob", "bob-pw")
+
+
 class Quota(unittest.TestCase):
     """roostctl quota: a user's own limits (those IMAP SETQUOTA sets), which
     the running daemon enforces at the next delivery."""

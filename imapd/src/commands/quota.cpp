@@ -6,7 +6,7 @@
 #include "commands.hpp"
 #include "roost/core/auth.hpp"
 #include "roost/core/log.hpp"
-#include "roost/core/user_db.hpp"
+#include "roost/core/credentials.hpp"
 #include "roost/imapd/writer.hpp"
 
 namespace roost::imap::commands {
@@ -48,7 +48,7 @@ QuotaOwner find_owner(ImapSession& s, std::string_view root) {
   auto name = canonical_user_name(root.substr(kUserRootPrefix.size()));
   if (!name) return {nullptr, "[NONEXISTENT] No such quota root"};
   if (*name == s.net.user) return {};
-  auto record = s.net.server.auth().users().find(*name);
+  auto record = s.net.server.auth().credentials().find(*name);
   if (!record) return {nullptr, "[UNAVAILABLE] User database unavailable"};
   if (!*record) return {nullptr, "[NONEXISTENT] No such user"};
   auto user = s.store.open_user(*name);

@@ -24,7 +24,7 @@
 #include "roost/core/base64.hpp"
 #include "roost/core/config.hpp"
 #include "roost/core/net_address.hpp"
-#include "roost/core/user_db.hpp"
+#include "roost/core/credentials.hpp"
 
 typedef struct sasl_conn sasl_conn_t;
 
@@ -84,8 +84,10 @@ class SaslExchange {
 
 class Authenticator {
  public:
-  // Initialises libsasl for this process (once) and opens the user database.
-  static std::expected<std::unique_ptr<Authenticator>, std::string> create(const Config& config);
+  // Initialises libsasl for this process (once); users' credentials come
+  // from `credentials` (the directory).
+  static std::expected<std::unique_ptr<Authenticator>, std::string> create(
+      const Config& config, std::shared_ptr<const CredentialSource> credentials);
   ~Authenticator();
 
   // service: "imap", "pop", "lmtp" (the GSSAPI-style service name).
@@ -112,11 +114,11 @@ class Authenticator {
   // The PBKDF2 iterations of new SCRAM verifiers (and of unknown users' decoys).
   unsigned scram_iterations();
 
-  UserDb& users() { return *users_; }
+  const CredentialSource& credentials() const { return *credentials_; }
 
  private:
   friend class SaslExchange;
-  explicit Authenticator(std::unique_ptr<UserDb> users, const Config::Auth& auth);
+  Authenticator(std::shared_ptr<const CredentialSource> credentials, const Config::Auth& auth);
 
   struct Failures {
     unsigned count = 0;
@@ -128,7 +130,7 @@ class Authenticator {
   bool trusted(const IpAddress& address) const;
   void expire_failures(std::chrono::steady_clock::time_point now);
 
-  std::unique_ptr<UserDb> users_;
+  std::shared_ptr<const CredentialSource> credentials_;
   std::mutex mutex_;
   Config::Auth limits_;
   std::map<IpAddress, Failures> address_failures_;

@@ -38,6 +38,7 @@
 namespace roost {
 
 class Authenticator;
+class CredentialSource;
 class Server;
 
 // Threads and event loops. Sessions are spread round-robin over io_contexts,
@@ -200,7 +201,9 @@ struct Session {
 
 class Server {
  public:
-  Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory> factories);
+  // Users log in against `credentials` (the directory roostd opened).
+  Server(std::shared_ptr<const Config> config, std::vector<ServiceFactory> factories,
+         std::shared_ptr<const CredentialSource> credentials);
   ~Server();
 
   // Binds every listener. Errors name the listener and the reason.
@@ -252,6 +255,7 @@ class Server {
   std::shared_ptr<TlsContext> tls_;
   Runtime runtime_;
   std::vector<ServiceFactory> factories_;
+  std::shared_ptr<const CredentialSource> credentials_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<Authenticator> auth_;
   SessionRegistry sessions_;

@@ -1,18 +1,14 @@
-// The embedded user database: an LMDB environment in the instance's data
-// directory. It never holds a password in clear or in a reversible form:
+// Credentials as Roost stores them, never a password in clear or in a
+// reversible form:
 //   - a yescrypt hash (libxcrypt) verifies PLAIN, LOGIN and USER/PASS;
 //   - RFC 5802 / RFC 7677 StoredKey and ServerKey verify SCRAM-SHA-1 and
 //     SCRAM-SHA-256 without the password.
 // Debian's sasldb would keep the password in clear; that is why this exists.
-//
-// Thread-safe. Open each database once per process (LMDB forbids opening an
-// environment twice in one process; LIBRARY-FACTS §1). roostd and roostctl
-// may use it at the same time from separate processes.
+// Where they are kept is the directory's business (directory/): core's
+// authentication asks a CredentialSource.
 #pragma once
 
 #include <expected>
-#include <filesystem>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,31 +46,19 @@ bool verify_password_hash(std::string_view password, const std::string& hash);
 std::string scram_secret(std::string_view mechanism, std::string_view password,
                          std::string_view salt, unsigned iterations);
 
-class UserDb {
+// Where authentication finds a user's credentials: the directory
+// (directory/), whichever engine holds it. Thread-safe; find() may block
+// (a database look-up), so it runs on the blocking pool.
+class CredentialSource {
  public:
-  // Opens (and with create, makes) the database folder.
-  static std::expected<std::unique_ptr<UserDb>, std::string> open(const std::filesystem::path& dir,
-                                                                  bool create);
-  ~UserDb();
-
-  std::expected<void, std::string> add(const UserRecord& record);
-  // Replaces the secrets of an existing user.
-  std::expected<void, std::string> replace(const UserRecord& record);
-  std::expected<void, std::string> remove(std::string_view name);
-  std::expected<std::vector<std::string>, std::string> list() const;
-  // Absent if there is no such user; an error if the database failed.
-  std::expected<std::optional<UserRecord>, std::string> find(std::string_view name) const;
-
-  // A random key made with the database, used to derive convincing SCRAM
-  // parameters for unknown users, so that an exchange for a user who does not
-  // exist looks and fails exactly like one with a wrong password.
-  const std::string& decoy_key() const { return decoy_key_; }
-
- private:
-  struct Env;
-  explicit UserDb(std::unique_ptr<Env> env);
-  std::unique_ptr<Env> env_;
-  std::string decoy_key_;
+  virtual ~CredentialSource() = default;
+  // Absent if there is no such user; an error if the look-up failed.
+  virtual std::expected<std::optional<UserRecord>, std::string> find(std::string_view name) const = 0;
+  // A random key made with the store, used to derive convincing SCRAM
+  // parameters for unknown users, so that an exchange for a user who does
+  // not exist looks and fails exactly like one with a wrong password.
+  virtual const std::string& decoy_key() const = 0;
 };
+
 
 }  // namespace roost

@@ -1,0 +1,98 @@
+// directory: who the users are, their credentials, and the shard that holds
+// each one's mail (DESIGN.md layers; ../shared/PROXY.md §9.2).
+//
+// A user's route names a shard by id; a shard names its endpoints, so
+// replacing a machine is one shard change. The route's generation is a
+// fencing token: every change of shard or state takes it one higher, and
+// set_route() writes only over the generation the caller read (compare and
+// set), so two movers cannot both win.
+//
+// One interface, engines behind it: the embedded LMDB engine (the instance's
+// user database, the default) now; PostgreSQL past one machine next.
+// Thread-safe; every call may block (a database), so services call it on the
+// blocking pool.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roost/core/credentials.hpp"
+
+namespace roost::directory {
+
+enum class ShardState : std::uint8_t { up, draining, down };
+enum class UserState : std::uint8_t { active, moving, disabled };
+
+std::string_view to_string(ShardState state);
+std::string_view to_string(UserState state);
+std::optional<ShardState> shard_state(std::string_view text);
+std::optional<UserState> user_state(std::string_view text);
+
+struct Shard {
+  std::string id;                // [a-z0-9._-], 1-64 bytes
+  std::string imap, pop3, lmtp;  // endpoints, "host:port" (empty: the service is not offered)
+  ShardState state = ShardState::up;
+  unsigned weight = 100;         // share of new users, relative to the others
+};
+
+struct Route {
+  std::string shard;  // empty: this node's own mail (a single machine)
+  UserState state = UserState::active;
+  std::uint64_t generation = 1;
+  std::int64_t delay_until = 0;  // seconds since 1970: logins wait until then (a move)
+};
+
+struct QuotaLimits {
+  std::uint64_t bytes = 0, messages = 0;  // 0: no limit
+};
+
+struct User {
+  UserRecord credentials;  // credentials.name is the user's canonical name
+  Route route;
+  std::optional<QuotaLimits> quota;  // absent: the configured defaults
+};
+
+// A shard id: 1-64 bytes of [a-z0-9._-], or the reason it is not one.
+std::expected<void, std::string> check_shard_id(std::string_view id);
+
+class Directory : public CredentialSource {
+ public:
+  // Users. add() refuses a name that exists; replace_credentials() keeps
+  // the route; remove() takes the route too.
+  virtual std::expected<std::optional<User>, std::string> user(std::string_view name) const = 0;
+  virtual std::expected<void, std::string> add(const User& user) = 0;
+  virtual std::expected<void, std::string> replace_credentials(const UserRecord& credentials) = 0;
+  virtual std::expected<void, std::string> remove(std::string_view name) = 0;
+  // Every user's canonical name, or those routed to `shard`, sorted.
+  virtual std::expected<std::vector<std::string>, std::string> users(
+      std::optional<std::string_view> shard = std::nullopt) const = 0;
+  // Writes `route` (with its generation set to `expected_generation` + 1)
+  // if the user's route still has `expected_generation`: true if written,
+  // false if another change came first.
+  virtual std::expected<bool, std::string> set_route(std::string_view name, std::uint64_t expected_generation,
+                                                     Route route) = 0;
+
+  // Shards, sorted by id. remove_shard() refuses a shard users still name.
+  virtual std::expected<std::vector<Shard>, std::string> shards() const = 0;
+  virtual std::expected<void, std::string> put_shard(const Shard& shard) = 0;
+  virtual std::expected<void, std::string> remove_shard(std::string_view id) = 0;
+};
+
+// The shard a new user goes to: among shards that are up, the one with the
+// fewest users for its weight (`users` counts each shard's users). Absent
+// when no shard is up (a single machine: the user's mail is local).
+std::optional<std::string> place(const std::vector<Shard>& shards, const std::map<std::string, std::size_t>& users);
+
+// The embedded engine: an LMDB environment in `dir` (the instance's user
+// database, [auth] user_db). LMDB allows one open per process: open it once
+// and share it.
+std::expected<std::unique_ptr<Directory>, std::string> open_lmdb(const std::filesystem::path& dir, bool create);
+
+}  // namespace roost::directory

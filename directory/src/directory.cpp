@@ -1,0 +1,63 @@
+#include "roost/directory/directory.hpp"
+
+#include <limits>
+
+namespace roost::directory {
+
+std::string_view to_string(ShardState state) {
+  switch (state) {
+    case ShardState::up: return "up";
+    case ShardState::draining: return "draining";
+    case ShardState::down: return "down";
+  }
+  return "up";
+}
+
+std::string_view to_string(UserState state) {
+  switch (state) {
+    case UserState::active: return "active";
+    case UserState::moving: return "moving";
+    case UserState::disabled: return "disabled";
+  }
+  return "active";
+}
+
+std::optional<ShardState> shard_state(std::string_view text) {
+  for (auto s : {ShardState::up, ShardState::draining, ShardState::down})
+    if (text == to_string(s)) return s;
+  return std::nullopt;
+}
+
+std::optional<UserState> user_state(std::string_view text) {
+  for (auto s : {UserState::active, UserState::moving, UserState::disabled})
+    if (text == to_string(s)) return s;
+  return std::nullopt;
+}
+
+std::expected<void, std::string> check_shard_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return std::unexpected("a shard id is 1 to 64 bytes");
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return std::unexpected("a shard id holds only a-z, 0-9, '.', '_' and '-': " + std::string(id));
+  }
+  return {};
+}
+
+std::optional<std::string> place(const std::vector<Shard>& shards, const std::map<std::string, std::size_t>& users) {
+  std::optional<std::string> best;
+  double best_load = std::numeric_limits<double>::infinity();
+  for (const auto& s : shards) {
+    if (s.state != ShardState::up || s.weight == 0) continue;
+    auto it = users.find(s.id);
+    // Load per unit of weight; the +1 makes a heavier empty shard win over a
+    // lighter empty one.
+    const double load = (static_cast<double>(it == users.end() ? 0 : it->second) + 1) / s.weight;
+    if (load < best_load) {
+      best_load = load;
+      best = s.id;
+    }
+  }
+  return best;
+}
+
+}  // namespace roost::directory
