@@ -143,7 +143,7 @@ int daemon_main(int argc, char** argv, std::vector<ServiceFactory> services) {
         std::cerr << "roostd: cannot give " << dir.string() << " to " << (*who)->name << ": " << std::strerror(errno) << "\n";
   }
 
-  auto directory = directory::open_lmdb(config->auth.user_db, true);
+  auto directory = directory::open_directory(*config, true);
   if (!directory) {
     std::cerr << "roostd: the user directory: " << directory.error() << "\n";
     return 1;

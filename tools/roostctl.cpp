@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <charconv>
 #include <cstring>
 #include <iostream>
@@ -45,6 +48,9 @@ constexpr const char* usage =
     "  roostctl --config FILE directory shard set ID [the same options]\n"
     "  roostctl --config FILE directory shard up|down|drain|remove ID\n"
     "  roostctl --config FILE directory shard list\n"
+    "  roostctl --config FILE directory init       (PostgreSQL: create the schema)\n"
+    "  roostctl --config FILE directory migrate    (copy the embedded user database into PostgreSQL)\n"
+    "  roostctl --config FILE directory watch [--count N] [--timeout SECONDS]\n"
     "  roostctl --config FILE directory user where NAME\n"
     "  roostctl --config FILE directory user list [--shard ID]\n"
     "  roostctl --config FILE directory user set NAME [--shard ID] [--state active|moving|disabled]\n"
@@ -191,7 +197,7 @@ std::expected<std::map<std::string, std::string>, std::string> options_of(const 
 
 std::expected<std::unique_ptr<roost::directory::Directory>, std::string> open_directory(const roost::Config& config,
                                                                                       bool create) {
-  return roost::directory::open_lmdb(config.auth.user_db, create);
+  return roost::directory::open_directory(config, create);
 }
 
 // The shard a new user goes to: the one given, or the one with the most room.
@@ -287,11 +293,88 @@ void print_shard(const roost::directory::Shard& s) {
             << (s.lmtp.empty() ? "-" : s.lmtp) << "\n";
 }
 
+// Copies every shard and user of the embedded engine ([auth] user_db) into
+// PostgreSQL ([directory] conninfo): credentials, routes with their
+// generations, quota limits. Users already there are left as they are.
+int migrate_directory(const roost::Config& config) {
+  namespace d = roost::directory;
+  if (config.directory.engine != "postgresql") return fail("[directory] engine is not postgresql: nowhere to migrate");
+  auto from = d::open_lmdb(config.auth.user_db, false);
+  if (!from) return fail(from.error());
+  auto to = d::open_postgresql(config.directory.conninfo, 1);
+  if (!to) return fail(to.error());
+  auto shards = (*from)->shards();
+  if (!shards) return fail(shards.error());
+  for (const auto& shard : *shards)
+    if (auto put = (*to)->put_shard(shard); !put) return fail(put.error());
+  auto names = (*from)->users();
+  if (!names) return fail(names.error());
+  std::size_t copied = 0, present = 0;
+  for (const auto& name : *names) {
+    auto user = (*from)->user(name);
+    if (!user) return fail(user.error());
+    if (!*user) continue;
+    auto there = (*to)->user(name);
+    if (!there) return fail(there.error());
+    if (*there) {
+      ++present;
+      continue;
+    }
+    if (auto added = (*to)->add(**user); !added) return fail(added.error());
+    ++copied;
+  }
+  std::cout << shards->size() << " shards, " << copied << " users copied, " << present << " already there\n";
+  return 0;
+}
+
+// Prints the directory's changes as they come (PostgreSQL NOTIFY), until
+// --count of them or --timeout seconds.
+int watch_directory(const roost::Config& config, const std::vector<std::string>& args) {
+  namespace d = roost::directory;
+  auto options = options_of(args, 1, {"--count", "--timeout"});
+  if (!options) return fail(options.error(), 2);
+  unsigned count = 0, timeout = 0;
+  for (const auto& [key, value] : *options) {
+    unsigned& into = key == "count" ? count : timeout;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), into);
+    if (ec != std::errc() || end != value.data() + value.size()) return fail("--" + key + ": expected a number", 2);
+  }
+  auto dir = open_directory(config, false);
+  if (!dir) return fail(dir.error());
+  std::mutex mutex;
+  std::condition_variable changed;
+  unsigned seen = 0;
+  auto watching = (*dir)->watch([&](const d::Change& change) {
+    std::lock_guard lock(mutex);
+    if (change.kind == d::Change::Kind::reset) {
+      std::cout << "watching" << std::endl;
+      return;
+    }
+    std::cout << (change.kind == d::Change::Kind::user ? "user " : "shard ") << change.key << std::endl;
+    ++seen;
+    changed.notify_all();
+  });
+  if (!watching) return fail(watching.error());
+  std::unique_lock lock(mutex);
+  auto done = [&] { return count > 0 && seen >= count; };
+  if (timeout > 0) changed.wait_for(lock, std::chrono::seconds(timeout), done);
+  else changed.wait(lock, done);
+  return done() || count == 0 ? 0 : 1;
+}
+
 // roostctl directory shard ... | user ...: the shards and where users live.
 int cmd_directory(const roost::Config& config, const std::vector<std::string>& args) {
   namespace d = roost::directory;
+  if (args.size() == 1 && args[0] == "init") {
+    if (config.directory.engine != "postgresql") return fail("[directory] engine is not postgresql: nothing to init");
+    auto made = d::init_postgresql(config.directory.conninfo);
+    if (!made) return fail(made.error());
+    return 0;
+  }
+  if (args.size() == 1 && args[0] == "migrate") return migrate_directory(config);
+  if (!args.empty() && args[0] == "watch") return watch_directory(config, args);
   if (args.size() < 2 || (args[0] != "shard" && args[0] != "user"))
-    return fail(std::string("directory needs shard or user and a verb\n") + usage, 2);
+    return fail(std::string("directory needs init, migrate, watch, or shard or user and a verb\n") + usage, 2);
   auto dir = open_directory(config, false);
   if (!dir) return fail(dir.error());
   const std::string& verb = args[1];

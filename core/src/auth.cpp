@@ -58,18 +58,26 @@ int sasl_log(void*, int level, const char* message) {
   return SASL_OK;
 }
 
-bool verify_user_password(std::string_view user, std::string_view password) {
+// Whether the password is the user's; an error when the directory could not
+// be asked (a temporary failure for the client, never "wrong password").
+std::expected<bool, std::string> verify_user_password(std::string_view user, std::string_view password) {
   Authenticator* auth = current_authenticator.load();
-  if (auth == nullptr) return false;
+  if (auth == nullptr) return std::unexpected("no authenticator");
   auto record = auth->credentials().find(user);
-  if (record && *record) return verify_password_hash(password, (*record)->password_hash);
+  if (!record) return std::unexpected(record.error());
+  if (*record) return verify_password_hash(password, (*record)->password_hash);
   verify_password_hash(password, decoy_hash());
   return false;
 }
 
 int sasl_checkpass(sasl_conn_t*, void*, const char* user, const char* pass, unsigned passlen,
                    struct propctx*) {
-  return verify_user_password(user, std::string_view(pass, passlen)) ? SASL_OK : SASL_BADAUTH;
+  auto verified = verify_user_password(user, std::string_view(pass, passlen));
+  if (!verified) {
+    log::error({.service = "auth"}, "user_db_error", {{"error", verified.error()}});
+    return SASL_FAIL;
+  }
+  return *verified ? SASL_OK : SASL_BADAUTH;
 }
 
 std::string hmac_bytes(std::string_view key, std::string_view data, std::size_t n) {
@@ -350,7 +358,11 @@ SaslStep Authenticator::check_password(std::string_view user, std::string_view p
     step.detail = "invalid user name";
     return step;
   }
-  if (verify_user_password(*canonical, password)) {
+  auto verified = verify_user_password(*canonical, password);
+  if (!verified) {
+    step.kind = SaslStep::Kind::error;
+    step.detail = verified.error();
+  } else if (*verified) {
     step.kind = SaslStep::Kind::success;
     step.user = *canonical;
   } else {

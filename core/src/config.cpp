@@ -302,6 +302,25 @@ const std::vector<Setting>& settings() {
         "How long a failure counts toward the delay of an address or user."},
        set_duration(&Config::auth, &Config::Auth::failure_window)},
 
+      {{"directory", "engine", "lmdb",
+        "Where users, their credentials and their shards are kept: lmdb (the user_db folder of [auth], one "
+        "machine) or postgresql (conninfo; more than one machine, docs/directory.md)."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         if (v != "lmdb" && v != "postgresql") return std::unexpected("expected lmdb or postgresql");
+         c.directory.engine = std::string(v);
+         return {};
+       }},
+      {{"directory", "conninfo", "",
+        "The PostgreSQL connection string (libpq: \"host=db1 port=5432 dbname=roost user=roost\"; a password "
+        "belongs in ~/.pgpass or PGPASSFILE, not here). Never written to the log."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.directory.conninfo = std::string(v);
+         return {};
+       }},
+      {{"directory", "pool_size", "4",
+        "PostgreSQL connections each process keeps for look-ups (one more listens for changes)."},
+       set_uint(&Config::directory, &Config::Directory::pool_size, 1, 256)},
+
       {{"proxy_protocol", "trusted_networks", "",
         "Networks (CIDR, space separated) allowed to send a PROXY protocol header."},
        set_cidrs(&Config::proxy, &Config::Proxy::trusted_networks)},
@@ -689,6 +708,9 @@ std::expected<Config, ConfigError> parse_config(std::string_view text,
   }
   if (config.auth.failure_delay_max < config.auth.failure_delay) {
     return error(line_no, "[auth] failure_delay_max is shorter than failure_delay");
+  }
+  if (config.directory.engine == "postgresql" && config.directory.conninfo.empty()) {
+    return error(line_no, "[directory] engine = postgresql needs conninfo");
   }
 
   auto base = origin.has_parent_path() ? origin.parent_path() : std::filesystem::path(".");

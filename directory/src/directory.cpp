@@ -60,4 +60,17 @@ std::optional<std::string> place(const std::vector<Shard>& shards, const std::ma
   return best;
 }
 
+std::expected<std::optional<UserRecord>, std::string> Directory::find(std::string_view name) const {
+  auto found = user(name);
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return std::optional<UserRecord>{};
+  return std::optional<UserRecord>((*found)->credentials);
+}
+
+std::expected<std::unique_ptr<Directory>, std::string> open_directory(const Config& config, bool create) {
+  if (config.directory.engine == "postgresql")
+    return open_postgresql(config.directory.conninfo, config.directory.pool_size);
+  return open_lmdb(config.auth.user_db, create);
+}
+
 }  // namespace roost::directory

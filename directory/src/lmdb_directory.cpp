@@ -146,13 +146,6 @@ class LmdbDirectory final : public Directory {
     return d;
   }
 
-  std::expected<std::optional<UserRecord>, std::string> find(std::string_view name) const override {
-    auto found = user(name);
-    if (!found) return std::unexpected(found.error());
-    if (!*found) return std::optional<UserRecord>{};
-    return std::optional<UserRecord>((*found)->credentials);
-  }
-
   const std::string& decoy_key() const override { return decoy_key_; }
 
   std::expected<std::optional<User>, std::string> user(std::string_view name) const override {
@@ -213,6 +206,10 @@ class LmdbDirectory final : public Directory {
     });
     if (!read) return std::unexpected(read.error());
     return names;
+  }
+
+  std::expected<void, std::string> watch(std::function<void(const Change&)>) override {
+    return std::unexpected("the embedded directory sends no change notifications");
   }
 
   std::expected<bool, std::string> set_route(std::string_view name, std::uint64_t expected_generation,

@@ -154,6 +154,61 @@ class Instance:
             self.tmp.cleanup()
 
 
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+class Postgres:
+    """PostgreSQL 15 from Debian in a temporary folder, on a loopback port,
+    run as the unprivileged `postgres` user when the tests run as root (it
+    refuses root), stopped by its postmaster's pid. conninfo() names its
+    superuser `roost` and the database `postgres`."""
+
+    def __init__(self):
+        if not os.path.exists(os.path.join(PG_BIN, "initdb")):
+            raise AssertionError("PostgreSQL 15 is not installed: scripts/install-deps installs it")
+        self.tmp = tempfile.TemporaryDirectory(prefix="roost-pg-")
+        self.dir = self.tmp.name
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.as_user = []
+        if os.geteuid() == 0:
+            os.chmod(self.dir, 0o755)
+            subprocess.run(["chown", "postgres:postgres", self.dir], check=True)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        run(self.as_user + [os.path.join(PG_BIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "roost",
+                            "--no-sync", "-E", "UTF8", "--locale", "C"], timeout=120)
+        self.start()
+
+    def conninfo(self):
+        return f"host=127.0.0.1 port={self.port} dbname=postgres user=roost connect_timeout=5"
+
+    def start(self):
+        run(self.as_user + [os.path.join(PG_BIN, "pg_ctl"), "-w", "-t", "60", "-D", self.data,
+                            "-l", os.path.join(self.dir, "log"), "-o",
+                            f"-k {self.dir} -h 127.0.0.1 -p {self.port} -c fsync=off -c shared_buffers=16MB",
+                            "start"], timeout=90)
+
+    def stop(self):
+        pid_file = os.path.join(self.data, "postmaster.pid")
+        if not os.path.exists(pid_file):
+            return
+        with open(pid_file) as f:
+            pid = int(f.readline())
+        os.kill(pid, signal.SIGINT)  # fast shutdown
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
+    def close(self):
+        self.stop()
+        self.tmp.cleanup()
+
+
 class LineClient:
     def __init__(self, host, port, tls=False, timeout=10, sock=None):
         self.sock = sock or socket.create_connection((host, port), timeout=timeout)

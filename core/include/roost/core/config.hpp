@@ -88,6 +88,12 @@ struct Config {
     std::chrono::milliseconds failure_window{};
   } auth;
 
+  struct Directory {
+    std::string engine = "lmdb";  // lmdb ([auth] user_db) or postgresql
+    std::string conninfo;         // libpq connection string (postgresql); never logged
+    unsigned pool_size = 4;       // PostgreSQL connections per process
+  } directory;
+
   struct Proxy {
     std::vector<Cidr> trusted_networks;
     std::chrono::milliseconds header_timeout{};

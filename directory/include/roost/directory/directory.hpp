@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "roost/core/config.hpp"
 #include "roost/core/credentials.hpp"
 
 namespace roost::directory {
@@ -59,11 +61,22 @@ struct User {
   std::optional<QuotaLimits> quota;  // absent: the configured defaults
 };
 
+// What changed in the directory (a watcher's cache drops that entry);
+// `reset` after the watch connection was lost: anything may have changed.
+struct Change {
+  enum class Kind : std::uint8_t { user, shard, reset };
+  Kind kind = Kind::reset;
+  std::string key;  // the user's canonical name or the shard's id
+};
+
 // A shard id: 1-64 bytes of [a-z0-9._-], or the reason it is not one.
 std::expected<void, std::string> check_shard_id(std::string_view id);
 
 class Directory : public CredentialSource {
  public:
+  // What authentication asks: the credentials of user().
+  std::expected<std::optional<UserRecord>, std::string> find(std::string_view name) const final;
+
   // Users. add() refuses a name that exists; replace_credentials() keeps
   // the route; remove() takes the route too.
   virtual std::expected<std::optional<User>, std::string> user(std::string_view name) const = 0;
@@ -83,6 +96,12 @@ class Directory : public CredentialSource {
   virtual std::expected<std::vector<Shard>, std::string> shards() const = 0;
   virtual std::expected<void, std::string> put_shard(const Shard& shard) = 0;
   virtual std::expected<void, std::string> remove_shard(std::string_view id) = 0;
+
+  // Calls `on_change` (on a thread of the directory's own) for every change
+  // any writer makes, at once: PostgreSQL's NOTIFY. Once per directory. The
+  // embedded engine has no notifications (an error says so); a cache over
+  // it expires its entries instead.
+  virtual std::expected<void, std::string> watch(std::function<void(const Change&)> on_change) = 0;
 };
 
 // The shard a new user goes to: among shards that are up, the one with the
@@ -94,5 +113,18 @@ std::optional<std::string> place(const std::vector<Shard>& shards, const std::ma
 // database, [auth] user_db). LMDB allows one open per process: open it once
 // and share it.
 std::expected<std::unique_ptr<Directory>, std::string> open_lmdb(const std::filesystem::path& dir, bool create);
+
+// The PostgreSQL engine: `conninfo` is a libpq connection string; up to
+// `pool_size` connections for look-ups. The schema must exist
+// (init_postgresql, `roostctl directory init`).
+std::expected<std::unique_ptr<Directory>, std::string> open_postgresql(const std::string& conninfo,
+                                                                       unsigned pool_size);
+// Creates the schema of docs/directory.md (tables, index, notify triggers);
+// running it again changes nothing.
+std::expected<void, std::string> init_postgresql(const std::string& conninfo);
+
+// The engine the configuration names ([directory] engine); `create` makes
+// the embedded engine's folder when missing.
+std::expected<std::unique_ptr<Directory>, std::string> open_directory(const Config& config, bool create);
 
 }  // namespace roost::directory
