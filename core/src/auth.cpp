@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 #include <unistd.h>
@@ -65,9 +66,15 @@ std::expected<bool, std::string> verify_user_password(std::string_view user, std
   if (auth == nullptr) return std::unexpected("no authenticator");
   auto record = auth->credentials().find(user);
   if (!record) return std::unexpected(record.error());
-  if (*record) return verify_password_hash(password, (*record)->password_hash);
-  verify_password_hash(password, decoy_hash());
-  return false;
+  if (!*record) {
+    verify_password_hash(password, decoy_hash());
+    return false;
+  }
+  const std::string& hash = (*record)->password_hash;
+  if (auth->remembered(user, password, hash)) return true;
+  if (!verify_password_hash(password, hash)) return false;
+  auth->remember(user, password, hash);
+  return true;
 }
 
 int sasl_checkpass(sasl_conn_t*, void*, const char* user, const char* pass, unsigned passlen,
@@ -174,7 +181,39 @@ std::string join(const std::vector<std::string>& words) {
 }  // namespace
 
 Authenticator::Authenticator(std::shared_ptr<const CredentialSource> credentials, const Config::Auth& auth)
-    : credentials_(std::move(credentials)), limits_(auth) {}
+    : credentials_(std::move(credentials)), limits_(auth), cache_key_(32, '\0') {
+  RAND_bytes(reinterpret_cast<unsigned char*>(cache_key_.data()), static_cast<int>(cache_key_.size()));
+}
+
+bool Authenticator::remembered(std::string_view user, std::string_view password, const std::string& password_hash) {
+  std::lock_guard lock(mutex_);
+  auto it = remembered_.find(user);
+  if (it == remembered_.end()) return false;
+  const Remembered& r = it->second;
+  if (std::chrono::steady_clock::now() >= r.until || r.password_hash != password_hash) {
+    remembered_.erase(it);
+    return false;
+  }
+  // A wrong password misses, and leaves the entry: guessing must not make
+  // the right password's next login dear again.
+  const std::string mac = hmac_bytes(cache_key_, password, 32);
+  if (CRYPTO_memcmp(mac.data(), r.mac.data(), mac.size()) != 0) return false;
+  cache_hits_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Authenticator::remember(std::string_view user, std::string_view password, const std::string& password_hash) {
+  std::lock_guard lock(mutex_);
+  if (limits_.cache_ttl.count() <= 0 || limits_.cache_size == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (remembered_.size() >= limits_.cache_size) {
+    std::erase_if(remembered_, [&](const auto& entry) { return entry.second.until <= now; });
+    // Still full of live entries: start again rather than keep a list of ages.
+    if (remembered_.size() >= limits_.cache_size) remembered_.clear();
+  }
+  remembered_.insert_or_assign(std::string(user),
+                               Remembered{hmac_bytes(cache_key_, password, 32), password_hash, now + limits_.cache_ttl});
+}
 
 Authenticator::~Authenticator() {
   Authenticator* self = this;
@@ -205,6 +244,7 @@ std::expected<std::unique_ptr<Authenticator>, std::string> Authenticator::create
 void Authenticator::update_limits(const Config::Auth& auth) {
   std::lock_guard lock(mutex_);
   limits_ = auth;
+  if (limits_.cache_ttl.count() <= 0) remembered_.clear();
 }
 
 std::expected<std::unique_ptr<SaslExchange>, std::string> Authenticator::begin(

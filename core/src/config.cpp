@@ -302,6 +302,16 @@ const std::vector<Setting>& settings() {
         "How long a failure counts toward the delay of an address or user."},
        set_duration(&Config::auth, &Config::Auth::failure_window)},
 
+      {{"auth", "cache_ttl", "5m",
+        "How long a successful PLAIN, LOGIN or USER/PASS verification is remembered, so that a webmail logging "
+        "in on every page view costs a look-up instead of a yescrypt hash. Kept per user with a keyed hash of the "
+        "password (never the password) and the stored hash it matched: a changed password misses at once. "
+        "Failures are never remembered. 0 turns it off."},
+       set_duration(&Config::auth, &Config::Auth::cache_ttl)},
+      {{"auth", "cache_size", "100000",
+        "Users whose last verification the authentication cache keeps at most (about 200 bytes each)."},
+       set_uint(&Config::auth, &Config::Auth::cache_size, 0, 100000000)},
+
       {{"directory", "engine", "lmdb",
         "Where users, their credentials and their shards are kept: lmdb (the user_db folder of [auth], one "
         "machine) or postgresql (conninfo; more than one machine, docs/directory.md)."},

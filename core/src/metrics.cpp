@@ -80,6 +80,8 @@ void declare_standard_metrics(Metrics& m) {
   m.declare("roost_authentications_total", K::counter,
             "Authentication attempts, by service, mechanism and result.");
   m.declare("roost_deliveries_total", K::counter, "Messages delivered, by result.");
+  m.declare("roost_auth_cache_hits_total", K::counter,
+            "Password logins answered by the authentication cache ([auth] cache_ttl) without a hash.");
   m.declare("roost_bytes_received_total", K::counter, "Bytes received from clients, by service.");
   m.declare("roost_bytes_sent_total", K::counter, "Bytes sent to clients, by service.");
   m.declare("roost_tls_handshakes_total", K::counter, "TLS handshakes, by service and result.");

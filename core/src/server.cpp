@@ -391,6 +391,10 @@ std::expected<void, std::string> Server::start() {
   auto auth = Authenticator::create(*config, credentials_);
   if (!auth) return std::unexpected("authentication: " + auth.error());
   auth_ = std::move(*auth);
+  metrics_.add_collector([auth = auth_.get()](Metrics& m) {
+    m.series("roost_auth_cache_hits_total").store(static_cast<std::int64_t>(auth->cache_hits()),
+                                                  std::memory_order_relaxed);
+  });
 
   std::vector<ListenerConfig> wanted = config->listeners;
   wanted.push_back(ListenerConfig{.name = "admin",

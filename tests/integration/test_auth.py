@@ -6,12 +6,15 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import socket
 import ssl
 import time
 import unittest
 
-from roosttest import LineClient, WireTest, client_tls_context
+import urllib.request
+
+from roosttest import BIN, LineClient, WireTest, client_tls_context, run
 
 
 def b64(data):
@@ -302,6 +305,43 @@ class ScramIterations(WireTest):
             c = self.connect(self.tls_port, tls=True)
             c.line()
             self.assertEqual(self.server_first(c, user)["i"], count)
+
+
+class AuthCache(WireTest):
+    """[auth] cache_ttl: a repeated password login is answered without the
+    yescrypt hash (counted in roost_auth_cache_hits_total); a wrong password
+    is never taken for the cached one, and a changed password misses at
+    once, even one changed by another process (roostctl)."""
+    EXTRA = "[auth]\nfailure_delay = 10ms\nfailure_delay_max = 20ms\n"
+
+    def listeners(self):
+        return f"[listener tls]\nservice = test\naddress = 127.0.0.1:{self.tls_port}\ntls = implicit\n"
+
+    def hits(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.instance.metrics_port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        return int(re.search(r"^roost_auth_cache_hits_total (\d+)$", text, re.M).group(1))
+
+    def login(self, password):
+        c = self.connect(self.tls_port, tls=True)
+        c.line()
+        return c.command(f"LOGIN alice {password}")
+
+    def test_repeated_logins_hit_and_changes_miss(self):
+        self.assertEqual(self.login("s3cret-pass"), "+OK logged in as alice")
+        self.assertEqual(self.hits(), 0)
+        self.assertEqual(self.login("s3cret-pass"), "+OK logged in as alice")
+        self.assertEqual(self.hits(), 1)
+        self.assertEqual(self.login("wrong"), "-ERR [AUTH] authentication failed")
+        self.assertEqual(self.login("s3cret-pass"), "+OK logged in as alice")
+        self.assertEqual(self.hits(), 2)
+        run([os.path.join(BIN, "roostctl"), "--config", self.instance.conf, "user", "passwd", "alice",
+             "--password-stdin"], stdin="changed-pass\n")
+        self.assertEqual(self.login("s3cret-pass"), "-ERR [AUTH] authentication failed")
+        self.assertEqual(self.login("changed-pass"), "+OK logged in as alice")
+        self.assertEqual(self.hits(), 2)
+        self.assertEqual(self.login("changed-pass"), "+OK logged in as alice")
+        self.assertEqual(self.hits(), 3)
 
 
 class LoopbackCleartext(WireTest):

@@ -10,6 +10,7 @@
 // thread. One exchange is used by one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -111,6 +112,13 @@ class Authenticator {
   void end_attempt(const std::optional<IpAddress>& address);
 
   void update_limits(const Config::Auth& auth);
+
+  // The authentication cache ([auth] cache_ttl): true if `password` was
+  // verified for `user` (against `password_hash`, the stored hash now)
+  // within the TTL; remember() records a successful verification.
+  bool remembered(std::string_view user, std::string_view password, const std::string& password_hash);
+  void remember(std::string_view user, std::string_view password, const std::string& password_hash);
+  std::uint64_t cache_hits() const { return cache_hits_.load(std::memory_order_relaxed); }
   // The PBKDF2 iterations of new SCRAM verifiers (and of unknown users' decoys).
   unsigned scram_iterations();
 
@@ -136,6 +144,15 @@ class Authenticator {
   std::map<IpAddress, Failures> address_failures_;
   std::map<std::string, Failures, std::less<>> user_failures_;
   std::map<IpAddress, unsigned> attempts_;
+
+  struct Remembered {
+    std::string mac;            // HMAC-SHA-256 of the password under cache_key_
+    std::string password_hash;  // the stored hash it matched
+    std::chrono::steady_clock::time_point until;
+  };
+  std::string cache_key_;  // random, this process's alone
+  std::map<std::string, Remembered, std::less<>> remembered_;  // under mutex_
+  std::atomic<std::uint64_t> cache_hits_{0};
   std::chrono::steady_clock::time_point last_expiry_;
 };
 

@@ -86,6 +86,8 @@ struct Config {
     std::chrono::milliseconds failure_delay{};
     std::chrono::milliseconds failure_delay_max{};
     std::chrono::milliseconds failure_window{};
+    std::chrono::milliseconds cache_ttl{};  // remembered password verifications; 0: none
+    unsigned cache_size = 0;
   } auth;
 
   struct Directory {
