@@ -327,6 +327,13 @@ const std::vector<Setting>& settings() {
          c.directory.conninfo = std::string(v);
          return {};
        }},
+      {{"directory", "shard", "",
+        "The id of the shard this node is (roostctl directory shard add): it serves users whose route names it, "
+        "and users with no shard. A user routed to another shard, or being moved, gets a temporary error at login."},
+       [](Config& c, std::string_view v) -> std::expected<void, std::string> {
+         c.directory.shard = std::string(v);
+         return {};
+       }},
       {{"directory", "pool_size", "4",
         "PostgreSQL connections each process keeps for look-ups (one more listens for changes)."},
        set_uint(&Config::directory, &Config::Directory::pool_size, 1, 256)},

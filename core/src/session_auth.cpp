@@ -71,6 +71,18 @@ asio::awaitable<AuthOutcome> finish(Session& session, const SaslStep& step,
         {{"service", std::string(session.listener.service)}, {"mechanism", std::string(mechanism)},
          {"result", std::string(result)}});
   };
+  std::string refused;  // why a user whose credentials are right is not served here
+  if (step.kind == SaslStep::Kind::success) {
+    auto admit = [&] { return auth.credentials().admit(step.user); };
+    auto admitted = co_await on_auth_pool(session, admit);
+    if (!admitted) refused = admitted.error();
+  }
+  if (!refused.empty()) {
+    count("elsewhere");
+    log::warning(session.log_context(), "login_refused",
+                 {{"mechanism", mechanism}, {"attempted_user", step.user}, {"detail", refused}});
+    co_return AuthOutcome{AuthOutcome::Kind::temporary};
+  }
   switch (step.kind) {
     case SaslStep::Kind::success:
       auth.record_success(address, step.user);

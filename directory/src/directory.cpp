@@ -63,14 +63,29 @@ std::optional<std::string> place(const std::vector<Shard>& shards, const std::ma
 std::expected<std::optional<UserRecord>, std::string> Directory::find(std::string_view name) const {
   auto found = user(name);
   if (!found) return std::unexpected(found.error());
-  if (!*found) return std::optional<UserRecord>{};
+  if (!*found || (*found)->route.state == UserState::disabled) return std::optional<UserRecord>{};
   return std::optional<UserRecord>((*found)->credentials);
 }
 
+std::expected<void, std::string> Directory::admit(std::string_view name) const {
+  auto found = user(name);
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return std::unexpected("no such user");
+  const Route& route = (*found)->route;
+  if (!route.shard.empty() && route.shard != own_shard_)
+    return std::unexpected("the user's mail is on shard " + route.shard +
+                           (own_shard_.empty() ? std::string(", this node has none") : ", this node is " + own_shard_));
+  if (route.state != UserState::active)
+    return std::unexpected("the user is " + std::string(to_string(route.state)));
+  return {};
+}
+
 std::expected<std::unique_ptr<Directory>, std::string> open_directory(const Config& config, bool create) {
-  if (config.directory.engine == "postgresql")
-    return open_postgresql(config.directory.conninfo, config.directory.pool_size);
-  return open_lmdb(config.auth.user_db, create);
+  auto opened = config.directory.engine == "postgresql"
+                    ? open_postgresql(config.directory.conninfo, config.directory.pool_size)
+                    : open_lmdb(config.auth.user_db, create);
+  if (opened) (*opened)->set_own_shard(config.directory.shard);
+  return opened;
 }
 
 }  // namespace roost::directory

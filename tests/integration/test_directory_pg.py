@@ -100,7 +100,16 @@ class DirectoryOnPostgres(unittest.TestCase):
         self.assertEqual(self.ctl("directory", "migrate").stdout, "1 shards, 0 users copied, 2 already there\n")
         self.assertEqual(self.ctl("user", "list").stdout.split(), ["alice", "bob", "mia", "noah"])
 
+        # This node is s2: the users it serves are routed there.
+        for name in ("alice", "mia", "noah"):
+            self.ctl("directory", "user", "set", name, "--shard", "s2")
+        self.ctl("directory", "user", "set", "bob", "--state", "active")
+        self.ctl("directory", "user", "set", "mia", "--shard", "s1")
+        self.instance.write(self.instance.listeners_text, self.instance.extra + "shard = s2\n")
         self.instance.start(program="roostd")
+        self.assertIn("UNAVAILABLE", self.login("mia", "mia-pw"))  # on s1
+        self.ctl("directory", "user", "set", "mia", "--shard", "s2")
+        self.assertEqual(self.login("bob", "bob-pw"), "OK")
         self.assertEqual(self.login("alice", "alice-pw"), "OK")
         self.assertEqual(self.login("mia", "mia-pw"), "OK")
         self.assertIn("AUTHENTICATIONFAILED", self.login("alice", "wrong"))

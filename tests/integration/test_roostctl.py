@@ -159,8 +159,8 @@ class Users(unittest.TestCase):
 class Directory(unittest.TestCase):
     """roostctl directory: shards, where each user lives, placement of new
     users by weight, and route changes that take the generation one higher;
-    a user placed on a shard still logs in to the node that holds the
-    directory (routing by it is the proxy's job)."""
+    a node serves only users routed to it ([directory] shard) or to no
+    shard, and only while they are active."""
 
     def setUp(self):
         self.instance = Instance()
@@ -221,17 +221,31 @@ class Directory(unittest.TestCase):
             failed = self.ctl(*verb_args, check=False)
             self.assertNotEqual(failed.returncode, 0, verb_args)
 
-        # The daemon authenticates against the same directory.
+        # The daemon authenticates against the same directory, as shard2.
         port = free_port()
         self.instance.write(f"[listener imap]\nservice = imap\naddress = 127.0.0.1:{port}\n",
-                            "[auth]\nallow_plaintext_loopback = true\n")
+                            "[auth]\nallow_plaintext_loopback = true\n[directory]\nshard = shard2\n")
         self.instance.start(program="roostd")
-        c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
-        self.assertEqual(c.login("bob", "new-bob-pw")[0], "OK")
-        c.logout()
-        c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
-        with self.assertRaises(imaplib.IMAP4.error):
-            c.login("bob", "bob-pw")
+
+        def login(user, password):
+            c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+            try:
+                return c.login(user, password)[0]
+            except imaplib.IMAP4.error as e:
+                return str(e)
+
+        self.assertEqual(login("bob", "new-bob-pw"), "OK")
+        self.assertIn("AUTHENTICATIONFAILED", login("bob", "bob-pw"))
+        self.assertEqual(login("alice", "alice-pw"), "OK")  # no shard: local to every node
+        on_shard1 = self.ctl("directory", "user", "list", "--shard", "shard1").stdout.split()[0]
+        self.assertIn("UNAVAILABLE", login(on_shard1, "pw"))  # its mail is elsewhere
+        self.ctl("directory", "user", "set", "bob", "--state", "moving")
+        self.assertIn("UNAVAILABLE", login("bob", "new-bob-pw"))
+        self.ctl("directory", "user", "set", "bob", "--state", "disabled")
+        self.assertIn("AUTHENTICATIONFAILED", login("bob", "new-bob-pw"))  # as if no such user
+        self.ctl("directory", "user", "set", "bob", "--state", "active")
+        self.assertEqual(login("bob", "new-bob-pw"), "OK")
+        self.assertIn("login_refused", self.instance.read_log())
 
 
 class Quota(unittest.TestCase):

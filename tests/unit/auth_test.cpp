@@ -55,6 +55,7 @@ class MemoryCredentials : public CredentialSource {
     return std::optional<UserRecord>(it->second);
   }
   const std::string& decoy_key() const override { return decoy_key_; }
+  std::expected<void, std::string> admit(std::string_view) const override { return {}; }
 
  private:
   std::map<std::string, UserRecord> users_;

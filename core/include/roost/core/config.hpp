@@ -94,6 +94,7 @@ struct Config {
     std::string engine = "lmdb";  // lmdb ([auth] user_db) or postgresql
     std::string conninfo;         // libpq connection string (postgresql); never logged
     unsigned pool_size = 4;       // PostgreSQL connections per process
+    std::string shard;            // this node's shard id; empty: it serves local users only
   } directory;
 
   struct Proxy {

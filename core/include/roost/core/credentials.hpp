@@ -58,6 +58,10 @@ class CredentialSource {
   // parameters for unknown users, so that an exchange for a user who does
   // not exist looks and fails exactly like one with a wrong password.
   virtual const std::string& decoy_key() const = 0;
+  // Whether this node serves the (authenticated) user now: an error text
+  // for the log when not (the user's mail is on another shard, or being
+  // moved), which the client sees as a temporary failure.
+  virtual std::expected<void, std::string> admit(std::string_view user) const = 0;
 };
 
 

@@ -74,8 +74,15 @@ std::expected<void, std::string> check_shard_id(std::string_view id);
 
 class Directory : public CredentialSource {
  public:
-  // What authentication asks: the credentials of user().
+  // What authentication asks: the credentials of user(); none for a
+  // disabled user, who cannot log in (and looks like no user at all).
   std::expected<std::optional<UserRecord>, std::string> find(std::string_view name) const final;
+  // A node serves a user whose route names no shard or this node's
+  // ([directory] shard), in state active; the generation it served last is
+  // not yet checked (the proxy's fencing, issue 24).
+  std::expected<void, std::string> admit(std::string_view user) const final;
+  void set_own_shard(std::string shard) { own_shard_ = std::move(shard); }
+  const std::string& own_shard() const { return own_shard_; }
 
   // Users. add() refuses a name that exists; replace_credentials() keeps
   // the route; remove() takes the route too.
@@ -102,6 +109,9 @@ class Directory : public CredentialSource {
   // embedded engine has no notifications (an error says so); a cache over
   // it expires its entries instead.
   virtual std::expected<void, std::string> watch(std::function<void(const Change&)> on_change) = 0;
+
+ private:
+  std::string own_shard_;  // empty: this node serves local users only
 };
 
 // The shard a new user goes to: among shards that are up, the one with the
