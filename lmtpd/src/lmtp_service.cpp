@@ -147,6 +147,13 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
         return;
       }
       if (!*record) continue;
+      // The user's mail lives on another shard, or is being moved: the MTA
+      // keeps the message and retries (the proxy sends it to the right one).
+      if (auto admitted = session.server.auth().credentials().admit(*name); !admitted) {
+        log::warning(session.log_context(), "rcpt_refused", {{"recipient", *name}, {"detail", admitted.error()}});
+        reply = "451 4.3.0 Mailbox not on this server now, try again later";
+        return;
+      }
       auto user = store_->open_user(*name);
       if (!user) {
         reply = storage_reply(session, user.error(), "open_user");

@@ -247,6 +247,26 @@ class Directory(unittest.TestCase):
         self.assertEqual(login("bob", "new-bob-pw"), "OK")
         self.assertIn("login_refused", self.instance.read_log())
 
+    def test_lmtp_takes_mail_only_for_its_own_users(self):
+        self.ctl("directory", "shard", "add", "shard1")
+        self.ctl("directory", "shard", "add", "shard2")
+        self.ctl("user", "add", "here", "--shard", "shard2", "--password-stdin", stdin="pw\n")
+        self.ctl("user", "add", "there", "--shard", "shard1", "--password-stdin", stdin="pw\n")
+        port = free_port()
+        self.instance.write(f"[listener lmtp]\nservice = lmtp\naddress = 127.0.0.1:{port}\n",
+                            "[directory]\nshard = shard2\n")
+        self.instance.start(program="roostd")
+        with smtplib.LMTP("127.0.0.1", port, timeout=20) as lmtp:
+            refused = lmtp.sendmail("a@example.org", ["here", "there"], b"Subject: hi\r\n\r\nbody\r\n")
+        # RFC 2033: the accepted recipient gets the message, the other a
+        # temporary refusal at RCPT, which the MTA retries.
+        self.assertEqual(list(refused), ["there"])
+        self.assertEqual(refused["there"][0], 451)
+        mail = os.path.join(self.instance.dir, "data", "mail")
+        self.assertEqual(len(os.listdir(os.path.join(mail, "here", "new"))), 1)
+        self.assertFalse(os.path.exists(os.path.join(mail, "there", "new")) and
+                         os.listdir(os.path.join(mail, "there", "new")))
+
 
 class Quota(unittest.TestCase):
     """roostctl quota: a user's own limits (those IMAP SETQUOTA sets), which
