@@ -70,9 +70,16 @@ std::expected<bool, std::string> verify_user_password(std::string_view user, std
     verify_password_hash(password, decoy_hash());
     return false;
   }
-  const std::string& hash = (*record)->password_hash;
+  std::string hash = (*record)->password_hash;
   if (auth->remembered(user, password, hash)) return true;
-  if (!verify_password_hash(password, hash)) return false;
+  if (!verify_password_hash(password, hash)) {
+    // The credentials may come from a cache that has not heard of a new
+    // password yet: ask the store itself before saying no.
+    auto fresh = auth->credentials().find_fresh(user);
+    if (!fresh || !*fresh || (*fresh)->password_hash == hash) return false;
+    hash = (*fresh)->password_hash;
+    if (!verify_password_hash(password, hash)) return false;
+  }
   auth->remember(user, password, hash);
   return true;
 }

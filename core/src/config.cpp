@@ -334,6 +334,17 @@ const std::vector<Setting>& settings() {
          c.directory.shard = std::string(v);
          return {};
        }},
+      {{"directory", "cache_ttl", "10s",
+        "How long a process remembers a user looked up in PostgreSQL; a change any writer makes drops the entry at "
+        "once (NOTIFY), so this only bounds staleness while notifications are down."},
+       set_duration(&Config::directory, &Config::Directory::cache_ttl)},
+      {{"directory", "cache_stale", "15m",
+        "How much longer a remembered user is served while PostgreSQL cannot be reached: users who logged in lately "
+        "keep logging in through an outage; others get a temporary error."},
+       set_duration(&Config::directory, &Config::Directory::cache_stale)},
+      {{"directory", "cache_size", "1000000",
+        "Users a process remembers at most (about 600 bytes each)."},
+       set_uint(&Config::directory, &Config::Directory::cache_size, 1, 100000000)},
       {{"directory", "pool_size", "4",
         "PostgreSQL connections each process keeps for look-ups (one more listens for changes)."},
        set_uint(&Config::directory, &Config::Directory::pool_size, 1, 256)},

@@ -81,9 +81,16 @@ std::expected<void, std::string> Directory::admit(std::string_view name) const {
 }
 
 std::expected<std::unique_ptr<Directory>, std::string> open_directory(const Config& config, bool create) {
-  auto opened = config.directory.engine == "postgresql"
-                    ? open_postgresql(config.directory.conninfo, config.directory.pool_size)
-                    : open_lmdb(config.auth.user_db, create);
+  std::expected<std::unique_ptr<Directory>, std::string> opened;
+  if (config.directory.engine == "postgresql") {
+    opened = open_postgresql(config.directory.conninfo, config.directory.pool_size);
+    if (opened)
+      opened = cached(std::move(*opened), CacheSettings{.ttl = config.directory.cache_ttl,
+                                                        .stale = config.directory.cache_stale,
+                                                        .max_entries = config.directory.cache_size});
+  } else {
+    opened = open_lmdb(config.auth.user_db, create);
+  }
   if (opened) (*opened)->set_own_shard(config.directory.shard);
   return opened;
 }

@@ -95,6 +95,9 @@ struct Config {
     std::string conninfo;         // libpq connection string (postgresql); never logged
     unsigned pool_size = 4;       // PostgreSQL connections per process
     std::string shard;            // this node's shard id; empty: it serves local users only
+    std::chrono::milliseconds cache_ttl{};    // PostgreSQL look-ups remembered
+    std::chrono::milliseconds cache_stale{};  // ... and served while the database is away
+    unsigned cache_size = 0;
   } directory;
 
   struct Proxy {

@@ -54,6 +54,11 @@ class CredentialSource {
   virtual ~CredentialSource() = default;
   // Absent if there is no such user; an error if the look-up failed.
   virtual std::expected<std::optional<UserRecord>, std::string> find(std::string_view name) const = 0;
+  // The same, asked of the store itself past any cache: after a password
+  // did not match credentials that may have changed meanwhile.
+  virtual std::expected<std::optional<UserRecord>, std::string> find_fresh(std::string_view name) const {
+    return find(name);
+  }
   // A random key made with the store, used to derive convincing SCRAM
   // parameters for unknown users, so that an exchange for a user who does
   // not exist looks and fails exactly like one with a wrong password.

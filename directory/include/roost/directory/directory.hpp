@@ -13,6 +13,7 @@
 // blocking pool.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -133,8 +134,19 @@ std::expected<std::unique_ptr<Directory>, std::string> open_postgresql(const std
 // running it again changes nothing.
 std::expected<void, std::string> init_postgresql(const std::string& conninfo);
 
-// The engine the configuration names ([directory] engine); `create` makes
-// the embedded engine's folder when missing.
+// A look-up cache in front of `engine` (directory/src/cached_directory.cpp):
+// users for `ttl`, dropped at once on the engine's change notifications,
+// and served up to `stale` longer while the engine cannot be reached.
+struct CacheSettings {
+  std::chrono::milliseconds ttl{10000};
+  std::chrono::milliseconds stale{15 * 60 * 1000};
+  std::size_t max_entries = 1000000;
+};
+std::unique_ptr<Directory> cached(std::unique_ptr<Directory> engine, CacheSettings settings);
+
+// The engine the configuration names ([directory] engine), PostgreSQL with
+// the look-up cache in front; `create` makes the embedded engine's folder
+// when missing.
 std::expected<std::unique_ptr<Directory>, std::string> open_directory(const Config& config, bool create);
 
 }  // namespace roost::directory
