@@ -548,7 +548,7 @@ const std::vector<Setting>& settings() {
 
 const std::vector<ListenerSetting>& listener_settings() {
   static const std::vector<ListenerSetting> table = {
-      {{"listener", "service", "(required)", "The protocol served: imap, pop3 or lmtp."},
+      {{"listener", "service", "(required)", "The protocol served: imap, pop3, lmtp or socketmap (Postfix transport look-ups from the directory, docs/directory.md)."},
        [](ListenerConfig& l, std::string_view v) -> std::expected<void, std::string> {
          if (v.empty()) return std::unexpected("must not be empty");
          l.service = std::string(v);

@@ -1,0 +1,102 @@
+#include "roost/proxy/socketmap_service.hpp"
+
+#include "roost/core/ascii.hpp"
+#include "roost/core/auth.hpp"
+#include "roost/core/blocking.hpp"
+#include "roost/core/connection.hpp"
+#include "roost/core/log.hpp"
+#include "roost/directory/directory.hpp"
+#include "roost/proxy/socketmap.hpp"
+
+namespace roost::proxy {
+
+namespace {
+
+// The reply for `transport`: the user's shard's LMTP endpoint. The key is a
+// recipient address; the user is found as LMTP finds it (the whole address,
+// the local part in the default domain, then without a +detail).
+std::string transport_reply(const directory::Directory& dir, const Config& config, std::string_view key) {
+  std::vector<std::string> candidates{std::string(key)};
+  const std::size_t at = key.rfind('@');
+  std::string_view local = key.substr(0, at);
+  if (at != std::string_view::npos && ascii_iequals(key.substr(at + 1), config.lmtp.default_domain))
+    candidates.emplace_back(local);
+  if (!config.lmtp.subaddress_separator.empty()) {
+    if (std::size_t cut = local.find(config.lmtp.subaddress_separator[0]); cut != std::string_view::npos) {
+      if (at != std::string_view::npos) candidates.push_back(std::string(local.substr(0, cut)) + std::string(key.substr(at)));
+      candidates.emplace_back(local.substr(0, cut));
+    }
+  }
+  for (const auto& candidate : candidates) {
+    auto user = dir.user(candidate);
+    if (!user) return "TEMP directory unavailable";
+    if (!*user) continue;
+    const auto& route = (*user)->route;
+    if (route.state == directory::UserState::moving) return "TEMP the mailbox is being moved";
+    if (route.state == directory::UserState::disabled) return "NOTFOUND ";
+    if (route.shard.empty()) return "NOTFOUND ";  // local: the MTA's default transport
+    auto shards = dir.shards();
+    if (!shards) return "TEMP directory unavailable";
+    for (const auto& shard : *shards) {
+      if (shard.id != route.shard) continue;
+      if (shard.state == directory::ShardState::down) return "TEMP the mailbox's server is down";
+      std::string hop = lmtp_nexthop(shard.lmtp);
+      if (hop.empty()) return "TEMP the mailbox's server has no LMTP endpoint";
+      return "OK " + hop;
+    }
+    return "TEMP the mailbox's server is not in the directory";
+  }
+  return "NOTFOUND ";
+}
+
+class SocketmapService final : public Service {
+ public:
+  explicit SocketmapService(Server& server) : server_(server) {}
+  std::string_view name() const override { return "socketmap"; }
+  std::string refusal(Refusal) const override { return netstring("TEMP too many connections"); }
+
+  asio::awaitable<void> serve(Session& session) override {
+    auto& conn = *session.connection;
+    const auto* dir = dynamic_cast<const directory::Directory*>(&server_.auth().credentials());
+    std::string input;
+    for (;;) {
+      ParsedRequest parsed = parse_socketmap(input);
+      if (!parsed.request && parsed.consumed > 0) {
+        log::warning(session.log_context(), "socketmap_bad_request", {});
+        co_return;
+      }
+      if (!parsed.request) {
+        std::string more;
+        // Postfix keeps its connection open between look-ups.
+        auto status = co_await conn.read_exact(more, 1, std::chrono::minutes(5));
+        if (status != ReadStatus::ok) co_return;
+        input += more;
+        continue;
+      }
+      input.erase(0, parsed.consumed);
+      const SocketmapRequest& request = *parsed.request;
+      std::string reply;
+      if (request.name != "transport") {
+        reply = "PERM unknown map " + request.name.substr(0, 64);
+      } else if (dir == nullptr) {
+        reply = "TEMP no directory";
+      } else {
+        auto look_up = [&] { return transport_reply(*dir, *session.config, request.key); };
+        reply = co_await on_blocking_pool(session, look_up);
+      }
+      conn.send(netstring(reply));
+      if (!co_await conn.flush(std::chrono::seconds(30))) co_return;
+    }
+  }
+
+ private:
+  Server& server_;
+};
+
+}  // namespace
+
+ServiceFactory socketmap_service_factory() {
+  return {"socketmap", [](Server& server) { return std::make_unique<SocketmapService>(server); }};
+}
+
+}  // namespace roost::proxy
