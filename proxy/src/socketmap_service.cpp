@@ -1,5 +1,7 @@
 #include "roost/proxy/socketmap_service.hpp"
 
+#include <charconv>
+
 #include "roost/core/ascii.hpp"
 #include "roost/core/auth.hpp"
 #include "roost/core/blocking.hpp"
@@ -59,6 +61,10 @@ class SocketmapService final : public Service {
     auto& conn = *session.connection;
     const auto* dir = dynamic_cast<const directory::Directory*>(&server_.auth().credentials());
     std::string input;
+    // Postfix keeps its connection open between look-ups (up to 5 minutes
+    // idle); once a request has begun, all of it must come within 10
+    // seconds, however it is spread (one deadline, not one per byte).
+    std::chrono::steady_clock::time_point request_deadline;
     for (;;) {
       ParsedRequest parsed = parse_socketmap(input);
       if (!parsed.request && parsed.consumed > 0) {
@@ -66,10 +72,23 @@ class SocketmapService final : public Service {
         co_return;
       }
       if (!parsed.request) {
+        std::chrono::steady_clock::duration wait = std::chrono::minutes(5);
+        if (!input.empty()) {
+          wait = request_deadline - std::chrono::steady_clock::now();
+          if (wait <= std::chrono::steady_clock::duration::zero()) co_return;
+        }
+        // The length prefix first, then the rest of the netstring at once.
+        std::size_t want = 1;
+        if (auto colon = input.find(':'); colon != std::string::npos) {
+          std::size_t length = 0;
+          std::from_chars(input.data(), input.data() + colon, length);
+          want = colon + 1 + length + 1 - input.size();
+        }
         std::string more;
-        // Postfix keeps its connection open between look-ups.
-        auto status = co_await conn.read_exact(more, 1, std::chrono::minutes(5));
+        auto status = co_await conn.read_exact(
+            more, want, std::chrono::duration_cast<std::chrono::milliseconds>(wait));
         if (status != ReadStatus::ok) co_return;
+        if (input.empty()) request_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         input += more;
         continue;
       }

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from roosttest import BIN, Instance, free_port, run
@@ -71,6 +72,18 @@ class Socketmap(unittest.TestCase):
             s.sendall(b"9999999999:transport x,")
             self.assertEqual(s.recv(100), b"")
         self.assertEqual(self.postmap("alice@example.org").returncode, 0)
+
+    def test_a_request_has_one_deadline(self):
+        # A byte now and then does not keep a begun request open: all of it
+        # must come within 10 seconds (issue 23 item 8's class of bug).
+        with socket.create_connection(("127.0.0.1", self.port), timeout=20) as s:
+            started = time.monotonic()
+            for piece in (b"2", b"7", b":", b"t", b"r", b"a"):
+                s.sendall(piece)
+                time.sleep(1.5)
+            s.settimeout(10)
+            self.assertEqual(s.recv(100), b"")
+            self.assertLess(time.monotonic() - started, 15)
 
 
 if __name__ == "__main__":
