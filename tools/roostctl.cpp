@@ -54,6 +54,7 @@ constexpr const char* usage =
     "  roostctl --config FILE directory user where NAME\n"
     "  roostctl --config FILE directory user list [--shard ID]\n"
     "  roostctl --config FILE directory user set NAME [--shard ID] [--state active|moving|disabled]\n"
+    "  roostctl --config FILE directory alias add ALIAS USER | del ALIAS | list USER\n"
     "  roostctl --config FILE who\n"
     "  roostctl --config FILE kick USER\n"
     "  roostctl --config FILE index rebuild USER [FOLDER]\n"
@@ -322,6 +323,10 @@ int migrate_directory(const roost::Config& config) {
     }
     if (auto added = (*to)->add(**user); !added) return fail(added.error());
     ++copied;
+    auto aliases = (*from)->aliases(name);
+    if (!aliases) return fail(aliases.error());
+    for (const auto& alias : *aliases)
+      if (auto made = (*to)->add_alias(alias, name); !made) return fail(made.error());
   }
   std::cout << shards->size() << " shards, " << copied << " users copied, " << present << " already there\n";
   return 0;
@@ -373,11 +378,30 @@ int cmd_directory(const roost::Config& config, const std::vector<std::string>& a
   }
   if (args.size() == 1 && args[0] == "migrate") return migrate_directory(config);
   if (!args.empty() && args[0] == "watch") return watch_directory(config, args);
-  if (args.size() < 2 || (args[0] != "shard" && args[0] != "user"))
-    return fail(std::string("directory needs init, migrate, watch, or shard or user and a verb\n") + usage, 2);
+  if (args.size() < 2 || (args[0] != "shard" && args[0] != "user" && args[0] != "alias"))
+    return fail(std::string("directory needs init, migrate, watch, or shard, user or alias and a verb\n") + usage, 2);
   auto dir = open_directory(config, false);
   if (!dir) return fail(dir.error());
   const std::string& verb = args[1];
+  if (args[0] == "alias") {
+    if (verb == "add" && args.size() == 4) {
+      auto added = (*dir)->add_alias(args[2], args[3]);
+      if (!added) return fail(added.error());
+      return 0;
+    }
+    if (verb == "del" && args.size() == 3) {
+      auto removed = (*dir)->remove_alias(args[2]);
+      if (!removed) return fail(removed.error());
+      return 0;
+    }
+    if (verb == "list" && args.size() == 3) {
+      auto names = (*dir)->aliases(args[2]);
+      if (!names) return fail(names.error());
+      for (const auto& n : *names) std::cout << n << "\n";
+      return 0;
+    }
+    return fail("directory alias add ALIAS USER | del ALIAS | list USER", 2);
+  }
   if (args[0] == "shard") {
     if (verb == "list") {
       auto shards = (*dir)->shards();

@@ -76,6 +76,18 @@ class CachedDirectory final : public Directory {
     if (auto canonical = canonical_user_name(name)) forget(*canonical);
     return written;
   }
+  std::expected<std::optional<std::string>, std::string> alias_target(std::string_view alias) const override {
+    return engine_->alias_target(alias);
+  }
+  std::expected<void, std::string> add_alias(std::string_view alias, std::string_view name) override {
+    return engine_->add_alias(alias, name);
+  }
+  std::expected<void, std::string> remove_alias(std::string_view alias) override {
+    return engine_->remove_alias(alias);
+  }
+  std::expected<std::vector<std::string>, std::string> aliases(std::string_view name) const override {
+    return engine_->aliases(name);
+  }
   std::expected<std::vector<Shard>, std::string> shards() const override { return engine_->shards(); }
   std::expected<void, std::string> put_shard(const Shard& shard) override { return engine_->put_shard(shard); }
   std::expected<void, std::string> remove_shard(std::string_view id) override { return engine_->remove_shard(id); }

@@ -19,6 +19,7 @@ namespace {
 // "\x01" stands alone: a hex escape would swallow the "dec" that follows.
 constexpr std::string_view kDecoyKeyName = "\x01" "decoy-key";
 constexpr std::string_view kShardPrefix = "\x02" "shard:";
+constexpr std::string_view kAliasPrefix = "\x03" "alias:";
 constexpr std::string_view kRecordVersion = "v1";
 
 std::string lmdb_error(std::string_view what, int rc) { return std::string(what) + ": " + mdb_strerror(rc); }
@@ -166,6 +167,9 @@ class LmdbDirectory final : public Directory {
     auto canonical = canonical_user_name(u.credentials.name);
     if (!canonical) return std::unexpected(canonical.error());
     return write([&](MDB_txn* txn) -> std::expected<void, std::string> {
+      auto alias = get(txn, std::string(kAliasPrefix) + *canonical);
+      if (!alias) return std::unexpected(alias.error());
+      if (*alias) return std::unexpected(*canonical + " is an alias of " + **alias);
       std::string text = serialize(u);
       MDB_val key = as_val(*canonical), value = as_val(text);
       int rc = mdb_put(txn, dbi_, &key, &value, MDB_NOOVERWRITE);
@@ -185,13 +189,80 @@ class LmdbDirectory final : public Directory {
   std::expected<void, std::string> remove(std::string_view name) override {
     auto canonical = canonical_user_name(name);
     if (!canonical) return std::unexpected(canonical.error());
+    auto own = aliases(*canonical);
+    if (!own) return std::unexpected(own.error());
     return write([&](MDB_txn* txn) -> std::expected<void, std::string> {
       MDB_val key = as_val(*canonical);
       int rc = mdb_del(txn, dbi_, &key, nullptr);
       if (rc == MDB_NOTFOUND) return std::unexpected("no such user: " + *canonical);
       if (rc != 0) return std::unexpected(lmdb_error("mdb_del", rc));
+      for (const auto& alias : *own) {
+        std::string k = std::string(kAliasPrefix) + alias;
+        MDB_val alias_key = as_val(k);
+        if (int gone = mdb_del(txn, dbi_, &alias_key, nullptr); gone != 0 && gone != MDB_NOTFOUND)
+          return std::unexpected(lmdb_error("mdb_del", gone));
+      }
       return {};
     });
+  }
+
+  std::expected<std::optional<std::string>, std::string> alias_target(std::string_view alias) const override {
+    auto canonical = canonical_user_name(alias);
+    if (!canonical) return std::optional<std::string>{};
+    std::optional<std::string> out;
+    auto read = this->read([&](MDB_txn* txn) -> std::expected<void, std::string> {
+      auto target = get(txn, std::string(kAliasPrefix) + *canonical);
+      if (!target) return std::unexpected(target.error());
+      out = *target;
+      return {};
+    });
+    if (!read) return std::unexpected(read.error());
+    return out;
+  }
+
+  std::expected<void, std::string> add_alias(std::string_view alias, std::string_view name) override {
+    auto canonical = canonical_user_name(alias);
+    if (!canonical) return std::unexpected(canonical.error());
+    auto target = canonical_user_name(name);
+    if (!target) return std::unexpected(target.error());
+    return write([&](MDB_txn* txn) -> std::expected<void, std::string> {
+      auto user = get(txn, *target);
+      if (!user) return std::unexpected(user.error());
+      if (!*user) return std::unexpected("no such user: " + *target);
+      auto taken = get(txn, *canonical);
+      if (!taken) return std::unexpected(taken.error());
+      if (*taken) return std::unexpected(*canonical + " is a user");
+      std::string k = std::string(kAliasPrefix) + *canonical;
+      MDB_val key = as_val(k), value = as_val(*target);
+      int rc = mdb_put(txn, dbi_, &key, &value, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) return std::unexpected("alias already exists: " + *canonical);
+      if (rc != 0) return std::unexpected(lmdb_error("mdb_put", rc));
+      return {};
+    });
+  }
+
+  std::expected<void, std::string> remove_alias(std::string_view alias) override {
+    auto canonical = canonical_user_name(alias);
+    if (!canonical) return std::unexpected(canonical.error());
+    return write([&](MDB_txn* txn) -> std::expected<void, std::string> {
+      std::string k = std::string(kAliasPrefix) + *canonical;
+      MDB_val key = as_val(k);
+      int rc = mdb_del(txn, dbi_, &key, nullptr);
+      if (rc == MDB_NOTFOUND) return std::unexpected("no such alias: " + *canonical);
+      if (rc != 0) return std::unexpected(lmdb_error("mdb_del", rc));
+      return {};
+    });
+  }
+
+  std::expected<std::vector<std::string>, std::string> aliases(std::string_view name) const override {
+    auto canonical = canonical_user_name(name);
+    if (!canonical) return std::vector<std::string>{};
+    std::vector<std::string> out;
+    auto read = each(txn_kind::aliases, [&](std::string_view key, std::string_view value) {
+      if (value == *canonical) out.emplace_back(key.substr(kAliasPrefix.size()));
+    });
+    if (!read) return std::unexpected(read.error());
+    return out;
   }
 
   std::expected<std::vector<std::string>, std::string> users(std::optional<std::string_view> shard) const override {
@@ -265,7 +336,7 @@ class LmdbDirectory final : public Directory {
   }
 
  private:
-  enum class txn_kind { users, shards };
+  enum class txn_kind { users, shards, aliases };
   LmdbDirectory() = default;
 
   using Body = std::function<std::expected<void, std::string>(MDB_txn*)>;
@@ -332,9 +403,11 @@ class LmdbDirectory final : public Directory {
       for (int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
            rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
         std::string_view k = as_view(key);
-        const bool is_shard = k.starts_with(kShardPrefix);
+        const bool is_shard = k.starts_with(kShardPrefix), is_alias = k.starts_with(kAliasPrefix);
         const bool is_user = !k.empty() && static_cast<unsigned char>(k[0]) > 0x20;
-        if ((kind == txn_kind::shards && is_shard) || (kind == txn_kind::users && is_user)) visit(k, as_view(value));
+        if ((kind == txn_kind::shards && is_shard) || (kind == txn_kind::users && is_user) ||
+            (kind == txn_kind::aliases && is_alias))
+          visit(k, as_view(value));
       }
       mdb_cursor_close(cursor);
       return {};

@@ -48,34 +48,31 @@ CREATE TABLE IF NOT EXISTS roost_user (
   quota_messages bigint
 );
 CREATE INDEX IF NOT EXISTS roost_user_by_shard ON roost_user (shard);
+CREATE TABLE IF NOT EXISTS roost_alias (
+  alias text PRIMARY KEY,
+  name  text NOT NULL REFERENCES roost_user (name) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS roost_alias_by_name ON roost_alias (name);
 CREATE TABLE IF NOT EXISTS roost_meta (
   key   text PRIMARY KEY,
   value text NOT NULL
 );
-CREATE OR REPLACE FUNCTION roost_notify_user() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One notification per changed row: "user NAME" (an alias notifies under
+-- its own name) or "shard ID".
+CREATE OR REPLACE FUNCTION roost_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' THEN
-    PERFORM pg_notify('roost_directory', 'user ' || OLD.name);
-    RETURN OLD;
-  END IF;
-  PERFORM pg_notify('roost_directory', 'user ' || NEW.name);
-  RETURN NEW;
-END $$;
-CREATE OR REPLACE FUNCTION roost_notify_shard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    PERFORM pg_notify('roost_directory', 'shard ' || OLD.id);
-    RETURN OLD;
-  END IF;
-  PERFORM pg_notify('roost_directory', 'shard ' || NEW.id);
-  RETURN NEW;
+  PERFORM pg_notify('roost_directory', TG_ARGV[0] || ' ' || (to_jsonb(COALESCE(NEW, OLD)) ->> TG_ARGV[1]));
+  RETURN NULL;
 END $$;
 DROP TRIGGER IF EXISTS roost_user_changed ON roost_user;
 CREATE TRIGGER roost_user_changed AFTER INSERT OR UPDATE OR DELETE ON roost_user
-  FOR EACH ROW EXECUTE FUNCTION roost_notify_user();
+  FOR EACH ROW EXECUTE FUNCTION roost_notify('user', 'name');
+DROP TRIGGER IF EXISTS roost_alias_changed ON roost_alias;
+CREATE TRIGGER roost_alias_changed AFTER INSERT OR UPDATE OR DELETE ON roost_alias
+  FOR EACH ROW EXECUTE FUNCTION roost_notify('user', 'alias');
 DROP TRIGGER IF EXISTS roost_shard_changed ON roost_shard;
 CREATE TRIGGER roost_shard_changed AFTER INSERT OR UPDATE OR DELETE ON roost_shard
-  FOR EACH ROW EXECUTE FUNCTION roost_notify_shard();
+  FOR EACH ROW EXECUTE FUNCTION roost_notify('shard', 'id');
 )sql";
 
 constexpr const char* kUserColumns =
@@ -93,9 +90,16 @@ const std::vector<Statement>& statements() {
       {"user_get", std::string("SELECT ") + kUserColumns + " FROM roost_user WHERE name = $1", 1},
       {"user_add",
        "INSERT INTO roost_user (name, password_hash, scram_sha1, scram_sha256, shard, state, generation, "
-       "delay_until, quota_bytes, quota_messages) VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10) "
-       "ON CONFLICT (name) DO NOTHING",
+       "delay_until, quota_bytes, quota_messages) SELECT $1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10 "
+       "WHERE NOT EXISTS (SELECT 1 FROM roost_alias WHERE alias = $1) ON CONFLICT (name) DO NOTHING",
        10},
+      {"alias_get", "SELECT name FROM roost_alias WHERE alias = $1", 1},
+      {"alias_add",
+       "INSERT INTO roost_alias (alias, name) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM roost_user WHERE name = $2) "
+       "AND NOT EXISTS (SELECT 1 FROM roost_user WHERE name = $1) ON CONFLICT (alias) DO NOTHING",
+       2},
+      {"alias_remove", "DELETE FROM roost_alias WHERE alias = $1", 1},
+      {"aliases_of", "SELECT alias FROM roost_alias WHERE name = $1 ORDER BY alias", 1},
       {"user_credentials",
        "UPDATE roost_user SET password_hash = $2, scram_sha1 = $3, scram_sha256 = $4 WHERE name = $1", 4},
       {"user_remove", "DELETE FROM roost_user WHERE name = $1", 1},
@@ -212,8 +216,10 @@ class PgDirectory final : public Directory {
                                  u.credentials.scram_sha256, r.shard, std::string(to_string(r.state)),
                                  std::to_string(r.generation), std::to_string(r.delay_until), bytes, messages});
     if (!done) return std::unexpected(done.error());
-    if (std::string_view(PQcmdTuples(done->get())) == "0") return std::unexpected("user already exists: " + *canonical);
-    return {};
+    if (std::string_view(PQcmdTuples(done->get())) != "0") return {};
+    auto alias = alias_target(*canonical);
+    if (alias && *alias) return std::unexpected(*canonical + " is an alias of " + **alias);
+    return std::unexpected("user already exists: " + *canonical);
   }
 
   std::expected<void, std::string> replace_credentials(const UserRecord& c) override {
@@ -257,6 +263,50 @@ class PgDirectory final : public Directory {
     if (!exists) return std::unexpected(exists.error());
     if (!*exists) return std::unexpected("no such user: " + *canonical);
     return false;
+  }
+
+  std::expected<std::optional<std::string>, std::string> alias_target(std::string_view alias) const override {
+    auto canonical = canonical_user_name(alias);
+    if (!canonical) return std::optional<std::string>{};
+    auto r = run("alias_get", {*canonical});
+    if (!r) return std::unexpected(r.error());
+    if (PQntuples(r->get()) == 0) return std::optional<std::string>{};
+    return std::optional<std::string>(PQgetvalue(r->get(), 0, 0));
+  }
+
+  std::expected<void, std::string> add_alias(std::string_view alias, std::string_view name) override {
+    auto canonical = canonical_user_name(alias);
+    if (!canonical) return std::unexpected(canonical.error());
+    auto target = canonical_user_name(name);
+    if (!target) return std::unexpected(target.error());
+    auto done = run("alias_add", {*canonical, *target});
+    if (!done) return std::unexpected(done.error());
+    if (std::string_view(PQcmdTuples(done->get())) == "1") return {};
+    auto user = this->user(*target);
+    if (!user) return std::unexpected(user.error());
+    if (!*user) return std::unexpected("no such user: " + *target);
+    auto taken = this->user(*canonical);
+    if (taken && *taken) return std::unexpected(*canonical + " is a user");
+    return std::unexpected("alias already exists: " + *canonical);
+  }
+
+  std::expected<void, std::string> remove_alias(std::string_view alias) override {
+    auto canonical = canonical_user_name(alias);
+    if (!canonical) return std::unexpected(canonical.error());
+    auto done = run("alias_remove", {*canonical});
+    if (!done) return std::unexpected(done.error());
+    if (std::string_view(PQcmdTuples(done->get())) == "0") return std::unexpected("no such alias: " + *canonical);
+    return {};
+  }
+
+  std::expected<std::vector<std::string>, std::string> aliases(std::string_view name) const override {
+    auto canonical = canonical_user_name(name);
+    if (!canonical) return std::vector<std::string>{};
+    auto r = run("aliases_of", {*canonical});
+    if (!r) return std::unexpected(r.error());
+    std::vector<std::string> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) out.emplace_back(PQgetvalue(r->get(), i, 0));
+    return out;
   }
 
   std::expected<std::vector<Shard>, std::string> shards() const override {

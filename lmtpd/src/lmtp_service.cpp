@@ -17,6 +17,7 @@
 #include "roost/core/blocking.hpp"
 #include "roost/core/starttls.hpp"
 #include "roost/core/credentials.hpp"
+#include "roost/directory/directory.hpp"
 #include "roost/lmtpd/syntax.hpp"
 #include "roost/storage/mailbox_name.hpp"
 #include "roost/storage/store_config.hpp"
@@ -137,6 +138,7 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
   std::optional<Recipient> found;
   std::string reply;
   std::uint64_t declared_size = t.mail->size.value_or(0);
+  const auto* dir = dynamic_cast<const directory::Directory*>(&session.server.auth().credentials());
   auto work = [&]() {
     for (const auto& [candidate, detail] : candidates) {
       auto name = canonical_user_name(candidate);
@@ -145,6 +147,22 @@ asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transa
       if (!record) {
         reply = "451 4.3.0 User database unavailable";
         return;
+      }
+      if (!*record && dir != nullptr) {
+        // An alias delivers to its user.
+        auto target = dir->alias_target(*name);
+        if (!target) {
+          reply = "451 4.3.0 User database unavailable";
+          return;
+        }
+        if (*target) {
+          name = **target;
+          record = session.server.auth().credentials().find(*name);
+          if (!record) {
+            reply = "451 4.3.0 User database unavailable";
+            return;
+          }
+        }
       }
       if (!*record) continue;
       // The user's mail lives on another shard, or is being moved: the MTA

@@ -32,7 +32,14 @@ std::string transport_reply(const directory::Directory& dir, const Config& confi
   for (const auto& candidate : candidates) {
     auto user = dir.user(candidate);
     if (!user) return "TEMP directory unavailable";
-    if (!*user) continue;
+    if (!*user) {
+      auto target = dir.alias_target(candidate);
+      if (!target) return "TEMP directory unavailable";
+      if (!*target) continue;
+      user = dir.user(**target);
+      if (!user) return "TEMP directory unavailable";
+      if (!*user) continue;
+    }
     const auto& route = (*user)->route;
     if (route.state == directory::UserState::moving) return "TEMP the mailbox is being moved";
     if (route.state == directory::UserState::disabled) return "NOTFOUND ";

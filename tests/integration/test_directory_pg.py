@@ -36,6 +36,7 @@ class DirectoryOnPostgres(unittest.TestCase):
         self.ctl("directory", "shard", "add", "old1", "--imap", "10.0.0.1:143", "--weight", "50")
         for name in ("mia", "noah"):
             self.ctl("user", "add", name, "--password-stdin", stdin=f"{name}-pw\n")
+        self.ctl("directory", "alias", "add", "mia.m", "mia")
         # Then the same instance on PostgreSQL, in a database of its own.
         self.db = f"roost_{self.id().split('.')[-1][:40]}"
         subprocess.run([os.path.join("/usr/lib/postgresql/15/bin", "psql"), "-h", "127.0.0.1", "-p",
@@ -98,6 +99,13 @@ class DirectoryOnPostgres(unittest.TestCase):
         self.assertEqual(migrated, "1 shards, 2 users copied, 0 already there\n")
         self.assertEqual(self.ctl("directory", "user", "where", "mia").stdout, "old1\tactive\tgeneration 1\n")
         self.assertEqual(self.ctl("directory", "migrate").stdout, "1 shards, 0 users copied, 2 already there\n")
+        self.assertEqual(self.ctl("directory", "alias", "list", "mia").stdout, "mia.m\n")
+        self.ctl("directory", "alias", "add", "boss", "alice")
+        for bad in (("add", "boss", "bob"), ("add", "bob", "alice"), ("add", "x", "nobody"), ("del", "nothing")):
+            self.assertNotEqual(self.ctl("directory", "alias", *bad, check=False).returncode, 0, bad)
+        self.assertIn("is an alias", self.ctl("user", "add", "boss", "--password-stdin", stdin="x\n",
+                                              check=False).stderr)
+        self.ctl("directory", "alias", "del", "boss")
         self.assertEqual(self.ctl("user", "list").stdout.split(), ["alice", "bob", "mia", "noah"])
 
         # This node is s2: the users it serves are routed there.

@@ -264,6 +264,20 @@ class Directory(unittest.TestCase):
         self.assertEqual(refused["there"][0], 451)
         mail = os.path.join(self.instance.dir, "data", "mail")
         self.assertEqual(len(os.listdir(os.path.join(mail, "here", "new"))), 1)
+        # An alias delivers to its user, and is no login name.
+        self.ctl("directory", "alias", "add", "postmaster", "here")
+        self.assertEqual(self.ctl("directory", "alias", "list", "here").stdout, "postmaster\n")
+        taken = self.ctl("directory", "alias", "add", "there", "here", check=False)
+        self.assertIn("is a user", taken.stderr)
+        with smtplib.LMTP("127.0.0.1", port, timeout=20) as lmtp:
+            self.assertEqual(lmtp.sendmail("a@example.org", ["postmaster"], b"Subject: to the alias\r\n\r\nx\r\n"),
+                             {})
+        self.assertEqual(len(os.listdir(os.path.join(mail, "here", "new"))), 2)
+        self.assertFalse(os.path.exists(os.path.join(mail, "postmaster")))
+        self.ctl("directory", "alias", "del", "postmaster")
+        with smtplib.LMTP("127.0.0.1", port, timeout=20) as lmtp:
+            with self.assertRaises(smtplib.SMTPRecipientsRefused):
+                lmtp.sendmail("a@example.org", ["postmaster"], b"Subject: gone\r\n\r\nx\r\n")
         self.assertFalse(os.path.exists(os.path.join(mail, "there", "new")) and
                          os.listdir(os.path.join(mail, "there", "new")))
 

@@ -29,6 +29,7 @@ class Socketmap(unittest.TestCase):
         for name, shard in (("alice", "s1"), ("bob@example.org", "s1"), ("carol", "s2")):
             self.ctl("user", "add", name, "--shard", shard, "--password-stdin", stdin="pw\n")
         self.ctl("directory", "shard", "remove", "s2", check=False)  # still holds carol: refused
+        self.ctl("directory", "alias", "add", "boss", "carol")
         self.instance.start(program="roostd")
 
     def ctl(self, *args, stdin=None, check=True):
@@ -43,7 +44,8 @@ class Socketmap(unittest.TestCase):
         for key, hop in (("alice@example.org", "lmtp:inet:[127.0.0.1]:2024"),
                          ("ALICE+lists@example.org", "lmtp:inet:[127.0.0.1]:2024"),
                          ("bob@example.org", "lmtp:inet:[127.0.0.1]:2024"),
-                         ("carol@example.org", "lmtp:inet:[::1]:3024")):
+                         ("carol@example.org", "lmtp:inet:[::1]:3024"),
+                         ("boss@example.org", "lmtp:inet:[::1]:3024")):
             answer = self.postmap(key)
             self.assertEqual((answer.returncode, answer.stdout), (0, hop + "\n"), key + ": " + answer.stderr)
         for key in ("nobody@example.org", "alice@elsewhere.test"):

@@ -143,6 +143,29 @@ TEST_F(DirectoryTest, ShardsAndPlacementByWeight) {
   EXPECT_EQ(directory_->users().value(), (std::vector<std::string>{"alice"}));
 }
 
+// Aliases name a user for delivery; they are never users themselves, and
+// go with their user.
+TEST_F(DirectoryTest, AliasesNameUsersForDelivery) {
+  ASSERT_TRUE(directory_->add(user("alice")));
+  ASSERT_TRUE(directory_->add(user("bob")));
+  ASSERT_TRUE(directory_->add_alias("Postmaster", "alice"));
+  ASSERT_TRUE(directory_->add_alias("alice@example.org", "alice"));
+  EXPECT_EQ(directory_->alias_target("postmaster").value(), std::optional<std::string>("alice"));
+  EXPECT_EQ(directory_->alias_target("alice").value(), std::nullopt);
+  EXPECT_EQ(directory_->aliases("alice").value(), (std::vector<std::string>{"alice@example.org", "postmaster"}));
+  EXPECT_FALSE(directory_->add_alias("postmaster", "bob"));  // taken
+  EXPECT_FALSE(directory_->add_alias("bob", "alice"));       // a user
+  EXPECT_FALSE(directory_->add_alias("x", "nobody"));        // no such user
+  EXPECT_FALSE(directory_->add(user("postmaster")));         // an alias
+  EXPECT_FALSE(directory_->user("postmaster").value());      // never a login name
+  EXPECT_FALSE(directory_->find("postmaster").value());
+  EXPECT_EQ(directory_->users().value(), (std::vector<std::string>{"alice", "bob"}));
+  ASSERT_TRUE(directory_->remove_alias("POSTMASTER"));
+  EXPECT_FALSE(directory_->remove_alias("postmaster"));
+  ASSERT_TRUE(directory_->remove("alice"));
+  EXPECT_EQ(directory_->alias_target("alice@example.org").value(), std::nullopt);
+}
+
 TEST_F(DirectoryTest, TheFileHoldsNoPasswordInClear) {
   auto record = make_user_record("alice", "correct horse battery", ScramSettings{.sha1 = true, .iterations = 4096});
   ASSERT_TRUE(directory_->add(User{.credentials = *record}));

@@ -100,6 +100,14 @@ class Directory : public CredentialSource {
   virtual std::expected<bool, std::string> set_route(std::string_view name, std::uint64_t expected_generation,
                                                      Route route) = 0;
 
+  // Aliases: other addresses mail for a user is delivered under (LMTP,
+  // the socketmap); never a login name. An alias is a valid user name that
+  // no user has; removing a user removes its aliases.
+  virtual std::expected<std::optional<std::string>, std::string> alias_target(std::string_view alias) const = 0;
+  virtual std::expected<void, std::string> add_alias(std::string_view alias, std::string_view name) = 0;
+  virtual std::expected<void, std::string> remove_alias(std::string_view alias) = 0;
+  virtual std::expected<std::vector<std::string>, std::string> aliases(std::string_view name) const = 0;
+
   // Shards, sorted by id. remove_shard() refuses a shard users still name.
   virtual std::expected<std::vector<Shard>, std::string> shards() const = 0;
   virtual std::expected<void, std::string> put_shard(const Shard& shard) = 0;
