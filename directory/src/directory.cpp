@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "roost/core/ascii.hpp"
+
 namespace roost::directory {
 
 std::string_view to_string(ShardState state) {
@@ -71,13 +73,54 @@ std::expected<void, std::string> Directory::admit(std::string_view name) const {
   auto found = user(name);
   if (!found) return std::unexpected(found.error());
   if (!*found) return std::unexpected("no such user");
-  const Route& route = (*found)->route;
+  return admits((*found)->route);
+}
+
+std::expected<void, std::string> Directory::admits(const Route& route) const {
   if (!route.shard.empty() && route.shard != own_shard_)
     return std::unexpected("the user's mail is on shard " + route.shard +
                            (own_shard_.empty() ? std::string(", this node has none") : ", this node is " + own_shard_));
   if (route.state != UserState::active)
     return std::unexpected("the user is " + std::string(to_string(route.state)));
   return {};
+}
+
+std::expected<std::optional<Recipient>, std::string> find_recipient(const Directory& dir, std::string_view address,
+                                                                    std::string_view default_domain,
+                                                                    std::string_view separator) {
+  const std::size_t at = address.rfind('@');
+  const std::string local(address.substr(0, at));
+  const std::string domain = at == std::string_view::npos ? "" : ascii_lowercase(address.substr(at + 1));
+  struct Candidate {
+    std::string name, detail;
+  };
+  std::vector<Candidate> candidates;
+  auto add_names = [&](const std::string& part, const std::string& detail) {
+    if (!domain.empty()) candidates.push_back({part + "@" + domain, detail});
+    if (domain.empty() || domain == default_domain) candidates.push_back({part, detail});
+    if (domain.empty() && !default_domain.empty()) candidates.push_back({part + "@" + std::string(default_domain), detail});
+  };
+  // The whole local part first: with users "a" and "a+b", mail for "a+b" is
+  // b's. Only when no user has it is the detail cut off.
+  add_names(local, "");
+  if (!separator.empty()) {
+    if (std::size_t cut = local.find(separator[0]); cut != std::string::npos)
+      add_names(local.substr(0, cut), local.substr(cut + 1));
+  }
+  for (const auto& [name, detail] : candidates) {
+    auto user = dir.user(name);
+    if (!user) return std::unexpected(user.error());
+    if (!*user) {
+      auto target = dir.alias_target(name);
+      if (!target) return std::unexpected(target.error());
+      if (!*target) continue;
+      user = dir.user(**target);
+      if (!user) return std::unexpected(user.error());
+    }
+    if (*user && (*user)->route.state != UserState::disabled)
+      return std::optional<Recipient>(Recipient{std::move(**user), detail});
+  }
+  return std::optional<Recipient>{};
 }
 
 std::expected<std::unique_ptr<Directory>, std::string> open_directory(const Config& config, bool create) {

@@ -12,11 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "roost/core/ascii.hpp"
 #include "roost/core/auth.hpp"
 #include "roost/core/blocking.hpp"
 #include "roost/core/starttls.hpp"
-#include "roost/core/credentials.hpp"
 #include "roost/directory/directory.hpp"
 #include "roost/lmtpd/syntax.hpp"
 #include "roost/storage/mailbox_name.hpp"
@@ -110,88 +108,52 @@ class LmtpService final : public Service {
 
 asio::awaitable<std::string> LmtpService::add_recipient(Session& session, Transaction& t, const Rcpt& rcpt) {
   const Config& config = *session.config;
-  std::string address = rcpt.forward_path;
-  std::size_t at = address.rfind('@');
-  const std::string whole_local = address.substr(0, at);
-  const std::string domain = at == std::string::npos ? "" : ascii_lowercase(address.substr(at + 1));
-  // The user names a local part may mean, in the order they are tried.
-  struct Candidate {
-    std::string name;
-    std::string detail;  // the +detail cut off to reach `name`
-  };
-  std::vector<Candidate> candidates;
-  auto add_names = [&](const std::string& local, const std::string& detail) {
-    if (!domain.empty()) candidates.push_back({local + "@" + domain, detail});
-    if (domain.empty() || domain == config.lmtp.default_domain) candidates.push_back({local, detail});
-    if (domain.empty() && !config.lmtp.default_domain.empty())
-      candidates.push_back({local + "@" + config.lmtp.default_domain, detail});
-  };
-  // The whole local part first: with users "a" and "a+b", mail for "a+b" is
-  // b's. Only when no user has it is the detail cut off.
-  add_names(whole_local, "");
-  const std::string& separator = config.lmtp.subaddress_separator;
-  if (!separator.empty()) {
-    if (std::size_t cut = whole_local.find(separator[0]); cut != std::string::npos)
-      add_names(whole_local.substr(0, cut), whole_local.substr(cut + 1));
-  }
-
+  const std::string& address = rcpt.forward_path;
   std::optional<Recipient> found;
   std::string reply;
   std::uint64_t declared_size = t.mail->size.value_or(0);
   const auto* dir = dynamic_cast<const directory::Directory*>(&session.server.auth().credentials());
   auto work = [&]() {
-    for (const auto& [candidate, detail] : candidates) {
-      auto name = canonical_user_name(candidate);
-      if (!name) continue;
-      auto record = session.server.auth().credentials().find(*name);
-      if (!record) {
-        reply = "451 4.3.0 User database unavailable";
-        return;
-      }
-      if (!*record && dir != nullptr) {
-        // An alias delivers to its user.
-        auto target = dir->alias_target(*name);
-        if (!target) {
-          reply = "451 4.3.0 User database unavailable";
-          return;
-        }
-        if (*target) {
-          name = **target;
-          record = session.server.auth().credentials().find(*name);
-          if (!record) {
-            reply = "451 4.3.0 User database unavailable";
-            return;
-          }
-        }
-      }
-      if (!*record) continue;
-      // The user's mail lives on another shard, or is being moved: the MTA
-      // keeps the message and retries (the proxy sends it to the right one).
-      if (auto admitted = session.server.auth().credentials().admit(*name); !admitted) {
-        log::warning(session.log_context(), "rcpt_refused", {{"recipient", *name}, {"detail", admitted.error()}});
-        reply = "451 4.3.0 Mailbox not on this server now, try again later";
-        return;
-      }
-      auto user = store_->open_user(*name);
-      if (!user) {
-        reply = storage_reply(session, user.error(), "open_user");
-        return;
-      }
-      // Over quota already (or by the declared SIZE): refuse now (RFC 1870 §6.2).
-      if (auto fits = (*user)->check_quota(declared_size, 1); !fits) {
-        reply = storage_reply(session, fits.error(), "check_quota");
-        return;
-      }
-      std::string folder = "INBOX";
-      // Whether the folder exists, not its counts: reading them would end a
-      // commit that waits for more deliveries to it.
-      if (!detail.empty() && config.lmtp.subaddress_folders) {
-        if (auto existing = (*user)->existing(detail)) folder = *existing;
-      }
-      found = Recipient{address, *name, folder, std::move(*user)};
+    if (dir == nullptr) {
+      reply = "451 4.3.0 User database unavailable";
       return;
     }
-    reply = "550 5.1.1 No such user here";
+    auto match = directory::find_recipient(*dir, address, config.lmtp.default_domain,
+                                           config.lmtp.subaddress_separator);
+    if (!match) {
+      reply = "451 4.3.0 User database unavailable";
+      return;
+    }
+    if (!*match) {
+      reply = "550 5.1.1 No such user here";
+      return;
+    }
+    const std::string& name = (*match)->user.credentials.name;
+    const std::string& detail = (*match)->detail;
+    // The user's mail lives on another shard, or is being moved: the MTA
+    // keeps the message and retries (the proxy sends it to the right one).
+    if (auto admitted = dir->admits((*match)->user.route); !admitted) {
+      log::warning(session.log_context(), "rcpt_refused", {{"recipient", name}, {"detail", admitted.error()}});
+      reply = "451 4.3.0 Mailbox not on this server now, try again later";
+      return;
+    }
+    auto user = store_->open_user(name);
+    if (!user) {
+      reply = storage_reply(session, user.error(), "open_user");
+      return;
+    }
+    // Over quota already (or by the declared SIZE): refuse now (RFC 1870 §6.2).
+    if (auto fits = (*user)->check_quota(declared_size, 1); !fits) {
+      reply = storage_reply(session, fits.error(), "check_quota");
+      return;
+    }
+    std::string folder = "INBOX";
+    // Whether the folder exists, not its counts: reading them would end a
+    // commit that waits for more deliveries to it.
+    if (!detail.empty() && config.lmtp.subaddress_folders) {
+      if (auto existing = (*user)->existing(detail)) folder = *existing;
+    }
+    found = Recipient{address, name, folder, std::move(*user)};
   };
   co_await on_blocking_pool(session, work);
   if (!found) co_return reply;

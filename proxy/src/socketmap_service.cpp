@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "roost/core/ascii.hpp"
 #include "roost/core/auth.hpp"
 #include "roost/core/blocking.hpp"
 #include "roost/core/connection.hpp"
@@ -14,48 +13,25 @@ namespace roost::proxy {
 
 namespace {
 
-// The reply for `transport`: the user's shard's LMTP endpoint. The key is a
-// recipient address; the user is found as LMTP finds it (the whole address,
-// the local part in the default domain, then without a +detail).
+// The reply for `transport`: the recipient's shard's LMTP endpoint, the
+// recipient found as LMTP finds it (directory::find_recipient).
 std::string transport_reply(const directory::Directory& dir, const Config& config, std::string_view key) {
-  std::vector<std::string> candidates{std::string(key)};
-  const std::size_t at = key.rfind('@');
-  std::string_view local = key.substr(0, at);
-  if (at != std::string_view::npos && ascii_iequals(key.substr(at + 1), config.lmtp.default_domain))
-    candidates.emplace_back(local);
-  if (!config.lmtp.subaddress_separator.empty()) {
-    if (std::size_t cut = local.find(config.lmtp.subaddress_separator[0]); cut != std::string_view::npos) {
-      if (at != std::string_view::npos) candidates.push_back(std::string(local.substr(0, cut)) + std::string(key.substr(at)));
-      candidates.emplace_back(local.substr(0, cut));
-    }
+  auto match = directory::find_recipient(dir, key, config.lmtp.default_domain, config.lmtp.subaddress_separator);
+  if (!match) return "TEMP directory unavailable";
+  if (!*match) return "NOTFOUND ";
+  const auto& route = (*match)->user.route;
+  if (route.state == directory::UserState::moving) return "TEMP the mailbox is being moved";
+  if (route.shard.empty()) return "NOTFOUND ";  // local: the MTA's default transport
+  auto shards = dir.shards();
+  if (!shards) return "TEMP directory unavailable";
+  for (const auto& shard : *shards) {
+    if (shard.id != route.shard) continue;
+    if (shard.state == directory::ShardState::down) return "TEMP the mailbox's server is down";
+    std::string hop = lmtp_nexthop(shard.lmtp);
+    if (hop.empty()) return "TEMP the mailbox's server has no LMTP endpoint";
+    return "OK " + hop;
   }
-  for (const auto& candidate : candidates) {
-    auto user = dir.user(candidate);
-    if (!user) return "TEMP directory unavailable";
-    if (!*user) {
-      auto target = dir.alias_target(candidate);
-      if (!target) return "TEMP directory unavailable";
-      if (!*target) continue;
-      user = dir.user(**target);
-      if (!user) return "TEMP directory unavailable";
-      if (!*user) continue;
-    }
-    const auto& route = (*user)->route;
-    if (route.state == directory::UserState::moving) return "TEMP the mailbox is being moved";
-    if (route.state == directory::UserState::disabled) return "NOTFOUND ";
-    if (route.shard.empty()) return "NOTFOUND ";  // local: the MTA's default transport
-    auto shards = dir.shards();
-    if (!shards) return "TEMP directory unavailable";
-    for (const auto& shard : *shards) {
-      if (shard.id != route.shard) continue;
-      if (shard.state == directory::ShardState::down) return "TEMP the mailbox's server is down";
-      std::string hop = lmtp_nexthop(shard.lmtp);
-      if (hop.empty()) return "TEMP the mailbox's server has no LMTP endpoint";
-      return "OK " + hop;
-    }
-    return "TEMP the mailbox's server is not in the directory";
-  }
-  return "NOTFOUND ";
+  return "TEMP the mailbox's server is not in the directory";
 }
 
 class SocketmapService final : public Service {

@@ -166,6 +166,28 @@ TEST_F(DirectoryTest, AliasesNameUsersForDelivery) {
   EXPECT_EQ(directory_->alias_target("alice@example.org").value(), std::nullopt);
 }
 
+// What LMTP and the socketmap deliver to, found one way for both.
+TEST_F(DirectoryTest, RecipientsAreFoundAsLmtpFindsThem) {
+  for (const char* name : {"a", "a+b", "carol@example.org", "dave"}) ASSERT_TRUE(directory_->add(user(name)));
+  ASSERT_TRUE(directory_->add_alias("boss", "dave"));
+  auto find = [&](std::string_view address) -> std::string {
+    auto found = find_recipient(*directory_, address, "example.org", "+").value();
+    return found ? found->user.credentials.name + "/" + found->detail : "-";
+  };
+  EXPECT_EQ(find("a@example.org"), "a/");
+  EXPECT_EQ(find("a+b@example.org"), "a+b/");  // the whole local part first
+  EXPECT_EQ(find("a+c@EXAMPLE.org"), "a/c");
+  EXPECT_EQ(find("a"), "a/");
+  EXPECT_EQ(find("carol"), "carol@example.org/");
+  EXPECT_EQ(find("carol+x@example.org"), "carol@example.org/x");
+  EXPECT_EQ(find("boss+y@example.org"), "dave/y");  // an alias delivers to its user
+  EXPECT_EQ(find("a@elsewhere.test"), "-");
+  EXPECT_EQ(find("nobody@example.org"), "-");
+  ASSERT_TRUE(directory_->set_route("dave", 1, Route{.state = UserState::disabled}).value());
+  EXPECT_EQ(find("boss@example.org"), "-");
+  EXPECT_EQ(find("dave@example.org"), "-");
+}
+
 TEST_F(DirectoryTest, TheFileHoldsNoPasswordInClear) {
   auto record = make_user_record("alice", "correct horse battery", ScramSettings{.sha1 = true, .iterations = 4096});
   ASSERT_TRUE(directory_->add(User{.credentials = *record}));

@@ -82,6 +82,8 @@ class Directory : public CredentialSource {
   // ([directory] shard), in state active; the generation it served last is
   // not yet checked (the proxy's fencing, issue 24).
   std::expected<void, std::string> admit(std::string_view user) const final;
+  // The same for a route at hand (LMTP has just looked the user up).
+  std::expected<void, std::string> admits(const Route& route) const;
   void set_own_shard(std::string shard) { own_shard_ = std::move(shard); }
   const std::string& own_shard() const { return own_shard_; }
 
@@ -122,6 +124,19 @@ class Directory : public CredentialSource {
  private:
   std::string own_shard_;  // empty: this node serves local users only
 };
+
+// The user mail for `address` is delivered to, as LMTP and the socketmap
+// both find it: the whole address, then the local part alone when the
+// domain is `default_domain` (or absent), then the same with a +detail cut
+// off at `separator` (RFC 5233); each name as a user, else as an alias.
+// Disabled users are not found. `detail` is what was cut off.
+struct Recipient {
+  User user;
+  std::string detail;
+};
+std::expected<std::optional<Recipient>, std::string> find_recipient(const Directory& dir, std::string_view address,
+                                                                    std::string_view default_domain,
+                                                                    std::string_view separator);
 
 // The shard a new user goes to: among shards that are up, the one with the
 // fewest users for its weight (`users` counts each shard's users). Absent
