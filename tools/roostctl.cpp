@@ -196,11 +196,6 @@ std::expected<std::map<std::string, std::string>, std::string> options_of(const 
   return out;
 }
 
-std::expected<std::unique_ptr<roost::directory::Directory>, std::string> open_directory(const roost::Config& config,
-                                                                                      bool create) {
-  return roost::directory::open_directory(config, create);
-}
-
 // The shard a new user goes to: the one given, or the one with the most room.
 std::expected<std::string, std::string> shard_for_new_user(roost::directory::Directory& dir,
                                                           const std::optional<std::string>& given) {
@@ -212,13 +207,9 @@ std::expected<std::string, std::string> shard_for_new_user(roost::directory::Dir
     return *given;
   }
   if (shards->empty()) return std::string();  // one machine: the mail is local
-  std::map<std::string, std::size_t> counts;
-  for (const auto& shard : *shards) {
-    auto users = dir.users(shard.id);
-    if (!users) return std::unexpected(users.error());
-    counts[shard.id] = users->size();
-  }
-  auto chosen = roost::directory::place(*shards, counts);
+  auto counts = dir.users_per_shard();
+  if (!counts) return std::unexpected(counts.error());
+  auto chosen = roost::directory::place(*shards, *counts);
   if (!chosen) return std::unexpected("no shard is up to take a new user");
   return *chosen;
 }
@@ -226,7 +217,7 @@ std::expected<std::string, std::string> shard_for_new_user(roost::directory::Dir
 int cmd_user(const roost::Config& config, const std::vector<std::string>& args) {
   if (args.empty()) return fail(std::string("user needs add, passwd, del or list\n") + usage, 2);
   const auto& verb = args[0];
-  auto dir = open_directory(config, verb == "add");
+  auto dir = roost::directory::open_directory(config, verb == "add");
   if (!dir) return fail(dir.error());
   if (verb == "list") {
     auto names = (*dir)->users();
@@ -344,7 +335,7 @@ int watch_directory(const roost::Config& config, const std::vector<std::string>&
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), into);
     if (ec != std::errc() || end != value.data() + value.size()) return fail("--" + key + ": expected a number", 2);
   }
-  auto dir = open_directory(config, false);
+  auto dir = roost::directory::open_directory(config, false);
   if (!dir) return fail(dir.error());
   std::mutex mutex;
   std::condition_variable changed;
@@ -380,7 +371,7 @@ int cmd_directory(const roost::Config& config, const std::vector<std::string>& a
   if (!args.empty() && args[0] == "watch") return watch_directory(config, args);
   if (args.size() < 2 || (args[0] != "shard" && args[0] != "user" && args[0] != "alias"))
     return fail(std::string("directory needs init, migrate, watch, or shard, user or alias and a verb\n") + usage, 2);
-  auto dir = open_directory(config, false);
+  auto dir = roost::directory::open_directory(config, false);
   if (!dir) return fail(dir.error());
   const std::string& verb = args[1];
   if (args[0] == "alias") {
@@ -521,7 +512,7 @@ std::expected<std::unique_ptr<roost::storage::User>, std::string> open_mail(roos
                                                                            std::string_view user_name) {
   auto name = roost::canonical_user_name(user_name);
   if (!name) return std::unexpected(name.error());
-  auto known = open_directory(config, false);
+  auto known = roost::directory::open_directory(config, false);
   if (!known) return std::unexpected(known.error());
   auto record = (*known)->user(*name);
   if (!record) return std::unexpected(record.error());

@@ -70,6 +70,9 @@ class CachedDirectory final : public Directory {
   std::expected<std::vector<std::string>, std::string> users(std::optional<std::string_view> shard) const override {
     return engine_->users(shard);
   }
+  std::expected<std::map<std::string, std::size_t>, std::string> users_per_shard() const override {
+    return engine_->users_per_shard();
+  }
   std::expected<bool, std::string> set_route(std::string_view name, std::uint64_t expected_generation,
                                              Route route) override {
     auto written = engine_->set_route(name, expected_generation, std::move(route));

@@ -283,6 +283,15 @@ class LmdbDirectory final : public Directory {
     return std::unexpected("the embedded directory sends no change notifications");
   }
 
+  std::expected<std::map<std::string, std::size_t>, std::string> users_per_shard() const override {
+    std::map<std::string, std::size_t> out;
+    auto read = each(txn_kind::users, [&](std::string_view key, std::string_view value) {
+      if (auto u = deserialize(key, value)) ++out[u->route.shard];
+    });
+    if (!read) return std::unexpected(read.error());
+    return out;
+  }
+
   std::expected<bool, std::string> set_route(std::string_view name, std::uint64_t expected_generation,
                                              Route route) override {
     if (!route.shard.empty()) {

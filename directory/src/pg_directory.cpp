@@ -105,6 +105,7 @@ const std::vector<Statement>& statements() {
       {"user_remove", "DELETE FROM roost_user WHERE name = $1", 1},
       {"users_all", "SELECT name FROM roost_user ORDER BY name", 0},
       {"users_of_shard", "SELECT name FROM roost_user WHERE coalesce(shard, '') = $1 ORDER BY name", 1},
+      {"users_per_shard", "SELECT coalesce(shard, ''), count(*) FROM roost_user GROUP BY 1", 0},
       {"route_cas",
        "UPDATE roost_user SET shard = nullif($2, ''), state = $3, delay_until = $4, generation = generation + 1 "
        "WHERE name = $1 AND generation = $5",
@@ -245,6 +246,15 @@ class PgDirectory final : public Directory {
     if (!r) return std::unexpected(r.error());
     std::vector<std::string> out;
     for (int i = 0; i < PQntuples(r->get()); ++i) out.emplace_back(PQgetvalue(r->get(), i, 0));
+    return out;
+  }
+
+  std::expected<std::map<std::string, std::size_t>, std::string> users_per_shard() const override {
+    auto r = run("users_per_shard", {});
+    if (!r) return std::unexpected(r.error());
+    std::map<std::string, std::size_t> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i)
+      out[PQgetvalue(r->get(), i, 0)] = static_cast<std::size_t>(number(PQgetvalue(r->get(), i, 1)));
     return out;
   }
 

@@ -136,11 +136,14 @@ TEST_F(DirectoryTest, ShardsAndPlacementByWeight) {
   EXPECT_FALSE(place(shards, counts));
 
   ASSERT_TRUE(directory_->add(user("alice", "a")));
+  ASSERT_TRUE(directory_->add(user("bob", "a")));
+  ASSERT_TRUE(directory_->add(user("local")));
+  EXPECT_EQ(directory_->users_per_shard().value(), (std::map<std::string, std::size_t>{{"", 1}, {"a", 2}}));
   EXPECT_FALSE(directory_->remove_shard("a"));  // alice is still there
   ASSERT_TRUE(directory_->remove_shard("c"));
   EXPECT_EQ(directory_->shards().value().size(), 2u);
   // Shards are not users.
-  EXPECT_EQ(directory_->users().value(), (std::vector<std::string>{"alice"}));
+  EXPECT_EQ(directory_->users().value(), (std::vector<std::string>{"alice", "bob", "local"}));
 }
 
 // Aliases name a user for delivery; they are never users themselves, and

@@ -96,6 +96,8 @@ class Directory : public CredentialSource {
   // Every user's canonical name, or those routed to `shard`, sorted.
   virtual std::expected<std::vector<std::string>, std::string> users(
       std::optional<std::string_view> shard = std::nullopt) const = 0;
+  // How many users each shard holds ("" for local users), in one pass.
+  virtual std::expected<std::map<std::string, std::size_t>, std::string> users_per_shard() const = 0;
   // Writes `route` (with its generation set to `expected_generation` + 1)
   // if the user's route still has `expected_generation`: true if written,
   // false if another change came first.
