@@ -253,7 +253,8 @@ const std::vector<Setting>& settings() {
        }},
 
       {{"auth", "user_db", "users",
-        "The user database (an LMDB folder); relative to data_dir."},
+        "The user database (an LMDB folder): the directory when [directory] engine = lmdb, and what "
+        "roostctl directory migrate copies into PostgreSQL; relative to data_dir."},
        set_path(&Config::auth, &Config::Auth::user_db)},
       {{"auth", "mechanisms", "PLAIN LOGIN SCRAM-SHA-256",
         "SASL mechanisms offered (PLAIN, LOGIN, SCRAM-SHA-256, SCRAM-SHA-1). SCRAM-SHA-1 also stores a "

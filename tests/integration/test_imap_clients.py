@@ -22,6 +22,11 @@ def message(i):
             b"Message-ID: <m%d@example.org>\r\n\r\nBody of message %d.\r\n" % (i, i, i, i, i))
 
 
+# Old mail from broken mailers: raw 8-bit header fields (Latin-1, GB2312).
+RAW_8BIT = [b"From: J\xfcrgen M\xfcller <jm@example.de>\r\nSubject: Gr\xfc\xdfe aus M\xfcnchen\r\n\r\nHallo\r\n",
+            b"From: spam@example.com\r\nSubject: \xb9\xe3\xb8\xe6 \xc3\xa2\r\n\r\nbody\r\n"]
+
+
 def has_subject(path, i):
     """mbsync stores messages with LF line ends."""
     with open(path, "rb") as f:
@@ -119,8 +124,7 @@ SyncState *
         local = os.path.join(self.work.name, "local")
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(local, "Old2002", sub))
-        raw = [b"From: J\xfcrgen M\xfcller <jm@example.de>\r\nSubject: Gr\xfc\xdfe aus M\xfcnchen\r\n\r\nHallo\r\n",
-               b"From: spam@example.com\r\nSubject: \xb9\xe3\xb8\xe6 \xc3\xa2\r\n\r\nbody\r\n"]
+        raw = RAW_8BIT
         for i, data in enumerate(raw):
             with open(os.path.join(local, "Old2002", "cur", "170000000%d.old.host:2,S" % i), "wb") as f:
                 f.write(data.replace(b"\r\n", b"\n"))  # a maildir's line ends, as mbsync keeps them
@@ -141,11 +145,7 @@ SyncState *
         for folder in ("INBOX", "Old2002"):
             for sub in ("cur", "new", "tmp"):
                 os.makedirs(os.path.join(local, folder, sub))
-        raw = [b"From: J\xfcrgen M\xfcller <jm@example.de>\r\nSubject: Gr\xfc\xdfe aus M\xfcnchen\r\n"
-               b"Message-ID: <o1@example.de>\r\n\r\nHallo\r\n",
-               b"From: spam@example.com\r\nSubject: \xb9\xe3\xb8\xe6 \xc3\xa2\r\nMessage-ID: <o2@example.com>\r\n"
-               b"\r\nbody\r\n",
-               b"From: ok@example.org\r\nSubject: plain\r\nMessage-ID: <o3@example.org>\r\n\r\nbody\r\n"]
+        raw = RAW_8BIT + [b"From: ok@example.org\r\nSubject: plain\r\nMessage-ID: <o3@example.org>\r\n\r\nbody\r\n"]
         for i, data in enumerate(raw):
             with open(os.path.join(local, "Old2002", "cur", "170000000%d_%d.old.host,U=%d:2,S" % (i, i, i + 1)),
                       "wb") as f:
