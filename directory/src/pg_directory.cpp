@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "roost/core/log.hpp"
 #include "roost/directory/directory.hpp"
 
 namespace roost::directory {
@@ -171,6 +172,17 @@ class PgDirectory final : public Directory {
     if (RAND_bytes(reinterpret_cast<unsigned char*>(fresh.data()), 32) != 1)
       return std::unexpected("no random bytes available");
     std::string hex = hex_of(fresh);
+    // The database away at start: run anyway (logins are temporary errors
+    // until it is back, and the pool reconnects by itself), with a key of
+    // this process's own for the decoys meanwhile. Anything else (no
+    // schema) is an error to fix before starting.
+    if (auto c = borrow(); !c) {
+      log::warning({.service = "directory"}, "directory_unreachable", {{"error", c.error()}});
+      decoy_key_ = hex;
+      return {};
+    } else {
+      give_back(*c);
+    }
     auto put = run("decoy_put", {hex});
     if (!put) return std::unexpected(put.error());
     auto got = run("decoy_get", {});

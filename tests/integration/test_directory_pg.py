@@ -146,6 +146,21 @@ class DirectoryOnPostgres(unittest.TestCase):
         while self.login("zoe", "zoe-pw") != "OK" and time.monotonic() < deadline:
             time.sleep(0.2)
         self.assertEqual(self.login("zoe", "zoe-pw"), "OK")
+
+        # Started while the database is away: roostd runs, answers logins
+        # with a temporary error, and serves them once the database is back.
+        self.instance.stop()
+        self.pg.stop()
+        try:
+            self.instance.start(program="roostd")
+            self.assertIn("UNAVAILABLE", self.login("zoe", "zoe-pw"))
+        finally:
+            self.pg.start()
+        deadline = time.monotonic() + 20
+        while self.login("zoe", "zoe-pw") != "OK" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.login("zoe", "zoe-pw"), "OK")
+        self.assertIn("directory_unreachable", self.instance.read_log())
         self.assertNotIn(self.conninfo, self.instance.read_log())
 
     def test_watch_hears_every_change_at_once(self):
